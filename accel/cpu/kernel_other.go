@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// Kernels lists the assembly kernels this build can run: none here (another
+// architecture or the purego tag); the pure-Go kernel is used.
+func Kernels() []string { return nil }
+
+func kernelByName(string) *microKernel { return nil }
+
+func bestKernel() *microKernel { return nil }

@@ -1,0 +1,141 @@
+package cpu
+
+// microKernel describes one assembly microkernel: it computes an mr x nr
+// tile from panels packed as pa[p*mr+i] = A(i,p) and pb[p*nr+j] = B(p,j),
+// running every output's FMA chain in increasing p, starting from the
+// stored C value when accum is set and from 0 otherwise.
+type microKernel struct {
+	name   string
+	mr, nr int
+	fn     func(kc int, a, b, c *float32, ldc int, accum bool)
+}
+
+// kc is the p-block length: a block's accumulators are stored to C and
+// reloaded for the next block, which continues the same chain.
+const kcBlock = 256
+
+func (b *Backend) getBuf(n int) *[]float32 {
+	if v := b.pool.Get(); v != nil {
+		p := v.(*[]float32)
+		if cap(*p) >= n {
+			*p = (*p)[:n]
+			return p
+		}
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
+	kern := b.kern
+	mr, nr := kern.mr, kern.nr
+	mp := (m + mr - 1) / mr
+	np := (n + nr - 1) / nr
+	bufB := b.getBuf(np * nr * min(k, kcBlock))
+	defer b.pool.Put(bufB)
+	pb := *bufB
+	for p0 := 0; p0 < k; p0 += kcBlock {
+		kc := min(kcBlock, k-p0)
+		// Pack B[p0:p0+kc, :] into np panels of kc x nr (zero padded).
+		b.parallel(np, func(lo, hi int) {
+			for jp := lo; jp < hi; jp++ {
+				packB(pb[jp*kc*nr:(jp+1)*kc*nr], transB, bm, ldb, p0, kc, jp*nr, min(nr, n-jp*nr), nr)
+			}
+		})
+		accum := p0 > 0
+		// Work items: row panel x column chunk, split by contiguous ranges.
+		cols := 1
+		if mp < 2*b.threads {
+			cols = np
+		}
+		items := mp * cols
+		b.parallel(items, func(lo, hi int) {
+			bufA := b.getBuf(mr*kc + mr*nr)
+			defer b.pool.Put(bufA)
+			pa := (*bufA)[:mr*kc]
+			tmp := (*bufA)[mr*kc:]
+			lastIP := -1
+			for it := lo; it < hi; it++ {
+				ip, cp := it/cols, it%cols
+				j0, j1 := 0, np
+				if cols > 1 {
+					j0, j1 = cp, cp+1
+				}
+				i0 := ip * mr
+				rows := min(mr, m-i0)
+				if ip != lastIP {
+					packA(pa, transA, a, lda, i0, rows, p0, kc, mr)
+					lastIP = ip
+				}
+				for jp := j0; jp < j1; jp++ {
+					jc := jp * nr
+					width := min(nr, n-jc)
+					panel := pb[jp*kc*nr:]
+					if rows == mr && width == nr {
+						kern.fn(kc, &pa[0], &panel[0], &c[i0*ldc+jc], ldc, accum)
+						continue
+					}
+					if accum {
+						for i := 0; i < rows; i++ {
+							copy(tmp[i*nr:i*nr+width], c[(i0+i)*ldc+jc:])
+						}
+					}
+					kern.fn(kc, &pa[0], &panel[0], &tmp[0], nr, accum)
+					for i := 0; i < rows; i++ {
+						copy(c[(i0+i)*ldc+jc:(i0+i)*ldc+jc+width], tmp[i*nr:i*nr+width])
+					}
+				}
+			}
+		})
+	}
+}
+
+// packA writes pa[p*mr+i] = opA(i0+i, p0+p) for i < rows, zero for the
+// padding rows.
+func packA(pa []float32, transA bool, a []float32, lda, i0, rows, p0, kc, mr int) {
+	if transA {
+		for p := 0; p < kc; p++ {
+			src := a[(p0+p)*lda+i0:]
+			dst := pa[p*mr : p*mr+mr]
+			copy(dst, src[:rows])
+			clear(dst[rows:])
+		}
+		return
+	}
+	for i := 0; i < mr; i++ {
+		if i >= rows {
+			for p := 0; p < kc; p++ {
+				pa[p*mr+i] = 0
+			}
+			continue
+		}
+		src := a[(i0+i)*lda+p0 : (i0+i)*lda+p0+kc]
+		for p, v := range src {
+			pa[p*mr+i] = v
+		}
+	}
+}
+
+// packB writes pb[p*nr+j] = opB(p0+p, j0+j) for j < width, zero padding.
+func packB(pb []float32, transB bool, b []float32, ldb, p0, kc, j0, width, nr int) {
+	if !transB {
+		for p := 0; p < kc; p++ {
+			dst := pb[p*nr : p*nr+nr]
+			copy(dst, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+width])
+			clear(dst[width:])
+		}
+		return
+	}
+	for j := 0; j < nr; j++ {
+		if j >= width {
+			for p := 0; p < kc; p++ {
+				pb[p*nr+j] = 0
+			}
+			continue
+		}
+		src := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kc]
+		for p, v := range src {
+			pb[p*nr+j] = v
+		}
+	}
+}
