@@ -1,0 +1,9 @@
+// Package nvml detects NVIDIA GPUs through NVML (github.com/NVIDIA/go-nvml),
+// which loads libnvidia-ml at run time. It is a cgo leaf: the engine (ml,
+// accel, accel/cpu) never imports it, so those build with CGO_ENABLED=0; the
+// CLI passes a Prober to accel.Detect. Built without cgo, Probe reports that
+// no driver can be found.
+//
+// This package must never panic or exit on a machine without a GPU or
+// driver; it only reports accel.ErrNoDriver.
+package nvml

@@ -1,0 +1,297 @@
+package ml
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/pouw/pouwd/accel"
+)
+
+// ErrCheckpoint reports a checkpoint that is corrupt, foreign or does not
+// match the model it is loaded into.
+var ErrCheckpoint = errors.New("invalid checkpoint")
+
+const (
+	ckptMagic   = "POUWCKPT"
+	ckptVersion = 1
+	// DefaultMaxCheckpointBytes bounds ReadCheckpoint when max is 0.
+	DefaultMaxCheckpointBytes = 4 << 30
+	maxNameLen                = 1024
+	maxRank                   = 8
+)
+
+// CheckpointHeader is the JSON header of a checkpoint.
+type CheckpointHeader struct {
+	Spec          string      `json:"spec"`
+	Seed          uint64      `json:"seed"`
+	Config        TrainConfig `json:"config"`
+	Step          uint64      `json:"step"`
+	Epoch         int         `json:"epoch"`
+	BatchInEpoch  int         `json:"batch_in_epoch"`
+	Optimizer     string      `json:"optimizer"`
+	WeightsSHA256 string      `json:"weights_sha256"`
+}
+
+// Checkpoint is a decoded, verified checkpoint.
+type Checkpoint struct {
+	Header  CheckpointHeader
+	Weights []NamedTensor
+	Optim   []NamedTensor
+}
+
+// Layout (all integers little-endian):
+//
+//	"POUWCKPT" | u32 version (1) | u32 n | header JSON (n bytes)
+//	| u32 count | count tensors | u32 count | count optimizer tensors
+//	| SHA-256 of every preceding byte
+//
+// tensor = u32 name length | name | u32 rank | rank x u32 dims | float32 data.
+
+// SaveCheckpoint writes the model, the optimizer state and the loop
+// position.
+func (t *Trainer) SaveCheckpoint(w io.Writer) error {
+	wh := WeightsHash(t.Model)
+	hdr := CheckpointHeader{Spec: t.Model.Spec.raw, Seed: t.Model.Seed, Config: t.Cfg, Step: t.step, Epoch: t.epoch,
+		BatchInEpoch: t.batchInEp, Optimizer: t.Opt.Name(), WeightsSHA256: hex.EncodeToString(wh[:])}
+	return writeCheckpoint(w, hdr, WeightsTensors(t.Model), t.Opt.State())
+}
+
+// SaveModel writes a checkpoint of the model alone (no optimizer state).
+func SaveModel(w io.Writer, m *Model) error {
+	wh := WeightsHash(m)
+	hdr := CheckpointHeader{Spec: m.Spec.raw, Seed: m.Seed, WeightsSHA256: hex.EncodeToString(wh[:])}
+	return writeCheckpoint(w, hdr, WeightsTensors(m), nil)
+}
+
+func writeCheckpoint(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTensor) error {
+	js, err := json.Marshal(hdr)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	mw := io.MultiWriter(w, h)
+	var buf bytes.Buffer
+	buf.WriteString(ckptMagic)
+	le := func(v uint32) { buf.Write(binary.LittleEndian.AppendUint32(nil, v)) }
+	le(ckptVersion)
+	le(uint32(len(js)))
+	buf.Write(js)
+	for _, group := range [][]NamedTensor{weights, optim} {
+		le(uint32(len(group)))
+		for _, t := range group {
+			le(uint32(len(t.Name)))
+			buf.WriteString(t.Name)
+			le(uint32(len(t.Shape)))
+			for _, d := range t.Shape {
+				le(uint32(d))
+			}
+			if _, err := mw.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
+			data := make([]byte, 4*len(t.Data))
+			for i, v := range t.Data {
+				binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+			}
+			if _, err := mw.Write(data); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := mw.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	_, err = w.Write(h.Sum(nil))
+	return err
+}
+
+// ReadCheckpoint reads and verifies a checkpoint of at most max bytes (0:
+// DefaultMaxCheckpointBytes): magic, version, the SHA-256 trailer, every
+// length and the header's weights hash against the tensors.
+func ReadCheckpoint(r io.Reader, max int64) (*Checkpoint, error) {
+	if max <= 0 {
+		max = DefaultMaxCheckpointBytes
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read: %v", ErrCheckpoint, err)
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("%w: larger than the limit of %d bytes", ErrCheckpoint, max)
+	}
+	return ParseCheckpoint(raw)
+}
+
+// ParseCheckpoint decodes and verifies checkpoint bytes.
+func ParseCheckpoint(raw []byte) (*Checkpoint, error) {
+	if len(raw) < len(ckptMagic)+8+32 || string(raw[:len(ckptMagic)]) != ckptMagic {
+		return nil, fmt.Errorf("%w: not a pouwd checkpoint (expected magic %q)", ErrCheckpoint, ckptMagic)
+	}
+	body, trailer := raw[:len(raw)-32], raw[len(raw)-32:]
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], trailer) {
+		return nil, fmt.Errorf("%w: SHA-256 %x does not match the trailer %x (corrupt or truncated)", ErrCheckpoint, sum, trailer)
+	}
+	p := &ckptParser{b: body[len(ckptMagic):]}
+	if v := p.u32(); v != ckptVersion {
+		return nil, fmt.Errorf("%w: version %d, expected %d", ErrCheckpoint, v, ckptVersion)
+	}
+	ck := &Checkpoint{}
+	hl := p.u32()
+	js := p.bytes(int(hl))
+	if p.err == nil {
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ck.Header); err != nil {
+			return nil, fmt.Errorf("%w: header: %v", ErrCheckpoint, err)
+		}
+	}
+	ck.Weights = p.tensors()
+	ck.Optim = p.tensors()
+	if p.err == nil && len(p.b) != 0 {
+		p.err = fmt.Errorf("%d trailing bytes", len(p.b))
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, p.err)
+	}
+	wh := HashTensors(DomainWeights, ck.Weights)
+	if hex.EncodeToString(wh[:]) != ck.Header.WeightsSHA256 {
+		return nil, fmt.Errorf("%w: weights hash %x, header says %s", ErrCheckpoint, wh, ck.Header.WeightsSHA256)
+	}
+	return ck, nil
+}
+
+type ckptParser struct {
+	b   []byte
+	err error
+}
+
+func (p *ckptParser) bytes(n int) []byte {
+	if p.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(p.b) {
+		p.err = fmt.Errorf("truncated: need %d bytes, %d left", n, len(p.b))
+		return nil
+	}
+	out := p.b[:n]
+	p.b = p.b[n:]
+	return out
+}
+
+func (p *ckptParser) u32() uint32 {
+	b := p.bytes(4)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (p *ckptParser) tensors() []NamedTensor {
+	n := p.u32()
+	if p.err == nil && uint64(n) > uint64(len(p.b)/12) {
+		p.err = fmt.Errorf("tensor count %d exceeds the remaining %d bytes", n, len(p.b))
+	}
+	var out []NamedTensor
+	for i := uint32(0); i < n && p.err == nil; i++ {
+		nl := p.u32()
+		if nl > maxNameLen {
+			p.err = fmt.Errorf("tensor %d: name length %d, expected <= %d", i, nl, maxNameLen)
+			break
+		}
+		t := NamedTensor{Name: string(p.bytes(int(nl)))}
+		rank := p.u32()
+		if rank > maxRank {
+			p.err = fmt.Errorf("tensor %q: rank %d, expected <= %d", t.Name, rank, maxRank)
+			break
+		}
+		count := uint64(1)
+		for j := uint32(0); j < rank; j++ {
+			d := p.u32()
+			t.Shape = append(t.Shape, int(d))
+			count *= uint64(d)
+			if count > uint64(len(p.b)) {
+				p.err = fmt.Errorf("tensor %q: shape %v exceeds the remaining %d bytes", t.Name, t.Shape, len(p.b))
+				break
+			}
+		}
+		if p.err != nil {
+			break
+		}
+		data := p.bytes(int(4 * count))
+		if data == nil {
+			break
+		}
+		t.Data = make([]float32, count)
+		for j := range t.Data {
+			t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*j:]))
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Model rebuilds the checkpoint's model from its spec and seed and loads
+// the weights, refusing names or shapes that differ from the spec's.
+func (ck *Checkpoint) Model() (*Model, error) {
+	m, err := NewModel(ck.Header.Spec, ck.Header.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	if err := LoadWeights(m, ck.Weights); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadWeights copies named tensors into the model, which must have exactly
+// these names and shapes in this order.
+func LoadWeights(m *Model, ws []NamedTensor) error {
+	ps := m.Params()
+	if len(ws) != len(ps) {
+		return fmt.Errorf("%w: %d tensors, model %s has %d", ErrCheckpoint, len(ws), m.Spec.raw, len(ps))
+	}
+	for i, p := range ps {
+		if ws[i].Name != p.Name || !equalShape(ws[i].Shape, p.T.Shape) {
+			return fmt.Errorf("%w: tensor %d is %q %v, model %s expects %q %v", ErrCheckpoint, i, ws[i].Name, ws[i].Shape, m.Spec.raw, p.Name, p.T.Shape)
+		}
+	}
+	for i, p := range ps {
+		copy(p.T.Data, ws[i].Data)
+	}
+	return nil
+}
+
+// ResumeTrainer rebuilds model, optimizer and loop position from a
+// checkpoint; training then continues with the same bits as a run that
+// never stopped.
+func ResumeTrainer(ck *Checkpoint, data Dataset, b accel.Backend) (*Trainer, error) {
+	if ck.Header.Optimizer == "" {
+		return nil, fmt.Errorf("%w: a model-only checkpoint cannot resume training (no optimizer state)", ErrCheckpoint)
+	}
+	m, err := ck.Model()
+	if err != nil {
+		return nil, err
+	}
+	t, err := NewTrainer(m, data, ck.Header.Config, b)
+	if err != nil {
+		return nil, err
+	}
+	if t.Opt.Name() != ck.Header.Optimizer {
+		return nil, fmt.Errorf("%w: optimizer %q, config builds %q", ErrCheckpoint, ck.Header.Optimizer, t.Opt.Name())
+	}
+	if err := t.Opt.SetState(ck.Optim); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	if ck.Header.BatchInEpoch < 0 || ck.Header.BatchInEpoch >= t.StepsPerEpoch() || ck.Header.Epoch < 0 {
+		return nil, fmt.Errorf("%w: position epoch %d batch %d, expected batch < %d", ErrCheckpoint, ck.Header.Epoch, ck.Header.BatchInEpoch, t.StepsPerEpoch())
+	}
+	t.step, t.epoch, t.batchInEp = ck.Header.Step, ck.Header.Epoch, ck.Header.BatchInEpoch
+	return t, nil
+}

@@ -1,0 +1,112 @@
+package ml
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"math"
+)
+
+// Hash is a SHA-256 digest.
+type Hash [32]byte
+
+// Domain strings of the canonical hashes.
+const (
+	DomainWeights = "pouw/weights/v1"
+	DomainGrads   = "pouw/grads/v1"
+	DomainBatch   = "pouw/batch/v1"
+)
+
+// HashTensors is SHA-256 over domain, then for each tensor: uint32 name
+// length, name, uint32 rank, uint32 dims, float32 little-endian data.
+func HashTensors(domain string, ts []NamedTensor) Hash {
+	h := sha256.New()
+	h.Write([]byte(domain))
+	for _, t := range ts {
+		writeTensor(h, t)
+	}
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+func writeTensor(h hash.Hash, t NamedTensor) {
+	var b [4]byte
+	put := func(v uint32) { binary.LittleEndian.PutUint32(b[:], v); h.Write(b[:]) }
+	put(uint32(len(t.Name)))
+	h.Write([]byte(t.Name))
+	put(uint32(len(t.Shape)))
+	for _, d := range t.Shape {
+		put(uint32(d))
+	}
+	buf := make([]byte, 4*min(len(t.Data), 1<<14))
+	for off := 0; off < len(t.Data); off += 1 << 14 {
+		chunk := t.Data[off:min(off+1<<14, len(t.Data))]
+		for i, v := range chunk {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+		}
+		h.Write(buf[:4*len(chunk)])
+	}
+}
+
+// WeightsTensors lists the model's parameters and buffers as named tensors
+// (views, not copies) in canonical order.
+func WeightsTensors(m *Model) []NamedTensor {
+	out := make([]NamedTensor, len(m.params))
+	for i, p := range m.params {
+		out[i] = NamedTensor{Name: p.Name, Shape: p.T.Shape, Data: p.T.Data}
+	}
+	return out
+}
+
+// WeightsHash is H(W): HashTensors(DomainWeights, parameters and buffers).
+func WeightsHash(m *Model) Hash { return HashTensors(DomainWeights, WeightsTensors(m)) }
+
+// GradsHash is H(G): HashTensors(DomainGrads, gradients of the trainable
+// parameters, named like their parameters).
+func GradsHash(m *Model) Hash {
+	var ts []NamedTensor
+	for _, p := range m.params {
+		if !p.Buffer {
+			ts = append(ts, NamedTensor{Name: p.Name, Shape: p.T.Shape, Data: p.T.grad()})
+		}
+	}
+	return HashTensors(DomainGrads, ts)
+}
+
+// BatchHash is H(B): SHA-256 over DomainBatch, uint64 count and each sample
+// index as uint64 little-endian, in batch order.
+func BatchHash(idx []int) Hash {
+	h := sha256.New()
+	h.Write([]byte(DomainBatch))
+	b := make([]byte, 8*(len(idx)+1))
+	binary.LittleEndian.PutUint64(b, uint64(len(idx)))
+	for i, v := range idx {
+		binary.LittleEndian.PutUint64(b[8*(i+1):], uint64(v))
+	}
+	h.Write(b)
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+func f64bits(f float64) uint64     { return math.Float64bits(f) }
+func f64frombits(u uint64) float64 { return math.Float64frombits(u) }
+
+// packU64 stores uint64s as pairs of float32 bit patterns (low, high).
+func packU64(vs ...uint64) []float32 {
+	out := make([]float32, 2*len(vs))
+	for i, v := range vs {
+		out[2*i] = math.Float32frombits(uint32(v))
+		out[2*i+1] = math.Float32frombits(uint32(v >> 32))
+	}
+	return out
+}
+
+func unpackU64(fs []float32) []uint64 {
+	out := make([]uint64, len(fs)/2)
+	for i := range out {
+		out[i] = uint64(math.Float32bits(fs[2*i])) | uint64(math.Float32bits(fs[2*i+1]))<<32
+	}
+	return out
+}

@@ -1,0 +1,278 @@
+package ml
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pouw/pouwd/accel/canon"
+)
+
+// Param is a named model tensor. Buffers (BatchNorm running statistics) are
+// state but receive no gradient and are not touched by optimizers.
+type Param struct {
+	Name   string
+	T      *Tensor
+	Buffer bool
+}
+
+// Layer is one differentiable stage of a model. Forward takes and returns
+// tensors whose first dimension is the batch.
+type Layer interface {
+	// Forward computes the output and records the backward pass on c.Tape.
+	Forward(c *Ctx, x *Tensor) *Tensor
+	// Params lists the layer's parameters and buffers in canonical order.
+	Params() []*Param
+	// OutShape maps a per-sample input shape to the output shape.
+	OutShape(in []int) ([]int, error)
+	// Workspace is the extra float32 count per sample a forward and
+	// backward pass hold besides the output (e.g. im2col columns).
+	Workspace(in []int) int
+}
+
+func heUniform(t *Tensor, fanIn int, seed uint64, index int) {
+	r := NewRNG("pouw/init/v1", seed, uint64(index), 0)
+	bound := float32(math.Sqrt(6 / float64(fanIn))) // sqrt is correctly rounded
+	for i := range t.Data {
+		u := r.Float32()
+		t.Data[i] = float32(float32(2*u-1) * bound)
+	}
+}
+
+func newParam(name string, shape ...int) *Param {
+	t := NewTensor(shape...)
+	t.needGrad = true
+	return &Param{Name: name, T: t}
+}
+
+// ---------------------------------------------------------------- Linear
+
+// Linear is y = x·W + b with W stored in x in-by-out layout.
+// Canonical: y[i,j] = (FMA chain over p of x[i,p]·W[p,j]) + b[j].
+// Backward: dW = xᵀ·dy (chain over the batch in order), db[j] = sequential
+// sum of dy[i,j] over i, dx = dy·Wᵀ (chain over j).
+type Linear struct {
+	In, Out int
+	W, B    *Param
+}
+
+// NewLinear returns a Linear layer initialised He-uniform (bias zero) from
+// (seed, index).
+func NewLinear(name string, in, out int, seed uint64, index int) *Linear {
+	l := &Linear{In: in, Out: out, W: newParam(name+".weight", in, out), B: newParam(name+".bias", out)}
+	heUniform(l.W.T, in, seed, index)
+	return l
+}
+
+func (l *Linear) Params() []*Param { return []*Param{l.W, l.B} }
+
+func (l *Linear) OutShape(in []int) ([]int, error) {
+	if numel(in) != l.In {
+		return nil, fmt.Errorf("linear %s: input shape %v has %d features, expected %d", l.W.Name, in, numel(in), l.In)
+	}
+	return []int{l.Out}, nil
+}
+
+func (l *Linear) Workspace([]int) int { return 0 }
+
+func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
+	n := x.Shape[0]
+	y := NewTensor(n, l.Out)
+	c.B.Gemm(false, false, n, l.Out, l.In, x.Data, l.In, l.W.T.Data, l.Out, y.Data, l.Out)
+	b := l.B.T.Data
+	for i := 0; i < n; i++ {
+		row := y.Data[i*l.Out : (i+1)*l.Out]
+		for j := range row {
+			row[j] += b[j]
+		}
+	}
+	c.record(y, []*Tensor{x, l.W.T, l.B.T}, func() {
+		dy := y.Grad
+		if l.W.T.needGrad {
+			tmp := make([]float32, l.In*l.Out)
+			c.B.Gemm(true, false, l.In, l.Out, n, x.Data, l.In, dy, l.Out, tmp, l.Out)
+			addTo(l.W.T.grad(), tmp)
+			db := make([]float32, l.Out)
+			colSum(db, dy, n, l.Out)
+			addTo(l.B.T.grad(), db)
+		}
+		if x.needGrad {
+			tmp := make([]float32, n*l.In)
+			c.B.Gemm(false, true, n, l.In, l.Out, dy, l.Out, l.W.T.Data, l.Out, tmp, l.In)
+			addTo(x.grad(), tmp)
+		}
+	})
+	return y
+}
+
+// colSum sets dst[j] = sequential float32 sum over i = 0..rows-1 of
+// m[i*cols+j], starting from 0.
+func colSum(dst, m []float32, rows, cols int) {
+	clear(dst)
+	for i := 0; i < rows; i++ {
+		addTo(dst, m[i*cols:(i+1)*cols])
+	}
+}
+
+// ---------------------------------------------------------------- activations
+
+// Activation is an elementwise nonlinearity: "relu", "gelu" or "tanh".
+//
+//	relu: y = x > 0 ? x : 0; dy/dx = x > 0 ? 1 : 0
+//	gelu: y = float32(x·Φ(x)), Φ(x) = float32(0.5·(1 + Erf32(float32(x·(1/√2)))))
+//	      dy/dx = Φ(x) + float32(x·φ(x)), φ(x) = float32(Exp32(float32(-0.5·x)·x)·(1/√(2π)))
+//	tanh: y = Tanh32(x); dy/dx = 1 - float32(y·y)
+//
+// Every product is rounded on its own.
+type Activation struct{ Kind string }
+
+func (a *Activation) Params() []*Param                 { return nil }
+func (a *Activation) OutShape(in []int) ([]int, error) { return in, nil }
+func (a *Activation) Workspace([]int) int              { return 0 }
+
+const (
+	invSqrt2   = float32(0.70710678118654752440)
+	invSqrt2Pi = float32(0.39894228040143267794)
+)
+
+func geluCDF(x float32) float32 {
+	return float32(0.5 * (1 + canon.Erf32(float32(x*invSqrt2))))
+}
+
+func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
+	y := &Tensor{Shape: x.Shape, Data: make([]float32, len(x.Data))}
+	switch a.Kind {
+	case "relu":
+		for i, v := range x.Data {
+			if v > 0 {
+				y.Data[i] = v
+			}
+		}
+	case "gelu":
+		for i, v := range x.Data {
+			y.Data[i] = float32(v * geluCDF(v))
+		}
+	case "tanh":
+		for i, v := range x.Data {
+			y.Data[i] = canon.Tanh32(v)
+		}
+	default:
+		panic("ml: unknown activation " + a.Kind)
+	}
+	c.record(y, []*Tensor{x}, func() {
+		dx, dy := x.grad(), y.Grad
+		switch a.Kind {
+		case "relu":
+			for i, v := range x.Data {
+				if v > 0 {
+					dx[i] += dy[i]
+				}
+			}
+		case "gelu":
+			for i, v := range x.Data {
+				pdf := float32(canon.Exp32(float32(float32(-0.5*v)*v)) * invSqrt2Pi)
+				d := geluCDF(v) + float32(v*pdf)
+				dx[i] += float32(dy[i] * d)
+			}
+		case "tanh":
+			for i, t := range y.Data {
+				dx[i] += float32(dy[i] * (1 - float32(t*t)))
+			}
+		}
+	})
+	return y
+}
+
+// ---------------------------------------------------------------- Flatten
+
+// Flatten reshapes [N, ...] to [N, prod(...)] (a copy).
+type Flatten struct{}
+
+func (Flatten) Params() []*Param                 { return nil }
+func (Flatten) OutShape(in []int) ([]int, error) { return []int{numel(in)}, nil }
+func (Flatten) Workspace([]int) int              { return 0 }
+func (Flatten) Forward(c *Ctx, x *Tensor) *Tensor {
+	y := &Tensor{Shape: []int{x.Shape[0], numel(x.Shape[1:])}, Data: append([]float32(nil), x.Data...)}
+	c.record(y, []*Tensor{x}, func() { addTo(x.grad(), y.Grad) })
+	return y
+}
+
+// ---------------------------------------------------------------- Dropout
+
+// Dropout zeroes each element with probability P during training and scales
+// the rest by 1/(1-P): y = float32(x·scale) where kept. The keep mask for
+// element e at training step s in layer Index is
+// NewRNG("pouw/dropout/v1", seed, s, Index).Float32() >= P, drawn in element
+// order. Inference is the identity.
+type Dropout struct {
+	P     float32
+	Index int
+}
+
+func (d *Dropout) Params() []*Param                 { return nil }
+func (d *Dropout) OutShape(in []int) ([]int, error) { return in, nil }
+func (d *Dropout) Workspace(in []int) int           { return numel(in) }
+func (d *Dropout) Forward(c *Ctx, x *Tensor) *Tensor {
+	if !c.Train || d.P == 0 {
+		return x
+	}
+	r := NewRNG("pouw/dropout/v1", c.Seed, c.Step, uint64(d.Index))
+	scale := 1 / (1 - d.P)
+	mask := make([]float32, len(x.Data))
+	y := &Tensor{Shape: x.Shape, Data: make([]float32, len(x.Data))}
+	for i, v := range x.Data {
+		if r.Float32() >= d.P {
+			mask[i] = scale
+			y.Data[i] = float32(v * scale)
+		}
+	}
+	c.record(y, []*Tensor{x}, func() {
+		dx := x.grad()
+		for i, m := range mask {
+			dx[i] += float32(y.Grad[i] * m)
+		}
+	})
+	return y
+}
+
+// ---------------------------------------------------------------- Embedding
+
+// Embedding maps integer ids (given as float32 values, exact below 2^24) of
+// shape [N, T] to vectors [N, T, D] from a V x D table. Backward adds each
+// position's gradient row into the table row of its id, positions in order.
+type Embedding struct {
+	V, D int
+	W    *Param
+}
+
+// NewEmbedding returns a table initialised uniform in [-1, 1) from (seed, index).
+func NewEmbedding(name string, v, d int, seed uint64, index int) *Embedding {
+	e := &Embedding{V: v, D: d, W: newParam(name+".weight", v, d)}
+	heUniform(e.W.T, 6, seed, index) // bound sqrt(6/6) = 1
+	return e
+}
+
+func (e *Embedding) Params() []*Param { return []*Param{e.W} }
+func (e *Embedding) OutShape(in []int) ([]int, error) {
+	return append(append([]int(nil), in...), e.D), nil
+}
+func (e *Embedding) Workspace([]int) int { return 0 }
+func (e *Embedding) Forward(c *Ctx, x *Tensor) *Tensor {
+	shape := append(append([]int(nil), x.Shape...), e.D)
+	y := NewTensor(shape...)
+	ids := make([]int, len(x.Data))
+	for i, v := range x.Data {
+		id := int(v)
+		if float32(id) != v || id < 0 || id >= e.V {
+			panic(fmt.Sprintf("ml: embedding %s: id %v at position %d, expected an integer in [0, %d)", e.W.Name, v, i, e.V))
+		}
+		ids[i] = id
+		copy(y.Data[i*e.D:(i+1)*e.D], e.W.T.Data[id*e.D:(id+1)*e.D])
+	}
+	c.record(y, []*Tensor{e.W.T}, func() {
+		g := e.W.T.grad()
+		for i, id := range ids {
+			addTo(g[id*e.D:(id+1)*e.D], y.Grad[i*e.D:(i+1)*e.D])
+		}
+	})
+	return y
+}

@@ -1,0 +1,287 @@
+package ml
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pouw/pouwd/accel"
+)
+
+// ErrSpec reports a model spec string that cannot be parsed.
+var ErrSpec = errors.New("invalid model spec")
+
+// Spec is a parsed model spec (see the package comment for the grammar).
+type Spec struct {
+	Kind    string // "mlp" or "cnn"
+	Sizes   []int  // mlp: IN, hidden..., OUT
+	Input   []int  // cnn: C, H, W
+	Depth   int    // cnn blocks
+	Width   int    // cnn channels of the first block
+	Classes int
+	Act     string  // mlp activation: relu (default), gelu, tanh
+	Dropout float32 // dropout probability before each hidden Linear output; 0 = none
+	Norm    string  // mlp: "", "batch" or "layer"
+	BN      bool    // cnn: BatchNorm after each conv
+	Pool    string  // cnn: "max" (default) or "avg"
+	FC      int     // cnn: hidden Linear width, 0 = none
+	raw     string
+}
+
+// String is the spec as given.
+func (s Spec) String() string { return s.raw }
+
+func atoiList(s, sep string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, sep) {
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 || v > 1<<24 {
+			return nil, fmt.Errorf("%q is not a positive size", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ParseSpec parses "mlp:..." or "cnn:..." model specs.
+func ParseSpec(spec string) (Spec, error) {
+	s := Spec{raw: spec, Act: "relu", Pool: "max"}
+	kind, rest, ok := strings.Cut(spec, ":")
+	if !ok {
+		return s, fmt.Errorf("%w %q: expected mlp:IN-...-OUT or cnn:CxHxW-DEPTHxWIDTH-CLASSES", ErrSpec, spec)
+	}
+	parts := strings.Split(rest, ",")
+	s.Kind = kind
+	switch kind {
+	case "mlp":
+		sizes, err := atoiList(parts[0], "-")
+		if err != nil || len(sizes) < 2 {
+			return s, fmt.Errorf("%w %q: sizes %q: expected IN-H1-...-OUT with at least two sizes", ErrSpec, spec, parts[0])
+		}
+		s.Sizes, s.Classes = sizes, sizes[len(sizes)-1]
+	case "cnn":
+		f := strings.Split(parts[0], "-")
+		if len(f) != 3 {
+			return s, fmt.Errorf("%w %q: expected CxHxW-DEPTHxWIDTH-CLASSES", ErrSpec, spec)
+		}
+		in, err1 := atoiList(f[0], "x")
+		dw, err2 := atoiList(f[1], "x")
+		cl, err3 := atoiList(f[2], "x")
+		if err := errors.Join(err1, err2, err3); err != nil || len(in) != 3 || len(dw) != 2 || len(cl) != 1 {
+			return s, fmt.Errorf("%w %q: expected CxHxW-DEPTHxWIDTH-CLASSES, e.g. cnn:1x28x28-2x16-10", ErrSpec, spec)
+		}
+		s.Input, s.Depth, s.Width, s.Classes = in, dw[0], dw[1], cl[0]
+		if s.Depth > 16 {
+			return s, fmt.Errorf("%w %q: depth %d, expected at most 16", ErrSpec, spec, s.Depth)
+		}
+	default:
+		return s, fmt.Errorf("%w %q: unknown kind %q, expected mlp or cnn (resnet and transformer come later)", ErrSpec, spec, kind)
+	}
+	for _, opt := range parts[1:] {
+		k, v, _ := strings.Cut(opt, "=")
+		var err error
+		switch {
+		case k == "act" && kind == "mlp" && (v == "relu" || v == "gelu" || v == "tanh"):
+			s.Act = v
+		case k == "dropout":
+			var p float64
+			p, err = strconv.ParseFloat(v, 32)
+			if err == nil && (p < 0 || p >= 1) {
+				err = fmt.Errorf("dropout %v outside [0, 1)", p)
+			}
+			s.Dropout = float32(p)
+		case k == "norm" && kind == "mlp" && (v == "batch" || v == "layer"):
+			s.Norm = v
+		case k == "bn" && kind == "cnn" && v == "":
+			s.BN = true
+		case k == "pool" && kind == "cnn" && (v == "max" || v == "avg"):
+			s.Pool = v
+		case k == "fc" && kind == "cnn":
+			s.FC, err = strconv.Atoi(v)
+			if err == nil && s.FC < 1 {
+				err = fmt.Errorf("fc %d", s.FC)
+			}
+		default:
+			err = fmt.Errorf("unknown option")
+		}
+		if err != nil {
+			return s, fmt.Errorf("%w %q: option %q: %v", ErrSpec, spec, opt, err)
+		}
+	}
+	return s, nil
+}
+
+// Model is a sequence of layers built from a Spec.
+type Model struct {
+	Spec   Spec
+	Seed   uint64
+	Layers []Layer
+	// InShape is the per-sample input shape.
+	InShape []int
+	params  []*Param
+}
+
+// NewModel parses spec and builds the model with weights initialised from
+// seed.
+func NewModel(spec string, seed uint64) (*Model, error) {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Spec: s, Seed: seed}
+	idx := 0
+	next := func() int { idx++; return idx - 1 }
+	switch s.Kind {
+	case "mlp":
+		m.InShape = []int{s.Sizes[0]}
+		for i := 0; i+1 < len(s.Sizes); i++ {
+			m.Layers = append(m.Layers, NewLinear(fmt.Sprintf("fc%d", i), s.Sizes[i], s.Sizes[i+1], seed, next()))
+			if i+2 == len(s.Sizes) {
+				break
+			}
+			switch s.Norm {
+			case "batch":
+				m.Layers = append(m.Layers, NewBatchNorm(fmt.Sprintf("bn%d", i), s.Sizes[i+1]))
+			case "layer":
+				m.Layers = append(m.Layers, NewLayerNorm(fmt.Sprintf("ln%d", i), s.Sizes[i+1]))
+			}
+			m.Layers = append(m.Layers, &Activation{Kind: s.Act})
+			if s.Dropout > 0 {
+				m.Layers = append(m.Layers, &Dropout{P: s.Dropout, Index: next()})
+			}
+		}
+	case "cnn":
+		m.InShape = append([]int(nil), s.Input...)
+		ch := s.Input[0]
+		for i := 0; i < s.Depth; i++ {
+			out := s.Width << i
+			m.Layers = append(m.Layers, NewConv2d(fmt.Sprintf("conv%d", i), ch, out, 3, 1, 1, seed, next()))
+			if s.BN {
+				m.Layers = append(m.Layers, NewBatchNorm(fmt.Sprintf("bn%d", i), out))
+			}
+			m.Layers = append(m.Layers, &Activation{Kind: "relu"}, &Pool2d{Avg: s.Pool == "avg", K: 2, S: 2})
+			ch = out
+		}
+		m.Layers = append(m.Layers, Flatten{})
+		shape, err := m.shapeAfter(len(m.Layers))
+		if err != nil {
+			return nil, err
+		}
+		feat := numel(shape)
+		if s.FC > 0 {
+			m.Layers = append(m.Layers, NewLinear("fc0", feat, s.FC, seed, next()), &Activation{Kind: "relu"})
+			if s.Dropout > 0 {
+				m.Layers = append(m.Layers, &Dropout{P: s.Dropout, Index: next()})
+			}
+			feat = s.FC
+		}
+		m.Layers = append(m.Layers, NewLinear("out", feat, s.Classes, seed, next()))
+	}
+	if _, err := m.shapeAfter(len(m.Layers)); err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		m.params = append(m.params, l.Params()...)
+	}
+	return m, nil
+}
+
+func (m *Model) shapeAfter(n int) ([]int, error) {
+	shape := m.InShape
+	for _, l := range m.Layers[:n] {
+		var err error
+		if shape, err = l.OutShape(shape); err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrSpec, m.Spec.raw, err)
+		}
+	}
+	return shape, nil
+}
+
+// Params returns parameters and buffers in canonical order (layer order,
+// then each layer's own order).
+func (m *Model) Params() []*Param { return m.params }
+
+// NumParams counts trainable parameters.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.params {
+		if !p.Buffer {
+			n += p.T.Numel()
+		}
+	}
+	return n
+}
+
+// SampleSize is the number of float32 values per input sample.
+func (m *Model) SampleSize() int { return numel(m.InShape) }
+
+// Forward runs the model on x ([N, InShape...]).
+func (m *Model) Forward(c *Ctx, x *Tensor) *Tensor {
+	for _, l := range m.Layers {
+		x = l.Forward(c, x)
+	}
+	return x
+}
+
+// ZeroGrad sets all parameter gradients to +0.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.params {
+		if p.T.Grad != nil {
+			clear(p.T.Grad)
+		}
+	}
+}
+
+// Logits runs inference on n samples stored row-major in x.
+func (m *Model) Logits(b accel.Backend, x []float32, n int) ([]float32, error) {
+	if len(x) != n*m.SampleSize() {
+		return nil, fmt.Errorf("model %s: %d values for %d samples of %d", m.Spec.raw, len(x), n, m.SampleSize())
+	}
+	t, _ := FromData(x, append([]int{n}, m.InShape...)...)
+	return m.Forward(&Ctx{B: b}, t).Data, nil
+}
+
+// Predict returns the argmax class (first maximum) of each of n samples.
+func (m *Model) Predict(b accel.Backend, x []float32, n int) ([]int, error) {
+	logits, err := m.Logits(b, x, n)
+	if err != nil {
+		return nil, err
+	}
+	return argmaxRows(logits, n), nil
+}
+
+func argmaxRows(logits []float32, n int) []int {
+	k := len(logits) / n
+	out := make([]int, n)
+	for i := range out {
+		row := logits[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// EstimateMemory returns the bytes a training step with the batch size
+// needs: parameters, gradients and optimizer slots, plus activations,
+// their gradients and layer workspaces for the batch.
+func (m *Model) EstimateMemory(batch, optimizerSlots int) uint64 {
+	var params uint64
+	for _, p := range m.params {
+		params += uint64(p.T.Numel())
+	}
+	total := params * 4 * uint64(2+optimizerSlots)
+	shape := m.InShape
+	act := uint64(numel(shape))
+	for _, l := range m.Layers {
+		act += uint64(l.Workspace(shape))
+		shape, _ = l.OutShape(shape)
+		act += 2 * uint64(numel(shape)) // output and its gradient
+	}
+	return total + act*uint64(batch)*4
+}

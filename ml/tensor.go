@@ -1,0 +1,108 @@
+package ml
+
+import (
+	"fmt"
+
+	"github.com/pouw/pouwd/accel"
+)
+
+// Tensor is a dense row-major float32 tensor with an optional gradient.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+	// Grad has the length of Data once a backward pass reaches the tensor;
+	// nil for tensors that do not need gradients.
+	Grad     []float32
+	needGrad bool
+}
+
+// NewTensor returns a zero tensor of the shape.
+func NewTensor(shape ...int) *Tensor {
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, numel(shape))}
+}
+
+// FromData wraps data (not copied) as a tensor of the shape.
+func FromData(data []float32, shape ...int) (*Tensor, error) {
+	if numel(shape) != len(data) {
+		return nil, fmt.Errorf("tensor: shape %v holds %d values, data has %d", shape, numel(shape), len(data))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
+}
+
+// Numel is the number of elements.
+func (t *Tensor) Numel() int { return len(t.Data) }
+
+// NeedsGrad reports whether backward propagates into t.
+func (t *Tensor) NeedsGrad() bool { return t.needGrad }
+
+func (t *Tensor) grad() []float32 {
+	if t.Grad == nil {
+		t.Grad = make([]float32, len(t.Data))
+	}
+	return t.Grad
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Ctx carries what a forward pass needs: the backend, the tape that records
+// backward closures (nil for inference), the mode and the keys for seeded
+// randomness (dropout).
+type Ctx struct {
+	B     accel.Backend
+	Tape  *Tape
+	Train bool
+	Seed  uint64
+	Step  uint64
+}
+
+// Tape records backward closures in forward order.
+type Tape struct {
+	ops []func()
+}
+
+func (c *Ctx) record(out *Tensor, inputs []*Tensor, back func()) {
+	if c.Tape == nil {
+		return
+	}
+	for _, in := range inputs {
+		if in != nil && in.needGrad {
+			out.needGrad = true
+			break
+		}
+	}
+	if out.needGrad {
+		c.Tape.ops = append(c.Tape.ops, back)
+	}
+}
+
+// Backward seeds loss (a scalar) with gradient 1 and runs the recorded
+// closures in reverse order. Gradients accumulate into Grad with float32
+// additions in that fixed order.
+func (tp *Tape) Backward(loss *Tensor) error {
+	if loss.Numel() != 1 {
+		return fmt.Errorf("backward: loss has %d elements, expected a scalar", loss.Numel())
+	}
+	loss.grad()[0] = 1
+	for i := len(tp.ops) - 1; i >= 0; i-- {
+		tp.ops[i]()
+	}
+	tp.ops = tp.ops[:0]
+	return nil
+}
+
+// Reset drops the recorded closures.
+func (tp *Tape) Reset() { tp.ops = tp.ops[:0] }
+
+// addTo adds src into dst elementwise (float32 additions).
+func addTo(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}

@@ -1,0 +1,323 @@
+package ml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pouw/pouwd/accel"
+)
+
+// Dataset is an in-memory labelled dataset: N samples of numel(Shape)
+// float32 values each, stored row-major in X, labels in Y (0..Classes-1).
+type Dataset struct {
+	X       []float32
+	Y       []int
+	N       int
+	Shape   []int
+	Classes int
+}
+
+// Validate checks the sizes and labels.
+func (d Dataset) Validate() error {
+	if d.N < 1 || len(d.Y) != d.N || len(d.X) != d.N*numel(d.Shape) {
+		return fmt.Errorf("dataset: N = %d, %d labels, %d values for sample shape %v: expected N >= 1, N labels and N*%d values",
+			d.N, len(d.Y), len(d.X), d.Shape, numel(d.Shape))
+	}
+	for i, y := range d.Y {
+		if y < 0 || y >= d.Classes {
+			return fmt.Errorf("dataset: label %d of sample %d, expected 0..%d", y, i, d.Classes-1)
+		}
+	}
+	return nil
+}
+
+// TrainConfig configures a training run. The zero values of optional
+// fields mean "none" (momentum, weight decay) or "until Epochs" (Steps).
+type TrainConfig struct {
+	Optimizer   string  `json:"optimizer"` // sgd, adam, adamw
+	LR          float32 `json:"lr"`
+	Momentum    float32 `json:"momentum"`
+	WeightDecay float32 `json:"weight_decay"`
+	Beta1       float32 `json:"beta1"`
+	Beta2       float32 `json:"beta2"`
+	Eps         float32 `json:"eps"`
+	BatchSize   int     `json:"batch_size"`
+	Epochs      int     `json:"epochs"`
+	// Steps, when > 0, stops after that many steps in total.
+	Steps int    `json:"steps"`
+	Seed  uint64 `json:"seed"`
+}
+
+// DefaultTrainConfig is plain SGD, lr 0.1, batch 64, one epoch, seed 1
+// (Adam defaults: betas 0.9/0.999, eps 1e-8).
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Optimizer: "sgd", LR: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, BatchSize: 64, Epochs: 1, Seed: 1}
+}
+
+// Validate checks the config.
+func (c TrainConfig) Validate() error {
+	var errs []error
+	switch c.Optimizer {
+	case "sgd", "adam", "adamw":
+	default:
+		errs = append(errs, fmt.Errorf("optimizer %q, expected sgd, adam or adamw", c.Optimizer))
+	}
+	if !(c.LR > 0) {
+		errs = append(errs, fmt.Errorf("lr = %v, expected > 0", c.LR))
+	}
+	if c.Momentum < 0 || c.Momentum >= 1 {
+		errs = append(errs, fmt.Errorf("momentum = %v, expected 0 <= momentum < 1", c.Momentum))
+	}
+	if c.WeightDecay < 0 {
+		errs = append(errs, fmt.Errorf("weight decay = %v, expected >= 0", c.WeightDecay))
+	}
+	if c.Optimizer != "sgd" && (c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Eps > 0)) {
+		errs = append(errs, fmt.Errorf("adam betas %v, %v and eps %v, expected betas in [0, 1) and eps > 0", c.Beta1, c.Beta2, c.Eps))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch size = %d, expected >= 1", c.BatchSize))
+	}
+	if c.Epochs < 1 && c.Steps < 1 {
+		errs = append(errs, fmt.Errorf("epochs = %d and steps = %d, expected at least one > 0", c.Epochs, c.Steps))
+	}
+	if c.Steps < 0 {
+		errs = append(errs, fmt.Errorf("steps = %d, expected >= 0", c.Steps))
+	}
+	return errors.Join(errs...)
+}
+
+// StepInfo describes one finished training step for the work proof.
+type StepInfo struct {
+	Step          uint64 // 0-based global step index i
+	Epoch         int
+	Loss          float32
+	Indices       []int // the batch's sample indices (do not retain)
+	WeightsBefore Hash  // H(W_i)
+	Batch         Hash  // H(B_i)
+	Grads         Hash  // H(G_i)
+	WeightsAfter  Hash  // H(W_{i+1})
+}
+
+// StepHook receives every step; a non-nil error stops training.
+type StepHook func(StepInfo) error
+
+// Trainer runs the canonical training loop: epoch e visits the samples in
+// the order NewRNG("pouw/perm/v1", seed, e, 0).Permutation(N), in
+// consecutive batches of BatchSize (a final partial batch is dropped); each
+// step zeroes gradients, runs forward, SoftmaxCrossEntropy, backward and the
+// optimizer. Dropout at global step i uses (seed, i).
+type Trainer struct {
+	Model *Model
+	Opt   Optimizer
+	Cfg   TrainConfig
+	B     accel.Backend
+	data  Dataset
+	// position
+	step       uint64
+	epoch      int
+	batchInEp  int
+	perm       []int
+	permEpoch  int
+	tape       Tape
+	xbuf       []float32
+	lastWeight *Hash
+}
+
+// NewTrainer validates the inputs and prepares training from step 0.
+func NewTrainer(m *Model, data Dataset, cfg TrainConfig, b accel.Backend) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("train config: %w", err)
+	}
+	if err := data.Validate(); err != nil {
+		return nil, err
+	}
+	if numel(data.Shape) != m.SampleSize() {
+		return nil, fmt.Errorf("dataset samples have shape %v (%d values), model %s expects %v", data.Shape, numel(data.Shape), m.Spec.raw, m.InShape)
+	}
+	if data.Classes > m.Spec.Classes {
+		return nil, fmt.Errorf("dataset has %d classes, model %s outputs %d", data.Classes, m.Spec.raw, m.Spec.Classes)
+	}
+	if data.N < cfg.BatchSize {
+		return nil, fmt.Errorf("dataset has %d samples, fewer than one batch of %d", data.N, cfg.BatchSize)
+	}
+	opt, err := NewOptimizer(cfg, m.Params())
+	if err != nil {
+		return nil, err
+	}
+	return &Trainer{Model: m, Opt: opt, Cfg: cfg, B: b, data: data, permEpoch: -1}, nil
+}
+
+// StepsPerEpoch is floor(N / BatchSize).
+func (t *Trainer) StepsPerEpoch() int { return t.data.N / t.Cfg.BatchSize }
+
+// TotalSteps is the number of steps Run performs from step 0.
+func (t *Trainer) TotalSteps() uint64 {
+	total := uint64(t.StepsPerEpoch()) * uint64(max(t.Cfg.Epochs, 0))
+	if t.Cfg.Steps > 0 && (t.Cfg.Epochs < 1 || uint64(t.Cfg.Steps) < total) {
+		total = uint64(t.Cfg.Steps)
+	}
+	return total
+}
+
+// StepIndex is the number of steps done so far.
+func (t *Trainer) StepIndex() uint64 { return t.step }
+
+// Done reports whether the configured steps or epochs are complete.
+func (t *Trainer) Done() bool { return t.step >= t.TotalSteps() }
+
+// Epoch is the current epoch.
+func (t *Trainer) Epoch() int { return t.epoch }
+
+func (t *Trainer) batchIndices() []int {
+	if t.permEpoch != t.epoch {
+		t.perm = NewRNG("pouw/perm/v1", t.Cfg.Seed, uint64(t.epoch), 0).Permutation(t.data.N)
+		t.permEpoch = t.epoch
+	}
+	bs := t.Cfg.BatchSize
+	return t.perm[t.batchInEp*bs : (t.batchInEp+1)*bs]
+}
+
+// Step runs one training step. With hook != nil it computes the step's
+// hashes and calls hook.
+func (t *Trainer) Step(hook StepHook) (float32, error) {
+	idx := t.batchIndices()
+	var info StepInfo
+	if hook != nil {
+		if t.lastWeight != nil {
+			info.WeightsBefore = *t.lastWeight
+		} else {
+			info.WeightsBefore = WeightsHash(t.Model)
+		}
+		info.Batch = BatchHash(idx)
+	}
+	ss := t.Model.SampleSize()
+	bs := len(idx)
+	if cap(t.xbuf) < bs*ss {
+		t.xbuf = make([]float32, bs*ss)
+	}
+	x := t.xbuf[:bs*ss]
+	labels := make([]int, bs)
+	for i, s := range idx {
+		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
+		labels[i] = t.data.Y[s]
+	}
+	xt, _ := FromData(x, append([]int{bs}, t.Model.InShape...)...)
+	t.Model.ZeroGrad()
+	c := &Ctx{B: t.B, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
+	logits := t.Model.Forward(c, xt)
+	loss, err := SoftmaxCrossEntropy(c, logits, labels)
+	if err != nil {
+		t.tape.Reset()
+		return 0, err
+	}
+	if err := t.tape.Backward(loss); err != nil {
+		return 0, err
+	}
+	if hook != nil {
+		info.Grads = GradsHash(t.Model)
+	}
+	t.Opt.Step(t.Model.Params())
+	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss.Data[0], idx
+	t.step++
+	t.batchInEp++
+	if t.batchInEp >= t.StepsPerEpoch() {
+		t.batchInEp = 0
+		t.epoch++
+	}
+	if hook != nil {
+		info.WeightsAfter = WeightsHash(t.Model)
+		w := info.WeightsAfter
+		t.lastWeight = &w
+		if err := hook(info); err != nil {
+			return info.Loss, err
+		}
+	} else {
+		t.lastWeight = nil
+	}
+	return info.Loss, nil
+}
+
+// Result summarises a Run.
+type Result struct {
+	Steps            uint64        `json:"steps"`
+	Samples          uint64        `json:"samples"`
+	Loss             float32       `json:"loss"`
+	Elapsed          time.Duration `json:"-"`
+	SamplesPerSecond float64       `json:"samples_per_second"`
+	WeightsSHA256    string        `json:"weights_sha256"`
+}
+
+// Run trains until Done, calling hook (may be nil) after every step.
+func (t *Trainer) Run(ctx context.Context, hook StepHook) (Result, error) {
+	start := time.Now()
+	first := t.step
+	var loss float32
+	for !t.Done() {
+		if err := ctx.Err(); err != nil {
+			return t.result(first, loss, start), err
+		}
+		var err error
+		if loss, err = t.Step(hook); err != nil {
+			return t.result(first, loss, start), err
+		}
+	}
+	return t.result(first, loss, start), nil
+}
+
+func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {
+	el := time.Since(start)
+	r := Result{Steps: t.step - first, Loss: loss, Elapsed: el}
+	r.Samples = r.Steps * uint64(t.Cfg.BatchSize)
+	if el > 0 {
+		r.SamplesPerSecond = float64(r.Samples) / el.Seconds()
+	}
+	h := WeightsHash(t.Model)
+	r.WeightsSHA256 = fmt.Sprintf("%x", h[:])
+	return r
+}
+
+// EvalResult is the outcome of Evaluate.
+type EvalResult struct {
+	Accuracy float64 `json:"accuracy"`
+	Loss     float64 `json:"loss"`
+	Correct  int     `json:"correct"`
+	N        int     `json:"n"`
+}
+
+// Evaluate runs inference over the dataset in batches and reports accuracy
+// and mean loss (the loss averaged in float64 over batches, for display).
+func Evaluate(m *Model, d Dataset, b accel.Backend, batch int) (EvalResult, error) {
+	if err := d.Validate(); err != nil {
+		return EvalResult{}, err
+	}
+	if batch < 1 {
+		batch = 1000
+	}
+	ss := m.SampleSize()
+	if numel(d.Shape) != ss {
+		return EvalResult{}, fmt.Errorf("dataset samples have shape %v, model %s expects %v", d.Shape, m.Spec.raw, m.InShape)
+	}
+	res := EvalResult{N: d.N}
+	var lossSum float64
+	for lo := 0; lo < d.N; lo += batch {
+		hi := min(lo+batch, d.N)
+		x, _ := FromData(d.X[lo*ss:hi*ss], append([]int{hi - lo}, m.InShape...)...)
+		c := &Ctx{B: b}
+		logits := m.Forward(c, x)
+		l, err := SoftmaxCrossEntropy(c, logits, d.Y[lo:hi])
+		if err != nil {
+			return res, err
+		}
+		lossSum += float64(l.Data[0]) * float64(hi-lo)
+		for i, p := range argmaxRows(logits.Data, hi-lo) {
+			if p == d.Y[lo+i] {
+				res.Correct++
+			}
+		}
+	}
+	res.Accuracy = float64(res.Correct) / float64(d.N)
+	res.Loss = lossSum / float64(d.N)
+	return res, nil
+}
