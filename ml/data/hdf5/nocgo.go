@@ -1,0 +1,23 @@
+//go:build !cgo
+
+package hdf5
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pouw/pouwd/ml/data"
+)
+
+// ErrHDF5 wraps every error of this package.
+var ErrHDF5 = errors.New("hdf5")
+
+// Load needs cgo and libhdf5; this build has neither.
+func Load(path string, opt data.HDF5Options) (*data.Dataset, []string, error) {
+	return nil, nil, fmt.Errorf("%w: %s: this pouwd was built without cgo, so it cannot read HDF5 (rebuild with CGO_ENABLED=1 and libhdf5-dev)", ErrHDF5, path)
+}
+
+// LoadFunc adapts Load to data.LoadFunc.
+func LoadFunc(o data.Options) (*data.Dataset, []string, error) {
+	return Load(o.Path, data.HDF5Options{})
+}
