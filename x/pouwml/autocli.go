@@ -1,0 +1,55 @@
+package pouwml
+
+import (
+	autocliv1 "cosmossdk.io/api/cosmos/autocli/v1"
+)
+
+const (
+	queryService = "pouwml.v1.Query"
+	msgService   = "pouwml.v1.Msg"
+)
+
+// AutoCLIOptions builds `pouwd q pouwml ...` and `pouwd tx pouwml ...` from
+// the gRPC services. Nested fields (erasure code, configs, cv, deadlines,
+// metrics) are flags taking JSON.
+func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
+	pos := func(fields ...string) []*autocliv1.PositionalArgDescriptor {
+		out := make([]*autocliv1.PositionalArgDescriptor, len(fields))
+		for i, f := range fields {
+			out[i] = &autocliv1.PositionalArgDescriptor{ProtoField: f}
+		}
+		return out
+	}
+	return &autocliv1.ModuleOptions{
+		Query: &autocliv1.ServiceCommandDescriptor{
+			Service: queryService,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{RpcMethod: "Params", Use: "params", Short: "Show the pouwml params"},
+				{RpcMethod: "Dataset", Use: "dataset [id]", Short: "Show a dataset", PositionalArgs: pos("id")},
+				{RpcMethod: "Datasets", Use: "datasets", Short: "List datasets"},
+				{RpcMethod: "Task", Use: "task [id]", Short: "Show a task", PositionalArgs: pos("id")},
+				{RpcMethod: "Tasks", Use: "tasks", Short: "List tasks (--status TASK_STATUS_OPEN to filter)"},
+				{RpcMethod: "TaskJobs", Use: "jobs [task-id]", Short: "List a task's jobs", PositionalArgs: pos("task_id")},
+				{RpcMethod: "Job", Use: "job [task-id] [job-index]", Short: "Show a job", PositionalArgs: pos("task_id", "job_index")},
+				{RpcMethod: "Worker", Use: "worker [address]", Short: "Show a worker", PositionalArgs: pos("address")},
+				{RpcMethod: "Workers", Use: "workers", Short: "List workers (--role WORKER_ROLE_MINER to filter)"},
+				{RpcMethod: "Evaluations", Use: "evaluations [task-id] [job-index]", Short: "List a job's verifier evaluations", PositionalArgs: pos("task_id", "job_index")},
+				{RpcMethod: "CVTable", Use: "cv-table [task-id]", Short: "Show a task's cross-validation table and best configuration", PositionalArgs: pos("task_id")},
+			},
+		},
+		Tx: &autocliv1.ServiceCommandDescriptor{
+			Service: msgService,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{RpcMethod: "UpdateParams", Skip: true}, // governance only
+				{RpcMethod: "RegisterDataset", Use: "register-dataset [name]", Short: "Register a canonical dataset and its erasure-coded shards", PositionalArgs: pos("name")},
+				{RpcMethod: "RegisterWorker", Use: "register-worker [role] [bond] [peer-id]", Short: "Bond as a miner, verifier or storage peer (or add to a bond)", PositionalArgs: pos("role", "bond", "peer_id")},
+				{RpcMethod: "Unbond", Use: "unbond", Short: "Start returning your worker bond"},
+				{RpcMethod: "SubmitTask", Use: "submit-task [dataset-id] [fee]", Short: "Submit a cross-validation task with an escrowed fee", PositionalArgs: pos("dataset_id", "fee")},
+				{RpcMethod: "CancelTask", Use: "cancel-task [task-id]", Short: "Cancel a task no job of which was claimed", PositionalArgs: pos("task_id")},
+				{RpcMethod: "ClaimJob", Use: "claim-job [task-id] [job-index]", Short: "Claim an open job", PositionalArgs: pos("task_id", "job_index")},
+				{RpcMethod: "SubmitResult", Use: "submit-result [task-id] [job-index] [model-hash-base64]", Short: "Submit a trained model's hash and claimed fold metrics", PositionalArgs: pos("task_id", "job_index", "model_hash")},
+				{RpcMethod: "SubmitEvaluation", Use: "submit-evaluation [task-id] [job-index] [model-hash-base64]", Short: "Submit measured fold metrics of an assigned job", PositionalArgs: pos("task_id", "job_index", "model_hash")},
+			},
+		},
+	}
+}

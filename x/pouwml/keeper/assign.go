@@ -1,0 +1,205 @@
+package keeper
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+
+	"cosmossdk.io/collections"
+	sdkmath "cosmossdk.io/math"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// assignRetryDelay is how many blocks a result waits before another try
+// when no eligible verifier exists at all.
+const assignRetryDelay = 10
+
+// AssignmentDraw returns the pool slot of draw i for a job, the rule every
+// node applies: SHA-256("pouwml/assign/v1" | seed | task id | job index |
+// attempts | i), first 8 bytes big-endian, modulo the pool size.
+func AssignmentDraw(seed []byte, taskID uint64, jobIndex, attempts uint32, i uint32, poolSize uint64) uint64 {
+	h := sha256.New()
+	h.Write([]byte("pouwml/assign/v1"))
+	h.Write(seed)
+	var buf [20]byte
+	binary.BigEndian.PutUint64(buf[0:8], taskID)
+	binary.BigEndian.PutUint32(buf[8:12], jobIndex)
+	binary.BigEndian.PutUint32(buf[12:16], attempts)
+	binary.BigEndian.PutUint32(buf[16:20], i)
+	h.Write(buf[:])
+	sum := h.Sum(nil)
+	return binary.BigEndian.Uint64(sum[:8]) % poolSize
+}
+
+// assignVerifiers draws the job's verifiers from the pool: up to 4n+8
+// pseudo-random draws from the block seed, skipping the job's miner,
+// jailed or under-bonded verifiers and repeats; if that finds fewer than n,
+// a linear sweep of at most 256 slots after the last draw fills in. A job
+// gets fewer than n verifiers only when fewer are eligible; with none it
+// waits assignRetryDelay blocks.
+func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed []byte, p types.Params) error {
+	job, err := k.getJob(ctx, taskID, idx)
+	if err != nil {
+		return err
+	}
+	if job.Status != types.JOB_STATUS_SUBMITTED {
+		return nil // stale entry
+	}
+	task, err := k.getTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	size, err := k.VerifierPoolSize.Get(ctx)
+	if err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return err
+	}
+	height := ctx.BlockHeight()
+	want := int(task.VerifiersPerJob)
+	var chosen []string
+	var chosenAddrs []sdk.AccAddress
+	eligible := func(slot uint64) error {
+		bz, err := k.VerifierPool.Get(ctx, slot)
+		if err != nil {
+			return err
+		}
+		addr := sdk.AccAddress(bz)
+		name := k.addrString(addr)
+		if name == job.Miner {
+			return nil
+		}
+		for _, c := range chosen {
+			if c == name {
+				return nil
+			}
+		}
+		if _, err := k.activeWorker(ctx, addr, name, types.WORKER_ROLE_VERIFIER, p, height); err != nil {
+			return nil // jailed, under-bonded: not eligible now
+		}
+		chosen = append(chosen, name)
+		chosenAddrs = append(chosenAddrs, addr)
+		return nil
+	}
+	if size > 0 {
+		last := uint64(0)
+		for i := uint32(0); len(chosen) < want && i < uint32(4*want+8); i++ {
+			last = AssignmentDraw(seed, taskID, idx, job.Attempts, i, size)
+			if err := eligible(last); err != nil {
+				return err
+			}
+		}
+		for step := uint64(1); len(chosen) < want && step <= size && step <= 256; step++ {
+			if err := eligible((last + step) % size); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chosen) == 0 {
+		return k.AssignmentQueue.Set(ctx, collections.Join3(height+assignRetryDelay, taskID, idx))
+	}
+	for i, addr := range chosenAddrs {
+		w, err := k.getWorker(ctx, addr, chosen[i])
+		if err != nil {
+			return err
+		}
+		w.OpenItems++
+		if err := k.Workers.Set(ctx, addr, w); err != nil {
+			return err
+		}
+	}
+	job.Status = types.JOB_STATUS_ASSIGNED
+	job.Verifiers = chosen
+	job.Reports = 0
+	job.AssignedHeight = height
+	job.Deadline = height + int64(task.Deadlines.EvaluationBlocks)
+	if err := k.Jobs.Set(ctx, collections.Join(taskID, idx), job); err != nil {
+		return err
+	}
+	if err := k.DeadlineQueue.Set(ctx, collections.Join3(job.Deadline, taskID, idx)); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventVerifiersAssigned{TaskId: taskID, JobIndex: idx, Verifiers: chosen, Deadline: job.Deadline})
+}
+
+// deadlinePassed handles a job whose deadline at height has passed, if that
+// deadline is still the job's current one (otherwise the entry is stale).
+func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx uint32, p types.Params) error {
+	job, err := k.getJob(ctx, taskID, idx)
+	if err != nil {
+		return err
+	}
+	if job.Deadline != height {
+		return nil
+	}
+	task, err := k.getTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	if task.Status.IsFinal() {
+		return nil
+	}
+	switch job.Status {
+	case types.JOB_STATUS_OPEN:
+		job.Status = types.JOB_STATUS_EXPIRED
+		if err := k.Jobs.Set(ctx, collections.Join(taskID, idx), job); err != nil {
+			return err
+		}
+		if err := emit(ctx, &types.EventJobExpired{TaskId: taskID, JobIndex: idx, Status: job.Status}); err != nil {
+			return err
+		}
+		return k.jobFinal(ctx, &task)
+	case types.JOB_STATUS_CLAIMED:
+		addr, err := k.parseAddr("miner", job.Miner)
+		if err != nil {
+			return err
+		}
+		w, err := k.getWorker(ctx, addr, job.Miner)
+		if err != nil {
+			return err
+		}
+		if w.OpenItems > 0 {
+			w.OpenItems--
+		}
+		w.MissedCount++
+		if err := k.slash(ctx, addr, &w, p.ClaimLapseSlashBps, "claim missed its training deadline"); err != nil {
+			return err
+		}
+		miner := job.Miner
+		reopened, err := k.reopenJob(ctx, &task, job, p, ctx.BlockHeight())
+		if err != nil {
+			return err
+		}
+		return emit(ctx, &types.EventClaimLapsed{TaskId: taskID, JobIndex: idx, Miner: miner, Reopened: reopened})
+	case types.JOB_STATUS_ASSIGNED:
+		return k.settleJob(ctx, job, true)
+	}
+	return nil
+}
+
+// completeUnbonding returns a matured bond and removes the worker.
+func (k Keeper) completeUnbonding(ctx sdk.Context, addr sdk.AccAddress, height int64) error {
+	w, err := k.Workers.Get(ctx, addr)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if w.Status != types.WORKER_STATUS_UNBONDING || w.UnbondHeight != height {
+		return nil
+	}
+	if w.Bond.IsPositive() {
+		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, addr, sdk.NewCoins(w.Bond)); err != nil {
+			return err
+		}
+	}
+	if err := k.Workers.Remove(ctx, addr); err != nil {
+		return err
+	}
+	returned := w.Bond
+	if returned.Denom == "" {
+		returned = sdk.NewCoin(types.DefaultDenom, sdkmath.ZeroInt())
+	}
+	return emit(ctx, &types.EventWorkerUnbonded{Address: w.Address, Returned: returned})
+}

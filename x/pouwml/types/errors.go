@@ -1,0 +1,35 @@
+package types
+
+import errorsmod "cosmossdk.io/errors"
+
+// Registered errors of x/pouwml. Codes start at 2 (1 is reserved) and never change.
+var (
+	ErrInvalidAuthority   = errorsmod.Register(ModuleName, 2, "invalid authority")
+	ErrInvalidParams      = errorsmod.Register(ModuleName, 3, "invalid params")
+	ErrInvalidAddress     = errorsmod.Register(ModuleName, 4, "invalid address")
+	ErrInvalidDataset     = errorsmod.Register(ModuleName, 5, "invalid dataset")
+	ErrDatasetExists      = errorsmod.Register(ModuleName, 6, "dataset already registered")
+	ErrDatasetNotFound    = errorsmod.Register(ModuleName, 7, "dataset not found")
+	ErrInvalidWorker      = errorsmod.Register(ModuleName, 8, "invalid worker")
+	ErrWorkerNotFound     = errorsmod.Register(ModuleName, 9, "worker not found")
+	ErrInsufficientBond   = errorsmod.Register(ModuleName, 10, "insufficient bond")
+	ErrWorkerBusy         = errorsmod.Register(ModuleName, 11, "worker has open work")
+	ErrWorkerNotActive    = errorsmod.Register(ModuleName, 12, "worker not active")
+	ErrInvalidTask        = errorsmod.Register(ModuleName, 13, "invalid task")
+	ErrTaskNotFound       = errorsmod.Register(ModuleName, 14, "task not found")
+	ErrInsufficientFee    = errorsmod.Register(ModuleName, 15, "insufficient fee")
+	ErrNotTaskClient      = errorsmod.Register(ModuleName, 16, "not the task's client")
+	ErrTaskNotCancellable = errorsmod.Register(ModuleName, 17, "task cannot be cancelled")
+	ErrJobNotFound        = errorsmod.Register(ModuleName, 18, "job not found")
+	ErrJobNotClaimable    = errorsmod.Register(ModuleName, 19, "job not claimable")
+	ErrNotJobMiner        = errorsmod.Register(ModuleName, 20, "not the job's miner")
+	ErrDeadlinePassed     = errorsmod.Register(ModuleName, 21, "deadline passed")
+	ErrInvalidResult      = errorsmod.Register(ModuleName, 22, "invalid result")
+	ErrNotAssigned        = errorsmod.Register(ModuleName, 23, "verifier not assigned to job")
+	ErrAlreadyReported    = errorsmod.Register(ModuleName, 24, "evaluation already submitted")
+	ErrInvalidEvaluation  = errorsmod.Register(ModuleName, 25, "invalid evaluation")
+	ErrWrongRole          = errorsmod.Register(ModuleName, 26, "wrong worker role")
+	ErrTaskNotSeeded      = errorsmod.Register(ModuleName, 27, "task fold seed not yet drawn")
+	ErrInvalidJobState    = errorsmod.Register(ModuleName, 28, "job is not in the expected state")
+	ErrInvalidGenesis     = errorsmod.Register(ModuleName, 29, "invalid genesis")
+)

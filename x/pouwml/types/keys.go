@@ -1,0 +1,32 @@
+package types
+
+import "cosmossdk.io/collections"
+
+const (
+	// ModuleName is the module's name, store key and module account name.
+	ModuleName = "pouwml"
+	// StoreKey is the module's KV store key.
+	StoreKey = ModuleName
+)
+
+// Collection prefixes. Never renumber: they are the on-disk layout.
+var (
+	ParamsKey             = collections.NewPrefix(0)
+	DatasetSeqKey         = collections.NewPrefix(1)
+	DatasetsKey           = collections.NewPrefix(2)
+	DatasetBySHAKey       = collections.NewPrefix(3)
+	WorkersKey            = collections.NewPrefix(4)
+	WorkersByRoleKey      = collections.NewPrefix(5)
+	TaskSeqKey            = collections.NewPrefix(6)
+	TasksKey              = collections.NewPrefix(7)
+	TasksByStatusKey      = collections.NewPrefix(8)
+	JobsKey               = collections.NewPrefix(9)
+	EvaluationsKey        = collections.NewPrefix(10)
+	SeedQueueKey          = collections.NewPrefix(11)
+	AssignmentQueueKey    = collections.NewPrefix(12)
+	DeadlineQueueKey      = collections.NewPrefix(13)
+	UnbondingQueueKey     = collections.NewPrefix(14)
+	VerifierPoolKey       = collections.NewPrefix(15)
+	VerifierSlotKey       = collections.NewPrefix(16)
+	VerifierPoolSizeKey   = collections.NewPrefix(17)
+)
