@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	dbm "github.com/cosmos/cosmos-db"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"cosmossdk.io/log/v2"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/client/debug"
+	"github.com/cosmos/cosmos-sdk/client/flags"
+	"github.com/cosmos/cosmos-sdk/client/keys"
+	"github.com/cosmos/cosmos-sdk/client/pruning"
+	"github.com/cosmos/cosmos-sdk/client/rpc"
+	"github.com/cosmos/cosmos-sdk/client/snapshot"
+	"github.com/cosmos/cosmos-sdk/server"
+	serverconfig "github.com/cosmos/cosmos-sdk/server/config"
+	servertypes "github.com/cosmos/cosmos-sdk/server/types"
+	authcmd "github.com/cosmos/cosmos-sdk/x/auth/client/cli"
+	genutilcli "github.com/cosmos/cosmos-sdk/x/genutil/client/cli"
+
+	"github.com/pouw/pouwd/app"
+)
+
+func initRootCmd(rootCmd *cobra.Command, tempApp *app.PouwApp) {
+	basics := tempApp.BasicModuleManager
+
+	rootCmd.AddCommand(
+		genutilcli.InitCmd(basics, app.DefaultNodeHome),
+		debug.Cmd(),
+		ConfigCmd(),
+		pruning.Cmd(newApp, app.DefaultNodeHome),
+		snapshot.Cmd(newApp),
+	)
+
+	server.AddCommands(rootCmd, app.DefaultNodeHome, newApp, appExport, func(*cobra.Command) {})
+
+	rootCmd.AddCommand(
+		server.StatusCommand(),
+		genutilcli.Commands(tempApp.TxConfig(), basics, app.DefaultNodeHome),
+		queryCommand(),
+		txCommand(),
+		keys.Commands(),
+	)
+
+	addEngineCommands(rootCmd)
+}
+
+func queryCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                        "query",
+		Aliases:                    []string{"q"},
+		Short:                      "Querying subcommands",
+		DisableFlagParsing:         false,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       client.ValidateCmd,
+	}
+	cmd.AddCommand(
+		rpc.QueryEventForTxCmd(),
+		rpc.ValidatorCommand(),
+		server.QueryBlockCmd(),
+		authcmd.QueryTxsByEventsCmd(),
+		server.QueryBlocksCmd(),
+		authcmd.QueryTxCmd(),
+		server.QueryBlockResultsCmd(),
+	)
+	return cmd
+}
+
+func txCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                        "tx",
+		Short:                      "Transactions subcommands",
+		DisableFlagParsing:         false,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       client.ValidateCmd,
+	}
+	cmd.AddCommand(
+		authcmd.GetSignCommand(),
+		authcmd.GetSignBatchCommand(),
+		authcmd.GetMultiSignCommand(),
+		authcmd.GetMultiSignBatchCmd(),
+		authcmd.GetValidateSignaturesCommand(),
+		authcmd.GetBroadcastCommand(),
+		authcmd.GetEncodeCommand(),
+		authcmd.GetDecodeCommand(),
+		authcmd.GetSimulateCmd(),
+	)
+	return cmd
+}
+
+// newApp is the server's AppCreator.
+func newApp(logger log.Logger, db dbm.DB, appOpts servertypes.AppOptions) servertypes.Application {
+	return app.NewPouwApp(logger, db, true, appOpts, server.DefaultBaseappOptions(appOpts)...)
+}
+
+// appExport is the server's AppExporter.
+func appExport(
+	logger log.Logger, db dbm.DB, height int64, forZeroHeight bool, jailAllowedAddrs []string,
+	appOpts servertypes.AppOptions, modulesToExport []string,
+) (servertypes.ExportedApp, error) {
+	homePath, ok := appOpts.Get(flags.FlagHome).(string)
+	if !ok || homePath == "" {
+		return servertypes.ExportedApp{}, errors.New("application home is not set")
+	}
+	if v, ok := appOpts.(*viper.Viper); ok {
+		// Never run invariants or upgrades during an export.
+		v.Set(server.FlagInvCheckPeriod, 1)
+	}
+
+	var pouwApp *app.PouwApp
+	if height != -1 {
+		pouwApp = app.NewPouwApp(logger, db, false, appOpts)
+		if err := pouwApp.LoadHeight(height); err != nil {
+			return servertypes.ExportedApp{}, fmt.Errorf("load height %d: %w", height, err)
+		}
+	} else {
+		pouwApp = app.NewPouwApp(logger, db, true, appOpts)
+	}
+	return pouwApp.ExportAppStateAndValidators(forZeroHeight, jailAllowedAddrs, modulesToExport)
+}
+
+// initAppConfig returns app.toml's template and defaults: a zero minimum
+// gas price in upouw (operators raise it), everything else the SDK's.
+func initAppConfig() (string, any) {
+	srvCfg := serverconfig.DefaultConfig()
+	srvCfg.MinGasPrices = "0" + app.BondDenom
+	return serverconfig.DefaultConfigTemplate, srvCfg
+}
+
+// initCometConfig returns CometBFT's defaults.
+func initCometConfig() *cmtcfg.Config {
+	return cmtcfg.DefaultConfig()
+}
