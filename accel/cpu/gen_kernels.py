@@ -2,7 +2,7 @@
 """Generates kernel_amd64.s: the canonical GEMM microkernels.
 
 Each kernel computes an MR x NR tile of C from packed panels:
-  pa[p*MR + i] = A(i, p),  pb[p*NR + j] = B(p, j),  p = 0 .. kc-1
+  pa[p*MR + i] = A(i, p),  b[p*ldb + j] = B(p, j) (packed panels have ldb = NR),  p = 0 .. kc-1
 and for every (i, j) runs the chain
   acc = accum ? C[i,j] : 0;  for p in 0..kc-1: acc = fma(A(i,p), B(p,j), acc)
 with one correctly rounded fused multiply-add per step (VFMADD231PS), in
@@ -17,16 +17,16 @@ def kernel(name, mr, nvec, lanes, reg, bcast_regs, zero):
     breg = lambda v: f"{reg}{mr*nvec+v}"
     out = []
     o = out.append
-    o(f"// func {name}(kc int, a, b, c *float32, ldc int, accum bool)")
+    o(f"// func {name}(kc int, a, b, c *float32, ldb, ldc int, accum bool)")
     o(f"// {mr}x{nr} tile; see gen_kernels.py for the canonical order.")
-    o(f"TEXT ·{name}(SB), NOSPLIT, $0-41")
+    o(f"TEXT ·{name}(SB), NOSPLIT, $0-49")
     o("\tMOVQ kc+0(FP), CX")
     o("\tMOVQ a+8(FP), SI")
     o("\tMOVQ b+16(FP), DI")
     o("\tMOVQ c+24(FP), DX")
-    o("\tMOVQ ldc+32(FP), R8")
+    o("\tMOVQ ldc+40(FP), R8")
     o("\tSHLQ $2, R8")
-    o("\tMOVBQZX accum+40(FP), R9")
+    o("\tMOVBQZX accum+48(FP), R9")
     for i in range(1, mr):
         o(f"\tLEAQ ({rows[i-1]})(R8*1), {rows[i]}")
     o("\tTESTQ R9, R9")
@@ -40,6 +40,8 @@ def kernel(name, mr, nvec, lanes, reg, bcast_regs, zero):
         for v in range(nvec):
             o(f"\t{zero} {acc(i,v)}, {acc(i,v)}, {acc(i,v)}")
     o(f"{name}_check:")
+    o("\tMOVQ ldb+32(FP), R9")
+    o("\tSHLQ $2, R9")
     o("\tTESTQ CX, CX")
     o(f"\tJZ {name}_store")
     o(f"{name}_loop:")
@@ -51,7 +53,7 @@ def kernel(name, mr, nvec, lanes, reg, bcast_regs, zero):
         for v in range(nvec):
             o(f"\tVFMADD231PS {breg(v)}, {br}, {acc(i,v)}")
     o(f"\tADDQ ${mr*4}, SI")
-    o(f"\tADDQ ${nr*4}, DI")
+    o("\tADDQ R9, DI")
     o("\tDECQ CX")
     o(f"\tJNZ {name}_loop")
     o(f"{name}_store:")

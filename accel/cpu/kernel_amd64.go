@@ -7,10 +7,10 @@ import "golang.org/x/sys/cpu"
 //go:generate sh -c "python3 gen_kernels.py > kernel_amd64.s"
 
 //go:noescape
-func kernAVX512(kc int, a, b, c *float32, ldc int, accum bool)
+func kernAVX512(kc int, a, b, c *float32, ldb, ldc int, accum bool)
 
 //go:noescape
-func kernAVX2(kc int, a, b, c *float32, ldc int, accum bool)
+func kernAVX2(kc int, a, b, c *float32, ldb, ldc int, accum bool)
 
 var (
 	avx512 = &microKernel{name: "avx512", mr: 8, nr: 48, fn: kernAVX512}

@@ -4,16 +4,16 @@
 
 #include "textflag.h"
 
-// func kernAVX512(kc int, a, b, c *float32, ldc int, accum bool)
+// func kernAVX512(kc int, a, b, c *float32, ldb, ldc int, accum bool)
 // 8x48 tile; see gen_kernels.py for the canonical order.
-TEXT ·kernAVX512(SB), NOSPLIT, $0-41
+TEXT ·kernAVX512(SB), NOSPLIT, $0-49
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	MOVBQZX accum+40(FP), R9
+	MOVBQZX accum+48(FP), R9
 	LEAQ (DX)(R8*1), R10
 	LEAQ (R10)(R8*1), R11
 	LEAQ (R11)(R8*1), R12
@@ -74,6 +74,8 @@ kernAVX512_zero:
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 kernAVX512_check:
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
 	TESTQ CX, CX
 	JZ kernAVX512_store
 kernAVX512_loop:
@@ -113,7 +115,7 @@ kernAVX512_loop:
 	VFMADD231PS Z25, Z30, Z22
 	VFMADD231PS Z26, Z30, Z23
 	ADDQ $32, SI
-	ADDQ $192, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ kernAVX512_loop
 kernAVX512_store:
@@ -144,16 +146,16 @@ kernAVX512_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2(kc int, a, b, c *float32, ldc int, accum bool)
+// func kernAVX2(kc int, a, b, c *float32, ldb, ldc int, accum bool)
 // 6x16 tile; see gen_kernels.py for the canonical order.
-TEXT ·kernAVX2(SB), NOSPLIT, $0-41
+TEXT ·kernAVX2(SB), NOSPLIT, $0-49
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	MOVBQZX accum+40(FP), R9
+	MOVBQZX accum+48(FP), R9
 	LEAQ (DX)(R8*1), R10
 	LEAQ (R10)(R8*1), R11
 	LEAQ (R11)(R8*1), R12
@@ -188,6 +190,8 @@ kernAVX2_zero:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 kernAVX2_check:
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
 	TESTQ CX, CX
 	JZ kernAVX2_store
 kernAVX2_loop:
@@ -212,7 +216,7 @@ kernAVX2_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, SI
-	ADDQ $64, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ kernAVX2_loop
 kernAVX2_store:

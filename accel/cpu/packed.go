@@ -7,7 +7,7 @@ package cpu
 type microKernel struct {
 	name   string
 	mr, nr int
-	fn     func(kc int, a, b, c *float32, ldc int, accum bool)
+	fn     func(kc int, a, b, c *float32, ldb, ldc int, accum bool)
 }
 
 // kc is the p-block length: a block's accumulators are stored to C and
@@ -36,9 +36,14 @@ func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda 
 	pb := *bufB
 	for p0 := 0; p0 < k; p0 += kcBlock {
 		kc := min(kcBlock, k-p0)
-		// Pack B[p0:p0+kc, :] into np panels of kc x nr (zero padded).
-		b.parallel(np, func(lo, hi int) {
-			for jp := lo; jp < hi; jp++ {
+		// Pack B[p0:p0+kc, :] into np panels of kc x nr (zero padded). A
+		// row-major B is read in place except for a partial last panel.
+		packFrom := 0
+		if !transB {
+			packFrom = n / nr
+		}
+		b.parallel(np-packFrom, func(lo, hi int) {
+			for jp := lo + packFrom; jp < hi+packFrom; jp++ {
 				packB(pb[jp*kc*nr:(jp+1)*kc*nr], transB, bm, ldb, p0, kc, jp*nr, min(nr, n-jp*nr), nr)
 			}
 		})
@@ -70,9 +75,15 @@ func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda 
 				for jp := j0; jp < j1; jp++ {
 					jc := jp * nr
 					width := min(nr, n-jc)
-					panel := pb[jp*kc*nr:]
+					var bp *float32
+					bld := nr
+					if jp < packFrom {
+						bp, bld = &bm[p0*ldb+jc], ldb
+					} else {
+						bp = &pb[jp*kc*nr]
+					}
 					if rows == mr && width == nr {
-						kern.fn(kc, &pa[0], &panel[0], &c[i0*ldc+jc], ldc, accum)
+						kern.fn(kc, &pa[0], bp, &c[i0*ldc+jc], bld, ldc, accum)
 						continue
 					}
 					if accum {
@@ -80,7 +91,7 @@ func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda 
 							copy(tmp[i*nr:i*nr+width], c[(i0+i)*ldc+jc:])
 						}
 					}
-					kern.fn(kc, &pa[0], &panel[0], &tmp[0], nr, accum)
+					kern.fn(kc, &pa[0], bp, &tmp[0], bld, nr, accum)
 					for i := 0; i < rows; i++ {
 						copy(c[(i0+i)*ldc+jc:(i0+i)*ldc+jc+width], tmp[i*nr:i*nr+width])
 					}
