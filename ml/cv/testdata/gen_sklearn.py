@@ -33,3 +33,27 @@ for n, k, nc in [(20, 2, 2), (30, 3, 4), (101, 5, 3), (500, 10, 10), (257, 4, 7)
 json.dump({"sklearn": sklearn.__version__, "numpy": np.__version__, "permutations": perms, "cases": cases},
           open("sklearn_folds.json", "w"), separators=(",", ":"))
 print(len(cases), "cases, sklearn", sklearn.__version__)
+
+# Metrics: scikit-learn's accuracy, macro/per-class precision, recall, F1
+# (zero_division=0) and confusion matrix on random predictions.
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support, confusion_matrix
+mr = np.random.RandomState(7)
+mcases = []
+for n, k, skew in [(10, 3, 0), (200, 5, 0), (1000, 10, 1), (50, 4, 2), (7, 6, 0)]:
+    y = mr.randint(0, k, size=n)
+    p = y.copy()
+    flip = mr.rand(n) < 0.3
+    p[flip] = mr.randint(0, k, size=flip.sum())
+    if skew == 2:
+        p[:] = np.where(p == 3, 0, p)  # class 3 never predicted
+        y[:5] = 1
+    labels = list(range(k))
+    pr, rc, f1, sup = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
+    mp, mrc, mf, _ = precision_recall_fscore_support(y, p, average="macro", zero_division=0)
+    mcases.append({"k": k, "truth": [int(v) for v in y], "pred": [int(v) for v in p],
+                   "accuracy": accuracy_score(y, p), "precision_macro": mp, "recall_macro": mrc, "f1_macro": mf,
+                   "precision": list(map(float, pr)), "recall": list(map(float, rc)), "f1": list(map(float, f1)),
+                   "support": [int(v) for v in sup],
+                   "confusion": [int(v) for v in confusion_matrix(y, p, labels=labels).ravel()]})
+json.dump({"sklearn": sklearn.__version__, "cases": mcases}, open("sklearn_metrics.json", "w"), separators=(",", ":"))
+print(len(mcases), "metric cases")
