@@ -1,0 +1,187 @@
+// Package engine adapts pouwd's training engine (package ml, on an
+// accel.Backend) to ml/cv's Trainer and Model interfaces, so that
+// cross-validation and grid search train real MLP/CNN models on prepared
+// datasets (ml/data). Model names are the engine's spec strings
+// ("mlp:784-128-10", "cnn:1x28x28-2x16-10,bn"); "centroid" selects the
+// nearest-centroid baseline from ml/cv.
+//
+// It must never change how the engine computes (it only gathers samples
+// and calls ml.NewModel, ml.NewTrainer, Run and Logits), never hold more
+// than one fold's training copy per running job, and never import the
+// chain module.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/cv"
+	"github.com/pouw/pouwd/ml/data"
+)
+
+// Trainer trains engine models on a prepared dataset.
+type Trainer struct {
+	Data    *data.Dataset
+	Backend accel.Backend
+	// Base is the training configuration grid values override.
+	Base ml.TrainConfig
+	// EvalBatch is the inference batch size (default 1000).
+	EvalBatch int
+
+	lut *[256]float32
+}
+
+// New returns a Trainer. uint8 datasets are fed to the engine as
+// float32(x/255) (the same values data.ToFloat32 stores); float32 datasets
+// as stored.
+func New(d *data.Dataset, b accel.Backend, base ml.TrainConfig) *Trainer {
+	t := &Trainer{Data: d, Backend: b, Base: base, EvalBatch: 1000}
+	if d.DType == data.Uint8 {
+		var lut [256]float32
+		for i := range lut {
+			lut[i] = float32(float64(i) / 255)
+		}
+		t.lut = &lut
+	}
+	return t
+}
+
+// Schema implements cv.Trainer: the engine's training hyperparameters
+// plus the centroid baseline's shrink.
+func (t *Trainer) Schema() cv.Schema {
+	return cv.Schema{
+		"lr": cv.Float, "momentum": cv.Float, "weight_decay": cv.Float,
+		"batch": cv.Int, "epochs": cv.Int, "steps": cv.Int, "seed": cv.Int,
+		"optimizer": cv.String, "shrink": cv.Float,
+	}
+}
+
+// Config returns the engine configuration for a cv configuration.
+func (t *Trainer) Config(c cv.Config) (ml.TrainConfig, error) {
+	tc := t.Base
+	for _, p := range c.Params {
+		v := p.Value
+		switch p.Name {
+		case "lr":
+			tc.LR = float32(v.F)
+		case "momentum":
+			tc.Momentum = float32(v.F)
+		case "weight_decay":
+			tc.WeightDecay = float32(v.F)
+		case "batch":
+			tc.BatchSize = int(v.I)
+		case "epochs":
+			tc.Epochs = int(v.I)
+		case "steps":
+			tc.Steps = int(v.I)
+		case "seed":
+			tc.Seed = uint64(v.I)
+		case "optimizer":
+			tc.Optimizer = v.Text
+		case "shrink":
+			if !strings.HasPrefix(c.Model, "centroid") {
+				return tc, fmt.Errorf("engine: shrink applies to the centroid model only, not %s", c.Model)
+			}
+		default:
+			return tc, fmt.Errorf("engine: unknown hyperparameter %q", p.Name)
+		}
+	}
+	if err := tc.Validate(); err != nil {
+		return tc, fmt.Errorf("engine: %s: %w", c, err)
+	}
+	return tc, nil
+}
+
+// gather copies the samples idx as float32 rows.
+func (t *Trainer) gather(idx []int) []float32 {
+	dim := t.Data.Dim()
+	x := make([]float32, len(idx)*dim)
+	for j, i := range idx {
+		row := x[j*dim : (j+1)*dim]
+		if t.lut != nil {
+			for e, v := range t.Data.U8[i*dim : (i+1)*dim] {
+				row[e] = t.lut[v]
+			}
+		} else {
+			copy(row, t.Data.F32[i*dim:(i+1)*dim])
+		}
+	}
+	return x
+}
+
+// Fit implements cv.Trainer.
+func (t *Trainer) Fit(ctx context.Context, c cv.Config, train []int, progress func(done, total int)) (cv.Model, error) {
+	if c.Model == "centroid" {
+		ct := &cv.Centroid{Data: scaled{t}, Classes: t.Data.Classes}
+		return ct.Fit(ctx, c, train, progress)
+	}
+	tc, err := t.Config(c)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ml.NewModel(c.Model, tc.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("engine: model %q: %w", c.Model, err)
+	}
+	if m.SampleSize() != t.Data.Dim() {
+		return nil, fmt.Errorf("engine: model %q takes %d inputs per sample, the dataset has %d (shape %v)", c.Model, m.SampleSize(), t.Data.Dim(), t.Data.Shape)
+	}
+	y := make([]int, len(train))
+	for j, i := range train {
+		y[j] = t.Data.Labels[i]
+	}
+	ds := ml.Dataset{X: t.gather(train), Y: y, N: len(train), Shape: t.Data.Shape, Classes: t.Data.Classes}
+	tr, err := ml.NewTrainer(m, ds, tc, t.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", c, err)
+	}
+	total := int(tr.TotalSteps())
+	if _, err := tr.Run(ctx, func(s ml.StepInfo) error {
+		progress(int(s.Step)+1, total)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", c, err)
+	}
+	return &model{t: t, m: m}, nil
+}
+
+type model struct {
+	t *Trainer
+	m *ml.Model
+}
+
+func (m *model) NumParams() int { return m.m.NumParams() }
+
+// Logits runs the engine's inference in batches of EvalBatch.
+func (m *model) Logits(ctx context.Context, idx []int) ([]float32, error) {
+	bs := m.t.EvalBatch
+	if bs < 1 {
+		bs = 1000
+	}
+	var out []float32
+	for s := 0; s < len(idx); s += bs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		part := idx[s:min(s+bs, len(idx))]
+		lg, err := m.m.Logits(m.t.Backend, m.t.gather(part), len(part))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lg...)
+	}
+	return out, nil
+}
+
+// scaled exposes the trainer's scaled float32 view as cv.Samples.
+type scaled struct{ t *Trainer }
+
+func (s scaled) Len() int        { return s.t.Data.Len() }
+func (s scaled) Dim() int        { return s.t.Data.Dim() }
+func (s scaled) Label(i int) int { return s.t.Data.Labels[i] }
+func (s scaled) Read(i int, dst []float32) {
+	copy(dst, s.t.gather([]int{i}))
+}

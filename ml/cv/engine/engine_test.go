@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/cv"
+	"github.com/pouw/pouwd/ml/data"
+)
+
+// Real MNIST, real engine: a small stratified CV over two architectures and
+// two learning rates gives sensible, reproducible results.
+func TestCVOnMNIST(t *testing.T) {
+	dir, err := data.DefaultMNISTDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := data.LoadIDXDir(dir, data.MNISTClassNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := cpu.New(cpu.Options{Threads: 2, Kernel: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := ml.DefaultTrainConfig()
+	base.BatchSize = 32
+	base.Epochs = 3
+	tr := New(d, be, base)
+	g, err := cv.ParseGrid([]string{"lr=0.1,0.02"}, tr.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgs, err := cv.Expand([]string{"mlp:784-32-10", "centroid"}, g[:0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlps, _ := cv.Expand([]string{"mlp:784-32-10"}, g)
+	cfgs = append(mlps, cfgs[1])
+	idx := make([]int, 1500)
+	labels := make([]int, len(idx))
+	for i := range idx {
+		idx[i], labels[i] = i, d.Labels[i]
+	}
+	hold := []int{60000, 60001, 60002, 60003, 60004, 60005, 60006, 60007, 60008, 60009}
+	var holdLabels []int
+	for _, h := range hold {
+		holdLabels = append(holdLabels, d.Labels[h])
+	}
+	run := func() *cv.Report {
+		rep, err := cv.Run(context.Background(), tr, 10, labels, idx, cfgs, cv.Options{
+			Folds: cv.FoldSpec{K: 3, Stratified: true, Shuffle: true, Seed: 7}, Holdout: hold, HoldoutLabels: holdLabels,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	a := run()
+	b := run()
+	for i, c := range a.Configs {
+		t.Logf("%-28s mean %.4f std %.4f params %d rank %d soft %.2f hard %.2f", c.Name, c.Mean, c.Std, c.Params, c.Rank, c.Soft.Accuracy, c.Hard.Accuracy)
+		if c.MeanPPM != b.Configs[i].MeanPPM || c.StdPPM != b.Configs[i].StdPPM {
+			t.Errorf("%s: not reproducible: %d/%d vs %d/%d ppm", c.Name, c.MeanPPM, c.StdPPM, b.Configs[i].MeanPPM, b.Configs[i].StdPPM)
+		}
+		if c.Mean < 0.6 {
+			t.Errorf("%s: mean accuracy %.3f on MNIST, expected > 0.6", c.Name, c.Mean)
+		}
+	}
+	if a.Configs[0].Params != 784*32+32+32*10+10 || a.Configs[2].Params != 7840 {
+		t.Errorf("params %d / %d", a.Configs[0].Params, a.Configs[2].Params)
+	}
+	// a spec that does not fit the data is refused with a clear error
+	_, err = tr.Fit(context.Background(), cv.Config{Model: "mlp:100-10"}, idx[:10], func(int, int) {})
+	if err == nil {
+		t.Fatal("mlp:100-10 accepted for 784-wide samples")
+	}
+}
