@@ -66,15 +66,11 @@ import (
 	"github.com/cosmos/cosmos-sdk/x/upgrade"
 	upgradekeeper "github.com/cosmos/cosmos-sdk/x/upgrade/keeper"
 	upgradetypes "github.com/cosmos/cosmos-sdk/x/upgrade/types"
-	// POUWML: uncomment with the three wiring lines below once x/pouwml/module.go exists.
-	// "github.com/pouw/pouwd/x/pouwml"
-	// pouwmlkeeper "github.com/pouw/pouwd/x/pouwml/keeper"
-	// pouwmltypes "github.com/pouw/pouwd/x/pouwml/types"
-)
 
-// pouwmlModuleName is the x/pouwml module (and module account) name. It is
-// spelled here so the account permissions exist before the module is wired.
-const pouwmlModuleName = "pouwml"
+	"github.com/pouw/pouwd/x/pouwml"
+	pouwmlkeeper "github.com/pouw/pouwd/x/pouwml/keeper"
+	pouwmltypes "github.com/pouw/pouwd/x/pouwml/types"
+)
 
 // maccPerms are the module account permissions.
 var maccPerms = map[string][]string{
@@ -86,7 +82,7 @@ var maccPerms = map[string][]string{
 	stakingtypes.KeyRotationFeePoolName: {authtypes.Burner},
 	govtypes.ModuleName:                 {authtypes.Burner},
 	// x/pouwml escrows task fees and worker bonds and burns slashed bonds.
-	pouwmlModuleName: {authtypes.Burner},
+	pouwmltypes.ModuleName: {authtypes.Burner},
 }
 
 var (
@@ -115,7 +111,7 @@ type PouwApp struct {
 	GovKeeper             *govkeeper.Keeper
 	UpgradeKeeper         *upgradekeeper.Keeper
 	ConsensusParamsKeeper consensuskeeper.Keeper
-	// POUWML: PouwmlKeeper pouwmlkeeper.Keeper
+	PouwmlKeeper          pouwmlkeeper.Keeper
 
 	ModuleManager      *module.Manager
 	BasicModuleManager module.BasicManager
@@ -146,7 +142,7 @@ func NewPouwApp(
 		authtypes.StoreKey, banktypes.StoreKey, stakingtypes.StoreKey,
 		minttypes.StoreKey, distrtypes.StoreKey, slashingtypes.StoreKey,
 		govtypes.StoreKey, consensustypes.StoreKey, upgradetypes.StoreKey,
-		// POUWML: pouwmltypes.StoreKey,
+		pouwmltypes.StoreKey,
 	)
 	if err := bApp.RegisterStreamingServices(appOpts, keys); err != nil {
 		panic(err)
@@ -217,7 +213,8 @@ func NewPouwApp(
 	)
 	app.GovKeeper.SetLegacyRouter(govRouter)
 
-	// POUWML: app.PouwmlKeeper = pouwmlkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[pouwmltypes.StoreKey]), authority, app.AccountKeeper, app.BankKeeper)
+	app.PouwmlKeeper = pouwmlkeeper.NewKeeper(
+		appCodec, runtime.NewKVStoreService(keys[pouwmltypes.StoreKey]), authority, app.AccountKeeper, app.BankKeeper)
 
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app.BaseApp, txConfig),
@@ -230,7 +227,7 @@ func NewPouwApp(
 		staking.NewAppModule(appCodec, app.StakingKeeper, app.AccountKeeper, app.BankKeeper),
 		upgrade.NewAppModule(app.UpgradeKeeper, accCodec),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
-		// POUWML: pouwml.NewAppModule(appCodec, app.PouwmlKeeper),
+		pouwml.NewAppModule(appCodec, app.PouwmlKeeper),
 	)
 
 	// The basic manager builds default genesis, validates genesis and
@@ -284,10 +281,9 @@ func NewPouwApp(
 }
 
 // withPouwml returns the names of the core SDK modules in the order
-// given, followed by x/pouwml when it is wired.
+// given, followed by x/pouwml.
 func withPouwml(names ...string) []string {
-	// POUWML: return append(names, pouwmltypes.ModuleName)
-	return names
+	return append(names, pouwmltypes.ModuleName)
 }
 
 func orderBeginBlockers() []string {
@@ -461,4 +457,14 @@ func BlockedAddresses() map[string]bool {
 // GetMaccPerms returns a copy of the module account permissions.
 func GetMaccPerms() map[string][]string {
 	return maps.Clone(maccPerms)
+}
+
+// CheckInvariants runs the app's invariants (x/pouwml: the module account
+// holds exactly the open escrows plus bonds) and returns the first broken
+// one. pouwd has no crisis module; tests call this.
+func (app *PouwApp) CheckInvariants(ctx sdk.Context) error {
+	if msg, broken := app.PouwmlKeeper.EscrowInvariant(ctx); broken {
+		return fmt.Errorf("invariant broken: %s", msg)
+	}
+	return nil
 }
