@@ -1,0 +1,240 @@
+package datacmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/cv"
+	"github.com/pouw/pouwd/ml/cv/engine"
+	"github.com/pouw/pouwd/ml/data"
+)
+
+type cvFlags struct {
+	dataset, models, metric, plot, optimizer string
+	grid                                     []string
+	folds, epochs, batch, threads, workers   int
+	limit, holdoutLimit                      int
+	stratified, noShuffle, jsonOut, quiet    bool
+	seed                                     uint32
+	lr                                       float64
+	modelSeed                                uint64
+}
+
+// NewCVCommand returns the `cv` command (mounted as `pouwd ml cv`).
+func NewCVCommand() *cobra.Command {
+	var f cvFlags
+	cmd := &cobra.Command{
+		Use:   "cv --dataset DIR --models SPEC[,SPEC...] [--grid name=v1,v2 ...] --folds K",
+		Short: "Cross-validate model architectures and hyperparameter grids on a prepared dataset",
+		Long: `Runs K-fold (or stratified K-fold) cross-validation of every configuration
+(each model spec x the cartesian product of the --grid axes) on the training
+and validation samples of a prepared dataset, with the fold rule shared with
+the chain (scikit-learn's KFold/StratifiedKFold for the same seed). Prints a
+progress bar per job, then a table ranked by mean metric, std, parameters.
+The test split, when present, scores soft and hard voting ensembles of each
+configuration's fold models.
+
+Models: engine specs (mlp:784-128-10, cnn:1x28x28-2x16-10,bn) or centroid.
+Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
+(int), optimizer (sgd|adam|adamw), shrink (centroid).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			return runCV(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataset, "dataset", "", "prepared dataset directory (pouwd data prepare --out)")
+	fl.StringVar(&f.models, "models", "", "comma-separated model specs")
+	fl.StringArrayVar(&f.grid, "grid", nil, "hyperparameter axis name=v1,v2,... (repeatable)")
+	fl.IntVar(&f.folds, "folds", 5, "number of folds K")
+	fl.BoolVar(&f.stratified, "stratified", false, "StratifiedKFold instead of KFold")
+	fl.Uint32Var(&f.seed, "seed", 0, "fold shuffle seed (numpy RandomState seed)")
+	fl.BoolVar(&f.noShuffle, "no-shuffle", false, "folds in index order (sklearn shuffle=False)")
+	fl.StringVar(&f.metric, "metric", "accuracy", "ranking metric: accuracy, f1_macro, precision_macro, recall_macro")
+	fl.StringVar(&f.optimizer, "optimizer", "sgd", "default optimizer (sgd, adam, adamw)")
+	fl.Float64Var(&f.lr, "lr", 0.1, "default learning rate")
+	fl.IntVar(&f.epochs, "epochs", 1, "default epochs")
+	fl.IntVar(&f.batch, "batch", 64, "default batch size")
+	fl.Uint64Var(&f.modelSeed, "model-seed", 1, "default training seed (initial weights, batch order)")
+	fl.IntVar(&f.threads, "threads", 0, "CPU backend threads (0: all cores)")
+	fl.IntVar(&f.workers, "workers", 1, "jobs run at once")
+	fl.IntVar(&f.limit, "limit", 0, "use only the first N training samples (0: all)")
+	fl.IntVar(&f.holdoutLimit, "holdout-limit", 0, "use only the first N test samples for the ensembles (0: all)")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars")
+	fl.StringVar(&f.plot, "plot", "", "write a PNG: mean and std per configuration, best configuration's confusion matrix")
+	_ = cmd.MarkFlagRequired("dataset")
+	_ = cmd.MarkFlagRequired("models")
+	return cmd
+}
+
+// splitModels splits "mlp:784-128-10,cnn:1x28x28-2x16-10,bn,centroid" at
+// the commas that start a new spec (a known kind), so spec options that
+// contain commas survive.
+func splitModels(s string) []string {
+	var out []string
+	for _, tok := range strings.Split(s, ",") {
+		tok = strings.TrimSpace(tok)
+		if tok == "" {
+			continue
+		}
+		kind, _, _ := strings.Cut(tok, ":")
+		newSpec := tok == "centroid" || ((kind == "mlp" || kind == "cnn" || kind == "resnet" || kind == "transformer") && strings.Contains(tok, ":"))
+		if newSpec || len(out) == 0 {
+			out = append(out, tok)
+		} else {
+			out[len(out)-1] += "," + tok
+		}
+	}
+	return out
+}
+
+func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
+	metric, err := cv.ParseMetric(f.metric)
+	if err != nil {
+		return err
+	}
+	d, m, err := data.Load(f.dataset)
+	if err != nil {
+		return err
+	}
+	threads := f.threads
+	if threads <= 0 {
+		threads = cpu.MaxThreads()
+	}
+	be, err := cpu.New(cpu.Options{Threads: threads, Kernel: "auto"})
+	if err != nil {
+		return err
+	}
+	base := ml.DefaultTrainConfig()
+	base.Optimizer, base.LR, base.Epochs, base.BatchSize, base.Seed = f.optimizer, float32(f.lr), f.epochs, f.batch, f.modelSeed
+	if err := base.Validate(); err != nil {
+		return fmt.Errorf("training defaults: %w", err)
+	}
+	tr := engine.New(d, be, base)
+	grid, err := cv.ParseGrid(f.grid, tr.Schema())
+	if err != nil {
+		return err
+	}
+	configs, err := cv.Expand(splitModels(f.models), grid)
+	if err != nil {
+		return err
+	}
+	var idx, labels, hold, holdLabels []int
+	for i, s := range d.Split {
+		if s == data.Test {
+			if f.holdoutLimit == 0 || len(hold) < f.holdoutLimit {
+				hold, holdLabels = append(hold, i), append(holdLabels, d.Labels[i])
+			}
+			continue
+		}
+		if f.limit == 0 || len(idx) < f.limit {
+			idx, labels = append(idx, i), append(labels, d.Labels[i])
+		}
+	}
+	spec := cv.FoldSpec{K: f.folds, Stratified: f.stratified, Shuffle: !f.noShuffle, Seed: f.seed}
+	jobs := len(configs) * f.folds
+	fmt.Fprintf(stderr, "cv: %s (%s), %d samples in %d %sfolds, %d held out; %d configurations, %d jobs; backend %s, %d threads\n",
+		m.Name, short(m.SHA256), len(idx), f.folds, map[bool]string{true: "stratified ", false: ""}[f.stratified], len(hold), len(configs), jobs, be.Name(), threads)
+	var bar *progressbar.ProgressBar
+	progress := func(e cv.Event) {
+		if f.quiet {
+			if e.Finished {
+				fmt.Fprintf(stderr, "[%d/%d] %s fold %d: %s %.4f\n", e.Job+1, e.Jobs, configs[e.Config], e.Fold, metric, val(e.Result.Metrics, metric))
+			}
+			return
+		}
+		if e.Finished {
+			if bar != nil {
+				_ = bar.Finish()
+				bar = nil
+			}
+			fmt.Fprintf(stderr, "\r\033[K[%d/%d] %s fold %d: %s %.4f (%s)\n", e.Job+1, e.Jobs, configs[e.Config], e.Fold, metric, val(e.Result.Metrics, metric), e.Result.TrainTime.Round(time.Millisecond))
+			return
+		}
+		if bar == nil {
+			bar = progressbar.NewOptions(e.Total,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("[%d/%d] %s fold %d", e.Job+1, e.Jobs, configs[e.Config], e.Fold)),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionShowCount(),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
+		}
+		_ = bar.Set(e.Done)
+	}
+	rep, err := cv.Run(ctx, tr, d.Classes, labels, idx, configs, cv.Options{
+		Folds: spec, Metric: metric, Workers: f.workers, Holdout: hold, HoldoutLabels: holdLabels, Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	if f.plot != "" {
+		if err := writePlot(f.plot, rep, m.ClassNames); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "cv: plot written to %s\n", f.plot)
+	}
+	if f.jsonOut {
+		return writeJSON(stdout, rep)
+	}
+	printReport(stdout, rep)
+	return nil
+}
+
+func val(m cv.Metrics, name cv.Metric) float64 {
+	v, _ := m.Value(name)
+	return v
+}
+
+func printReport(w io.Writer, rep *cv.Report) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	hdr := []string{"rank", "configuration"}
+	for f := 0; f < rep.Folds.K; f++ {
+		hdr = append(hdr, fmt.Sprintf("fold%d", f))
+	}
+	hdr = append(hdr, "mean", "std", "params", "time/fold", "per Mparam", "per s", "soft", "hard")
+	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+	for _, c := range rep.Ranked() {
+		row := []string{fmt.Sprint(c.Rank), c.Name}
+		for _, fr := range c.Folds {
+			row = append(row, fmt.Sprintf("%.4f", val(fr.Metrics, rep.Metric)))
+		}
+		soft, hard := "-", "-"
+		if c.Soft != nil {
+			soft, hard = fmt.Sprintf("%.4f", val(*c.Soft, rep.Metric)), fmt.Sprintf("%.4f", val(*c.Hard, rep.Metric))
+		}
+		row = append(row, fmt.Sprintf("%.4f", c.Mean), fmt.Sprintf("%.4f", c.Std), fmt.Sprint(c.Params),
+			c.TrainTime.Round(time.Millisecond).String(), fmt.Sprintf("%.3f", c.PerMParam), fmt.Sprintf("%.3f", c.PerSecond), soft, hard)
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+	b := rep.Configs[rep.Best]
+	fmt.Fprintf(w, "best: %s  %s mean %.4f (%d ppm) std %.4f (%d ppm); folds %s; total %s\n",
+		b.Name, rep.Metric, b.Mean, b.MeanPPM, b.Std, b.StdPPM, foldDesc(rep.Folds), rep.Elapsed.Round(time.Millisecond))
+}
+
+func foldDesc(s cv.FoldSpec) string {
+	k := "KFold"
+	if s.Stratified {
+		k = "StratifiedKFold"
+	}
+	if !s.Shuffle {
+		return fmt.Sprintf("%s(k=%d)", k, s.K)
+	}
+	return fmt.Sprintf("%s(k=%d, shuffle, seed=%d)", k, s.K, s.Seed)
+}
