@@ -28,7 +28,7 @@ func DefaultParams() Params {
 		UnbondingDelayBlocks:   100,
 		DefaultVerifiersPerJob: 3,
 		MaxVerifiersPerJob:     15,
-		QuorumBps:              6_667,
+		QuorumBps:              6_666, // ceil(n*0.6666): 2 of 3, 4 of 6, 6 of 9
 		MaxClaimBlocks:         100_000,
 		MaxTrainingBlocks:      1_000_000,
 		MaxEvaluationBlocks:    100_000,
@@ -61,7 +61,7 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: min_worker_bond must be positive, got %s", ErrInvalidParams, p.MinWorkerBond)
 	}
 	checks := []struct {
-		name     string
+		name        string
 		val, lo, hi uint64
 	}{
 		{"unbonding_delay_blocks", p.UnbondingDelayBlocks, 1, 10_000_000},

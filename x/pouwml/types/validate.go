@@ -8,30 +8,30 @@ import (
 
 // Field bounds. Every variable-length field a Msg carries is bounded here.
 const (
-	HashLen            = 32
-	MaxNameLen         = 64
-	MaxClasses         = 100_000
-	MaxShapeDims       = 4
-	MaxShapeDim        = 65_536
-	MaxFeatureElems    = 1 << 24
-	MaxSamples         = 1 << 32
-	MaxShards          = 256 // GF(2^8) Reed-Solomon limit: data + parity
-	MaxShardSize       = 1 << 30
-	MaxProviders       = 64
-	MaxPeerIDLen       = 128
-	MinPeerIDLen       = 32
-	MaxMultiaddrs      = 16
-	MaxMultiaddrLen    = 256
-	MaxDevices         = 16
-	MaxDeviceNameLen   = 128
-	MinFolds           = 2
-	MaxFolds           = 20
-	MaxLayers          = 64
-	MaxLayerSize       = 1 << 20
-	MaxLearningRateE9  = 10_000_000_000 // 10.0
-	MaxBatchSize       = 1 << 16
-	MaxEpochs          = 10_000
-	MaxFractionE9      = 1_000_000_000 // 1.0
+	HashLen           = 32
+	MaxNameLen        = 64
+	MaxClasses        = 100_000
+	MaxShapeDims      = 4
+	MaxShapeDim       = 65_536
+	MaxFeatureElems   = 1 << 24
+	MaxSamples        = 1 << 32
+	MaxShards         = 256 // GF(2^8) Reed-Solomon limit: data + parity
+	MaxShardSize      = 1 << 30
+	MaxProviders      = 64
+	MaxPeerIDLen      = 128
+	MinPeerIDLen      = 32
+	MaxMultiaddrs     = 16
+	MaxMultiaddrLen   = 256
+	MaxDevices        = 16
+	MaxDeviceNameLen  = 128
+	MinFolds          = 2
+	MaxFolds          = 20
+	MaxLayers         = 64
+	MaxLayerSize      = 1 << 20
+	MaxLearningRateE9 = 10_000_000_000 // 10.0
+	MaxBatchSize      = 1 << 16
+	MaxEpochs         = 10_000
+	MaxFractionE9     = 1_000_000_000 // 1.0
 )
 
 // Architectures a task may ask for.
