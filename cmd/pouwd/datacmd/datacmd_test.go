@@ -48,10 +48,10 @@ func TestPrepareInfoAndCV(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m struct {
-		SHA256      string   `json:"sha256"`
-		Count       int      `json:"count"`
-		ClassNames  []string `json:"class_names"`
-		CacheHit    bool     `json:"cache_hit"`
+		SHA256      string                                `json:"sha256"`
+		Count       int                                   `json:"count"`
+		ClassNames  []string                              `json:"class_names"`
+		CacheHit    bool                                  `json:"cache_hit"`
 		SplitCounts struct{ Train, Validation, Test int } `json:"split_counts"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
