@@ -131,7 +131,7 @@ func OpenLazy(dir string, m *Meta, budget int64) (*Lazy, error) {
 	if _, err := f.ReadAt(l.Split, lOff+4*int64(h.Count)); err != nil {
 		return nil, fmt.Errorf("%w: %s: splits: %v", ErrFormat, p, err)
 	}
-	cacheBudget := budget - 5*int64(h.Count) - 1<<20 // 1 MiB for bookkeeping
+	cacheBudget := budget - 5*int64(h.Count) - min(1<<20, budget/8) // reserve for bookkeeping
 	chunkBytes := max(int64(l.sampleBytes), min(cacheBudget/8, 4<<20))
 	l.perChunk = int(chunkBytes / int64(l.sampleBytes))
 	l.maxChunks = int(cacheBudget / (int64(l.perChunk) * int64(l.sampleBytes)))

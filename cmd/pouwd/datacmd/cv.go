@@ -25,6 +25,7 @@ type cvFlags struct {
 	grid                                     []string
 	folds, epochs, batch, threads, workers   int
 	limit, holdoutLimit                      int
+	memoryBudget                             int64
 	stratified, noShuffle, jsonOut, quiet    bool
 	seed                                     uint32
 	lr                                       float64
@@ -73,6 +74,7 @@ Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
 	fl.IntVar(&f.workers, "workers", 1, "jobs run at once")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N training samples (0: all)")
 	fl.IntVar(&f.holdoutLimit, "holdout-limit", 0, "use only the first N test samples for the ensembles (0: all)")
+	fl.Int64Var(&f.memoryBudget, "memory-budget", 0, "bytes; a dataset file larger than this is read lazily from disk (0: load into memory)")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG: mean and std per configuration, best configuration's confusion matrix")
@@ -107,9 +109,28 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 	if err != nil {
 		return err
 	}
-	d, m, err := data.Load(f.dataset)
+	var (
+		src    data.Samples
+		m      *data.Meta
+		shape  []int
+		dtype  data.DType
+		splits []uint8
+	)
+	if f.memoryBudget > 0 {
+		src, m, err = data.Open(f.dataset, f.memoryBudget)
+	} else {
+		src, m, err = data.Load(f.dataset)
+	}
 	if err != nil {
 		return err
+	}
+	switch s := src.(type) {
+	case *data.Dataset:
+		shape, dtype, splits = s.Shape, s.DType, s.Split
+	case *data.Lazy:
+		defer s.Close()
+		shape, dtype, splits = s.Header().Shape, s.Header().DType, s.Split
+		fmt.Fprintf(stderr, "cv: %s is %d bytes, over the %d-byte budget: reading it lazily\n", f.dataset, m.Bytes, f.memoryBudget)
 	}
 	threads := f.threads
 	if threads <= 0 {
@@ -124,7 +145,7 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 	if err := base.Validate(); err != nil {
 		return fmt.Errorf("training defaults: %w", err)
 	}
-	tr := engine.New(d, be, base)
+	tr := engine.NewSamples(src, shape, m.Classes, dtype, be, base)
 	grid, err := cv.ParseGrid(f.grid, tr.Schema())
 	if err != nil {
 		return err
@@ -134,15 +155,15 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		return err
 	}
 	var idx, labels, hold, holdLabels []int
-	for i, s := range d.Split {
+	for i, s := range splits {
 		if s == data.Test {
 			if f.holdoutLimit == 0 || len(hold) < f.holdoutLimit {
-				hold, holdLabels = append(hold, i), append(holdLabels, d.Labels[i])
+				hold, holdLabels = append(hold, i), append(holdLabels, src.Label(i))
 			}
 			continue
 		}
 		if f.limit == 0 || len(idx) < f.limit {
-			idx, labels = append(idx, i), append(labels, d.Labels[i])
+			idx, labels = append(idx, i), append(labels, src.Label(i))
 		}
 	}
 	spec := cv.FoldSpec{K: f.folds, Stratified: f.stratified, Shuffle: !f.noShuffle, Seed: f.seed}
@@ -177,7 +198,7 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		}
 		_ = bar.Set(e.Done)
 	}
-	rep, err := cv.Run(ctx, tr, d.Classes, labels, idx, configs, cv.Options{
+	rep, err := cv.Run(ctx, tr, m.Classes, labels, idx, configs, cv.Options{
 		Folds: spec, Metric: metric, Workers: f.workers, Holdout: hold, HoldoutLabels: holdLabels, Progress: progress,
 	})
 	if err != nil {

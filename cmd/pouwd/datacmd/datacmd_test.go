@@ -114,6 +114,20 @@ func TestPrepareInfoAndCV(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Configs) != 2 || rep.Configs[rep.Best].Rank != 1 {
 		t.Fatalf("cv --json: %v\n%s", err, stdout)
 	}
+	// the same CV reading the dataset lazily gives the same report
+	lazyOut, stderr, err := run(t, NewCVCommand(), "--dataset", out, "--models", "centroid", "--grid", "shrink=0,0.9", "--folds", "2", "--quiet", "--json", "--memory-budget", "4000")
+	if err != nil || !strings.Contains(stderr, "reading it lazily") {
+		t.Fatalf("lazy cv: %v\n%s", err, stderr)
+	}
+	var lrep struct {
+		Configs []struct {
+			MeanPPM int64 `json:"mean_ppm"`
+		}
+	}
+	json.Unmarshal([]byte(lazyOut), &lrep)
+	if len(lrep.Configs) != 2 || lrep.Configs[0].MeanPPM != rep.Configs[0].MeanPPM || lrep.Configs[1].MeanPPM != rep.Configs[1].MeanPPM {
+		t.Fatalf("lazy CV differs: %+v vs %+v", lrep, rep)
+	}
 	// bad input names what was expected
 	if _, _, err := run(t, NewCVCommand(), "--dataset", out, "--models", "mlp:4-8-3", "--grid", "learning=0.1"); err == nil || !strings.Contains(err.Error(), "unknown hyperparameter") {
 		t.Fatalf("bad grid: %v", err)

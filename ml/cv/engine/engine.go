@@ -22,9 +22,14 @@ import (
 	"github.com/pouw/pouwd/ml/data"
 )
 
-// Trainer trains engine models on a prepared dataset.
+// Trainer trains engine models on a prepared dataset, in memory
+// (*data.Dataset) or read lazily from disk (*data.Lazy). Each job gathers
+// its training fold into memory, because the engine trains on in-memory
+// tensors.
 type Trainer struct {
-	Data    *data.Dataset
+	Data    data.Samples
+	Shape   []int
+	Classes int
 	Backend accel.Backend
 	// Base is the training configuration grid values override.
 	Base ml.TrainConfig
@@ -38,8 +43,14 @@ type Trainer struct {
 // float32(x/255) (the same values data.ToFloat32 stores); float32 datasets
 // as stored.
 func New(d *data.Dataset, b accel.Backend, base ml.TrainConfig) *Trainer {
-	t := &Trainer{Data: d, Backend: b, Base: base, EvalBatch: 1000}
-	if d.DType == data.Uint8 {
+	return NewSamples(d, d.Shape, d.Classes, d.DType, b, base)
+}
+
+// NewSamples is New for any data.Samples (e.g. a *data.Lazy from
+// data.Open) of the given shape, class count and stored dtype.
+func NewSamples(s data.Samples, shape []int, classes int, dt data.DType, b accel.Backend, base ml.TrainConfig) *Trainer {
+	t := &Trainer{Data: s, Shape: shape, Classes: classes, Backend: b, Base: base, EvalBatch: 1000}
+	if dt == data.Uint8 {
 		var lut [256]float32
 		for i := range lut {
 			lut[i] = float32(float64(i) / 255)
@@ -99,14 +110,23 @@ func (t *Trainer) Config(c cv.Config) (ml.TrainConfig, error) {
 func (t *Trainer) gather(idx []int) []float32 {
 	dim := t.Data.Dim()
 	x := make([]float32, len(idx)*dim)
+	mem, _ := t.Data.(*data.Dataset)
 	for j, i := range idx {
 		row := x[j*dim : (j+1)*dim]
-		if t.lut != nil {
-			for e, v := range t.Data.U8[i*dim : (i+1)*dim] {
+		switch {
+		case mem != nil && t.lut != nil:
+			for e, v := range mem.U8[i*dim : (i+1)*dim] {
 				row[e] = t.lut[v]
 			}
-		} else {
-			copy(row, t.Data.F32[i*dim:(i+1)*dim])
+		case mem != nil:
+			copy(row, mem.F32[i*dim:(i+1)*dim])
+		default:
+			t.Data.Read(i, row) // uint8 values arrive as 0..255
+			if t.lut != nil {
+				for e, v := range row {
+					row[e] = t.lut[int(v)]
+				}
+			}
 		}
 	}
 	return x
@@ -115,7 +135,7 @@ func (t *Trainer) gather(idx []int) []float32 {
 // Fit implements cv.Trainer.
 func (t *Trainer) Fit(ctx context.Context, c cv.Config, train []int, progress func(done, total int)) (cv.Model, error) {
 	if c.Model == "centroid" {
-		ct := &cv.Centroid{Data: scaled{t}, Classes: t.Data.Classes}
+		ct := &cv.Centroid{Data: scaled{t}, Classes: t.Classes}
 		return ct.Fit(ctx, c, train, progress)
 	}
 	tc, err := t.Config(c)
@@ -127,13 +147,13 @@ func (t *Trainer) Fit(ctx context.Context, c cv.Config, train []int, progress fu
 		return nil, fmt.Errorf("engine: model %q: %w", c.Model, err)
 	}
 	if m.SampleSize() != t.Data.Dim() {
-		return nil, fmt.Errorf("engine: model %q takes %d inputs per sample, the dataset has %d (shape %v)", c.Model, m.SampleSize(), t.Data.Dim(), t.Data.Shape)
+		return nil, fmt.Errorf("engine: model %q takes %d inputs per sample, the dataset has %d (shape %v)", c.Model, m.SampleSize(), t.Data.Dim(), t.Shape)
 	}
 	y := make([]int, len(train))
 	for j, i := range train {
-		y[j] = t.Data.Labels[i]
+		y[j] = t.Data.Label(i)
 	}
-	ds := ml.Dataset{X: t.gather(train), Y: y, N: len(train), Shape: t.Data.Shape, Classes: t.Data.Classes}
+	ds := ml.Dataset{X: t.gather(train), Y: y, N: len(train), Shape: t.Shape, Classes: t.Classes}
 	tr, err := ml.NewTrainer(m, ds, tc, t.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", c, err)
@@ -181,7 +201,7 @@ type scaled struct{ t *Trainer }
 
 func (s scaled) Len() int        { return s.t.Data.Len() }
 func (s scaled) Dim() int        { return s.t.Data.Dim() }
-func (s scaled) Label(i int) int { return s.t.Data.Labels[i] }
+func (s scaled) Label(i int) int { return s.t.Data.Label(i) }
 func (s scaled) Read(i int, dst []float32) {
 	copy(dst, s.t.gather([]int{i}))
 }

@@ -78,3 +78,46 @@ func TestCVOnMNIST(t *testing.T) {
 		t.Fatal("mlp:100-10 accepted for 784-wide samples")
 	}
 }
+
+// The lazy reader trains the same bits as the in-memory dataset.
+func TestLazyMatchesMemory(t *testing.T) {
+	dir, err := data.DefaultMNISTDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir() + "/mnist"
+	r, err := (*data.Cache)(nil).Prepare(data.Options{Kind: data.KindMNIST, Path: dir}, nil, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := data.Open(out, 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lz, ok := s.(*data.Lazy)
+	if !ok {
+		t.Fatal("not lazy")
+	}
+	defer lz.Close()
+	be, _ := cpu.New(cpu.Options{Threads: 1, Kernel: "auto"})
+	base := ml.DefaultTrainConfig()
+	train := make([]int, 512)
+	for i := range train {
+		train[i] = i * 97
+	}
+	var logits [2][]float32
+	for k, tr := range []*Trainer{New(r.Dataset, be, base), NewSamples(lz, r.Dataset.Shape, 10, data.Uint8, be, base)} {
+		m, err := tr.Fit(context.Background(), cv.Config{Model: "mlp:784-16-10"}, train, func(int, int) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logits[k], err = m.Logits(context.Background(), []int{60000, 60001, 69999}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range logits[0] {
+		if logits[0][i] != logits[1][i] {
+			t.Fatalf("logit %d: memory %v, lazy %v", i, logits[0][i], logits[1][i])
+		}
+	}
+}
