@@ -45,8 +45,8 @@ func Key(o Options, sourceSHA string) string {
 type Result struct {
 	Dir     string // the prepared dataset directory
 	Meta    *Meta
-	Dataset *Dataset
-	Hit     bool // served from the cache
+	Dataset *Dataset // nil when served from the cache (Load(Dir) reads it)
+	Hit     bool     // served from the cache
 }
 
 // Prepare returns the prepared dataset for o, from the cache when a valid
@@ -73,9 +73,9 @@ func (c *Cache) Prepare(o Options, load LoadFunc, out string) (*Result, error) {
 	if c != nil {
 		dir = filepath.Join(c.Dir, Key(o, srcSHA)[:40])
 		if _, err := os.Stat(filepath.Join(dir, MetaFile)); err == nil {
-			d, m, err := Load(dir)
+			m, err := Verify(dir)
 			if err == nil {
-				r := &Result{Dir: dir, Meta: m, Dataset: d, Hit: true}
+				r := &Result{Dir: dir, Meta: m, Hit: true}
 				return r, c.export(r, out)
 			}
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrFormat) {

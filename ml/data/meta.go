@@ -129,6 +129,46 @@ func (m *Meta) check(p string, n, classes int, shape []int, dt DType) error {
 	return nil
 }
 
+// Verify checks a prepared dataset directory without loading it: the
+// canonical file's streamed SHA-256 against meta.json, its header against
+// the metadata and its exact length.
+func Verify(dir string) (*Meta, error) {
+	m, err := ReadMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, DataFile)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	defer f.Close()
+	head := make([]byte, HeaderLen(MaxRank))
+	n, _ := io.ReadFull(f, head)
+	h, err := ParseHeader(p, head[:n])
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(p, h.Count, h.Classes, h.Shape, h.DType); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	hs := sha256.New()
+	size, err := io.CopyBuffer(hs, f, make([]byte, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, p, err)
+	}
+	if size != h.FileSize() {
+		return nil, fmt.Errorf("%w: %s: %d bytes, expected %d", ErrFormat, p, size, h.FileSize())
+	}
+	if got := hex.EncodeToString(hs.Sum(nil)); got != m.SHA256 {
+		return nil, fmt.Errorf("%w: %s has sha256 %s, expected %s from %s", ErrCorrupt, p, got, m.SHA256, MetaFile)
+	}
+	return m, nil
+}
+
 // HashFile returns the hex SHA-256 of a file, streamed.
 func HashFile(p string) (string, error) {
 	f, err := os.Open(p)
