@@ -83,10 +83,22 @@ func readIDXPayload(name string, dims []int, r io.Reader, gz bool) ([]int, []byt
 	if br, ok := r.(*bytes.Reader); ok && br.Len() < total {
 		return nil, nil, fmt.Errorf("%w: %s: truncated IDX file: dims %v need %d data bytes, file has %d", ErrSource, name, dims, total, br.Len())
 	}
-	buf := make([]byte, total)
-	n, err := io.ReadFull(r, buf)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: truncated IDX data: dims %v need %d bytes, got %d (%v)", ErrSource, name, dims, total, n, err)
+	// Grow the buffer as data arrives (capped at 64 MiB up front), so a
+	// small gzip stream whose header claims gigabytes cannot make us
+	// allocate them.
+	buf := make([]byte, 0, min(total, 64<<20))
+	for len(buf) < total {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := r.Read(buf[len(buf):min(cap(buf), total)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF && len(buf) < total {
+			return nil, nil, fmt.Errorf("%w: %s: truncated IDX data: dims %v need %d bytes, got %d", ErrSource, name, dims, total, len(buf))
+		}
+		if err != nil && err != io.EOF {
+			return nil, nil, fmt.Errorf("%w: %s: IDX data after %d of %d bytes: %v", ErrSource, name, len(buf), total, err)
+		}
 	}
 	// trailing garbage is an error too: the file must be exactly the IDX
 	var one [1]byte

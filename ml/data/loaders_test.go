@@ -100,6 +100,7 @@ func TestIDXErrors(t *testing.T) {
 		{"zero dim", idxBytes([]int{3, 0}, nil), "dimension 1 is 0"},
 		{"tiny", []byte{0, 0}, "at least a 4-byte"},
 		{"bad gzip", []byte{0x1f, 0x8b, 0, 0}, "gzip"},
+		{"gzip claiming 1 GiB", gz(t, idxBytes([]int{1 << 16, 1 << 14}, make([]byte, 100))), "need 1073741824 bytes, got 100"},
 	} {
 		_, _, err := ParseIDX("f.idx", c.b)
 		if err == nil || !errors.Is(err, ErrSource) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.idx") {

@@ -81,8 +81,9 @@ var libMu sync.Mutex
 // ErrHDF5 wraps every error of this package (and data.ErrSource).
 var ErrHDF5 = errors.New("hdf5")
 
-// maxElements bounds one dataset (16 Gi elements).
-const maxElements = 1 << 34
+// maxElements bounds one dataset (2 Gi elements, 8 GiB as float32), so a
+// small file whose dataspace claims more cannot make us allocate it.
+const maxElements = 1 << 31
 
 type info struct {
 	dims       []int
@@ -114,12 +115,12 @@ func dsInfo(f C.hid_t, path, name, role string) (info, error) {
 	for i := 0; i < int(rank); i++ {
 		v := uint64(dims[i])
 		if v == 0 || v > maxElements {
-			return info{}, fmt.Errorf("%w: %w: %s: dataset %q dimension %d is %d, expected 1..2^34", data.ErrSource, ErrHDF5, path, name, i, v)
+			return info{}, fmt.Errorf("%w: %w: %s: dataset %q dimension %d is %d, expected 1..2^31", data.ErrSource, ErrHDF5, path, name, i, v)
 		}
 		in.dims = append(in.dims, int(v))
 		in.elements *= int(v)
 		if in.elements > maxElements {
-			return info{}, fmt.Errorf("%w: %w: %s: dataset %q has more than 2^34 elements", data.ErrSource, ErrHDF5, path, name)
+			return info{}, fmt.Errorf("%w: %w: %s: dataset %q has more than 2^31 elements, the most this reader accepts", data.ErrSource, ErrHDF5, path, name)
 		}
 	}
 	if rank == 0 {
