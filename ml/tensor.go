@@ -106,3 +106,17 @@ func addTo(dst, src []float32) {
 		dst[i] += v
 	}
 }
+
+// BackwardFrom runs the recorded closures with out's gradient set to grad
+// (any shape), for callers that differentiate a non-scalar output.
+func (tp *Tape) BackwardFrom(out *Tensor, grad []float32) error {
+	if len(grad) != out.Numel() {
+		return fmt.Errorf("backward: gradient has %d elements, output %d", len(grad), out.Numel())
+	}
+	copy(out.grad(), grad)
+	for i := len(tp.ops) - 1; i >= 0; i-- {
+		tp.ops[i]()
+	}
+	tp.ops = tp.ops[:0]
+	return nil
+}

@@ -15,12 +15,26 @@ import "math"
 func FMA32(a, b, c float32) float32 {
 	p := float64(float64(a) * float64(b)) // exact; conversion forbids fusion
 	s := p + float64(c)
-	bits := math.Float64bits(s)
-	exp := (bits >> 52) & 0x7ff
-	if bits&0x1fffffff != 0x10000000 && exp >= 1023-126 {
-		return float32(s)
+	if bits := math.Float64bits(s); bits&0x1fffffff == 0x10000000 || (bits>>52)&0x7ff < 1023-126 {
+		return fmaSlow(p, float64(c), s)
 	}
-	return fmaSlow(p, float64(c), s)
+	return float32(s)
+}
+
+// FMA32Acc sets acc[j] = FMA32(a, b[j], acc[j]) for every j: one step of
+// len(acc) independent chains (the inner loop of the pure-Go GEMM).
+func FMA32Acc(acc []float32, a float32, b []float32) {
+	af := float64(a)
+	b = b[:len(acc)]
+	for j, bv := range b {
+		p := float64(af * float64(bv))
+		s := p + float64(acc[j])
+		if bits := math.Float64bits(s); bits&0x1fffffff == 0x10000000 || (bits>>52)&0x7ff < 1023-126 {
+			acc[j] = fmaSlow(p, float64(acc[j]), s)
+			continue
+		}
+		acc[j] = float32(s)
+	}
 }
 
 func fmaSlow(p, c, s float64) float32 {

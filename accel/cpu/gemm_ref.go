@@ -44,10 +44,7 @@ func gemmGoRows(transA bool, i0, i1, n, k int, a []float32, lda int, bt []float3
 			} else {
 				av = a[i*lda+p]
 			}
-			brow := bt[p*ldb : p*ldb+n]
-			for j := range row {
-				row[j] = canon.FMA32(av, brow[j], row[j])
-			}
+			canon.FMA32Acc(row, av, bt[p*ldb:p*ldb+n])
 		}
 	}
 }
