@@ -7,6 +7,7 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/config"
+	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/server"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
@@ -43,6 +44,9 @@ func NewRootCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if clientCtx, err = honourKeyringFlags(cmd, clientCtx); err != nil {
+				return err
+			}
 			if err := client.SetCmdClientContextHandler(clientCtx, cmd); err != nil {
 				return err
 			}
@@ -60,4 +64,36 @@ func NewRootCmd() *cobra.Command {
 		panic(err)
 	}
 	return rootCmd
+}
+
+// honourKeyringFlags re-opens the keyring when --keyring-dir or
+// --keyring-backend is given: the SDK's client.toml reader opens the
+// keyring in --home with client.toml's backend and would otherwise ignore
+// --keyring-dir.
+func honourKeyringFlags(cmd *cobra.Command, clientCtx client.Context) (client.Context, error) {
+	fs := cmd.Flags()
+	dirChanged := fs.Changed(flags.FlagKeyringDir)
+	backendChanged := fs.Changed(flags.FlagKeyringBackend)
+	if !dirChanged && !backendChanged {
+		return clientCtx, nil
+	}
+	if dirChanged {
+		dir, _ := fs.GetString(flags.FlagKeyringDir)
+		clientCtx = clientCtx.WithKeyringDir(dir)
+	}
+	backend := ""
+	if clientCtx.Keyring != nil {
+		backend = clientCtx.Keyring.Backend()
+	}
+	if backendChanged {
+		backend, _ = fs.GetString(flags.FlagKeyringBackend)
+	}
+	if backend == "" {
+		return clientCtx, nil
+	}
+	kr, err := client.NewKeyringFromBackend(clientCtx, backend)
+	if err != nil {
+		return clientCtx, err
+	}
+	return clientCtx.WithKeyring(kr), nil
 }

@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# localnet.sh: a 4-validator pouwd chain on loopback, one `pouwd start`
+# process per validator, 1 s blocks.
+#
+#   scripts/localnet.sh start    create (first time) and start; prints endpoints and accounts
+#   scripts/localnet.sh stop     stop every validator (nothing is left running)
+#   scripts/localnet.sh status   per-node pid, height and peers
+#   scripts/localnet.sh reset    stop and delete the localnet home
+#
+# Environment:
+#   LOCALNET_HOME         home of the localnet (default ./.localnet, git-ignored)
+#   POUWD                 pouwd binary (default ./build/pouwd)
+#   LOCALNET_CHAIN_ID     chain id (default pouw-localnet)
+#   LOCALNET_PORT_SHIFT   added to every port (default 0)
+#
+# Ports of node i (0..3), before LOCALNET_PORT_SHIFT:
+#   p2p 26656+100i  rpc 26657+100i  prometheus 26660+100i
+#   grpc 9090+100i  api 1317+100i  pprof 6060+i
+#
+# Keys live in the test keyring at $LOCALNET_HOME (use
+# --keyring-backend test --keyring-dir $LOCALNET_HOME); node0's client.toml
+# points at node0's RPC, so `pouwd --home $LOCALNET_HOME/node0 q ...` works.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LH="${LOCALNET_HOME:-$ROOT/.localnet}"
+mkdir -p "$(dirname "$LH")"
+LH="$(cd "$(dirname "$LH")" && pwd)/$(basename "$LH")"
+POUWD="${POUWD:-$ROOT/build/pouwd}"
+CHAIN_ID="${LOCALNET_CHAIN_ID:-pouw-localnet}"
+SHIFT="${LOCALNET_PORT_SHIFT:-0}"
+NODES=4
+DENOM=upouw
+KR=(--keyring-backend test --keyring-dir "$LH")
+
+VAL_STAKE=100000000000   # 100k POUW bonded per validator
+VAL_FUNDS=1000000000000  # 1M POUW per validator account
+ACC_FUNDS=1000000000000  # 1M POUW per user account
+ACCOUNTS=(client miner1 miner2 verifier1 verifier2 verifier3)
+
+die() { echo "localnet: $*" >&2; exit 1; }
+log() { echo "localnet: $*"; }
+
+p2p_port() { echo $((26656 + 100 * $1 + SHIFT)); }
+rpc_port() { echo $((26657 + 100 * $1 + SHIFT)); }
+prom_port() { echo $((26660 + 100 * $1 + SHIFT)); }
+grpc_port() { echo $((9090 + 100 * $1 + SHIFT)); }
+api_port() { echo $((1317 + 100 * $1 + SHIFT)); }
+pprof_port() { echo $((6060 + $1 + SHIFT)); }
+
+node_home() { echo "$LH/node$1"; }
+pid_file() { echo "$LH/node$1/pouwd.pid"; }
+log_file() { echo "$LH/node$1/pouwd.log"; }
+
+# node_pid I: the pid of node I if it is running, else nothing.
+node_pid() {
+	local f pid
+	f="$(pid_file "$1")"
+	[[ -f "$f" ]] || return 0
+	pid="$(cat "$f")"
+	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+		echo "$pid"
+	fi
+}
+
+# port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# set_toml FILE SECTION KEY VALUE: set KEY in [SECTION] (SECTION "" is the
+# top level) to VALUE (a TOML literal, quoted by the caller).
+set_toml() {
+	local file="$1" section="$2" key="$3" value="$4" tmp
+	tmp="$(mktemp)"
+	awk -v section="$section" -v key="$key" -v value="$value" '
+		BEGIN { cur = ""; done = 0 }
+		/^\[/ { cur = $0; gsub(/^\[+|\]+[ \t]*$/, "", cur) }
+		{
+			if (!done && cur == section && $0 ~ "^[ \t]*" key "[ \t]*=") {
+				print key " = " value; done = 1; next
+			}
+			print
+		}
+		END { if (!done) { exit 3 } }
+	' "$file" >"$tmp" || { rm -f "$tmp"; die "cannot set [$section] $key in $file"; }
+	mv "$tmp" "$file"
+}
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "$1 is required (apt-get install $2)"
+}
+
+height_of() {
+	curl -s --max-time 2 "http://127.0.0.1:$(rpc_port "$1")/status" 2>/dev/null |
+		jq -r '.result.sync_info.latest_block_height // empty' 2>/dev/null || true
+}
+
+peers_of() {
+	curl -s --max-time 2 "http://127.0.0.1:$(rpc_port "$1")/net_info" 2>/dev/null |
+		jq -r '.result.n_peers // empty' 2>/dev/null || true
+}
+
+init_localnet() {
+	log "creating a $NODES-validator localnet in $LH (chain id $CHAIN_ID)"
+	rm -rf "$LH"
+	mkdir -p "$LH/keys"
+
+	local i name
+	for ((i = 0; i < NODES; i++)); do
+		"$POUWD" init "node$i" --chain-id "$CHAIN_ID" --default-denom "$DENOM" --home "$(node_home "$i")" >/dev/null 2>&1 ||
+			die "pouwd init node$i failed"
+	done
+
+	for name in val0 val1 val2 val3 "${ACCOUNTS[@]}"; do
+		"$POUWD" keys add "$name" "${KR[@]}" --output json >"$LH/keys/$name.json" 2>&1 ||
+			die "keys add $name failed: $(cat "$LH/keys/$name.json")"
+	done
+
+	local g0
+	g0="$(node_home 0)"
+	for ((i = 0; i < NODES; i++)); do
+		"$POUWD" genesis add-genesis-account "$(addr "val$i")" "$VAL_FUNDS$DENOM" --home "$g0" >/dev/null
+	done
+	for name in "${ACCOUNTS[@]}"; do
+		"$POUWD" genesis add-genesis-account "$(addr "$name")" "$ACC_FUNDS$DENOM" --home "$g0" >/dev/null
+	done
+
+	# Short governance periods so proposals can be tried on a localnet.
+	local gen="$g0/config/genesis.json" tmp
+	tmp="$(mktemp)"
+	jq '.app_state.gov.params.voting_period = "60s"
+		| .app_state.gov.params.expedited_voting_period = "30s"
+		| .app_state.gov.params.max_deposit_period = "60s"' "$gen" >"$tmp" && mv "$tmp" "$gen"
+
+	mkdir -p "$g0/config/gentx"
+	for ((i = 0; i < NODES; i++)); do
+		local h
+		h="$(node_home "$i")"
+		[[ $i -eq 0 ]] || cp "$gen" "$h/config/genesis.json"
+		"$POUWD" genesis gentx "val$i" "$VAL_STAKE$DENOM" --chain-id "$CHAIN_ID" "${KR[@]}" --home "$h" \
+			--moniker "node$i" --ip 127.0.0.1 --p2p-port "$(p2p_port "$i")" \
+			--output-document "$g0/config/gentx/gentx-node$i.json" >/dev/null 2>&1 || die "gentx for node$i failed"
+	done
+	"$POUWD" genesis collect-gentxs --home "$g0" >/dev/null 2>&1 || die "collect-gentxs failed"
+	"$POUWD" genesis validate --home "$g0" >/dev/null || die "genesis validation failed"
+
+	local ids=() peers
+	for ((i = 0; i < NODES; i++)); do
+		ids[i]="$("$POUWD" comet show-node-id --home "$(node_home "$i")")"
+	done
+
+	for ((i = 0; i < NODES; i++)); do
+		local h cfg app j
+		h="$(node_home "$i")"
+		cfg="$h/config/config.toml"
+		app="$h/config/app.toml"
+		[[ $i -eq 0 ]] || cp "$gen" "$h/config/genesis.json"
+
+		peers=""
+		for ((j = 0; j < NODES; j++)); do
+			[[ $j -eq $i ]] && continue
+			peers+="${peers:+,}${ids[j]}@127.0.0.1:$(p2p_port "$j")"
+		done
+
+		set_toml "$cfg" "" moniker "\"node$i\""
+		set_toml "$cfg" rpc laddr "\"tcp://127.0.0.1:$(rpc_port "$i")\""
+		set_toml "$cfg" rpc pprof_laddr "\"127.0.0.1:$(pprof_port "$i")\""
+		set_toml "$cfg" rpc max_body_bytes 10000000
+		set_toml "$cfg" p2p laddr "\"tcp://127.0.0.1:$(p2p_port "$i")\""
+		set_toml "$cfg" p2p external_address "\"127.0.0.1:$(p2p_port "$i")\""
+		set_toml "$cfg" p2p persistent_peers "\"$peers\""
+		set_toml "$cfg" p2p addr_book_strict false
+		set_toml "$cfg" p2p allow_duplicate_ip true
+		set_toml "$cfg" p2p pex false
+		set_toml "$cfg" mempool size 20000
+		set_toml "$cfg" consensus timeout_commit '"1s"'
+		set_toml "$cfg" consensus skip_timeout_commit false
+		set_toml "$cfg" instrumentation prometheus true
+		set_toml "$cfg" instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\""
+
+		set_toml "$app" "" minimum-gas-prices "\"0$DENOM\""
+		set_toml "$app" api enable true
+		set_toml "$app" api address "\"tcp://127.0.0.1:$(api_port "$i")\""
+		set_toml "$app" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
+
+		"$POUWD" config set chain-id "$CHAIN_ID" --home "$h" >/dev/null
+		"$POUWD" config set keyring-backend test --home "$h" >/dev/null
+		"$POUWD" config set node "tcp://127.0.0.1:$(rpc_port "$i")" --home "$h" >/dev/null
+	done
+	echo "$CHAIN_ID" >"$LH/chain-id"
+}
+
+addr() {
+	"$POUWD" keys show "$1" -a "${KR[@]}"
+}
+
+check_ports() {
+	local i p name busy=0
+	for ((i = 0; i < NODES; i++)); do
+		for name in p2p rpc prom grpc api pprof; do
+			p="$("${name}_port" "$i")"
+			if port_in_use "$p"; then
+				echo "localnet: port $p ($name of node$i) is already in use on 127.0.0.1" >&2
+				busy=1
+			fi
+		done
+	done
+	[[ $busy -eq 0 ]] || die "free the port(s) above or set LOCALNET_PORT_SHIFT (e.g. LOCALNET_PORT_SHIFT=1000)"
+}
+
+print_info() {
+	local i name
+	echo
+	echo "chain id: $(cat "$LH/chain-id" 2>/dev/null || echo "$CHAIN_ID")   home: $LH"
+	echo "endpoints:"
+	for ((i = 0; i < NODES; i++)); do
+		printf '  node%d  rpc http://127.0.0.1:%s  grpc 127.0.0.1:%s  api http://127.0.0.1:%s  p2p 127.0.0.1:%s  log %s\n' \
+			"$i" "$(rpc_port "$i")" "$(grpc_port "$i")" "$(api_port "$i")" "$(p2p_port "$i")" "$(log_file "$i")"
+	done
+	echo "accounts (keyring-backend test, keyring-dir $LH; mnemonics in $LH/keys/):"
+	for name in "${ACCOUNTS[@]}" val0 val1 val2 val3; do
+		printf '  %-10s %s\n' "$name" "$(addr "$name")"
+	done
+	echo "try:"
+	echo "  $POUWD --home $(node_home 0) q bank balances \$($POUWD keys show client -a --keyring-backend test --keyring-dir $LH)"
+	echo "  $POUWD --home $(node_home 0) tx bank send client \$($POUWD keys show miner1 -a --keyring-backend test --keyring-dir $LH) 1000$DENOM --keyring-dir $LH -y"
+}
+
+cmd_start() {
+	need jq jq
+	need curl curl
+	[[ -x "$POUWD" ]] || die "pouwd binary not found at $POUWD (run make build, or set POUWD)"
+
+	local i running=0
+	for ((i = 0; i < NODES; i++)); do
+		[[ -n "$(node_pid "$i")" ]] && running=$((running + 1))
+	done
+	if [[ $running -eq $NODES ]]; then
+		log "already running"
+		cmd_status
+		return 0
+	fi
+	if [[ $running -gt 0 ]]; then
+		log "$running of $NODES nodes are running; stopping them first"
+		cmd_stop
+	fi
+
+	if [[ ! -f "$(node_home 0)/config/genesis.json" || ! -f "$LH/chain-id" ]]; then
+		init_localnet
+	else
+		log "resuming the existing localnet in $LH (scripts/localnet.sh reset for a fresh chain)"
+	fi
+	check_ports
+
+	for ((i = 0; i < NODES; i++)); do
+		# setsid: the node gets its own session, so it outlives this shell
+		# and `stop` can signal it by pid alone.
+		setsid "$POUWD" start --home "$(node_home "$i")" >>"$(log_file "$i")" 2>&1 </dev/null &
+		echo $! >"$(pid_file "$i")"
+	done
+
+	log "waiting for blocks"
+	# Ready once node0 has seen two new blocks (a resumed chain starts at
+	# its old height, a new one at 1).
+	local deadline=$((SECONDS + 60)) h0="" first=""
+	while ((SECONDS < deadline)); do
+		for ((i = 0; i < NODES; i++)); do
+			if [[ -z "$(node_pid "$i")" ]]; then
+				echo "localnet: node$i exited; last lines of $(log_file "$i"):" >&2
+				tail -n 20 "$(log_file "$i")" >&2
+				cmd_stop
+				exit 1
+			fi
+		done
+		h0="$(height_of 0)"
+		if [[ -n "$h0" && "$h0" -gt 0 ]]; then
+			[[ -n "$first" ]] || first="$h0"
+			if ((h0 >= first + 2)); then
+				break
+			fi
+		fi
+		sleep 0.5
+	done
+	[[ -n "$first" && "$h0" -ge $((first + 2)) ]] || { cmd_stop; die "no blocks after 60 s; see the logs under $LH/node*/pouwd.log"; }
+	log "producing blocks (height $h0)"
+	print_info
+}
+
+cmd_stop() {
+	local i pid stopped=0 pids=()
+	for ((i = 0; i < NODES; i++)); do
+		pid="$(node_pid "$i")"
+		if [[ -n "$pid" ]]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	local deadline=$((SECONDS + 15))
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		stopped=$((stopped + 1))
+	done
+	for ((i = 0; i < NODES; i++)); do rm -f "$(pid_file "$i")"; done
+	log "stopped $stopped node(s)"
+}
+
+cmd_status() {
+	if [[ ! -d "$LH" ]]; then
+		log "no localnet at $LH"
+		return 0
+	fi
+	local i pid h p
+	printf '%-6s %-8s %-8s %-6s %s\n' node pid height peers rpc
+	for ((i = 0; i < NODES; i++)); do
+		pid="$(node_pid "$i")"
+		h=""; p=""
+		if [[ -n "$pid" ]]; then
+			h="$(height_of "$i")"
+			p="$(peers_of "$i")"
+		fi
+		printf '%-6s %-8s %-8s %-6s %s\n' "node$i" "${pid:-down}" "${h:--}" "${p:--}" "http://127.0.0.1:$(rpc_port "$i")"
+	done
+}
+
+cmd_reset() {
+	cmd_stop
+	rm -rf "$LH"
+	log "removed $LH"
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+reset) cmd_reset ;;
+*)
+	echo "usage: $0 start|stop|status|reset" >&2
+	exit 2
+	;;
+esac
