@@ -2,7 +2,9 @@
 // libhdf5 (cgo, `#cgo pkg-config: hdf5`; install libhdf5-dev and
 // pkg-config, see scripts/ci/deps-data.sh) and hands them to ml/data in
 // canonical form. It is the only package of the data layer that uses cgo,
-// so the rest builds with CGO_ENABLED=0; without cgo, Load returns an error.
+// so the rest builds with CGO_ENABLED=0; without cgo, or with the nohdf5
+// build tag (for a pouwd binary that must not depend on libhdf5.so at run
+// time), Load returns an error.
 //
 // Features come from one named dataset of shape (N, d1, d2, ...) (rank 1
 // means one feature per sample), labels from another of shape (N) or (N, 1)

@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && !nohdf5
 
 package hdf5
 
