@@ -1,0 +1,371 @@
+package mlcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/accel/nvml"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mnist"
+)
+
+// NewCommand returns the `ml` command group.
+func NewCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ml",
+		Short: "Train and evaluate models locally with pouwd's canonical training engine",
+	}
+	cmd.AddCommand(devicesCmd(), trainCmd(), evalCmd())
+	return cmd
+}
+
+func devicesCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "devices",
+		Short: "List the CPU and NVIDIA GPUs training can use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d := accel.Detect(cmd.Context(), nvml.Prober{})
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(d)
+			}
+			c := d.CPU
+			fmt.Fprintf(out, "cpu: %s (%s), %d cores, features %s\n", orUnknown(c.Model), c.Arch, c.Cores, strings.Join(c.Features, " "))
+			fmt.Fprintf(out, "     memory %.1f GiB total, %.1f GiB available; kernels %v\n", gib(c.MemoryTotal), gib(c.MemoryFree), append(cpu.Kernels(), "go"))
+			for _, g := range d.GPUs {
+				fmt.Fprintf(out, "gpu%d: %s, memory %.1f/%.1f GiB free, utilisation %d%% (memory %d%%), driver %s\n",
+					g.Index, g.Name, gib(g.MemoryFree), gib(g.MemoryTotal), g.UtilGPU, g.UtilMemory, g.Driver)
+			}
+			if d.GPUError != "" {
+				fmt.Fprintln(out, d.GPUError)
+			}
+			fmt.Fprintf(out, "selected: %s\n", d.Selected)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown model"
+	}
+	return s
+}
+
+func gib(b uint64) float64 { return float64(b) / (1 << 30) }
+
+type trainFlags struct {
+	dataset, dataDir, model, optimizer, kernel, ckptDir, resume string
+	lr, momentum, wd, memFraction                              float32
+	batch, epochs, steps, threads, ckptEvery                   int
+	seed                                                       uint64
+	asJSON, noProgress                                         bool
+}
+
+func loadDataset(name, dir string) (train, test ml.Dataset, err error) {
+	if name != "mnist" {
+		return train, test, fmt.Errorf("dataset %q: expected mnist (the dataset layer adds more)", name)
+	}
+	if dir == "" {
+		if dir, err = mnist.FindDir(); err != nil {
+			return train, test, err
+		}
+	}
+	return mnist.Load(dir)
+}
+
+func trainCmd() *cobra.Command {
+	f := trainFlags{}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model on a dataset with canonical arithmetic",
+		Example: `  pouwd ml train --dataset mnist --model mlp:784-256-10 --optimizer sgd --lr 0.1 --batch 64 --epochs 1 --seed 1
+  pouwd ml train --model cnn:1x28x28-2x8-10 --lr 0.05 --momentum 0.9 --threads 2 --checkpoint-dir ./ckpt --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataset, "dataset", "mnist", "dataset name (mnist)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the dataset files (default: the GoMNIST module in the Go module cache, or $POUWD_MNIST_DIR)")
+	fl.StringVar(&f.model, "model", "mlp:784-256-10", "model spec: mlp:IN-H...-OUT[,act=..][,dropout=P][,norm=batch|layer] or cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=N]")
+	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd, adam or adamw")
+	fl.Float32Var(&f.lr, "lr", 0.1, "learning rate")
+	fl.Float32Var(&f.momentum, "momentum", 0, "SGD momentum")
+	fl.Float32Var(&f.wd, "weight-decay", 0, "weight decay (decoupled for adamw)")
+	fl.IntVar(&f.batch, "batch", 64, "batch size")
+	fl.IntVar(&f.epochs, "epochs", 1, "epochs")
+	fl.IntVar(&f.steps, "steps", 0, "stop after this many steps in total (0: run all epochs)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of initialisation, batch order and dropout")
+	fl.IntVar(&f.threads, "threads", 1, "CPU threads (never changes the result bits)")
+	fl.StringVar(&f.kernel, "kernel", "auto", "GEMM kernel: auto, avx512, avx2 or go (never changes the result bits)")
+	fl.StringVar(&f.ckptDir, "checkpoint-dir", "", "write checkpoints here (final.ckpt, and step-N.ckpt with --checkpoint-every)")
+	fl.IntVar(&f.ckptEvery, "checkpoint-every", 0, "also write a checkpoint every N steps")
+	fl.StringVar(&f.resume, "resume", "", "resume from this checkpoint (its model and config win over the flags)")
+	fl.Float32Var(&f.memFraction, "memory-fraction", accel.DefaultBudgetFraction, "share of available memory training may use")
+	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar even on a terminal")
+	return cmd
+}
+
+func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	be, err := cpu.New(cpu.Options{Threads: f.threads, Kernel: f.kernel})
+	if err != nil {
+		return err
+	}
+	train, test, err := loadDataset(f.dataset, f.dataDir)
+	if err != nil {
+		return err
+	}
+	var tr *ml.Trainer
+	if f.resume != "" {
+		ck, err := readCheckpointFile(f.resume)
+		if err != nil {
+			return err
+		}
+		if tr, err = ml.ResumeTrainer(ck, train, be); err != nil {
+			return fmt.Errorf("resume from %s: %w", f.resume, err)
+		}
+		// How long to train is not part of the bits of any step: explicit
+		// --steps / --epochs extend or shorten the resumed run.
+		if cmdChanged(cmd, "steps") {
+			tr.Cfg.Steps = f.steps
+			if !cmdChanged(cmd, "epochs") {
+				tr.Cfg.Epochs = 0
+			}
+		}
+		if cmdChanged(cmd, "epochs") {
+			tr.Cfg.Epochs = f.epochs
+		}
+		if err := tr.Cfg.Validate(); err != nil {
+			return err
+		}
+	} else {
+		cfg := ml.DefaultTrainConfig()
+		cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay = f.optimizer, f.lr, f.momentum, f.wd
+		cfg.BatchSize, cfg.Epochs, cfg.Steps, cfg.Seed = f.batch, f.epochs, f.steps, f.seed
+		if cfg.Steps > 0 && !cmdChanged(cmd, "epochs") {
+			cfg.Epochs = 0 // --steps alone: as many epochs as the steps need
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		m, err := ml.NewModel(f.model, f.seed)
+		if err != nil {
+			return err
+		}
+		if tr, err = ml.NewTrainer(m, train, cfg, be); err != nil {
+			return err
+		}
+	}
+	budget := accel.CPUBudget(float64(f.memFraction))
+	need := tr.Model.EstimateMemory(tr.Cfg.BatchSize, tr.Opt.Slots())
+	if err := budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need); err != nil {
+		return err
+	}
+	total := tr.TotalSteps()
+	if !f.asJSON || isTerminal(errOut) {
+		fmt.Fprintf(errOut, "training %s (%d parameters) on %s: %d samples, %s, batch %d, %d steps, backend %s, %d threads\n",
+			tr.Model.Spec, tr.Model.NumParams(), f.dataset, train.N, tr.Cfg.Optimizer, tr.Cfg.BatchSize, total-tr.StepIndex(), be.Name(), be.Threads())
+	}
+	var bar *progressbar.ProgressBar
+	if !f.noProgress && isTerminal(errOut) {
+		bar = progressbar.NewOptions64(int64(total-tr.StepIndex()),
+			progressbar.OptionSetWriter(errOut), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	start := time.Now()
+	first := tr.StepIndex()
+	var loss float32
+	for !tr.Done() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if loss, err = tr.Step(nil); err != nil {
+			return err
+		}
+		if bar != nil {
+			done := tr.StepIndex() - first
+			sps := float64(done) * float64(tr.Cfg.BatchSize) / time.Since(start).Seconds()
+			bar.Describe(fmt.Sprintf("loss %.4f, %.0f samples/s", loss, sps))
+			_ = bar.Add(1)
+		}
+		if f.ckptDir != "" && f.ckptEvery > 0 && tr.StepIndex()%uint64(f.ckptEvery) == 0 && !tr.Done() {
+			if err := writeCheckpointFile(tr, filepath.Join(f.ckptDir, fmt.Sprintf("step-%d.ckpt", tr.StepIndex()))); err != nil {
+				return err
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	ev, err := ml.Evaluate(tr.Model, test, be, 1000)
+	if err != nil {
+		return err
+	}
+	wh := ml.WeightsHash(tr.Model)
+	summary := struct {
+		Model            string  `json:"model"`
+		Steps            uint64  `json:"steps"`
+		Epoch            int     `json:"epoch"`
+		Samples          uint64  `json:"samples"`
+		Loss             float32 `json:"loss"`
+		ElapsedSeconds   float64 `json:"elapsed_seconds"`
+		SamplesPerSecond float64 `json:"samples_per_second"`
+		TestAccuracy     float64 `json:"test_accuracy"`
+		TestLoss         float64 `json:"test_loss"`
+		WeightsSHA256    string  `json:"weights_sha256"`
+		Backend          string  `json:"backend"`
+		Threads          int     `json:"threads"`
+		Checkpoint       string  `json:"checkpoint,omitempty"`
+	}{Model: tr.Model.Spec.String(), Steps: tr.StepIndex(), Epoch: tr.Epoch(), Samples: (tr.StepIndex() - first) * uint64(tr.Cfg.BatchSize),
+		Loss: loss, ElapsedSeconds: elapsed.Seconds(), TestAccuracy: ev.Accuracy, TestLoss: ev.Loss,
+		WeightsSHA256: fmt.Sprintf("%x", wh[:]), Backend: be.Name(), Threads: be.Threads()}
+	if elapsed > 0 {
+		summary.SamplesPerSecond = float64(summary.Samples) / elapsed.Seconds()
+	}
+	if f.ckptDir != "" {
+		summary.Checkpoint = filepath.Join(f.ckptDir, "final.ckpt")
+		if err := writeCheckpointFile(tr, summary.Checkpoint); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
+		return json.NewEncoder(out).Encode(summary)
+	}
+	fmt.Fprintf(out, "steps %d, loss %.4f, %.0f samples/s, test accuracy %.2f%%, weights sha256 %s\n",
+		summary.Steps, summary.Loss, summary.SamplesPerSecond, 100*summary.TestAccuracy, summary.WeightsSHA256)
+	if summary.Checkpoint != "" {
+		fmt.Fprintf(out, "checkpoint %s\n", summary.Checkpoint)
+	}
+	return nil
+}
+
+func cmdChanged(cmd *cobra.Command, name string) bool { return cmd.Flags().Changed(name) }
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// writeCheckpointFile writes atomically: a temporary file in the same
+// directory, synced, then renamed, so a crash never leaves half a file.
+func writeCheckpointFile(tr *ml.Trainer, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ckpt-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tr.SaveCheckpoint(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write checkpoint %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func readCheckpointFile(path string) (*ml.Checkpoint, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	ck, err := ml.ReadCheckpoint(fh, 0)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return ck, nil
+}
+
+func evalCmd() *cobra.Command {
+	var (
+		path, dataset, dataDir string
+		threads, batch         int
+		asJSON                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --checkpoint FILE",
+		Short: "Evaluate a saved checkpoint on the dataset's test split",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return errors.New("--checkpoint is required")
+			}
+			ck, err := readCheckpointFile(path)
+			if err != nil {
+				return err
+			}
+			m, err := ck.Model()
+			if err != nil {
+				return fmt.Errorf("checkpoint %s: %w", path, err)
+			}
+			be, err := cpu.New(cpu.Options{Threads: threads})
+			if err != nil {
+				return err
+			}
+			_, test, err := loadDataset(dataset, dataDir)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			ev, err := ml.Evaluate(m, test, be, batch)
+			if err != nil {
+				return err
+			}
+			res := struct {
+				Model         string  `json:"model"`
+				Step          uint64  `json:"step"`
+				TestAccuracy  float64 `json:"test_accuracy"`
+				TestLoss      float64 `json:"test_loss"`
+				Correct       int     `json:"correct"`
+				N             int     `json:"n"`
+				Seconds       float64 `json:"seconds"`
+				WeightsSHA256 string  `json:"weights_sha256"`
+			}{ck.Header.Spec, ck.Header.Step, ev.Accuracy, ev.Loss, ev.Correct, ev.N, time.Since(start).Seconds(), ck.Header.WeightsSHA256}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s at step %d: test accuracy %.2f%% (%d/%d), loss %.4f, weights sha256 %s\n",
+				res.Model, res.Step, 100*res.TestAccuracy, res.Correct, res.N, res.TestLoss, res.WeightsSHA256)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&path, "checkpoint", "", "checkpoint file written by `pouwd ml train --checkpoint-dir`")
+	fl.StringVar(&dataset, "dataset", "mnist", "dataset name (mnist)")
+	fl.StringVar(&dataDir, "data-dir", "", "directory of the dataset files")
+	fl.IntVar(&threads, "threads", 1, "CPU threads")
+	fl.IntVar(&batch, "batch", 1000, "inference batch size")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
