@@ -2,8 +2,8 @@ package ml_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"testing"
 

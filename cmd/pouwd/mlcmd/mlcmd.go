@@ -73,10 +73,10 @@ func gib(b uint64) float64 { return float64(b) / (1 << 30) }
 
 type trainFlags struct {
 	dataset, dataDir, model, optimizer, kernel, ckptDir, resume string
-	lr, momentum, wd, memFraction                              float32
-	batch, epochs, steps, threads, ckptEvery                   int
-	seed                                                       uint64
-	asJSON, noProgress                                         bool
+	lr, momentum, wd, memFraction                               float32
+	batch, epochs, steps, threads, ckptEvery                    int
+	seed                                                        uint64
+	asJSON, noProgress                                          bool
 }
 
 func loadDataset(name, dir string) (train, test ml.Dataset, err error) {
