@@ -1,0 +1,115 @@
+// Command enginebench measures pouwd's training engine for
+// scripts/bench/train_vs_torch.sh: canonical GEMM GFLOP/s and training
+// samples/s, one JSON object per line. The PyTorch side is torch_bench.py.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+)
+
+type result struct {
+	Name    string  `json:"name"`
+	Threads int     `json:"threads"`
+	Value   float64 `json:"value"`
+	Unit    string  `json:"unit"`
+}
+
+func main() {
+	threads := flag.Int("threads", 1, "threads")
+	minTime := flag.Duration("min-time", 2*time.Second, "minimum time per measurement")
+	only := flag.String("only", "", "run only this benchmark")
+	flag.Parse()
+	be := cpu.MustNew(cpu.Options{Threads: *threads})
+	enc := json.NewEncoder(os.Stdout)
+	emit := func(name string, v float64, unit string) {
+		_ = enc.Encode(result{Name: name, Threads: *threads, Value: v, Unit: unit})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	randn := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64())
+		}
+		return s
+	}
+	for _, g := range []struct {
+		name    string
+		m, n, k int
+	}{{"gemm_1024x1024x1024", 1024, 1024, 1024}, {"gemm_512x784x128", 512, 128, 784}} {
+		if *only != "" && *only != g.name {
+			continue
+		}
+		a, b, c := randn(g.m*g.k), randn(g.k*g.n), make([]float32, g.m*g.n)
+		be.Gemm(false, false, g.m, g.n, g.k, a, g.k, b, g.n, c, g.n) // warm up
+		best := 0.0
+		deadline := time.Now().Add(*minTime)
+		for time.Now().Before(deadline) {
+			t0 := time.Now()
+			be.Gemm(false, false, g.m, g.n, g.k, a, g.k, b, g.n, c, g.n)
+			if gf := 2 * float64(g.m*g.n*g.k) / time.Since(t0).Seconds() / 1e9; gf > best {
+				best = gf
+			}
+		}
+		emit(g.name, best, "GFLOP/s")
+	}
+	for _, tc := range []struct {
+		name, spec string
+		batch      int
+		shape      []int
+	}{
+		{"mlp_784-256-10_b64", "mlp:784-256-10", 64, []int{784}},
+		{"mlp_784-256-10_b256", "mlp:784-256-10", 256, []int{784}},
+		{"cnn_small_b64", "cnn:1x28x28-2x8-10", 64, []int{1, 28, 28}},
+	} {
+		if *only != "" && *only != tc.name {
+			continue
+		}
+		n := 8192
+		d := ml.Dataset{X: make([]float32, n*784), Y: make([]int, n), N: n, Shape: tc.shape, Classes: 10}
+		for i := range d.X {
+			d.X[i] = r.Float32()
+		}
+		for i := range d.Y {
+			d.Y[i] = r.IntN(10)
+		}
+		m, err := ml.NewModel(tc.spec, 1)
+		if err != nil {
+			panic(err)
+		}
+		cfg := ml.DefaultTrainConfig()
+		cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, tc.batch, 1000
+		tr, err := ml.NewTrainer(m, d, cfg, be)
+		if err != nil {
+			panic(err)
+		}
+		for i := 0; i < 5; i++ { // warm up
+			if _, err := tr.Step(nil); err != nil {
+				panic(err)
+			}
+		}
+		best := 0.0
+		for rep := 0; rep < 3; rep++ {
+			steps := 0
+			t0 := time.Now()
+			for time.Since(t0) < *minTime/3 {
+				if _, err := tr.Step(nil); err != nil {
+					panic(err)
+				}
+				steps++
+			}
+			if sps := float64(steps*tc.batch) / time.Since(t0).Seconds(); sps > best {
+				best = sps
+			}
+		}
+		emit(tc.name, best, "samples/s")
+	}
+	fmt.Fprintln(os.Stderr, "backend", be.Name(), "threads", be.Threads())
+}

@@ -1,0 +1,77 @@
+"""PyTorch side of scripts/bench/train_vs_torch.sh: the same GEMMs and
+training loops as enginebench, one JSON object per line."""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+min_time = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
+torch.set_num_threads(threads)
+torch.manual_seed(1)
+
+
+def emit(name, value, unit):
+    print(json.dumps({"name": name, "threads": threads, "value": value, "unit": unit}), flush=True)
+
+
+for name, m, n, k in [("gemm_1024x1024x1024", 1024, 1024, 1024), ("gemm_512x784x128", 512, 128, 784)]:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    c = torch.empty(m, n)
+    torch.mm(a, b, out=c)
+    best = 0.0
+    deadline = time.perf_counter() + min_time
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=c)
+        best = max(best, 2 * m * n * k / (time.perf_counter() - t0) / 1e9)
+    emit(name, best, "GFLOP/s")
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+
+
+for name, build, batch, shape in [("mlp_784-256-10_b64", mlp, 64, (784,)),
+                                  ("mlp_784-256-10_b256", mlp, 256, (784,)),
+                                  ("cnn_small_b64", cnn, 64, (1, 28, 28))]:
+    n = 8192
+    X = torch.rand(n, *shape)
+    Y = torch.randint(0, 10, (n,))
+    model = build()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    lossf = nn.CrossEntropyLoss()
+    perm = torch.randperm(n)
+    pos = [0]
+
+    def step():
+        i = pos[0]
+        if i + batch > n:
+            i = 0
+        idx = perm[i:i + batch]
+        pos[0] = i + batch
+        x, y = X.index_select(0, idx), Y.index_select(0, idx)
+        opt.zero_grad()
+        loss = lossf(model(x), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    best = 0.0
+    for _ in range(3):
+        steps = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < min_time / 3:
+            step()
+            steps += 1
+        best = max(best, steps * batch / (time.perf_counter() - t0))
+    emit(name, best, "samples/s")

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Side-by-side speed of pouwd's canonical training engine and PyTorch (Debian
+# python3-torch, run with /usr/bin/python3): fp32 GEMM GFLOP/s and training
+# samples/s, at 1 thread (the ratios) and our 2-thread figures.
+#   scripts/bench/train_vs_torch.sh [MIN_SECONDS_PER_MEASUREMENT]
+# Targets at 1 thread: GEMM >= 0.8x, MLP >= 1.0x, small CNN >= 0.8x PyTorch.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MIN=${1:-2}
+
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+	apt-get install -y python3-torch >/dev/null || { apt-get update >/dev/null && apt-get install -y python3-torch >/dev/null; }
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/enginebench" ./scripts/bench/enginebench
+
+# PyTorch's BLAS (OpenBLAS) and OpenMP pools get the same thread count.
+torch_run() {
+	OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 MKL_NUM_THREADS=$1 /usr/bin/python3 scripts/bench/torch_bench.py "$1" "$MIN"
+}
+"$tmp/enginebench" -threads 1 -min-time "${MIN}s" > "$tmp/ours1.jsonl"
+torch_run 1 > "$tmp/torch1.jsonl"
+"$tmp/enginebench" -threads 2 -min-time "${MIN}s" > "$tmp/ours2.jsonl"
+torch_run 2 > "$tmp/torch2.jsonl"
+
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+def load(f):
+    return {r["name"]: r for r in map(json.loads, open(os.path.join(d, f)))}
+o1, t1, o2, t2 = load("ours1.jsonl"), load("torch1.jsonl"), load("ours2.jsonl"), load("torch2.jsonl")
+target = {"gemm_1024x1024x1024": 0.8, "gemm_512x784x128": 0.8, "mlp_784-256-10_b64": 1.0,
+          "mlp_784-256-10_b256": 1.0, "cnn_small_b64": 0.8}
+print(f"{'benchmark':24} {'unit':10} {'pouwd 1t':>10} {'torch 1t':>10} {'ratio':>6} {'target':>6}   {'pouwd 2t':>10} {'torch 2t':>10} {'ratio':>6}")
+for name in o1:
+    a, b = o1[name]["value"], t1[name]["value"]
+    a2, b2 = o2[name]["value"], t2[name]["value"]
+    ok = "ok" if a / b >= target[name] else "BELOW"
+    print(f"{name:24} {o1[name]['unit']:10} {a:10.1f} {b:10.1f} {a/b:6.2f} {target[name]:6.1f} {ok:5} {a2:10.1f} {b2:10.1f} {a2/b2:6.2f}")
+PY
