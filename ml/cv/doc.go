@@ -24,6 +24,10 @@
 // floor(n/k)+1. StratifiedKFold follows scikit-learn >= 0.22 (see its doc).
 // Test vectors produced by scikit-learn 1.2.1 are in testdata.
 //
+// On a prepared dataset the fold positions 0..n-1 are the samples of
+// data.CVPool (every non-test sample, ascending index), and the labels are
+// theirs.
+//
 // # Metrics in ppm
 //
 // accuracy_ppm = floor(10^6 * correct / n). Per class c with true positives

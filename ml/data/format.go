@@ -119,6 +119,20 @@ func (d *Dataset) Indices(s uint8) []int {
 	return out
 }
 
+// CVPool returns the samples that K-fold cross-validation runs over: every
+// sample not in the test split (training and validation), in ascending
+// index order. Fold rule position p (ml/cv) is sample CVPool(split)[p].
+// pouwd ml cv, miners and verifiers all use this order.
+func CVPool(split []uint8) []int {
+	var out []int
+	for i, v := range split {
+		if v != Test {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 func shapeSize(s []int) int {
 	n := 1
 	for _, v := range s {

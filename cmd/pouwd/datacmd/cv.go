@@ -155,15 +155,16 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		return err
 	}
 	var idx, labels, hold, holdLabels []int
+	idx = data.CVPool(splits)
+	if f.limit > 0 && len(idx) > f.limit {
+		idx = idx[:f.limit]
+	}
+	for _, i := range idx {
+		labels = append(labels, src.Label(i))
+	}
 	for i, s := range splits {
-		if s == data.Test {
-			if f.holdoutLimit == 0 || len(hold) < f.holdoutLimit {
-				hold, holdLabels = append(hold, i), append(holdLabels, src.Label(i))
-			}
-			continue
-		}
-		if f.limit == 0 || len(idx) < f.limit {
-			idx, labels = append(idx, i), append(labels, src.Label(i))
+		if s == data.Test && (f.holdoutLimit == 0 || len(hold) < f.holdoutLimit) {
+			hold, holdLabels = append(hold, i), append(holdLabels, src.Label(i))
 		}
 	}
 	spec := cv.FoldSpec{K: f.folds, Stratified: f.stratified, Shuffle: !f.noShuffle, Seed: f.seed}
