@@ -49,20 +49,21 @@ func TestCVOnMNIST(t *testing.T) {
 	for _, h := range hold {
 		holdLabels = append(holdLabels, d.Labels[h])
 	}
-	run := func() *cv.Report {
+	run := func(workers int) *cv.Report {
 		rep, err := cv.Run(context.Background(), tr, 10, labels, idx, cfgs, cv.Options{
 			Folds: cv.FoldSpec{K: 3, Stratified: true, Shuffle: true, Seed: 7}, Holdout: hold, HoldoutLabels: holdLabels,
+			Workers: workers,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rep
 	}
-	a := run()
-	b := run()
+	a := run(1)
+	b := run(2) // jobs in parallel on one backend: same bits
 	for i, c := range a.Configs {
 		t.Logf("%-28s mean %.4f std %.4f params %d rank %d soft %.2f hard %.2f", c.Name, c.Mean, c.Std, c.Params, c.Rank, c.Soft.Accuracy, c.Hard.Accuracy)
-		if c.MeanPPM != b.Configs[i].MeanPPM || c.StdPPM != b.Configs[i].StdPPM {
+		if c.MeanPPM != b.Configs[i].MeanPPM || c.StdPPM != b.Configs[i].StdPPM || c.Soft.AccuracyPPM != b.Configs[i].Soft.AccuracyPPM {
 			t.Errorf("%s: not reproducible: %d/%d vs %d/%d ppm", c.Name, c.MeanPPM, c.StdPPM, b.Configs[i].MeanPPM, b.Configs[i].StdPPM)
 		}
 		if c.Mean < 0.6 {
