@@ -3,13 +3,14 @@ package data
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // CIFAR record layout (https://www.cs.toronto.edu/~kriz/cifar.html, "binary

