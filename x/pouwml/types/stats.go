@@ -1,6 +1,9 @@
 package types
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // Quorum is how many of n assigned verifiers must agree:
 // ceil(n * quorumBps / 10000), at least 1 and at most n.
@@ -35,8 +38,8 @@ func Median(values []uint64) uint64 {
 }
 
 // MeanStd returns floor(mean) and floor(sqrt(population variance)) of ppm
-// values, in integer arithmetic (values are at most 1e6, so sums fit easily).
-// The variance is sum((x*n - sum)^2) / n^3, computed exactly then floored.
+// values, in exact integer arithmetic: var = sum((n*x - sum)^2) / n^3, with
+// the numerator accumulated in 128 bits (each term is at most (n*1e6)^2).
 func MeanStd(values []uint64) (mean, std uint64) {
 	n := uint64(len(values))
 	if n == 0 {
@@ -47,23 +50,18 @@ func MeanStd(values []uint64) (mean, std uint64) {
 		sum += v
 	}
 	mean = sum / n
-	// Exact: var = sum((x - sum/n)^2)/n = sum((n*x - sum)^2) / n^3.
-	var acc uint64 // (n*x - sum)^2 <= (n*1e6)^2; with n <= 4096 it fits in uint64 only per term, so divide per term carefully.
-	var accHi uint64
+	var hi, lo uint64
 	for _, v := range values {
 		d := int64(n*v) - int64(sum)
 		if d < 0 {
 			d = -d
 		}
-		sq := uint64(d) * uint64(d)
-		prev := acc
-		acc += sq
-		if acc < prev {
-			accHi++
-		}
+		sqHi, sqLo := bits.Mul64(uint64(d), uint64(d))
+		var carry uint64
+		lo, carry = bits.Add64(lo, sqLo, 0)
+		hi += sqHi + carry
 	}
-	std = isqrt(div128by64(accHi, acc, n*n*n))
-	return mean, std
+	return mean, isqrt(div128by64(hi, lo, n*n*n))
 }
 
 // AbsDiff is |a - b|.
@@ -96,6 +94,6 @@ func div128by64(hi, lo, d uint64) uint64 {
 	if hi >= d {
 		return ^uint64(0)
 	}
-	q, _ := bitsDiv(hi, lo, d)
+	q, _ := bits.Div64(hi, lo, d)
 	return q
 }
