@@ -1,6 +1,7 @@
 package cv
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"slices"
@@ -143,3 +144,22 @@ func TestFoldDeterminismAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSeedFromHash(t *testing.T) {
+	// the first four bytes, big-endian, of SHA-256("pouw/cv-seed/v1" | h)
+	h := make([]byte, 32)
+	got := SeedFromHash(h)
+	want := sha256.Sum256(append([]byte("pouw/cv-seed/v1"), h...))
+	if got != uint32(want[0])<<24|uint32(want[1])<<16|uint32(want[2])<<8|uint32(want[3]) {
+		t.Fatalf("SeedFromHash = %#x", got)
+	}
+	h[31] = 1
+	if SeedFromHash(h) == got {
+		t.Fatal("seed does not depend on the hash")
+	}
+	if got != pinnedSeed {
+		t.Fatalf("SeedFromHash(zero hash) = %#x, pinned %#x", got, pinnedSeed)
+	}
+}
+
+const pinnedSeed = 0x056f33c5
