@@ -163,3 +163,25 @@ func TestSeedFromHash(t *testing.T) {
 }
 
 const pinnedSeed = 0x056f33c5
+
+func TestTaskFolds(t *testing.T) {
+	labels := make([]int, 100)
+	for i := range labels {
+		labels[i] = i % 4
+	}
+	hash := make([]byte, 32)
+	hash[0] = 7
+	a, err := TaskFolds(labels, 5, true, hash, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := SeedFromHash(append(append([]byte{}, hash...), 0, 0, 0, 0, 0, 0, 0, 42))
+	want, _ := StratifiedKFold(labels, 5, true, seed)
+	if !slices.Equal(a, want) {
+		t.Fatal("TaskFolds is not StratifiedKFold with the derived seed")
+	}
+	b, _ := TaskFolds(labels, 5, true, hash, 43)
+	if slices.Equal(a, b) {
+		t.Fatal("task seed has no effect")
+	}
+}

@@ -115,6 +115,18 @@ func SeedFromHash(h []byte) uint32 {
 	return binary.BigEndian.Uint32(s[:4])
 }
 
+// TaskFolds is the protocol's fold rule for a chain task: the test fold of
+// every CV-pool position (data.CVPool of the task's dataset; labels are
+// those samples' labels), for K folds, stratified or not, always shuffled,
+// with seed SeedFromHash(foldSeed | taskSeed as 8 bytes big-endian), where
+// foldSeed is the block hash the chain recorded for the task. Miners,
+// verifiers and pouwd ml cv all call this.
+func TaskFolds(labels []int, k int, stratified bool, foldSeed []byte, taskSeed uint64) ([]int, error) {
+	b := binary.BigEndian.AppendUint64(append([]byte(nil), foldSeed...), taskSeed)
+	spec := FoldSpec{K: k, Stratified: stratified, Shuffle: true, Seed: SeedFromHash(b)}
+	return Assign(spec, len(labels), labels)
+}
+
 // Run cross-validates every configuration on the samples whose labels are
 // given (sample i of the trainer's data has label labels[i]; folds are
 // over the positions 0..len(labels)-1, translated through idx when the CV
