@@ -75,6 +75,9 @@ import (
 	"github.com/pouw/pouwd/ml/data"
 )
 
+// Available reports whether this build can read HDF5 files.
+const Available = true
+
 // libMu serialises every libhdf5 call (the Debian build is not thread-safe).
 var libMu sync.Mutex
 

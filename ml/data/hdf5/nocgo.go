@@ -9,6 +9,9 @@ import (
 	"github.com/pouw/pouwd/ml/data"
 )
 
+// Available reports whether this build can read HDF5 files.
+const Available = false
+
 // ErrHDF5 wraps every error of this package.
 var ErrHDF5 = errors.New("hdf5")
 
