@@ -36,19 +36,23 @@ func ParseCSV(name string, r io.Reader, opt CSVOptions) (*Dataset, error) {
 	if opt.Comma != 0 {
 		cr.Comma = opt.Comma
 	}
-	cr.ReuseRecord = false
-	rows, err := cr.ReadAll()
-	if err != nil {
+	cr.ReuseRecord = true
+	readErr := func(err error) error {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %s: line %d column %d: %v", ErrSource, name, pe.Line, pe.Column, pe.Err)
+			return fmt.Errorf("%w: %s: line %d column %d: %v", ErrSource, name, pe.Line, pe.Column, pe.Err)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrSource, name, err)
+		return fmt.Errorf("%w: %s: %v", ErrSource, name, err)
 	}
-	if len(rows) == 0 {
+	rec, err := cr.Read()
+	if err == io.EOF {
 		return nil, fmt.Errorf("%w: %s: empty, expected rows of features and a label", ErrSource, name)
 	}
-	ncol := len(rows[0])
+	if err != nil {
+		return nil, readErr(err)
+	}
+	first := append([]string(nil), rec...)
+	ncol := len(first)
 	if ncol < 2 {
 		return nil, fmt.Errorf("%w: %s: line 1 has %d column, expected at least one feature and one label", ErrSource, name, ncol)
 	}
@@ -64,14 +68,14 @@ func ParseCSV(name string, r io.Reader, opt CSVOptions) (*Dataset, error) {
 		} else {
 			byName = true
 			labelCol = -1
-			for i, h := range rows[0] {
+			for i, h := range first {
 				if strings.TrimSpace(h) == opt.Label {
 					labelCol = i
 					break
 				}
 			}
 			if labelCol < 0 {
-				return nil, fmt.Errorf("%w: %s: no column named %q in the header %q", ErrOptions, name, opt.Label, rows[0])
+				return nil, fmt.Errorf("%w: %s: no column named %q in the header %q", ErrOptions, name, opt.Label, first)
 			}
 		}
 	}
@@ -80,7 +84,7 @@ func ParseCSV(name string, r io.Reader, opt CSVOptions) (*Dataset, error) {
 	case "", "auto":
 		header = byName
 		if !header {
-			for i, f := range rows[0] {
+			for i, f := range first {
 				if i == labelCol {
 					continue
 				}
@@ -99,36 +103,49 @@ func ParseCSV(name string, r io.Reader, opt CSVOptions) (*Dataset, error) {
 	default:
 		return nil, fmt.Errorf("%w: header %q, expected auto, yes or no", ErrOptions, opt.Header)
 	}
-	first := 0
-	if header {
-		first = 1
-	}
-	n := len(rows) - first
-	if n < 1 {
-		return nil, fmt.Errorf("%w: %s: a header and no data rows, expected at least one sample", ErrSource, name)
-	}
 	nf := ncol - 1
-	d := &Dataset{DType: Float32, Shape: []int{nf}, F32: make([]float32, 0, n*nf)}
-	raw := make([]string, 0, n)
-	for k, row := range rows[first:] {
-		line := k + first + 1
-		if len(row) != ncol {
-			return nil, fmt.Errorf("%w: %s: line %d has %d fields, expected %d", ErrSource, name, line, len(row), ncol)
-		}
-		for i, f := range row {
+	d := &Dataset{DType: Float32, Shape: []int{nf}}
+	var raw []string
+	row := func(rec []string) error {
+		for i, f := range rec {
 			if i == labelCol {
-				raw = append(raw, strings.TrimSpace(f))
 				continue
 			}
 			v, err := parseFeature(f)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: line %d column %d: %q %v", ErrSource, name, line, i+1, f, err)
+				line, col := cr.FieldPos(i)
+				return fmt.Errorf("%w: %s: line %d column %d (field %d): %q %v", ErrSource, name, line, col, i+1, f, err)
 			}
 			d.F32 = append(d.F32, v)
 		}
-		if raw[len(raw)-1] == "" {
-			return nil, fmt.Errorf("%w: %s: line %d column %d: empty label, expected a class", ErrSource, name, line, labelCol+1)
+		l := strings.TrimSpace(rec[labelCol])
+		if l == "" {
+			line, col := cr.FieldPos(labelCol)
+			return fmt.Errorf("%w: %s: line %d column %d (field %d): empty label, expected a class", ErrSource, name, line, col, labelCol+1)
 		}
+		raw = append(raw, l)
+		return nil
+	}
+	if !header {
+		if err := row(first); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, readErr(err)
+		}
+		if err := row(rec); err != nil {
+			return nil, err
+		}
+	}
+	n := len(raw)
+	if n < 1 {
+		return nil, fmt.Errorf("%w: %s: a header and no data rows, expected at least one sample", ErrSource, name)
 	}
 	d.Labels, d.ClassNames = classIDs(raw)
 	d.Classes = len(d.ClassNames)

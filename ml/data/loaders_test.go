@@ -225,10 +225,11 @@ func TestCSV(t *testing.T) {
 		in, want string
 		opt      CSVOptions
 	}{
-		{"a,b,y\n1,2,x\n3,zz,y\n", `line 3 column 2: "zz" is not a number`, CSVOptions{}},
+		{"a,b,y\n1,2,x\n3,zz,y\n", `line 3 column 3 (field 2): "zz" is not a number`, CSVOptions{}},
+		{"a,b,y\n1,2,\"multi\nline\"\n3,zz,y\n", `line 4 column 3 (field 2): "zz"`, CSVOptions{}},
 		{"a,b,y\n1,2,x\n3,4\n", "line 3", CSVOptions{}},
-		{"1,2,x\n3,NaN,y\n", `line 2 column 2: "NaN" is not finite`, CSVOptions{}},
-		{"1,2,x\n3,4,\n", "line 2 column 3: empty label", CSVOptions{}},
+		{"1,2,x\n3,NaN,y\n", `line 2 column 3 (field 2): "NaN" is not finite`, CSVOptions{}},
+		{"1,2,x\n3,4,\n", "line 2 column 5 (field 3): empty label", CSVOptions{}},
 		{"a,b,y\n1,\"2,x\n", "line 2", CSVOptions{}},
 		{"a,b,y\n", "no data rows", CSVOptions{}},
 		{"a,b,y\n1,2,3\n", `no column named "label"`, CSVOptions{Label: "label"}},
