@@ -9,8 +9,11 @@ import (
 	_ "image/png"  // PNG decoder
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // ImageOptions says how to read an image folder.
@@ -76,22 +79,49 @@ func LoadImageFolder(dir string, opt ImageOptions) (*Dataset, []string, error) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			p := filepath.Join(dir, cls, n)
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %v", ErrSource, err)
-			}
-			px, err := DecodeImage(p, b, opt)
-			if err != nil {
-				return nil, nil, err
-			}
-			d.U8 = append(d.U8, px...)
+			files = append(files, filepath.Join(dir, cls, n))
 			d.Labels = append(d.Labels, c)
-			files = append(files, p)
 		}
 	}
-	if len(d.Labels) == 0 {
+	if len(files) == 0 {
 		return nil, nil, fmt.Errorf("%w: %s: class folders hold no images, expected PNG or JPEG files", ErrSource, dir)
+	}
+	// Decode in parallel; every image lands in its own slot, so the bytes
+	// do not depend on the worker count. The reported error is the first
+	// bad file in listing order.
+	dim := d.Dim()
+	d.U8 = make([]byte, len(files)*dim)
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				b, err := os.ReadFile(files[i])
+				if err != nil {
+					errs[i] = fmt.Errorf("%w: %v", ErrSource, err)
+					continue
+				}
+				px, err := DecodeImage(files[i], b, opt)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				copy(d.U8[i*dim:], px)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	d.Split = make([]uint8, len(d.Labels))
 	return d, files, nil
