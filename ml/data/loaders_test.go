@@ -250,6 +250,13 @@ func TestImageFolder(t *testing.T) {
 	if d.Len() != 8 || d.Classes != 2 || d.ClassNames[0] != "bird" || len(files) != 8 || d.Dim() != 3*6*8 {
 		t.Fatalf("images: %d samples, classes %v, files %d, dim %d", d.Len(), d.ClassNames, len(files), d.Dim())
 	}
+	prev := runtime.GOMAXPROCS(1)
+	one, _, err := LoadImageFolder(dir, ImageOptions{Width: 8, Height: 6})
+	runtime.GOMAXPROCS(prev)
+	must(t, err)
+	if sha(t, one) != sha(t, d) {
+		t.Fatal("image folder bytes depend on the number of decoding workers")
+	}
 	g, _, err := LoadImageFolder(dir, ImageOptions{Width: 8, Height: 6, Gray: true})
 	must(t, err)
 	if g.Dim() != 48 {
