@@ -2,6 +2,7 @@ package data
 
 import (
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -58,6 +59,29 @@ func TestLazyPeakMemory(t *testing.T) {
 				}
 			}
 		}
+	}
+	// concurrent readers (pouwd ml cv --workers N) see the right samples
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			row := make([]float32, dim)
+			for k := 0; k < 300; k++ {
+				i := (k*131 + g*517) % n
+				l.Read(i, row)
+				if row[dim-1] != float32((i*dim+dim-1)%1000) {
+					errs <- "concurrent read returned another sample"
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 	t.Logf("lazy: dataset %d MiB, budget %d MiB, peak heap above baseline %.1f MiB", m.Bytes>>20, budget>>20, float64(peak)/(1<<20))
 	if peak > budget {
