@@ -3,7 +3,8 @@
 # machine: the real Fashion-MNIST files, libhdf5 headers for the cgo binding,
 # pkg-config to find them, and h5py + numpy to write HDF5 test files.
 # Idempotent: packages already installed are skipped, apt is only touched
-# when something is missing.
+# when something is missing. (python3-sklearn is not needed by the tests: it
+# only regenerates ml/cv/testdata/*.json with ml/cv/testdata/gen_sklearn.py.)
 set -euo pipefail
 
 pkgs=(dataset-fashion-mnist libhdf5-dev pkg-config python3-h5py python3-numpy)
