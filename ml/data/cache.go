@@ -103,8 +103,21 @@ func (c *Cache) Prepare(o Options, load LoadFunc, out string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Write(dir, d, m); err != nil {
+	if c == nil {
+		if err := Write(dir, d, m); err != nil {
+			return nil, err
+		}
+	} else if existed, err := writeNew(dir, d, m); err != nil {
 		return nil, err
+	} else if existed {
+		// another process stored this entry meanwhile: it must agree
+		vm, err := Verify(dir)
+		if err != nil {
+			return nil, err
+		}
+		if vm.SHA256 != m.SHA256 {
+			return nil, fmt.Errorf("%w: cache entry %s has sha256 %s, this build gives %s", ErrCorrupt, dir, vm.SHA256, m.SHA256)
+		}
 	}
 	r := &Result{Dir: dir, Meta: m, Dataset: d}
 	if c != nil {

@@ -316,23 +316,57 @@ func Build(o Options, d *Dataset, files []string, sourceSHA string) (*Dataset, *
 // atomically: everything is written into a temporary sibling directory
 // which then replaces dir. Load and Verify check the hash when reading.
 func Write(dir string, d *Dataset, m *Meta) error {
+	tmp, err := writeTmp(dir, d, m)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeNew is Write for cache entries: it never replaces an existing
+// directory (another process may be reading it); when dir already exists
+// it reports existed and leaves it alone.
+func writeNew(dir string, d *Dataset, m *Meta) (existed bool, err error) {
+	tmp, err := writeTmp(dir, d, m)
+	if err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(dir); serr == nil {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
+// writeTmp writes the dataset into a new temporary sibling of dir and
+// returns its path.
+func writeTmp(dir string, d *Dataset, m *Meta) (string, error) {
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return err
+		return "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
+	fail := func(err error) (string, error) {
+		os.RemoveAll(tmp)
+		return "", err
+	}
 	f, err := os.Create(filepath.Join(tmp, DataFile))
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	n, err := d.WriteTo(bw)
@@ -343,24 +377,17 @@ func Write(dir string, d *Dataset, m *Meta) error {
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if n != m.Bytes {
-		return fmt.Errorf("%w: wrote %d bytes of %s, metadata says %d", ErrFormat, n, dir, m.Bytes)
+		return fail(fmt.Errorf("%w: wrote %d bytes of %s, metadata says %d", ErrFormat, n, dir, m.Bytes))
 	}
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, MetaFile), append(mb, '\n'), 0o644); err != nil {
-		return err
+		return fail(err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return tmp, nil
 }
