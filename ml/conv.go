@@ -18,6 +18,15 @@ import (
 type Conv2d struct {
 	Cin, Cout, K, S, P int
 	W, B               *Param
+	// Scratch reused across steps (a Model is not safe for concurrent use).
+	colBuf, outBuf []float32
+}
+
+func reuse(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
 }
 
 // NewConv2d returns a convolution initialised He-uniform (bias zero).
@@ -56,11 +65,11 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	P := oh * ow
 	Q := n * P
 	R := l.Cin * l.K * l.K
-	col := make([]float32, R*Q)
+	col := reuse(&l.colBuf, R*Q)
 	for s := 0; s < n; s++ {
 		l.im2col(col, Q, s*P, x.Data[s*l.Cin*h*w:(s+1)*l.Cin*h*w], h, w, oh, ow)
 	}
-	out := make([]float32, l.Cout*Q)
+	out := reuse(&l.outBuf, l.Cout*Q)
 	c.B.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
 	y := NewTensor(n, l.Cout, oh, ow)
 	b := l.B.T.Data
@@ -81,9 +90,7 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 			}
 		}
 		if l.W.T.needGrad {
-			tmp := make([]float32, l.Cout*R)
-			c.B.Gemm(false, true, l.Cout, R, Q, dout, Q, col, Q, tmp, R)
-			addTo(l.W.T.grad(), tmp)
+			gemmGrad(c, l.W.T, false, true, l.Cout, R, Q, dout, Q, col, Q)
 			db := l.B.T.grad()
 			for co := 0; co < l.Cout; co++ {
 				var acc float32
@@ -209,7 +216,10 @@ func (p *Pool2d) Forward(c *Ctx, x *Tensor) *Tensor {
 		arg = make([]int32, len(y.Data))
 	}
 	div := float32(p.K * p.K)
-	for pl := 0; pl < planes; pl++ {
+	if !p.Avg && p.K == 2 && p.S == 2 {
+		maxPool2(x.Data, y.Data, arg, planes, h, w, oh, ow)
+	}
+	for pl := 0; pl < planes && (p.Avg || p.K != 2 || p.S != 2); pl++ {
 		src := x.Data[pl*h*w : (pl+1)*h*w]
 		dst := y.Data[pl*oh*ow : (pl+1)*oh*ow]
 		for oy := 0; oy < oh; oy++ {
@@ -429,4 +439,35 @@ func (l *Norm) Forward(c *Ctx, x *Tensor) *Tensor {
 		}
 	})
 	return y
+}
+
+// maxPool2 is Pool2d's max branch for K = S = 2 (same window order: (0,0),
+// (0,1), (1,0), (1,1), first maximum wins).
+func maxPool2(x, y []float32, arg []int32, planes, h, w, oh, ow int) {
+	for pl := 0; pl < planes; pl++ {
+		src := x[pl*h*w : (pl+1)*h*w]
+		dst := y[pl*oh*ow : (pl+1)*oh*ow]
+		ag := arg[pl*oh*ow : (pl+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			r0 := src[2*oy*w : 2*oy*w+w]
+			r1 := src[(2*oy+1)*w : (2*oy+1)*w+w]
+			d := dst[oy*ow : oy*ow+ow]
+			a := ag[oy*ow : oy*ow+ow]
+			for ox := range d {
+				i := 2 * ox
+				best, bi := r0[i], 2*oy*w+i
+				if v := r0[i+1]; v > best {
+					best, bi = v, 2*oy*w+i+1
+				}
+				if v := r1[i]; v > best {
+					best, bi = v, (2*oy+1)*w+i
+				}
+				if v := r1[i+1]; v > best {
+					best, bi = v, (2*oy+1)*w+i+1
+				}
+				d[ox] = best
+				a[ox] = int32(bi)
+			}
+		}
+	}
 }

@@ -88,20 +88,34 @@ func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
 	c.record(y, []*Tensor{x, l.W.T, l.B.T}, func() {
 		dy := y.Grad
 		if l.W.T.needGrad {
-			tmp := make([]float32, l.In*l.Out)
-			c.B.Gemm(true, false, l.In, l.Out, n, x.Data, l.In, dy, l.Out, tmp, l.Out)
-			addTo(l.W.T.grad(), tmp)
-			db := make([]float32, l.Out)
-			colSum(db, dy, n, l.Out)
-			addTo(l.B.T.grad(), db)
+			gemmGrad(c, l.W.T, true, false, l.In, l.Out, n, x.Data, l.In, dy, l.Out)
+			db, fresh := l.B.T.gradDst()
+			if fresh {
+				colSum(db, dy, n, l.Out)
+			} else {
+				tmp := make([]float32, l.Out)
+				colSum(tmp, dy, n, l.Out)
+				addTo(db, tmp)
+			}
 		}
 		if x.needGrad {
-			tmp := make([]float32, n*l.In)
-			c.B.Gemm(false, true, n, l.In, l.Out, dy, l.Out, l.W.T.Data, l.Out, tmp, l.In)
-			addTo(x.grad(), tmp)
+			gemmGrad(c, x, false, true, n, l.In, l.Out, dy, l.Out, l.W.T.Data, l.Out)
 		}
 	})
 	return y
+}
+
+// gemmGrad adds op(A)·op(B) (canonical GEMM, m x n, row stride n) into
+// t's gradient, writing it in place when t has no contribution yet.
+func gemmGrad(c *Ctx, t *Tensor, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) {
+	dst, fresh := t.gradDst()
+	if fresh {
+		c.B.Gemm(transA, transB, m, n, k, a, lda, b, ldb, dst, n)
+		return
+	}
+	tmp := make([]float32, m*n)
+	c.B.Gemm(transA, transB, m, n, k, a, lda, b, ldb, tmp, n)
+	addTo(dst, tmp)
 }
 
 // colSum sets dst[j] = sequential float32 sum over i = 0..rows-1 of
@@ -159,7 +173,22 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 		panic("ml: unknown activation " + a.Kind)
 	}
 	c.record(y, []*Tensor{x}, func() {
-		dx, dy := x.grad(), y.Grad
+		dy := y.Grad
+		if dx, fresh := x.gradDst(); fresh && a.Kind == "relu" {
+			dy = dy[:len(x.Data)]
+			dx = dx[:len(x.Data)]
+			for i, v := range x.Data {
+				if v > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+			return
+		} else if fresh {
+			clear(dx)
+		}
+		dx := x.Grad
 		switch a.Kind {
 		case "relu":
 			for i, v := range x.Data {

@@ -224,12 +224,11 @@ func (m *Model) Forward(c *Ctx, x *Tensor) *Tensor {
 	return x
 }
 
-// ZeroGrad sets all parameter gradients to +0.
+// ZeroGrad resets all parameter gradients to +0 (lazily: the next
+// contribution overwrites).
 func (m *Model) ZeroGrad() {
 	for _, p := range m.params {
-		if p.T.Grad != nil {
-			clear(p.T.Grad)
-		}
+		p.T.gradOK = false
 	}
 }
 

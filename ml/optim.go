@@ -83,22 +83,35 @@ func (o *SGD) Slots() int {
 }
 
 func (o *SGD) Step(params []*Param) {
+	lr, mu, wd := o.LR, o.Momentum, o.WeightDecay
 	for pi, p := range trainableOf(params) {
-		w, g := p.T.Data, p.T.grad()
-		var v []float32
-		if o.vel != nil {
-			v = o.vel[pi].Data
-		}
-		for i := range w {
-			d := g[i]
-			if o.WeightDecay != 0 {
-				d += float32(o.WeightDecay * w[i])
+		w := p.T.Data
+		g := p.T.grad()[:len(w)]
+		switch {
+		case o.vel == nil && wd == 0:
+			for i, gi := range g {
+				w[i] -= float32(lr * gi)
 			}
-			if v != nil {
-				v[i] = float32(o.Momentum*v[i]) + d
-				d = v[i]
+		case wd == 0:
+			v := o.vel[pi].Data[:len(w)]
+			for i, gi := range g {
+				vi := float32(mu*v[i]) + gi
+				v[i] = vi
+				w[i] -= float32(lr * vi)
 			}
-			w[i] -= float32(o.LR * d)
+		default:
+			var v []float32
+			if o.vel != nil {
+				v = o.vel[pi].Data[:len(w)]
+			}
+			for i, gi := range g {
+				d := gi + float32(wd*w[i])
+				if v != nil {
+					d = float32(mu*v[i]) + d
+					v[i] = d
+				}
+				w[i] -= float32(lr * d)
+			}
 		}
 	}
 }

@@ -14,6 +14,12 @@ type Tensor struct {
 	// nil for tensors that do not need gradients.
 	Grad     []float32
 	needGrad bool
+	// gradOK is false while Grad holds a previous step's values (after
+	// ZeroGrad): the first contribution then overwrites instead of adding.
+	// Overwriting x equals adding x to +0 here because no contribution is
+	// ever -0 (FMA chains and float32 sums that start from +0 cannot
+	// produce -0), so this is only a speed-up.
+	gradOK bool
 }
 
 // NewTensor returns a zero tensor of the shape.
@@ -38,8 +44,25 @@ func (t *Tensor) NeedsGrad() bool { return t.needGrad }
 func (t *Tensor) grad() []float32 {
 	if t.Grad == nil {
 		t.Grad = make([]float32, len(t.Data))
+	} else if !t.gradOK {
+		clear(t.Grad)
 	}
+	t.gradOK = true
 	return t.Grad
+}
+
+// gradDst returns the gradient buffer and whether it holds no contribution
+// yet, in which case the caller must overwrite every element.
+func (t *Tensor) gradDst() ([]float32, bool) {
+	fresh := false
+	if t.Grad == nil {
+		t.Grad = make([]float32, len(t.Data))
+		fresh = true
+	} else if !t.gradOK {
+		fresh = true
+	}
+	t.gradOK = true
+	return t.Grad, fresh
 }
 
 func numel(shape []int) int {

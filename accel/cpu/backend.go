@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"fmt"
+
+	"github.com/pouw/pouwd/accel/canon"
 	"runtime"
 	"sync"
 )
@@ -124,7 +126,7 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 		}
 		return
 	}
-	if b.kern != nil {
+	if b.kern != nil && b.kern.fn != nil {
 		b.gemmPacked(transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
 		return
 	}
@@ -138,9 +140,13 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 		}
 		bt, btld = tmp, n
 	}
+	axpy := canon.FMA32Acc
+	if b.kern != nil && b.kern.axpy != nil {
+		axpy = b.kern.axpy
+	}
 	rows := 8
 	b.parallel((m+rows-1)/rows, func(lo, hi int) {
-		gemmGoRows(transA, lo*rows, min(hi*rows, m), n, k, a, lda, bt, btld, c, ldc)
+		gemmGoRows(axpy, transA, lo*rows, min(hi*rows, m), n, k, a, lda, bt, btld, c, ldc)
 	})
 }
 

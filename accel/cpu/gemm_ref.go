@@ -33,7 +33,7 @@ func GemmRef(transA, transB bool, m, n, k int, a []float32, lda int, b []float32
 // gemmGoRows computes rows [i0, i1) of the canonical GEMM in pure Go with
 // the loop order i, p, j: each c[i,j] still sees its FMA chain in
 // increasing p. bt is B as a k x n row-major matrix (ldb).
-func gemmGoRows(transA bool, i0, i1, n, k int, a []float32, lda int, bt []float32, ldb int, c []float32, ldc int) {
+func gemmGoRows(axpy func(acc []float32, a float32, b []float32), transA bool, i0, i1, n, k int, a []float32, lda int, bt []float32, ldb int, c []float32, ldc int) {
 	for i := i0; i < i1; i++ {
 		row := c[i*ldc : i*ldc+n]
 		clear(row)
@@ -44,7 +44,7 @@ func gemmGoRows(transA bool, i0, i1, n, k int, a []float32, lda int, bt []float3
 			} else {
 				av = a[i*lda+p]
 			}
-			canon.FMA32Acc(row, av, bt[p*ldb:p*ldb+n])
+			axpy(row, av, bt[p*ldb:p*ldb+n])
 		}
 	}
 }

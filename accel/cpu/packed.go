@@ -4,10 +4,15 @@ package cpu
 // tile from panels packed as pa[p*mr+i] = A(i,p) and pb[p*nr+j] = B(p,j),
 // running every output's FMA chain in increasing p, starting from the
 // stored C value when accum is set and from 0 otherwise.
+//
+// A kernel with axpy instead of fn (arm64 NEON) is a row kernel:
+// axpy(acc, a, b) sets acc[j] = FMA32(a, b[j], acc[j]) and the row-wise
+// GEMM (gemmGoRows) drives it.
 type microKernel struct {
 	name   string
 	mr, nr int
 	fn     func(kc int, a, b, c *float32, ldb, ldc int, accum bool)
+	axpy   func(acc []float32, a float32, b []float32)
 }
 
 // kc is the p-block length: a block's accumulators are stored to C and
@@ -104,12 +109,30 @@ func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda 
 // packA writes pa[p*mr+i] = opA(i0+i, p0+p) for i < rows, zero for the
 // padding rows.
 func packA(pa []float32, transA bool, a []float32, lda, i0, rows, p0, kc, mr int) {
+	pa = pa[:kc*mr]
 	if transA {
 		for p := 0; p < kc; p++ {
 			src := a[(p0+p)*lda+i0:]
 			dst := pa[p*mr : p*mr+mr]
 			copy(dst, src[:rows])
 			clear(dst[rows:])
+		}
+		return
+	}
+	if rows == 8 && mr == 8 {
+		// Eight read streams, sequential writes.
+		r0 := a[(i0+0)*lda+p0 : (i0+0)*lda+p0+kc]
+		r1 := a[(i0+1)*lda+p0 : (i0+1)*lda+p0+kc]
+		r2 := a[(i0+2)*lda+p0 : (i0+2)*lda+p0+kc]
+		r3 := a[(i0+3)*lda+p0 : (i0+3)*lda+p0+kc]
+		r4 := a[(i0+4)*lda+p0 : (i0+4)*lda+p0+kc]
+		r5 := a[(i0+5)*lda+p0 : (i0+5)*lda+p0+kc]
+		r6 := a[(i0+6)*lda+p0 : (i0+6)*lda+p0+kc]
+		r7 := a[(i0+7)*lda+p0 : (i0+7)*lda+p0+kc]
+		for p := range r0 {
+			d := pa[p*8 : p*8+8 : p*8+8]
+			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+			d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
 		}
 		return
 	}
@@ -129,6 +152,7 @@ func packA(pa []float32, transA bool, a []float32, lda, i0, rows, p0, kc, mr int
 
 // packB writes pb[p*nr+j] = opB(p0+p, j0+j) for j < width, zero padding.
 func packB(pb []float32, transB bool, b []float32, ldb, p0, kc, j0, width, nr int) {
+	pb = pb[:kc*nr]
 	if !transB {
 		for p := 0; p < kc; p++ {
 			dst := pb[p*nr : p*nr+nr]
@@ -137,7 +161,19 @@ func packB(pb []float32, transB bool, b []float32, ldb, p0, kc, j0, width, nr in
 		}
 		return
 	}
-	for j := 0; j < nr; j++ {
+	j := 0
+	// Four read streams at a time, 16-byte writes.
+	for ; j+4 <= width; j += 4 {
+		s0 := b[(j0+j+0)*ldb+p0 : (j0+j+0)*ldb+p0+kc]
+		s1 := b[(j0+j+1)*ldb+p0 : (j0+j+1)*ldb+p0+kc]
+		s2 := b[(j0+j+2)*ldb+p0 : (j0+j+2)*ldb+p0+kc]
+		s3 := b[(j0+j+3)*ldb+p0 : (j0+j+3)*ldb+p0+kc]
+		for p := range s0 {
+			d := pb[p*nr+j : p*nr+j+4 : p*nr+j+4]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+		}
+	}
+	for ; j < nr; j++ {
 		if j >= width {
 			for p := 0; p < kc; p++ {
 				pb[p*nr+j] = 0
