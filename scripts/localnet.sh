@@ -12,6 +12,8 @@
 #   POUWD                 pouwd binary (default ./build/pouwd)
 #   LOCALNET_CHAIN_ID     chain id (default pouw-localnet)
 #   LOCALNET_PORT_SHIFT   added to every port (default 0)
+#   LOCALNET_BLOCK_MAX_GAS  consensus block gas limit (default 100000000)
+#   LOCALNET_GOGC         GOGC of the nodes (default 400: less GC work per tx)
 #
 # Ports of node i (0..3), before LOCALNET_PORT_SHIFT:
 #   p2p 26656+100i  rpc 26657+100i  prometheus 26660+100i
@@ -37,6 +39,7 @@ VAL_STAKE=100000000000   # 100k POUW bonded per validator
 VAL_FUNDS=1000000000000  # 1M POUW per validator account
 ACC_FUNDS=1000000000000  # 1M POUW per user account
 ACCOUNTS=(client miner1 miner2 verifier1 verifier2 verifier3)
+BLOCK_MAX_GAS="${LOCALNET_BLOCK_MAX_GAS:-100000000}" # 100M gas: ~1000 pouwml txs
 
 die() { echo "localnet: $*" >&2; exit 1; }
 log() { echo "localnet: $*"; }
@@ -126,12 +129,15 @@ init_localnet() {
 		"$POUWD" genesis add-genesis-account "$(addr "$name")" "$ACC_FUNDS$DENOM" --home "$g0" >/dev/null
 	done
 
-	# Short governance periods so proposals can be tried on a localnet.
+	# Short governance periods so proposals can be tried on a localnet, and
+	# a block gas limit: without one a proposer under load packs the whole
+	# mempool into one block, which then takes many seconds to execute.
 	local gen="$g0/config/genesis.json" tmp
 	tmp="$(mktemp)"
-	jq '.app_state.gov.params.voting_period = "60s"
+	jq --arg maxgas "$BLOCK_MAX_GAS" '.app_state.gov.params.voting_period = "60s"
 		| .app_state.gov.params.expedited_voting_period = "30s"
-		| .app_state.gov.params.max_deposit_period = "60s"' "$gen" >"$tmp" && mv "$tmp" "$gen"
+		| .app_state.gov.params.max_deposit_period = "60s"
+		| .consensus.params.block.max_gas = $maxgas' "$gen" >"$tmp" && mv "$tmp" "$gen"
 
 	mkdir -p "$g0/config/gentx"
 	for ((i = 0; i < NODES; i++)); do
@@ -177,6 +183,11 @@ init_localnet() {
 		set_toml "$cfg" consensus timeout_commit '"1s"'
 		set_toml "$cfg" consensus skip_timeout_commit false
 		set_toml "$cfg" instrumentation prometheus true
+		# node0 indexes txs (for `q tx`, `q txs`, clients waiting on a tx);
+		# the other validators do not, which saves them work per tx.
+		if [[ $i -ne 0 ]]; then
+			set_toml "$cfg" tx_index indexer '"null"'
+		fi
 		set_toml "$cfg" instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\""
 
 		set_toml "$app" "" minimum-gas-prices "\"0$DENOM\""
@@ -256,7 +267,7 @@ cmd_start() {
 	for ((i = 0; i < NODES; i++)); do
 		# setsid: the node gets its own session, so it outlives this shell
 		# and `stop` can signal it by pid alone.
-		setsid "$POUWD" start --home "$(node_home "$i")" >>"$(log_file "$i")" 2>&1 </dev/null &
+		GOGC="${LOCALNET_GOGC:-400}" setsid "$POUWD" start --home "$(node_home "$i")" >>"$(log_file "$i")" 2>&1 </dev/null 9>&- &
 		echo $! >"$(pid_file "$i")"
 	done
 
@@ -332,11 +343,18 @@ cmd_reset() {
 	log "removed $LH"
 }
 
+# One start/stop/reset at a time per home (they touch the same files); the
+# nodes do not inherit the lock.
+lock() {
+	exec 9>"${TMPDIR:-/tmp}/pouwd-localnet-$(printf '%s' "$LH" | md5sum | cut -c1-12).lock"
+	flock -n 9 || die "another scripts/localnet.sh is running on $LH"
+}
+
 case "${1:-}" in
-start) cmd_start ;;
-stop) cmd_stop ;;
+start) lock && cmd_start ;;
+stop) lock && cmd_stop ;;
 status) cmd_status ;;
-reset) cmd_reset ;;
+reset) lock && cmd_reset ;;
 *)
 	echo "usage: $0 start|stop|status|reset" >&2
 	exit 2

@@ -64,6 +64,7 @@ type config struct {
 	fund           int64
 	gas            uint64
 	jsonOut        string
+	maxPending     int
 }
 
 type account struct {
@@ -123,8 +124,9 @@ func main() {
 	flag.StringVar(&cfg.msg, "msg", "register-worker", "message: register-worker or bank-send")
 	flag.StringVar(&cfg.seed, "seed", "pouw-bench", "seed of the load accounts' keys")
 	flag.Int64Var(&cfg.fund, "fund", 100_000_000, "upouw given to each load account that has less")
-	flag.Uint64Var(&cfg.gas, "gas", 200_000, "gas limit per tx")
+	flag.Uint64Var(&cfg.gas, "gas", 150_000, "gas limit per tx")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write the result as JSON to this file")
+	flag.IntVar(&cfg.maxPending, "max-pending", 600, "pause while node0's mempool holds this many txs (0: never)")
 	flag.Parse()
 	cfg.nodes = strings.Split(nodes, ",")
 
@@ -202,8 +204,14 @@ func run(cfg config) error {
 	// takes a ticket, signs its next tx and broadcasts it to its node.
 	loadCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
-	tickets := make(chan struct{}, 1024)
-	go pace(loadCtx, cfg.rate, tickets)
+	// Closed loop: while node0's mempool holds more than -max-pending txs
+	// no new tickets are issued (and none are owed), so the offered load
+	// follows what the chain commits instead of piling up a backlog that
+	// every node would re-check after each block.
+	var pending atomic.Int64
+	go watchMempool(loadCtx, clients[0], &pending)
+	tickets := make(chan struct{})
+	go pace(loadCtx, cfg.rate, int64(cfg.maxPending), &pending, tickets)
 
 	var wg sync.WaitGroup
 	for i, a := range accs {
@@ -287,16 +295,25 @@ func run(cfg config) error {
 	return nil
 }
 
-func pace(ctx context.Context, rate float64, tickets chan<- struct{}) {
-	defer close(tickets)
-	if rate <= 0 {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case tickets <- struct{}{}:
+func watchMempool(ctx context.Context, c *rpchttp.HTTP, pending *atomic.Int64) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if r, err := c.NumUnconfirmedTxs(ctx); err == nil {
+				pending.Store(int64(r.Total))
 			}
 		}
+	}
+}
+
+func pace(ctx context.Context, rate float64, maxPending int64, pending *atomic.Int64, tickets chan<- struct{}) {
+	defer close(tickets)
+	if rate <= 0 {
+		rate = 1e6
 	}
 	start := time.Now()
 	var issued float64
@@ -308,6 +325,10 @@ func pace(ctx context.Context, rate float64, tickets chan<- struct{}) {
 			return
 		case now := <-t.C:
 			due := math.Floor(now.Sub(start).Seconds() * rate)
+			if maxPending > 0 && pending.Load() >= maxPending {
+				issued = due
+				continue
+			}
 			for issued < due {
 				select {
 				case tickets <- struct{}{}:
