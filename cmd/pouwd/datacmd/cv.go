@@ -26,6 +26,7 @@ type cvFlags struct {
 	folds, epochs, batch, threads, workers   int
 	limit, holdoutLimit                      int
 	memoryBudget                             int64
+	spillDir                                 string
 	stratified, noShuffle, jsonOut, quiet    bool
 	seed                                     uint32
 	lr                                       float64
@@ -74,7 +75,8 @@ Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
 	fl.IntVar(&f.workers, "workers", 1, "jobs run at once")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N training samples (0: all)")
 	fl.IntVar(&f.holdoutLimit, "holdout-limit", 0, "use only the first N test samples for the ensembles (0: all)")
-	fl.Int64Var(&f.memoryBudget, "memory-budget", 0, "bytes; a dataset file larger than this is read lazily from disk (0: load into memory)")
+	fl.Int64Var(&f.memoryBudget, "memory-budget", 0, "bytes; a larger dataset file is read lazily from disk and a larger training fold is memory-mapped from a temporary file (0: everything in memory)")
+	fl.StringVar(&f.spillDir, "spill-dir", "", "where training folds over --memory-budget are written (default: the system temp dir)")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG: mean and std per configuration, best configuration's confusion matrix")
@@ -146,6 +148,7 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		return fmt.Errorf("training defaults: %w", err)
 	}
 	tr := engine.NewSamples(src, shape, m.Classes, dtype, be, base)
+	tr.MemoryBudget, tr.SpillDir = f.memoryBudget, f.spillDir
 	grid, err := cv.ParseGrid(f.grid, tr.Schema())
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pouw/pouwd/accel"
@@ -24,6 +25,12 @@ type Trainer struct {
 	Base ml.TrainConfig
 	// EvalBatch is the inference batch size (default 1000).
 	EvalBatch int
+	// MemoryBudget, when > 0, bounds the training fold held on the Go
+	// heap: a fold whose float32 rows need more is written to a temporary
+	// file under SpillDir (default os.TempDir()) and memory-mapped, so the
+	// engine reads it from the page cache (unix only).
+	MemoryBudget int64
+	SpillDir     string
 
 	lut *[256]float32
 }
@@ -95,30 +102,49 @@ func (t *Trainer) Config(c cv.Config) (ml.TrainConfig, error) {
 	return tc, nil
 }
 
+// row writes sample i as the engine's float32 input.
+func (t *Trainer) row(i int, row []float32) {
+	dim := len(row)
+	mem, _ := t.Data.(*data.Dataset)
+	switch {
+	case mem != nil && t.lut != nil:
+		for e, v := range mem.U8[i*dim : (i+1)*dim] {
+			row[e] = t.lut[v]
+		}
+	case mem != nil:
+		copy(row, mem.F32[i*dim:(i+1)*dim])
+	default:
+		t.Data.Read(i, row) // uint8 values arrive as 0..255
+		if t.lut != nil {
+			for e, v := range row {
+				row[e] = t.lut[int(v)]
+			}
+		}
+	}
+}
+
 // gather copies the samples idx as float32 rows.
 func (t *Trainer) gather(idx []int) []float32 {
 	dim := t.Data.Dim()
 	x := make([]float32, len(idx)*dim)
-	mem, _ := t.Data.(*data.Dataset)
 	for j, i := range idx {
-		row := x[j*dim : (j+1)*dim]
-		switch {
-		case mem != nil && t.lut != nil:
-			for e, v := range mem.U8[i*dim : (i+1)*dim] {
-				row[e] = t.lut[v]
-			}
-		case mem != nil:
-			copy(row, mem.F32[i*dim:(i+1)*dim])
-		default:
-			t.Data.Read(i, row) // uint8 values arrive as 0..255
-			if t.lut != nil {
-				for e, v := range row {
-					row[e] = t.lut[int(v)]
-				}
-			}
-		}
+		t.row(i, x[j*dim:(j+1)*dim])
 	}
 	return x
+}
+
+// trainRows returns the training fold's rows: on the heap, or spilled to a
+// memory-mapped file when they exceed MemoryBudget.
+func (t *Trainer) trainRows(idx []int) ([]float32, func(), error) {
+	need := int64(len(idx)) * int64(t.Data.Dim()) * 4
+	if t.MemoryBudget <= 0 || need <= t.MemoryBudget {
+		return t.gather(idx), func() {}, nil
+	}
+	dir := t.SpillDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return t.spill(dir, idx)
 }
 
 // Fit implements cv.Trainer.
@@ -142,7 +168,12 @@ func (t *Trainer) Fit(ctx context.Context, c cv.Config, train []int, progress fu
 	for j, i := range train {
 		y[j] = t.Data.Label(i)
 	}
-	ds := ml.Dataset{X: t.gather(train), Y: y, N: len(train), Shape: t.Shape, Classes: t.Classes}
+	x, release, err := t.trainRows(train)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ds := ml.Dataset{X: x, Y: y, N: len(train), Shape: t.Shape, Classes: t.Classes}
 	tr, err := ml.NewTrainer(m, ds, tc, t.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", c, err)
