@@ -128,6 +128,28 @@ func TestPrepareInfoAndCV(t *testing.T) {
 	if len(lrep.Configs) != 2 || lrep.Configs[0].MeanPPM != rep.Configs[0].MeanPPM || lrep.Configs[1].MeanPPM != rep.Configs[1].MeanPPM {
 		t.Fatalf("lazy CV differs: %+v vs %+v", lrep, rep)
 	}
+	// an engine model with a budget below the training fold (243 rows of
+	// 16 bytes): lazy dataset and memory-mapped fold, same results
+	var ppm [2]int64
+	for k, extra := range [][]string{nil, {"--memory-budget", "3000"}} {
+		args := append([]string{"--dataset", out, "--models", "mlp:4-8-3", "--folds", "10", "--epochs", "2", "--batch", "16", "--quiet", "--json"}, extra...)
+		o, e, err := run(t, NewCVCommand(), args...)
+		if err != nil {
+			t.Fatalf("cv %v: %v\n%s", extra, err, e)
+		}
+		var r struct {
+			Configs []struct {
+				MeanPPM int64 `json:"mean_ppm"`
+			}
+		}
+		if err := json.Unmarshal([]byte(o), &r); err != nil || len(r.Configs) != 1 {
+			t.Fatalf("cv %v: %v", extra, err)
+		}
+		ppm[k] = r.Configs[0].MeanPPM
+	}
+	if ppm[0] != ppm[1] || ppm[0] == 0 {
+		t.Fatalf("mlp CV in memory %d ppm, with a 3000-byte budget %d ppm", ppm[0], ppm[1])
+	}
 	// bad input names what was expected
 	if _, _, err := run(t, NewCVCommand(), "--dataset", out, "--models", "mlp:4-8-3", "--grid", "learning=0.1"); err == nil || !strings.Contains(err.Error(), "unknown hyperparameter") {
 		t.Fatalf("bad grid: %v", err)
