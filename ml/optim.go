@@ -3,6 +3,8 @@ package ml
 import (
 	"fmt"
 
+	"github.com/pouw/pouwd/accel/cpu"
+
 	"github.com/pouw/pouwd/accel/canon"
 )
 
@@ -93,12 +95,7 @@ func (o *SGD) Step(params []*Param) {
 				w[i] -= float32(lr * gi)
 			}
 		case wd == 0:
-			v := o.vel[pi].Data[:len(w)]
-			for i, gi := range g {
-				vi := float32(mu*v[i]) + gi
-				v[i] = vi
-				w[i] -= float32(lr * vi)
-			}
+			cpu.SGDMomentum(w, o.vel[pi].Data, g, lr, mu) // same bits, vectorised
 		default:
 			var v []float32
 			if o.vel != nil {

@@ -31,52 +31,57 @@ func (b *Backend) getBuf(n int) *[]float32 {
 	return &s
 }
 
+// mcBlock is the number of rows of A packed together; each B micro-panel
+// (kc x nr, L1-sized) is reused across them.
+const mcBlock = 64
+
 func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
 	kern := b.kern
 	mr, nr := kern.mr, kern.nr
-	mp := (m + mr - 1) / mr
 	np := (n + nr - 1) / nr
+	mc := mcBlock / mr * mr
+	mb := (m + mc - 1) / mc
+	// A row-major B is read in place when few row panels reuse it (packing
+	// would cost as much as it saves); otherwise it is packed, which also
+	// avoids cache-set conflicts from power-of-two strides.
+	packFrom := 0
+	if !transB && m <= 2*mr {
+		packFrom = n / nr
+	}
 	bufB := b.getBuf(np * nr * min(k, kcBlock))
 	defer b.pool.Put(bufB)
 	pb := *bufB
 	for p0 := 0; p0 < k; p0 += kcBlock {
 		kc := min(kcBlock, k-p0)
-		// Pack B[p0:p0+kc, :] into np panels of kc x nr (zero padded). A
-		// row-major B is read in place except for a partial last panel.
-		packFrom := 0
-		if !transB {
-			packFrom = n / nr
-		}
 		b.parallel(np-packFrom, func(lo, hi int) {
 			for jp := lo + packFrom; jp < hi+packFrom; jp++ {
 				packB(pb[jp*kc*nr:(jp+1)*kc*nr], transB, bm, ldb, p0, kc, jp*nr, min(nr, n-jp*nr), nr)
 			}
 		})
 		accum := p0 > 0
-		// Work items: row panel x column chunk, split by contiguous ranges.
-		cols := 1
-		if mp < 2*b.threads {
-			cols = np
+		// Work items: a block of rows x a chunk of column panels.
+		chunks := 1
+		if mb < 2*b.threads {
+			chunks = min(np, 2*b.threads)
 		}
-		items := mp * cols
-		b.parallel(items, func(lo, hi int) {
-			bufA := b.getBuf(mr*kc + mr*nr)
+		b.parallel(mb*chunks, func(lo, hi int) {
+			bufA := b.getBuf(mc*kc + mr*nr)
 			defer b.pool.Put(bufA)
-			pa := (*bufA)[:mr*kc]
-			tmp := (*bufA)[mr*kc:]
-			lastIP := -1
+			pa := (*bufA)[:mc*kc]
+			tmp := (*bufA)[mc*kc:]
+			lastBlock := -1
 			for it := lo; it < hi; it++ {
-				ip, cp := it/cols, it%cols
-				j0, j1 := 0, np
-				if cols > 1 {
-					j0, j1 = cp, cp+1
+				blk, ch := it/chunks, it%chunks
+				i0 := blk * mc
+				rowsBlk := min(mc, m-i0)
+				nmp := (rowsBlk + mr - 1) / mr
+				if blk != lastBlock {
+					for ir := 0; ir < nmp; ir++ {
+						packA(pa[ir*mr*kc:(ir+1)*mr*kc], transA, a, lda, i0+ir*mr, min(mr, rowsBlk-ir*mr), p0, kc, mr)
+					}
+					lastBlock = blk
 				}
-				i0 := ip * mr
-				rows := min(mr, m-i0)
-				if ip != lastIP {
-					packA(pa, transA, a, lda, i0, rows, p0, kc, mr)
-					lastIP = ip
-				}
+				j0, j1 := np*ch/chunks, np*(ch+1)/chunks
 				for jp := j0; jp < j1; jp++ {
 					jc := jp * nr
 					width := min(nr, n-jc)
@@ -87,18 +92,23 @@ func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda 
 					} else {
 						bp = &pb[jp*kc*nr]
 					}
-					if rows == mr && width == nr {
-						kern.fn(kc, &pa[0], bp, &c[i0*ldc+jc], bld, ldc, accum)
-						continue
-					}
-					if accum {
-						for i := 0; i < rows; i++ {
-							copy(tmp[i*nr:i*nr+width], c[(i0+i)*ldc+jc:])
+					for ir := 0; ir < nmp; ir++ {
+						ri := i0 + ir*mr
+						rows := min(mr, m-ri)
+						ap := &pa[ir*mr*kc]
+						if rows == mr && width == nr {
+							kern.fn(kc, ap, bp, &c[ri*ldc+jc], bld, ldc, accum)
+							continue
 						}
-					}
-					kern.fn(kc, &pa[0], bp, &tmp[0], bld, nr, accum)
-					for i := 0; i < rows; i++ {
-						copy(c[(i0+i)*ldc+jc:(i0+i)*ldc+jc+width], tmp[i*nr:i*nr+width])
+						if accum {
+							for i := 0; i < rows; i++ {
+								copy(tmp[i*nr:i*nr+width], c[(ri+i)*ldc+jc:])
+							}
+						}
+						kern.fn(kc, ap, bp, &tmp[0], bld, nr, accum)
+						for i := 0; i < rows; i++ {
+							copy(c[(ri+i)*ldc+jc:(ri+i)*ldc+jc+width], tmp[i*nr:i*nr+width])
+						}
 					}
 				}
 			}

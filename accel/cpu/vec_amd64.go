@@ -1,0 +1,25 @@
+//go:build amd64 && !purego
+
+package cpu
+
+//go:noescape
+func sgdMomentumAVX512(w, v, grad *float32, n int, lr, mu float32)
+
+//go:noescape
+func sgdMomentumAVX2(w, v, grad *float32, n int, lr, mu float32)
+
+// sgdMomentumFast runs the widest vector kernel on a prefix of the slices
+// and returns its length.
+func sgdMomentumFast(w, v, g []float32, lr, mu float32) int {
+	switch {
+	case hasAVX512() && len(w) >= 16:
+		n := len(w) &^ 15
+		sgdMomentumAVX512(&w[0], &v[0], &g[0], n, lr, mu)
+		return n
+	case hasAVX2() && len(w) >= 8:
+		n := len(w) &^ 7
+		sgdMomentumAVX2(&w[0], &v[0], &g[0], n, lr, mu)
+		return n
+	}
+	return 0
+}

@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func sgdMomentumFast(w, v, g []float32, lr, mu float32) int { return 0 }
