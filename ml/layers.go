@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/pouw/pouwd/accel/cpu"
+
 	"github.com/pouw/pouwd/accel/canon"
 )
 
@@ -156,11 +158,7 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 	y := &Tensor{Shape: x.Shape, Data: make([]float32, len(x.Data))}
 	switch a.Kind {
 	case "relu":
-		for i, v := range x.Data {
-			if v > 0 {
-				y.Data[i] = v
-			}
-		}
+		cpu.ReLUMask(y.Data, x.Data, x.Data)
 	case "gelu":
 		for i, v := range x.Data {
 			y.Data[i] = float32(v * geluCDF(v))
@@ -175,15 +173,7 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 	c.record(y, []*Tensor{x}, func() {
 		dy := y.Grad
 		if dx, fresh := x.gradDst(); fresh && a.Kind == "relu" {
-			dy = dy[:len(x.Data)]
-			dx = dx[:len(x.Data)]
-			for i, v := range x.Data {
-				if v > 0 {
-					dx[i] = dy[i]
-				} else {
-					dx[i] = 0
-				}
-			}
+			cpu.ReLUMask(dx, x.Data, dy)
 			return
 		} else if fresh {
 			clear(dx)

@@ -19,3 +19,19 @@ func sgdMomentumGo(w, v, g []float32, lr, mu float32) {
 		w[i] -= float32(lr * vi)
 	}
 }
+
+// ReLUMask sets dst[i] = src[i] if x[i] > 0, else +0 (an ordered compare:
+// NaN gives 0). ReLU forward is ReLUMask(y, x, x); its backward into a fresh
+// gradient is ReLUMask(dx, x, dy).
+func ReLUMask(dst, x, src []float32) {
+	n := len(dst)
+	x, src = x[:n], src[:n]
+	done := reluMaskFast(dst, x, src)
+	for i := done; i < n; i++ {
+		if x[i] > 0 {
+			dst[i] = src[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}

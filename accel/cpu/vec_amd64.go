@@ -23,3 +23,15 @@ func sgdMomentumFast(w, v, g []float32, lr, mu float32) int {
 	}
 	return 0
 }
+
+//go:noescape
+func reluMaskAVX512(dst, x, src *float32, n int)
+
+func reluMaskFast(dst, x, src []float32) int {
+	if hasAVX512() && len(dst) >= 16 {
+		n := len(dst) &^ 15
+		reluMaskAVX512(&dst[0], &x[0], &src[0], n)
+		return n
+	}
+	return 0
+}

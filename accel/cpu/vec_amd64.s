@@ -64,3 +64,27 @@ sgdMomentumAVX2_done:
 	VZEROUPPER
 	RET
 
+// func reluMaskAVX512(dst, x, src *float32, n int)
+// n a multiple of 16; dst[i] = x[i] > 0 ? src[i] : 0 (src = x for the forward pass)
+TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ src+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXORD Z0, Z0, Z0
+reluMaskAVX512_loop:
+	CMPQ CX, $16
+	JLT reluMaskAVX512_done
+	VMOVUPS (SI), Z1
+	VCMPPS $0x1e, Z0, Z1, K1
+	VMOVUPS.Z (DX), K1, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP reluMaskAVX512_loop
+reluMaskAVX512_done:
+	VZEROUPPER
+	RET
+

@@ -3,3 +3,5 @@
 package cpu
 
 func sgdMomentumFast(w, v, g []float32, lr, mu float32) int { return 0 }
+
+func reluMaskFast(dst, x, src []float32) int { return 0 }

@@ -20,3 +20,24 @@ func TestSGDMomentumMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+func TestReLUMask(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{0, 3, 16, 33, 1000} {
+		x, src := randMat(r, n), randMat(r, n)
+		if n > 2 {
+			x[0], x[1], x[2] = float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(1))
+		}
+		dst := make([]float32, n)
+		ReLUMask(dst, x, src)
+		for i := range dst {
+			want := float32(0)
+			if x[i] > 0 {
+				want = src[i]
+			}
+			if math.Float32bits(dst[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d i=%d x=%g: %#x, want %#x", n, i, x[i], math.Float32bits(dst[i]), math.Float32bits(want))
+			}
+		}
+	}
+}
