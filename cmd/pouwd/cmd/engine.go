@@ -2,17 +2,15 @@ package cmd
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/pouw/pouwd/cmd/pouwd/datacmd"
+	"github.com/pouw/pouwd/cmd/pouwd/mlcmd"
 )
 
-// addEngineCommands mounts the training engine's `ml` group and the
-// datasets' `data` group (with `ml cv`).
-//
-// TODO(mount): when cmd/pouwd/mlcmd and cmd/pouwd/datacmd compile, replace
-// the body with:
-//
-//	mlCmd := mlcmd.NewCommand()
-//	mlCmd.AddCommand(datacmd.NewCVCommand())
-//	rootCmd.AddCommand(mlCmd, datacmd.NewCommand())
+// addEngineCommands mounts the training engine's `ml` group (with the
+// datasets' `ml cv`) and the datasets' `data` group.
 func addEngineCommands(rootCmd *cobra.Command) {
-	_ = rootCmd
+	mlCmd := mlcmd.NewCommand()
+	mlCmd.AddCommand(datacmd.NewCVCommand())
+	rootCmd.AddCommand(mlCmd, datacmd.NewCommand())
 }
