@@ -26,11 +26,11 @@ BUILD_FLAGS := -ldflags '$(ldflags)'
 TEST_TIMEOUT ?= 20m
 
 .PHONY: build install test test-go test-fuzz test-arm64 test-integration localnet localnet-stop \
-	localnet-status localnet-reset proto-gen proto-check lint vet bench-chain clean help
+	localnet-status localnet-reset proto-gen proto-check fmt-check lint vet bench-chain clean help
 
 help:
 	@echo "targets: build install test localnet localnet-stop localnet-status localnet-reset"
-	@echo "         proto-gen proto-check lint vet bench-chain clean"
+	@echo "         proto-gen proto-check fmt-check lint vet bench-chain clean"
 
 build:
 	@mkdir -p $(BUILDDIR)
@@ -85,9 +85,11 @@ proto-check:
 vet:
 	$(GO) vet ./...
 
-lint: vet
+fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt: files need formatting:" >&2; echo "$$out" >&2; exit 1; fi
+
+lint: fmt-check vet
 
 # Sustained tx/s on the 4-validator localnet (starts it when needed).
 bench-chain: build
