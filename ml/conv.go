@@ -20,6 +20,7 @@ type Conv2d struct {
 	W, B               *Param
 	// Scratch reused across steps (a Model is not safe for concurrent use).
 	colBuf, outBuf []float32
+	outT           *Tensor
 }
 
 func reuse(buf *[]float32, n int) []float32 {
@@ -71,7 +72,7 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	}
 	out := reuse(&l.outBuf, l.Cout*Q)
 	c.B.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
-	y := NewTensor(n, l.Cout, oh, ow)
+	y := outTensor(&l.outT, n, l.Cout, oh, ow)
 	b := l.B.T.Data
 	for s := 0; s < n; s++ {
 		for co := 0; co < l.Cout; co++ {
@@ -195,6 +196,8 @@ func (l *Conv2d) col2im(dimg []float32, col []float32, ld, q0 int, h, w, oh, ow 
 type Pool2d struct {
 	Avg  bool
 	K, S int
+	out  *Tensor
+	arg  []int32
 }
 
 func (p *Pool2d) Params() []*Param { return nil }
@@ -209,11 +212,14 @@ func (p *Pool2d) Workspace(in []int) int { return 0 }
 func (p *Pool2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	n, ch, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := (h-p.K)/p.S+1, (w-p.K)/p.S+1
-	y := NewTensor(n, ch, oh, ow)
+	y := outTensor(&p.out, n, ch, oh, ow)
 	planes := n * ch
 	var arg []int32
 	if !p.Avg {
-		arg = make([]int32, len(y.Data))
+		if cap(p.arg) < len(y.Data) {
+			p.arg = make([]int32, len(y.Data))
+		}
+		arg = p.arg[:len(y.Data)]
 	}
 	div := float32(p.K * p.K)
 	if !p.Avg && p.K == 2 && p.S == 2 {

@@ -107,7 +107,7 @@ func TestGradients(t *testing.T) {
 		{"gelu", &Activation{Kind: "gelu"}, randInput(10, 4, 5), true},
 		{"tanh", &Activation{Kind: "tanh"}, randInput(11, 4, 5), true},
 		{"dropout", &Dropout{P: 0.3, Index: 1}, randInput(12, 4, 5), true},
-		{"flatten", Flatten{}, randInput(13, 2, 2, 3), true},
+		{"flatten", &Flatten{}, randInput(13, 2, 2, 3), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) { gradCheck(t, tc.name, tc.layer, tc.x, tc.train) })
 	}

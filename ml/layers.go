@@ -55,6 +55,7 @@ func newParam(name string, shape ...int) *Param {
 type Linear struct {
 	In, Out int
 	W, B    *Param
+	out     *Tensor
 }
 
 // NewLinear returns a Linear layer initialised He-uniform (bias zero) from
@@ -78,7 +79,7 @@ func (l *Linear) Workspace([]int) int { return 0 }
 
 func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
 	n := x.Shape[0]
-	y := NewTensor(n, l.Out)
+	y := outTensor(&l.out, n, l.Out)
 	c.B.Gemm(false, false, n, l.Out, l.In, x.Data, l.In, l.W.T.Data, l.Out, y.Data, l.Out)
 	b := l.B.T.Data
 	for i := 0; i < n; i++ {
@@ -139,7 +140,10 @@ func colSum(dst, m []float32, rows, cols int) {
 //	tanh: y = Tanh32(x); dy/dx = 1 - float32(y·y)
 //
 // Every product is rounded on its own.
-type Activation struct{ Kind string }
+type Activation struct {
+	Kind string
+	out  *Tensor
+}
 
 func (a *Activation) Params() []*Param                 { return nil }
 func (a *Activation) OutShape(in []int) ([]int, error) { return in, nil }
@@ -155,7 +159,7 @@ func geluCDF(x float32) float32 {
 }
 
 func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
-	y := &Tensor{Shape: x.Shape, Data: make([]float32, len(x.Data))}
+	y := outTensor(&a.out, x.Shape...)
 	switch a.Kind {
 	case "relu":
 		cpu.ReLUMask(y.Data, x.Data, x.Data)
@@ -204,13 +208,14 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 // ---------------------------------------------------------------- Flatten
 
 // Flatten reshapes [N, ...] to [N, prod(...)] (a copy).
-type Flatten struct{}
+type Flatten struct{ out *Tensor }
 
-func (Flatten) Params() []*Param                 { return nil }
-func (Flatten) OutShape(in []int) ([]int, error) { return []int{numel(in)}, nil }
-func (Flatten) Workspace([]int) int              { return 0 }
-func (Flatten) Forward(c *Ctx, x *Tensor) *Tensor {
-	y := &Tensor{Shape: []int{x.Shape[0], numel(x.Shape[1:])}, Data: append([]float32(nil), x.Data...)}
+func (*Flatten) Params() []*Param                 { return nil }
+func (*Flatten) OutShape(in []int) ([]int, error) { return []int{numel(in)}, nil }
+func (*Flatten) Workspace([]int) int              { return 0 }
+func (f *Flatten) Forward(c *Ctx, x *Tensor) *Tensor {
+	y := outTensor(&f.out, x.Shape[0], numel(x.Shape[1:]))
+	copy(y.Data, x.Data)
 	c.record(y, []*Tensor{x}, func() { addTo(x.grad(), y.Grad) })
 	return y
 }
@@ -237,7 +242,7 @@ func (d *Dropout) Forward(c *Ctx, x *Tensor) *Tensor {
 	r := NewRNG("pouw/dropout/v1", c.Seed, c.Step, uint64(d.Index))
 	scale := 1 / (1 - d.P)
 	mask := make([]float32, len(x.Data))
-	y := &Tensor{Shape: x.Shape, Data: make([]float32, len(x.Data))}
+	y := NewTensor(x.Shape...)
 	for i, v := range x.Data {
 		if r.Float32() >= d.P {
 			mask[i] = scale

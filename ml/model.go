@@ -163,7 +163,7 @@ func NewModel(spec string, seed uint64) (*Model, error) {
 			m.Layers = append(m.Layers, &Activation{Kind: "relu"}, &Pool2d{Avg: s.Pool == "avg", K: 2, S: 2})
 			ch = out
 		}
-		m.Layers = append(m.Layers, Flatten{})
+		m.Layers = append(m.Layers, &Flatten{})
 		shape, err := m.shapeAfter(len(m.Layers))
 		if err != nil {
 			return nil, err
@@ -238,7 +238,7 @@ func (m *Model) Logits(b accel.Backend, x []float32, n int) ([]float32, error) {
 		return nil, fmt.Errorf("model %s: %d values for %d samples of %d", m.Spec.raw, len(x), n, m.SampleSize())
 	}
 	t, _ := FromData(x, append([]int{n}, m.InShape...)...)
-	return m.Forward(&Ctx{B: b}, t).Data, nil
+	return append([]float32(nil), m.Forward(&Ctx{B: b}, t).Data...), nil
 }
 
 // Predict returns the argmax class (first maximum) of each of n samples.

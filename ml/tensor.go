@@ -143,3 +143,28 @@ func (tp *Tape) BackwardFrom(out *Tensor, grad []float32) error {
 	tp.ops = tp.ops[:0]
 	return nil
 }
+
+// outTensor returns the layer's output tensor for this forward pass,
+// reusing the storage of the previous pass (a layer appears once per model
+// and a step's tape is consumed before the next forward, so nothing live is
+// overwritten; a Model is not safe for concurrent use). Data is not
+// cleared: every layer writes every output element.
+func outTensor(slot **Tensor, shape ...int) *Tensor {
+	n := numel(shape)
+	t := *slot
+	if t == nil || cap(t.Data) < n {
+		t = &Tensor{Data: make([]float32, n)}
+		*slot = t
+	}
+	t.Data = t.Data[:n]
+	t.Shape = append(t.Shape[:0], shape...)
+	t.needGrad, t.gradOK = false, false
+	if t.Grad != nil {
+		if cap(t.Grad) >= n {
+			t.Grad = t.Grad[:n]
+		} else {
+			t.Grad = nil
+		}
+	}
+	return t
+}
