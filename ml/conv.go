@@ -130,15 +130,16 @@ func (l *Conv2d) im2col(col []float32, ld, q0 int, img []float32, h, w, oh, ow i
 					}
 					src := plane[iy*w : (iy+1)*w]
 					if l.S == 1 {
-						ix0 := kj - l.P
-						for ox := range row {
-							ix := ix0 + ox
-							if ix < 0 || ix >= w {
-								row[ox] = 0
-							} else {
-								row[ox] = src[ix]
-							}
+						// ix = ox + kj - P is in [0, w) for ox in [lo, hi).
+						off := kj - l.P
+						lo, hi := max(0, -off), min(ow, w-off)
+						if lo >= hi {
+							clear(row)
+							continue
 						}
+						clear(row[:lo])
+						copy(row[lo:hi], src[lo+off:hi+off])
+						clear(row[hi:])
 						continue
 					}
 					for ox := range row {
@@ -170,6 +171,14 @@ func (l *Conv2d) col2im(dimg []float32, col []float32, ld, q0 int, h, w, oh, ow 
 						continue
 					}
 					dst := plane[iy*w : (iy+1)*w]
+					if l.S == 1 {
+						off := kj - l.P
+						lo, hi := max(0, -off), min(ow, w-off)
+						if lo < hi {
+							addTo(dst[lo+off:hi+off], src[oy*ow+lo:oy*ow+hi])
+						}
+						continue
+					}
 					for ox := 0; ox < ow; ox++ {
 						ix := ox*l.S - l.P + kj
 						if ix >= 0 && ix < w {
