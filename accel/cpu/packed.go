@@ -172,7 +172,22 @@ func packB(pb []float32, transB bool, b []float32, ldb, p0, kc, j0, width, nr in
 		return
 	}
 	j := 0
-	// Four read streams at a time, 16-byte writes.
+	// Eight, then four read streams at a time: 32- and 16-byte writes.
+	for ; j+8 <= width; j += 8 {
+		s0 := b[(j0+j+0)*ldb+p0 : (j0+j+0)*ldb+p0+kc]
+		s1 := b[(j0+j+1)*ldb+p0 : (j0+j+1)*ldb+p0+kc]
+		s2 := b[(j0+j+2)*ldb+p0 : (j0+j+2)*ldb+p0+kc]
+		s3 := b[(j0+j+3)*ldb+p0 : (j0+j+3)*ldb+p0+kc]
+		s4 := b[(j0+j+4)*ldb+p0 : (j0+j+4)*ldb+p0+kc]
+		s5 := b[(j0+j+5)*ldb+p0 : (j0+j+5)*ldb+p0+kc]
+		s6 := b[(j0+j+6)*ldb+p0 : (j0+j+6)*ldb+p0+kc]
+		s7 := b[(j0+j+7)*ldb+p0 : (j0+j+7)*ldb+p0+kc]
+		for p := range s0 {
+			d := pb[p*nr+j : p*nr+j+8 : p*nr+j+8]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
+		}
+	}
 	for ; j+4 <= width; j += 4 {
 		s0 := b[(j0+j+0)*ldb+p0 : (j0+j+0)*ldb+p0+kc]
 		s1 := b[(j0+j+1)*ldb+p0 : (j0+j+1)*ldb+p0+kc]
