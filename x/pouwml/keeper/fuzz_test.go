@@ -78,8 +78,8 @@ func fuzzHandler[M any, PM interface {
 			return // not a Msg: the tx decoder would refuse it before any handler
 		}
 		cache, _ := base.CacheContext()
-		fw.ctx = cache
-		defer func() { fw.ctx = base }()
+		fw.ctx, fw.t = cache, t
+		defer func() { fw.ctx, fw.t = base, f }()
 		err := handle(fw.msgs, cache, msg)
 		if err != nil {
 			if fw.snapshot() != baseSnap {
