@@ -30,8 +30,18 @@
 //	be, _ := cpu.New(cpu.Options{Threads: 2})
 //	tr, err := ml.NewTrainer(m, ds, cfg, be)
 //	res, err := tr.Run(ctx, func(s ml.StepInfo) error { ...; return nil })
-//	acc := ml.Evaluate(m, testDS, be, 1000).Accuracy
-//	classes := m.Predict(be, x, n)
+//	ev, err := ml.Evaluate(m, testDS, be, 1000)   // ev.Accuracy, ev.Loss
+//	classes, err := m.Predict(be, x, n)           // argmax per sample
+//	logits, err := m.Logits(be, x, n)
+//	bytes := m.EstimateMemory(batch, tr.Opt.Slots()) // for accel.Budget.Check
+//
+// Validate configs with TrainConfig.Validate and datasets with
+// Dataset.Validate (NewTrainer does both). Optimizers: "sgd" (with
+// Momentum, WeightDecay), "adam", "adamw" (Beta1, Beta2, Eps, WeightDecay).
+//
+// A Model is not safe for concurrent use: layers reuse their output buffers
+// from one forward pass to the next. Use one model per goroutine (two
+// models built from the same spec and seed are identical).
 //
 // The hook (nil for none) sees every step with the hashes of the work proof:
 // H(W_i) (StepInfo.WeightsBefore), H(B_i) (Batch), H(G_i) (Grads) and

@@ -14,6 +14,12 @@
 // Work is split over goroutines by output tiles only, so the thread count
 // never changes a bit.
 //
+// Elementwise kernels (SGDMomentum, ReLUMask) have AVX-512/AVX2 versions
+// that perform, per lane, exactly the float32 operations of their Go loops.
+//
+// On arm64 the "neon" row kernel (FMLA, fused like FMA32) drives the
+// row-wise GEMM; under the purego tag every kernel is pure Go.
+//
 // This package must never reorder, split or reassociate a chain over p, never
 // use a kernel that has not been checked bit for bit against GemmRef, and
 // never read global mutable state to pick a kernel after New returns.
