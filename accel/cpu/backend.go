@@ -41,7 +41,11 @@ func (o Options) Validate() error {
 type Backend struct {
 	threads int
 	kern    *microKernel // nil: pure Go
-	pool    sync.Pool
+	// narrow, when set, is used for GEMMs with n <= narrow.nr, where the
+	// wide kernel would mostly compute padding. Kernels are canonical, so
+	// the choice never changes a bit.
+	narrow *microKernel
+	pool   sync.Pool
 }
 
 // New returns a CPU backend.
@@ -57,6 +61,7 @@ func New(o Options) (*Backend, error) {
 	case "go":
 	case "auto":
 		b.kern = bestKernel()
+		b.narrow = narrowKernel()
 	default:
 		b.kern = kernelByName(o.Kernel)
 	}
@@ -127,7 +132,11 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 		return
 	}
 	if b.kern != nil && b.kern.fn != nil {
-		b.gemmPacked(transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
+		kern := b.kern
+		if b.narrow != nil && n <= b.narrow.nr && b.narrow.nr < kern.nr {
+			kern = b.narrow
+		}
+		b.gemmPacked(kern, transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
 		return
 	}
 	bt, btld := bm, ldb

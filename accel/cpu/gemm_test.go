@@ -25,7 +25,7 @@ func randMat(r *rand.Rand, n int) []float32 {
 func allBackends(t testing.TB) []*Backend {
 	t.Helper()
 	var bs []*Backend
-	for _, k := range append([]string{"go"}, Kernels()...) {
+	for _, k := range append([]string{"go", "auto"}, Kernels()...) {
 		for _, th := range []int{1, 2, 3} {
 			b, err := New(Options{Threads: th, Kernel: k})
 			if err != nil {

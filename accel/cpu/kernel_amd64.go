@@ -48,3 +48,11 @@ func bestKernel() *microKernel {
 	}
 	return nil
 }
+
+// narrowKernel is the kernel for narrow GEMMs when the best one is wider.
+func narrowKernel() *microKernel {
+	if hasAVX512() && hasAVX2() {
+		return avx2
+	}
+	return nil
+}

@@ -9,3 +9,5 @@ func Kernels() []string { return nil }
 func kernelByName(string) *microKernel { return nil }
 
 func bestKernel() *microKernel { return nil }
+
+func narrowKernel() *microKernel { return nil }

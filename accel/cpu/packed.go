@@ -35,8 +35,7 @@ func (b *Backend) getBuf(n int) *[]float32 {
 // (kc x nr, L1-sized) is reused across them.
 const mcBlock = 64
 
-func (b *Backend) gemmPacked(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
-	kern := b.kern
+func (b *Backend) gemmPacked(kern *microKernel, transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mc := mcBlock / mr * mr
