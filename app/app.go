@@ -83,6 +83,8 @@ var maccPerms = map[string][]string{
 	govtypes.ModuleName:                 {authtypes.Burner},
 	// x/pouwml escrows task fees and worker bonds and burns slashed bonds.
 	pouwmltypes.ModuleName: {authtypes.Burner},
+	// x/pouwml pays accepted work proofs from this pool (funded at genesis).
+	pouwmltypes.RewardPoolName: nil,
 }
 
 var (
@@ -451,6 +453,8 @@ func ModuleAccountAddrs() map[string]bool {
 func BlockedAddresses() map[string]bool {
 	blocked := ModuleAccountAddrs()
 	delete(blocked, authtypes.NewModuleAddress(govtypes.ModuleName).String())
+	// Anyone may top up the proof reward pool.
+	delete(blocked, authtypes.NewModuleAddress(pouwmltypes.RewardPoolName).String())
 	return blocked
 }
 

@@ -35,6 +35,11 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "Workers", Use: "workers", Short: "List workers (--role WORKER_ROLE_MINER to filter)"},
 				{RpcMethod: "Evaluations", Use: "evaluations [task-id] [job-index]", Short: "List a job's verifier evaluations", PositionalArgs: pos("task_id", "job_index")},
 				{RpcMethod: "CVTable", Use: "cv-table [task-id]", Short: "Show a task's cross-validation table and best configuration", PositionalArgs: pos("task_id")},
+				{RpcMethod: "Commitments", Use: "commitments [task-id] [job-index]", Short: "List a job's checkpoint commitments", PositionalArgs: pos("task_id", "job_index")},
+				{RpcMethod: "Proof", Use: "proof [id]", Short: "Show a work proof", PositionalArgs: pos("id")},
+				{RpcMethod: "Proofs", Use: "proofs", Short: "List work proofs"},
+				{RpcMethod: "Verdicts", Use: "verdicts [proof-id]", Short: "List a proof's committed and revealed verdicts", PositionalArgs: pos("proof_id")},
+				{RpcMethod: "Lottery", Use: "lottery", Short: "Show the lottery target (and --anchor-height's anchor)"},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -49,6 +54,10 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "ClaimJob", Use: "claim-job [task-id] [job-index]", Short: "Claim an open job", PositionalArgs: pos("task_id", "job_index")},
 				{RpcMethod: "SubmitResult", Use: "submit-result [task-id] [job-index] [model-hash-base64]", Short: "Submit a trained model's hash and claimed fold metrics", PositionalArgs: pos("task_id", "job_index", "model_hash")},
 				{RpcMethod: "SubmitEvaluation", Use: "submit-evaluation [task-id] [job-index] [model-hash-base64]", Short: "Submit measured fold metrics of an assigned job", PositionalArgs: pos("task_id", "job_index", "model_hash")},
+				{RpcMethod: "CommitCheckpoint", Use: "commit-checkpoint [task-id] [job-index] [step] [weights-hash-base64]", Short: "Commit the weights hash of a claimed job at a step", PositionalArgs: pos("task_id", "job_index", "step", "weights_hash")},
+				{RpcMethod: "SubmitProof", Use: "submit-proof [task-id] [job-index] [step] [commit-step]", Short: "Submit a winning lottery ticket of a training step", PositionalArgs: pos("task_id", "job_index", "step", "commit_step")},
+				{RpcMethod: "SubmitVerdict", Use: "submit-verdict [proof-id] [commitment-base64]", Short: "Commit a hidden verdict on an assigned proof", PositionalArgs: pos("proof_id", "commitment")},
+				{RpcMethod: "RevealVerdict", Use: "reveal-verdict [proof-id]", Short: "Reveal a committed verdict (--accept, --digest, --salt)", PositionalArgs: pos("proof_id")},
 			},
 		},
 	}

@@ -19,8 +19,8 @@ import (
 // fails is logged and dropped, its writes discarded, and the chain goes on.
 // Nothing here may panic.
 
-// BeginBlocker draws the fold seed of tasks submitted in the previous block
-// from this block's header hash.
+// BeginBlocker records this block's header hash as a lottery anchor and
+// draws the fold seed of tasks submitted in the previous block from it.
 func (k Keeper) BeginBlocker(ctx context.Context) error {
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	p, err := k.Params.Get(ctx)
@@ -28,6 +28,9 @@ func (k Keeper) BeginBlocker(ctx context.Context) error {
 		return err
 	}
 	height := sdkCtx.BlockHeight()
+	if err := k.recordBlockHash(sdkCtx, p); err != nil {
+		return err
+	}
 	keys, err := collectKeys(ctx, k.SeedQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxSeedsPerBlock)
 	if err != nil {
 		return err
@@ -52,8 +55,9 @@ func (k Keeper) BeginBlocker(ctx context.Context) error {
 	return nil
 }
 
-// EndBlocker assigns verifiers to submitted results, enforces deadlines and
-// returns matured bonds.
+// EndBlocker assigns verifiers to submitted results and proofs, enforces
+// deadlines, settles verdict phases, retargets the lottery and returns
+// matured bonds.
 func (k Keeper) EndBlocker(ctx context.Context) error {
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	p, err := k.Params.Get(ctx)
@@ -88,6 +92,32 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 			return k.deadlinePassed(c, key.K1(), key.K2(), key.K3(), p)
 		})
 	}
+
+	proofs, err := collectKeys(ctx, k.ProofQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxProofsPerBlock)
+	if err != nil {
+		return err
+	}
+	for _, key := range proofs {
+		if err := k.ProofQueue.Remove(ctx, key); err != nil {
+			return err
+		}
+		k.runItem(sdkCtx, "proof-assign", func(c sdk.Context) error {
+			return k.assignProofVerifiers(c, key.K2(), seed, p)
+		})
+	}
+	proofDeadlines, err := collectKeys(ctx, k.ProofDeadlineQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxProofsPerBlock)
+	if err != nil {
+		return err
+	}
+	for _, key := range proofDeadlines {
+		if err := k.ProofDeadlineQueue.Remove(ctx, key); err != nil {
+			return err
+		}
+		k.runItem(sdkCtx, "proof-deadline", func(c sdk.Context) error {
+			return k.proofDeadline(c, key.K1(), key.K2())
+		})
+	}
+	k.runItem(sdkCtx, "retarget", func(c sdk.Context) error { return k.retarget(c, p) })
 
 	unbondings, err := collectKeys(ctx, k.UnbondingQueue, collections.NewPrefixUntilPairRange[int64, sdk.AccAddress](height), p.MaxUnbondingsPerBlock)
 	if err != nil {

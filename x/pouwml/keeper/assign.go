@@ -21,12 +21,22 @@ const assignRetryDelay = 10
 // node applies: SHA-256("pouwml/assign/v1" | seed | task id | job index |
 // attempts | i), first 8 bytes big-endian, modulo the pool size.
 func AssignmentDraw(seed []byte, taskID uint64, jobIndex, attempts uint32, i uint32, poolSize uint64) uint64 {
+	return draw("pouwml/assign/v1", seed, taskID, jobIndex, attempts, i, poolSize)
+}
+
+// ProofDraw is AssignmentDraw for a proof's verifiers, in its own domain:
+// SHA-256("pouwml/proof-assign/v1" | seed | proof id | 0 | 0 | i).
+func ProofDraw(seed []byte, proofID uint64, i uint32, poolSize uint64) uint64 {
+	return draw("pouwml/proof-assign/v1", seed, proofID, 0, 0, i, poolSize)
+}
+
+func draw(domain string, seed []byte, id uint64, sub, attempts uint32, i uint32, poolSize uint64) uint64 {
 	h := sha256.New()
-	h.Write([]byte("pouwml/assign/v1"))
+	h.Write([]byte(domain))
 	h.Write(seed)
 	var buf [20]byte
-	binary.BigEndian.PutUint64(buf[0:8], taskID)
-	binary.BigEndian.PutUint32(buf[8:12], jobIndex)
+	binary.BigEndian.PutUint64(buf[0:8], id)
+	binary.BigEndian.PutUint32(buf[8:12], sub)
 	binary.BigEndian.PutUint32(buf[12:16], attempts)
 	binary.BigEndian.PutUint32(buf[16:20], i)
 	h.Write(buf[:])
@@ -34,40 +44,27 @@ func AssignmentDraw(seed []byte, taskID uint64, jobIndex, attempts uint32, i uin
 	return binary.BigEndian.Uint64(sum[:8]) % poolSize
 }
 
-// assignVerifiers draws the job's verifiers from the pool: up to 4n+8
-// pseudo-random draws from the block seed, skipping the job's miner,
-// jailed or under-bonded verifiers and repeats; if that finds fewer than n,
-// a linear sweep of at most 256 slots after the last draw fills in. A job
-// gets fewer than n verifiers only when fewer are eligible; with none it
-// waits assignRetryDelay blocks.
-func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed []byte, p types.Params) error {
-	job, err := k.getJob(ctx, taskID, idx)
-	if err != nil {
-		return err
-	}
-	if job.Status != types.JOB_STATUS_SUBMITTED {
-		return nil // stale entry
-	}
-	task, err := k.getTask(ctx, taskID)
-	if err != nil {
-		return err
-	}
+// drawVerifiers picks up to want eligible verifiers from the pool: up to
+// 4*want+8 pseudo-random draws (slot = drawSlot(i)), skipping `exclude`
+// (the miner), jailed or under-bonded verifiers and repeats; if that finds
+// fewer than want, a linear sweep of at most 256 slots after the last draw
+// fills in. It marks each chosen verifier with one more open item.
+func (k Keeper) drawVerifiers(ctx sdk.Context, want int, exclude string, p types.Params, drawSlot func(i uint32, size uint64) uint64) ([]string, error) {
 	size, err := k.VerifierPoolSize.Get(ctx)
 	if err != nil && !errors.Is(err, collections.ErrNotFound) {
-		return err
+		return nil, err
 	}
 	height := ctx.BlockHeight()
-	want := int(task.VerifiersPerJob)
 	var chosen []string
 	var chosenAddrs []sdk.AccAddress
-	eligible := func(slot uint64) error {
+	consider := func(slot uint64) error {
 		bz, err := k.VerifierPool.Get(ctx, slot)
 		if err != nil {
 			return err
 		}
 		addr := sdk.AccAddress(bz)
 		name := k.addrString(addr)
-		if name == job.Miner {
+		if name == exclude {
 			return nil
 		}
 		for _, c := range chosen {
@@ -85,29 +82,54 @@ func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed
 	if size > 0 {
 		last := uint64(0)
 		for i := uint32(0); len(chosen) < want && i < uint32(4*want+8); i++ {
-			last = AssignmentDraw(seed, taskID, idx, job.Attempts, i, size)
-			if err := eligible(last); err != nil {
-				return err
+			last = drawSlot(i, size)
+			if err := consider(last); err != nil {
+				return nil, err
 			}
 		}
 		for step := uint64(1); len(chosen) < want && step <= size && step <= 256; step++ {
-			if err := eligible((last + step) % size); err != nil {
-				return err
+			if err := consider((last + step) % size); err != nil {
+				return nil, err
 			}
 		}
-	}
-	if len(chosen) == 0 {
-		return k.AssignmentQueue.Set(ctx, collections.Join3(height+assignRetryDelay, taskID, idx))
 	}
 	for i, addr := range chosenAddrs {
 		w, err := k.getWorker(ctx, addr, chosen[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w.OpenItems++
 		if err := k.Workers.Set(ctx, addr, w); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	return chosen, nil
+}
+
+// assignVerifiers draws a submitted job's verifiers from the block seed. A
+// job gets fewer than verifiers_per_job only when fewer are eligible; with
+// none it waits assignRetryDelay blocks.
+func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed []byte, p types.Params) error {
+	job, err := k.getJob(ctx, taskID, idx)
+	if err != nil {
+		return err
+	}
+	if job.Status != types.JOB_STATUS_SUBMITTED {
+		return nil // stale entry
+	}
+	task, err := k.getTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	height := ctx.BlockHeight()
+	chosen, err := k.drawVerifiers(ctx, int(task.VerifiersPerJob), job.Miner, p, func(i uint32, size uint64) uint64 {
+		return AssignmentDraw(seed, taskID, idx, job.Attempts, i, size)
+	})
+	if err != nil {
+		return err
+	}
+	if len(chosen) == 0 {
+		return k.AssignmentQueue.Set(ctx, collections.Join3(height+assignRetryDelay, taskID, idx))
 	}
 	job.Status = types.JOB_STATUS_ASSIGNED
 	job.Verifiers = chosen

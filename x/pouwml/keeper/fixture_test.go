@@ -64,7 +64,7 @@ func newFixture(t testing.TB) *fixture {
 	gov := authtypes.NewModuleAddress("gov")
 	govStr, _ := ac.BytesToString(gov)
 	ak := authkeeper.NewAccountKeeper(enc.Codec, runtime.NewKVStoreService(keys[authtypes.StoreKey]), authtypes.ProtoBaseAccount,
-		map[string][]string{types.ModuleName: {authtypes.Burner}, faucet: {authtypes.Minter}}, ac, prefix, govStr)
+		map[string][]string{types.ModuleName: {authtypes.Burner}, types.RewardPoolName: nil, faucet: {authtypes.Minter}}, ac, prefix, govStr)
 	bk := bankkeeper.NewBaseKeeper(enc.Codec, runtime.NewKVStoreService(keys[banktypes.StoreKey]), ak, map[string]bool{}, govStr, log.NewNopLogger())
 	k := keeper.NewKeeper(enc.Codec, runtime.NewKVStoreService(keys[types.StoreKey]), govStr, ak, bk)
 	if err := k.InitGenesis(ctx, *types.DefaultGenesis()); err != nil {

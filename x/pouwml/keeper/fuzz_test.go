@@ -55,6 +55,12 @@ func (fw *fuzzWorld) seeds() map[string][]proto.Message {
 			&types.MsgSubmitResult{Miner: w.miner2, TaskId: fw.task, JobIndex: 2, ModelHash: modelHash("m2"), Metrics: acc(700_000)}},
 		"SubmitEvaluation": {&types.MsgSubmitEvaluation{Verifier: j1.Verifiers[0], TaskId: fw.task, JobIndex: 1, ModelHash: modelHash("m1"), Metrics: acc(800_000)},
 			&types.MsgSubmitEvaluation{Verifier: w.miner1, TaskId: fw.task, JobIndex: 1, ModelHash: modelHash("m1"), Metrics: acc(800_000)}},
+		"CommitCheckpoint": {&types.MsgCommitCheckpoint{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 0, WeightsHash: weights(0, w.miner1)},
+			&types.MsgCommitCheckpoint{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 50, WeightsHash: weights(50, w.miner1)}},
+		"SubmitProof": {&types.MsgSubmitProof{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 1, CommitStep: 0, WeightsBefore: weights(1, "a"),
+			Batch: modelHash("b"), Gradients: modelHash("g"), WeightsAfter: weights(2, "a"), ParamCount: 101_770, TicketIndex: 3}},
+		"SubmitVerdict": {&types.MsgSubmitVerdict{Verifier: j1.Verifiers[0], ProofId: 1, Commitment: modelHash("c")}},
+		"RevealVerdict": {&types.MsgRevealVerdict{Verifier: j1.Verifiers[0], ProofId: 1, Accept: true, Digest: modelHash("d"), Salt: salt("s")}},
 	}
 }
 
@@ -177,4 +183,32 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			}
 		}
 	}
+}
+
+func FuzzCommitCheckpoint(f *testing.F) {
+	fuzzHandler(f, "CommitCheckpoint", func(s types.MsgServer, c context.Context, m *types.MsgCommitCheckpoint) error {
+		_, err := s.CommitCheckpoint(c, m)
+		return err
+	})
+}
+
+func FuzzSubmitProof(f *testing.F) {
+	fuzzHandler(f, "SubmitProof", func(s types.MsgServer, c context.Context, m *types.MsgSubmitProof) error {
+		_, err := s.SubmitProof(c, m)
+		return err
+	})
+}
+
+func FuzzSubmitVerdict(f *testing.F) {
+	fuzzHandler(f, "SubmitVerdict", func(s types.MsgServer, c context.Context, m *types.MsgSubmitVerdict) error {
+		_, err := s.SubmitVerdict(c, m)
+		return err
+	})
+}
+
+func FuzzRevealVerdict(f *testing.F) {
+	fuzzHandler(f, "RevealVerdict", func(s types.MsgServer, c context.Context, m *types.MsgRevealVerdict) error {
+		_, err := s.RevealVerdict(c, m)
+		return err
+	})
 }

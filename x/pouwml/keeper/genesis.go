@@ -97,7 +97,120 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 			return err
 		}
 	}
-	return k.VerifierPoolSize.Set(ctx, uint64(len(gs.VerifierPool)))
+	if err := k.VerifierPoolSize.Set(ctx, uint64(len(gs.VerifierPool))); err != nil {
+		return err
+	}
+	return k.initProofGenesis(ctx, gs)
+}
+
+func (k Keeper) initProofGenesis(ctx context.Context, gs types.GenesisState) error {
+	if err := k.ProofSeq.Set(ctx, gs.NextProofId); err != nil {
+		return err
+	}
+	if err := k.Target.Set(ctx, gs.Target); err != nil {
+		return err
+	}
+	if err := k.IntervalAccepted.Set(ctx, gs.IntervalAccepted); err != nil {
+		return err
+	}
+	for _, c := range gs.Commitments {
+		addr, err := k.parseAddr("miner", c.Miner)
+		if err != nil {
+			return err
+		}
+		if err := k.Commitments.Set(ctx, collections.Join4(c.TaskId, c.JobIndex, addr, c.Step), c); err != nil {
+			return err
+		}
+		key := collections.Join3(c.TaskId, c.JobIndex, addr)
+		if last, err := k.LastCommit.Get(ctx, key); err != nil || c.Step > last {
+			if err := k.LastCommit.Set(ctx, key, c.Step); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range gs.Proofs {
+		if err := k.Proofs.Set(ctx, p.Id, p); err != nil {
+			return err
+		}
+		if err := k.ProofByDigest.Set(ctx, p.Digest, p.Id); err != nil {
+			return err
+		}
+	}
+	for _, v := range gs.Verdicts {
+		addr, err := k.parseAddr("verifier", v.Verifier)
+		if err != nil {
+			return err
+		}
+		if err := k.Verdicts.Set(ctx, collections.Join(v.ProofId, addr), v); err != nil {
+			return err
+		}
+	}
+	for _, b := range gs.BlockHashes {
+		if err := k.BlockHashes.Set(ctx, b.Height, b.Hash); err != nil {
+			return err
+		}
+	}
+	for _, q := range gs.ProofQueue {
+		if err := k.ProofQueue.Set(ctx, collections.Join(q.Height, q.TaskId)); err != nil {
+			return err
+		}
+	}
+	for _, q := range gs.ProofDeadlines {
+		if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(q.Height, q.TaskId)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k Keeper) exportProofGenesis(ctx context.Context, gs *types.GenesisState) error {
+	var err error
+	if gs.NextProofId, err = k.ProofSeq.Peek(ctx); err != nil {
+		return err
+	}
+	if gs.Target, err = k.Target.Get(ctx); err != nil {
+		return err
+	}
+	if gs.IntervalAccepted, err = k.IntervalAccepted.Get(ctx); err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return err
+	}
+	if err := k.Commitments.Walk(ctx, nil, func(_ collections.Quad[uint64, uint32, sdk.AccAddress, uint64], c types.Commitment) (bool, error) {
+		gs.Commitments = append(gs.Commitments, c)
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	if err := k.Proofs.Walk(ctx, nil, func(_ uint64, p types.Proof) (bool, error) {
+		gs.Proofs = append(gs.Proofs, p)
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	if err := k.Verdicts.Walk(ctx, nil, func(_ collections.Pair[uint64, sdk.AccAddress], v types.Verdict) (bool, error) {
+		gs.Verdicts = append(gs.Verdicts, v)
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	if err := k.BlockHashes.Walk(ctx, nil, func(h int64, bz []byte) (bool, error) {
+		gs.BlockHashes = append(gs.BlockHashes, types.BlockHash{Height: h, Hash: bz})
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	for _, q := range []struct {
+		set *collections.KeySet[collections.Pair[int64, uint64]]
+		out *[]types.QueueEntry
+	}{{&k.ProofQueue, &gs.ProofQueue}, {&k.ProofDeadlineQueue, &gs.ProofDeadlines}} {
+		out := q.out
+		if err := q.set.Walk(ctx, nil, func(key collections.Pair[int64, uint64]) (bool, error) {
+			*out = append(*out, types.QueueEntry{Height: key.K1(), TaskId: key.K2()})
+			return false, nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ExportGenesis writes the whole state, every collection in key order.
@@ -184,6 +297,9 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	}
 	if size, err := k.VerifierPoolSize.Get(ctx); err == nil && size != uint64(len(gs.VerifierPool)) {
 		return nil, errors.New("pouwml: verifier pool size disagrees with its slots")
+	}
+	if err := k.exportProofGenesis(ctx, gs); err != nil {
+		return nil, err
 	}
 	return gs, nil
 }

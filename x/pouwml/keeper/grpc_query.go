@@ -223,3 +223,68 @@ func (q queryServer) CVTable(ctx context.Context, req *types.QueryCVTableRequest
 	}
 	return resp, nil
 }
+
+func (q queryServer) Commitments(ctx context.Context, req *types.QueryCommitmentsRequest) (*types.QueryCommitmentsResponse, error) {
+	resp := &types.QueryCommitmentsResponse{}
+	rng := collections.NewSuperPrefixedQuadRange[uint64, uint32, sdk.AccAddress, uint64](req.TaskId, req.JobIndex)
+	err := q.k.Commitments.Walk(ctx, rng, func(_ collections.Quad[uint64, uint32, sdk.AccAddress, uint64], c types.Commitment) (bool, error) {
+		resp.Commitments = append(resp.Commitments, c)
+		return len(resp.Commitments) >= maxPageLimit, nil
+	})
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return resp, nil
+}
+
+func (q queryServer) Proof(ctx context.Context, req *types.QueryProofRequest) (*types.QueryProofResponse, error) {
+	p, err := q.k.Proofs.Get(ctx, req.Id)
+	if err != nil {
+		return nil, notFound(err, "proof")
+	}
+	return &types.QueryProofResponse{Proof: p}, nil
+}
+
+func (q queryServer) Proofs(ctx context.Context, req *types.QueryProofsRequest) (*types.QueryProofsResponse, error) {
+	list, page, err := query.CollectionPaginate(ctx, q.k.Proofs, pageLimit(req.Pagination),
+		func(_ uint64, p types.Proof) (types.Proof, error) { return p, nil })
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &types.QueryProofsResponse{Proofs: list, Pagination: page}, nil
+}
+
+func (q queryServer) Verdicts(ctx context.Context, req *types.QueryVerdictsRequest) (*types.QueryVerdictsResponse, error) {
+	resp := &types.QueryVerdictsResponse{}
+	err := q.k.Verdicts.Walk(ctx, collections.NewPrefixedPairRange[uint64, sdk.AccAddress](req.ProofId), func(_ collections.Pair[uint64, sdk.AccAddress], v types.Verdict) (bool, error) {
+		resp.Verdicts = append(resp.Verdicts, v)
+		return false, nil
+	})
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return resp, nil
+}
+
+// Lottery returns the current target, the accepted proofs of the current
+// retarget interval and, when anchor_height is set, that block's recorded
+// header hash (the anchor of commitments posted one block earlier).
+func (q queryServer) Lottery(ctx context.Context, req *types.QueryLotteryRequest) (*types.QueryLotteryResponse, error) {
+	t, err := q.k.Target.Get(ctx)
+	if err != nil {
+		return nil, notFound(err, "target")
+	}
+	n, err := q.k.IntervalAccepted.Get(ctx)
+	if err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	resp := &types.QueryLotteryResponse{Target: t, IntervalAccepted: n}
+	if req.AnchorHeight > 0 {
+		a, err := q.k.BlockHashes.Get(ctx, req.AnchorHeight)
+		if err != nil {
+			return nil, notFound(err, "anchor at that height (not yet begun, or older than anchor_window_blocks)")
+		}
+		resp.Anchor = a
+	}
+	return resp, nil
+}

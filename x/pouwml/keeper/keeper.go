@@ -69,6 +69,25 @@ type Keeper struct {
 	VerifierPool     collections.Map[uint64, []byte]
 	VerifierSlot     collections.Map[sdk.AccAddress, uint64]
 	VerifierPoolSize collections.Item[uint64]
+
+	// Proof of useful work.
+	// Commitments: (task, job, miner, step) -> weights hash commitment.
+	Commitments collections.Map[collections.Quad[uint64, uint32, sdk.AccAddress, uint64], types.Commitment]
+	// LastCommit: (task, job, miner) -> the step of the miner's latest commitment.
+	LastCommit    collections.Map[collections.Triple[uint64, uint32, sdk.AccAddress], uint64]
+	ProofSeq      collections.Sequence
+	Proofs        collections.Map[uint64, types.Proof]
+	ProofByDigest collections.Map[[]byte, uint64]
+	Verdicts      collections.Map[collections.Pair[uint64, sdk.AccAddress], types.Verdict]
+	// BlockHashes keeps the last anchor_window_blocks header hashes: the
+	// lottery anchors, which past headers do not otherwise keep in state.
+	BlockHashes      collections.Map[int64, []byte]
+	Target           collections.Item[[]byte]
+	IntervalAccepted collections.Item[uint64]
+	// ProofQueue: (height at which verifiers are drawn, proof id).
+	ProofQueue collections.KeySet[collections.Pair[int64, uint64]]
+	// ProofDeadlineQueue: (height at which a verdict phase ends, proof id).
+	ProofDeadlineQueue collections.KeySet[collections.Pair[int64, uint64]]
 }
 
 // NewKeeper builds the keeper. authority is the address allowed to update
@@ -83,8 +102,10 @@ func NewKeeper(
 	if _, err := accountKeeper.AddressCodec().StringToBytes(authority); err != nil {
 		panic(fmt.Errorf("pouwml: invalid authority address %q: %w", authority, err))
 	}
-	if addr := accountKeeper.GetModuleAddress(types.ModuleName); addr == nil {
-		panic(fmt.Errorf("pouwml: module account %q is not set in the account keeper's permissions", types.ModuleName))
+	for _, name := range []string{types.ModuleName, types.RewardPoolName} {
+		if addr := accountKeeper.GetModuleAddress(name); addr == nil {
+			panic(fmt.Errorf("pouwml: module account %q is not set in the account keeper's permissions", name))
+		}
 	}
 	sb := collections.NewSchemaBuilder(storeService)
 	k := Keeper{
@@ -113,6 +134,19 @@ func NewKeeper(
 		VerifierPool:     collections.NewMap(sb, types.VerifierPoolKey, "verifier_pool", collections.Uint64Key, collections.BytesValue),
 		VerifierSlot:     collections.NewMap(sb, types.VerifierSlotKey, "verifier_slot", sdk.AccAddressKey, collections.Uint64Value),
 		VerifierPoolSize: collections.NewItem(sb, types.VerifierPoolSizeKey, "verifier_pool_size", collections.Uint64Value),
+		Commitments: collections.NewMap(sb, types.CommitmentsKey, "commitments",
+			collections.QuadKeyCodec(collections.Uint64Key, collections.Uint32Key, sdk.AccAddressKey, collections.Uint64Key), codec.CollValue[types.Commitment](cdc)),
+		LastCommit: collections.NewMap(sb, types.LastCommitKey, "last_commit",
+			collections.TripleKeyCodec(collections.Uint64Key, collections.Uint32Key, sdk.AccAddressKey), collections.Uint64Value),
+		ProofSeq:           collections.NewSequence(sb, types.ProofSeqKey, "proof_seq"),
+		Proofs:             collections.NewMap(sb, types.ProofsKey, "proofs", collections.Uint64Key, codec.CollValue[types.Proof](cdc)),
+		ProofByDigest:      collections.NewMap(sb, types.ProofByDigestKey, "proof_by_digest", collections.BytesKey, collections.Uint64Value),
+		Verdicts:           collections.NewMap(sb, types.VerdictsKey, "verdicts", collections.PairKeyCodec(collections.Uint64Key, sdk.AccAddressKey), codec.CollValue[types.Verdict](cdc)),
+		BlockHashes:        collections.NewMap(sb, types.BlockHashesKey, "block_hashes", collections.Int64Key, collections.BytesValue),
+		Target:             collections.NewItem(sb, types.TargetKey, "target", collections.BytesValue),
+		IntervalAccepted:   collections.NewItem(sb, types.IntervalAcceptedKey, "interval_accepted", collections.Uint64Value),
+		ProofQueue:         collections.NewKeySet(sb, types.ProofQueueKey, "proof_queue", collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
+		ProofDeadlineQueue: collections.NewKeySet(sb, types.ProofDeadlineQueueKey, "proof_deadline_queue", collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
 	}
 	schema, err := sb.Build()
 	if err != nil {

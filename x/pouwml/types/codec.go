@@ -20,6 +20,10 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgClaimJob{}, "pouwml/MsgClaimJob")
 	legacy.RegisterAminoMsg(cdc, &MsgSubmitResult{}, "pouwml/MsgSubmitResult")
 	legacy.RegisterAminoMsg(cdc, &MsgSubmitEvaluation{}, "pouwml/MsgSubmitEvaluation")
+	legacy.RegisterAminoMsg(cdc, &MsgCommitCheckpoint{}, "pouwml/MsgCommitCheckpoint")
+	legacy.RegisterAminoMsg(cdc, &MsgSubmitProof{}, "pouwml/MsgSubmitProof")
+	legacy.RegisterAminoMsg(cdc, &MsgSubmitVerdict{}, "pouwml/MsgSubmitVerdict")
+	legacy.RegisterAminoMsg(cdc, &MsgRevealVerdict{}, "pouwml/MsgRevealVerdict")
 }
 
 // RegisterInterfaces registers the Msgs and the Msg service.
@@ -34,6 +38,10 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 		&MsgClaimJob{},
 		&MsgSubmitResult{},
 		&MsgSubmitEvaluation{},
+		&MsgCommitCheckpoint{},
+		&MsgSubmitProof{},
+		&MsgSubmitVerdict{},
+		&MsgRevealVerdict{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

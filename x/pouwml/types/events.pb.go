@@ -1525,6 +1525,490 @@ func (m *EventPayout) GetRole() string {
 	return ""
 }
 
+type EventCheckpointCommitted struct {
+	TaskId      uint64 `protobuf:"varint,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	JobIndex    uint32 `protobuf:"varint,2,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	Miner       string `protobuf:"bytes,3,opt,name=miner,proto3" json:"miner,omitempty"`
+	Step        uint64 `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
+	WeightsHash []byte `protobuf:"bytes,5,opt,name=weights_hash,json=weightsHash,proto3" json:"weights_hash,omitempty"`
+}
+
+func (m *EventCheckpointCommitted) Reset()         { *m = EventCheckpointCommitted{} }
+func (m *EventCheckpointCommitted) String() string { return proto.CompactTextString(m) }
+func (*EventCheckpointCommitted) ProtoMessage()    {}
+func (*EventCheckpointCommitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{23}
+}
+func (m *EventCheckpointCommitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventCheckpointCommitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventCheckpointCommitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventCheckpointCommitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventCheckpointCommitted.Merge(m, src)
+}
+func (m *EventCheckpointCommitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventCheckpointCommitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventCheckpointCommitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventCheckpointCommitted proto.InternalMessageInfo
+
+func (m *EventCheckpointCommitted) GetTaskId() uint64 {
+	if m != nil {
+		return m.TaskId
+	}
+	return 0
+}
+
+func (m *EventCheckpointCommitted) GetJobIndex() uint32 {
+	if m != nil {
+		return m.JobIndex
+	}
+	return 0
+}
+
+func (m *EventCheckpointCommitted) GetMiner() string {
+	if m != nil {
+		return m.Miner
+	}
+	return ""
+}
+
+func (m *EventCheckpointCommitted) GetStep() uint64 {
+	if m != nil {
+		return m.Step
+	}
+	return 0
+}
+
+func (m *EventCheckpointCommitted) GetWeightsHash() []byte {
+	if m != nil {
+		return m.WeightsHash
+	}
+	return nil
+}
+
+type EventProofSubmitted struct {
+	Id          uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TaskId      uint64 `protobuf:"varint,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	JobIndex    uint32 `protobuf:"varint,3,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	Miner       string `protobuf:"bytes,4,opt,name=miner,proto3" json:"miner,omitempty"`
+	Step        uint64 `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
+	TicketIndex uint64 `protobuf:"varint,6,opt,name=ticket_index,json=ticketIndex,proto3" json:"ticket_index,omitempty"`
+	Digest      []byte `protobuf:"bytes,7,opt,name=digest,proto3" json:"digest,omitempty"`
+}
+
+func (m *EventProofSubmitted) Reset()         { *m = EventProofSubmitted{} }
+func (m *EventProofSubmitted) String() string { return proto.CompactTextString(m) }
+func (*EventProofSubmitted) ProtoMessage()    {}
+func (*EventProofSubmitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{24}
+}
+func (m *EventProofSubmitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventProofSubmitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventProofSubmitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventProofSubmitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventProofSubmitted.Merge(m, src)
+}
+func (m *EventProofSubmitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventProofSubmitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventProofSubmitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventProofSubmitted proto.InternalMessageInfo
+
+func (m *EventProofSubmitted) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+func (m *EventProofSubmitted) GetTaskId() uint64 {
+	if m != nil {
+		return m.TaskId
+	}
+	return 0
+}
+
+func (m *EventProofSubmitted) GetJobIndex() uint32 {
+	if m != nil {
+		return m.JobIndex
+	}
+	return 0
+}
+
+func (m *EventProofSubmitted) GetMiner() string {
+	if m != nil {
+		return m.Miner
+	}
+	return ""
+}
+
+func (m *EventProofSubmitted) GetStep() uint64 {
+	if m != nil {
+		return m.Step
+	}
+	return 0
+}
+
+func (m *EventProofSubmitted) GetTicketIndex() uint64 {
+	if m != nil {
+		return m.TicketIndex
+	}
+	return 0
+}
+
+func (m *EventProofSubmitted) GetDigest() []byte {
+	if m != nil {
+		return m.Digest
+	}
+	return nil
+}
+
+type EventProofVerifiersAssigned struct {
+	Id             uint64   `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Verifiers      []string `protobuf:"bytes,2,rep,name=verifiers,proto3" json:"verifiers,omitempty"`
+	CommitDeadline int64    `protobuf:"varint,3,opt,name=commit_deadline,json=commitDeadline,proto3" json:"commit_deadline,omitempty"`
+	RevealDeadline int64    `protobuf:"varint,4,opt,name=reveal_deadline,json=revealDeadline,proto3" json:"reveal_deadline,omitempty"`
+}
+
+func (m *EventProofVerifiersAssigned) Reset()         { *m = EventProofVerifiersAssigned{} }
+func (m *EventProofVerifiersAssigned) String() string { return proto.CompactTextString(m) }
+func (*EventProofVerifiersAssigned) ProtoMessage()    {}
+func (*EventProofVerifiersAssigned) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{25}
+}
+func (m *EventProofVerifiersAssigned) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventProofVerifiersAssigned) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventProofVerifiersAssigned.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventProofVerifiersAssigned) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventProofVerifiersAssigned.Merge(m, src)
+}
+func (m *EventProofVerifiersAssigned) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventProofVerifiersAssigned) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventProofVerifiersAssigned.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventProofVerifiersAssigned proto.InternalMessageInfo
+
+func (m *EventProofVerifiersAssigned) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+func (m *EventProofVerifiersAssigned) GetVerifiers() []string {
+	if m != nil {
+		return m.Verifiers
+	}
+	return nil
+}
+
+func (m *EventProofVerifiersAssigned) GetCommitDeadline() int64 {
+	if m != nil {
+		return m.CommitDeadline
+	}
+	return 0
+}
+
+func (m *EventProofVerifiersAssigned) GetRevealDeadline() int64 {
+	if m != nil {
+		return m.RevealDeadline
+	}
+	return 0
+}
+
+type EventVerdictCommitted struct {
+	ProofId  uint64 `protobuf:"varint,1,opt,name=proof_id,json=proofId,proto3" json:"proof_id,omitempty"`
+	Verifier string `protobuf:"bytes,2,opt,name=verifier,proto3" json:"verifier,omitempty"`
+}
+
+func (m *EventVerdictCommitted) Reset()         { *m = EventVerdictCommitted{} }
+func (m *EventVerdictCommitted) String() string { return proto.CompactTextString(m) }
+func (*EventVerdictCommitted) ProtoMessage()    {}
+func (*EventVerdictCommitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{26}
+}
+func (m *EventVerdictCommitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventVerdictCommitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventVerdictCommitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventVerdictCommitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventVerdictCommitted.Merge(m, src)
+}
+func (m *EventVerdictCommitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventVerdictCommitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventVerdictCommitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventVerdictCommitted proto.InternalMessageInfo
+
+func (m *EventVerdictCommitted) GetProofId() uint64 {
+	if m != nil {
+		return m.ProofId
+	}
+	return 0
+}
+
+func (m *EventVerdictCommitted) GetVerifier() string {
+	if m != nil {
+		return m.Verifier
+	}
+	return ""
+}
+
+type EventVerdictRevealed struct {
+	ProofId  uint64 `protobuf:"varint,1,opt,name=proof_id,json=proofId,proto3" json:"proof_id,omitempty"`
+	Verifier string `protobuf:"bytes,2,opt,name=verifier,proto3" json:"verifier,omitempty"`
+	Accept   bool   `protobuf:"varint,3,opt,name=accept,proto3" json:"accept,omitempty"`
+}
+
+func (m *EventVerdictRevealed) Reset()         { *m = EventVerdictRevealed{} }
+func (m *EventVerdictRevealed) String() string { return proto.CompactTextString(m) }
+func (*EventVerdictRevealed) ProtoMessage()    {}
+func (*EventVerdictRevealed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{27}
+}
+func (m *EventVerdictRevealed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventVerdictRevealed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventVerdictRevealed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventVerdictRevealed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventVerdictRevealed.Merge(m, src)
+}
+func (m *EventVerdictRevealed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventVerdictRevealed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventVerdictRevealed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventVerdictRevealed proto.InternalMessageInfo
+
+func (m *EventVerdictRevealed) GetProofId() uint64 {
+	if m != nil {
+		return m.ProofId
+	}
+	return 0
+}
+
+func (m *EventVerdictRevealed) GetVerifier() string {
+	if m != nil {
+		return m.Verifier
+	}
+	return ""
+}
+
+func (m *EventVerdictRevealed) GetAccept() bool {
+	if m != nil {
+		return m.Accept
+	}
+	return false
+}
+
+type EventProofSettled struct {
+	Id      uint64      `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status  ProofStatus `protobuf:"varint,2,opt,name=status,proto3,enum=pouwml.v1.ProofStatus" json:"status,omitempty"`
+	Accepts uint32      `protobuf:"varint,3,opt,name=accepts,proto3" json:"accepts,omitempty"`
+	Rejects uint32      `protobuf:"varint,4,opt,name=rejects,proto3" json:"rejects,omitempty"`
+	Reward  types.Coin  `protobuf:"bytes,5,opt,name=reward,proto3" json:"reward"`
+}
+
+func (m *EventProofSettled) Reset()         { *m = EventProofSettled{} }
+func (m *EventProofSettled) String() string { return proto.CompactTextString(m) }
+func (*EventProofSettled) ProtoMessage()    {}
+func (*EventProofSettled) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{28}
+}
+func (m *EventProofSettled) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventProofSettled) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventProofSettled.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventProofSettled) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventProofSettled.Merge(m, src)
+}
+func (m *EventProofSettled) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventProofSettled) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventProofSettled.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventProofSettled proto.InternalMessageInfo
+
+func (m *EventProofSettled) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+func (m *EventProofSettled) GetStatus() ProofStatus {
+	if m != nil {
+		return m.Status
+	}
+	return PROOF_STATUS_UNSPECIFIED
+}
+
+func (m *EventProofSettled) GetAccepts() uint32 {
+	if m != nil {
+		return m.Accepts
+	}
+	return 0
+}
+
+func (m *EventProofSettled) GetRejects() uint32 {
+	if m != nil {
+		return m.Rejects
+	}
+	return 0
+}
+
+func (m *EventProofSettled) GetReward() types.Coin {
+	if m != nil {
+		return m.Reward
+	}
+	return types.Coin{}
+}
+
+type EventTargetRetargeted struct {
+	OldTarget []byte `protobuf:"bytes,1,opt,name=old_target,json=oldTarget,proto3" json:"old_target,omitempty"`
+	NewTarget []byte `protobuf:"bytes,2,opt,name=new_target,json=newTarget,proto3" json:"new_target,omitempty"`
+	Accepted  uint64 `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
+}
+
+func (m *EventTargetRetargeted) Reset()         { *m = EventTargetRetargeted{} }
+func (m *EventTargetRetargeted) String() string { return proto.CompactTextString(m) }
+func (*EventTargetRetargeted) ProtoMessage()    {}
+func (*EventTargetRetargeted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_cdf60fb1acab7a06, []int{29}
+}
+func (m *EventTargetRetargeted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventTargetRetargeted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventTargetRetargeted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventTargetRetargeted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventTargetRetargeted.Merge(m, src)
+}
+func (m *EventTargetRetargeted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventTargetRetargeted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventTargetRetargeted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventTargetRetargeted proto.InternalMessageInfo
+
+func (m *EventTargetRetargeted) GetOldTarget() []byte {
+	if m != nil {
+		return m.OldTarget
+	}
+	return nil
+}
+
+func (m *EventTargetRetargeted) GetNewTarget() []byte {
+	if m != nil {
+		return m.NewTarget
+	}
+	return nil
+}
+
+func (m *EventTargetRetargeted) GetAccepted() uint64 {
+	if m != nil {
+		return m.Accepted
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*EventParamsUpdated)(nil), "pouwml.v1.EventParamsUpdated")
 	proto.RegisterType((*EventDatasetRegistered)(nil), "pouwml.v1.EventDatasetRegistered")
@@ -1549,87 +2033,112 @@ func init() {
 	proto.RegisterType((*EventJobRejected)(nil), "pouwml.v1.EventJobRejected")
 	proto.RegisterType((*EventJobExpired)(nil), "pouwml.v1.EventJobExpired")
 	proto.RegisterType((*EventPayout)(nil), "pouwml.v1.EventPayout")
+	proto.RegisterType((*EventCheckpointCommitted)(nil), "pouwml.v1.EventCheckpointCommitted")
+	proto.RegisterType((*EventProofSubmitted)(nil), "pouwml.v1.EventProofSubmitted")
+	proto.RegisterType((*EventProofVerifiersAssigned)(nil), "pouwml.v1.EventProofVerifiersAssigned")
+	proto.RegisterType((*EventVerdictCommitted)(nil), "pouwml.v1.EventVerdictCommitted")
+	proto.RegisterType((*EventVerdictRevealed)(nil), "pouwml.v1.EventVerdictRevealed")
+	proto.RegisterType((*EventProofSettled)(nil), "pouwml.v1.EventProofSettled")
+	proto.RegisterType((*EventTargetRetargeted)(nil), "pouwml.v1.EventTargetRetargeted")
 }
 
 func init() { proto.RegisterFile("pouwml/v1/events.proto", fileDescriptor_cdf60fb1acab7a06) }
 
 var fileDescriptor_cdf60fb1acab7a06 = []byte{
-	// 1194 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x57, 0x4d, 0x6f, 0x1c, 0x45,
-	0x13, 0xf6, 0xec, 0xae, 0xf7, 0xa3, 0x76, 0x9d, 0xf7, 0x65, 0xb0, 0x9d, 0x8d, 0x63, 0x36, 0xf6,
-	0xc0, 0x21, 0x48, 0xb0, 0x2b, 0x3b, 0x02, 0x0e, 0x48, 0x91, 0xf0, 0x62, 0x29, 0xb6, 0x40, 0xb1,
-	0xc6, 0x98, 0x48, 0x5c, 0x56, 0x3d, 0x33, 0xe5, 0x9d, 0xb6, 0x67, 0xa6, 0x47, 0xd3, 0x3d, 0x1b,
-	0x9b, 0x0b, 0xe2, 0x86, 0xc4, 0x05, 0xf8, 0x03, 0x48, 0x39, 0xe5, 0x0f, 0xf0, 0x1f, 0x72, 0xcc,
-	0x91, 0x13, 0x42, 0xf6, 0x1f, 0x41, 0xfd, 0xb1, 0x5f, 0xc6, 0x59, 0x6c, 0xc7, 0x97, 0xd5, 0xd4,
-	0xb3, 0xd5, 0x55, 0x4f, 0x3f, 0x5d, 0x55, 0x3d, 0x03, 0xcb, 0x29, 0xcb, 0x9f, 0xc7, 0x51, 0x67,
-	0xb0, 0xd1, 0xc1, 0x01, 0x26, 0x82, 0xb7, 0xd3, 0x8c, 0x09, 0x66, 0xd7, 0x34, 0xde, 0x1e, 0x6c,
-	0xac, 0x2c, 0xf6, 0x59, 0x9f, 0x29, 0xb4, 0x23, 0x9f, 0xb4, 0xc3, 0x4a, 0xcb, 0x67, 0x3c, 0x66,
-	0xbc, 0xe3, 0x11, 0x8e, 0x9d, 0xc1, 0x86, 0x87, 0x82, 0x6c, 0x74, 0x7c, 0x46, 0x13, 0xf3, 0xff,
-	0xd2, 0x38, 0xb0, 0x38, 0x4d, 0xd1, 0xc4, 0x75, 0x36, 0xc1, 0xde, 0x96, 0x79, 0xf6, 0x48, 0x46,
-	0x62, 0x7e, 0x90, 0x06, 0x44, 0x60, 0x60, 0xaf, 0x42, 0x8d, 0xe4, 0x22, 0x64, 0x19, 0x15, 0xa7,
-	0x4d, 0x6b, 0xcd, 0x7a, 0x58, 0x73, 0xc7, 0x80, 0x73, 0x0a, 0xcb, 0x6a, 0xcd, 0x97, 0x44, 0x10,
-	0x8e, 0xc2, 0xc5, 0x3e, 0xe5, 0x02, 0x33, 0x0c, 0xec, 0x3b, 0x50, 0xa0, 0x81, 0x5a, 0x50, 0x72,
-	0x0b, 0x34, 0xb0, 0x17, 0x61, 0x9e, 0x3d, 0x4f, 0x30, 0x6b, 0x16, 0x54, 0x0c, 0x6d, 0xd8, 0xcb,
-	0x50, 0xe6, 0x21, 0xd9, 0xfc, 0xe4, 0xd3, 0x66, 0x71, 0xcd, 0x7a, 0xd8, 0x70, 0x8d, 0x65, 0xaf,
-	0x43, 0x83, 0x93, 0x38, 0x8d, 0xb0, 0xe7, 0xb3, 0x3c, 0x11, 0xcd, 0x92, 0x8a, 0x53, 0xd7, 0x58,
-	0x57, 0x42, 0xce, 0x4b, 0x0b, 0x96, 0x54, 0xee, 0x67, 0x2c, 0x3b, 0xc6, 0x6c, 0x22, 0x75, 0x13,
-	0x2a, 0x24, 0x08, 0x32, 0xe4, 0xdc, 0x10, 0x1e, 0x9a, 0xf6, 0x87, 0x50, 0xca, 0x58, 0x84, 0x8a,
-	0xc3, 0x9d, 0xcd, 0xa5, 0xf6, 0x48, 0xc9, 0xb6, 0x09, 0xc2, 0x22, 0x74, 0x95, 0x8b, 0xfd, 0x08,
-	0x4a, 0x1e, 0x4b, 0x02, 0xc5, 0xab, 0xbe, 0x79, 0xaf, 0xad, 0x35, 0x6d, 0x4b, 0x4d, 0xdb, 0x46,
-	0xd3, 0x76, 0x97, 0xd1, 0x64, 0xab, 0xf4, 0xea, 0xaf, 0x07, 0x73, 0xae, 0x72, 0xb6, 0x97, 0xa0,
-	0x2c, 0x58, 0xda, 0xcb, 0x53, 0x45, 0xb8, 0xea, 0xce, 0x0b, 0x96, 0x1e, 0xa4, 0xce, 0x01, 0x2c,
-	0x4e, 0x30, 0x3d, 0x48, 0xa4, 0x2f, 0x4d, 0xfa, 0x33, 0x88, 0xbe, 0x0f, 0x0b, 0xb9, 0x72, 0xeb,
-	0x85, 0x48, 0xfb, 0xa1, 0x50, 0x8c, 0x8b, 0x6e, 0x43, 0x83, 0x4f, 0x14, 0xe6, 0x44, 0xf0, 0xee,
-	0xbf, 0xc2, 0xce, 0xdc, 0xfe, 0xe7, 0x50, 0xcd, 0x50, 0xe4, 0x59, 0x82, 0x81, 0x0a, 0x78, 0x85,
-	0x7d, 0x8d, 0x16, 0x38, 0x3f, 0x98, 0xf2, 0xd0, 0xd9, 0xf6, 0x23, 0xc2, 0xc3, 0x99, 0xc9, 0x3e,
-	0x83, 0x32, 0x89, 0xd5, 0xe1, 0x5d, 0x31, 0x95, 0x71, 0x97, 0x35, 0x91, 0x21, 0xe1, 0x2c, 0x51,
-	0xda, 0xd7, 0x5c, 0x63, 0x39, 0x21, 0xbc, 0x33, 0x41, 0x60, 0x97, 0xd0, 0x68, 0x66, 0xfe, 0x75,
-	0x68, 0x1c, 0x29, 0x9f, 0x5e, 0x9e, 0x08, 0x1a, 0x19, 0x05, 0xeb, 0x1a, 0x3b, 0x90, 0xd0, 0x1b,
-	0x33, 0xbd, 0xb4, 0xcc, 0x81, 0x7d, 0x8b, 0x19, 0x3d, 0xa4, 0x98, 0x3d, 0xcd, 0x45, 0x44, 0x31,
-	0x9b, 0x91, 0xed, 0x2e, 0x54, 0x04, 0xe1, 0xc7, 0x3d, 0xaa, 0x95, 0x2d, 0xb9, 0x65, 0x69, 0xee,
-	0x04, 0xf6, 0x7d, 0xa8, 0x1d, 0x31, 0xaf, 0x47, 0x93, 0x00, 0x4f, 0x54, 0x9a, 0x05, 0xb7, 0x7a,
-	0xc4, 0xbc, 0x1d, 0x69, 0x4b, 0x8e, 0x19, 0xa6, 0x2c, 0x13, 0x18, 0xf4, 0xd2, 0x34, 0x1e, 0x96,
-	0xf9, 0x10, 0xdb, 0x4b, 0x63, 0xfb, 0x3d, 0x80, 0x18, 0x03, 0x4a, 0x12, 0xe5, 0x30, 0xaf, 0x1c,
-	0x6a, 0x1a, 0xd9, 0x4b, 0x63, 0xe7, 0x85, 0x65, 0x8e, 0xe5, 0x1b, 0xc2, 0x8f, 0xf7, 0x73, 0x2f,
-	0xa6, 0x42, 0x5c, 0xd2, 0x7d, 0xcb, 0x50, 0xf6, 0x23, 0x8a, 0xe6, 0x30, 0x6a, 0xae, 0xb1, 0x64,
-	0xf4, 0x40, 0xb7, 0xae, 0x64, 0x5e, 0xd4, 0xd1, 0x0d, 0xb2, 0x13, 0xd8, 0x36, 0x94, 0x8e, 0x98,
-	0xc7, 0x15, 0xaf, 0x05, 0x57, 0x3d, 0xdb, 0x1b, 0x50, 0x3c, 0x44, 0x54, 0x4c, 0xae, 0x70, 0xa8,
-	0xd2, 0xd7, 0x79, 0x0c, 0xff, 0x1b, 0x73, 0x44, 0x0c, 0x2e, 0x21, 0x78, 0x1f, 0x6a, 0x87, 0x2c,
-	0x0a, 0x7a, 0x1c, 0x4d, 0x6d, 0x36, 0xdc, 0xaa, 0x04, 0xa4, 0xbb, 0x43, 0x26, 0xf6, 0xd8, 0x25,
-	0x89, 0x8f, 0x51, 0x74, 0x49, 0x08, 0x55, 0xdd, 0x87, 0xb9, 0xec, 0x81, 0x6b, 0x54, 0xb7, 0x5e,
-	0xe0, 0x3c, 0x33, 0x83, 0x4c, 0x51, 0x14, 0x44, 0xe4, 0xbc, 0x1b, 0x92, 0xa4, 0x7f, 0x49, 0x9a,
-	0x8f, 0xa1, 0xcc, 0x95, 0xc3, 0x25, 0x53, 0x64, 0xbc, 0xda, 0x35, 0x4e, 0xce, 0x8b, 0xc2, 0xc4,
-	0xe6, 0xbb, 0x11, 0xe3, 0x6f, 0x1d, 0xd2, 0xbe, 0x07, 0xd5, 0x90, 0xf0, 0x9e, 0x87, 0x5c, 0xa8,
-	0x23, 0xab, 0xba, 0x95, 0x90, 0xf0, 0x2d, 0xe4, 0xc2, 0x7e, 0x00, 0x75, 0x09, 0xf7, 0x7c, 0x96,
-	0x1c, 0xd2, 0xbe, 0x39, 0x37, 0x90, 0x50, 0x57, 0x21, 0xb6, 0x03, 0x0b, 0xca, 0x21, 0xc6, 0xa9,
-	0x8a, 0x52, 0xab, 0xbe, 0x46, 0x55, 0x53, 0x72, 0xf4, 0xa5, 0x84, 0x06, 0xcd, 0xf2, 0x15, 0x47,
-	0x9f, 0x74, 0x9e, 0x52, 0xbf, 0x72, 0x5d, 0xf5, 0x7f, 0xb7, 0x4c, 0x6f, 0x6b, 0x96, 0xfb, 0x3e,
-	0x93, 0x73, 0x7c, 0xa2, 0xa7, 0xac, 0xa9, 0x9e, 0x5a, 0x87, 0x86, 0xde, 0xa0, 0x69, 0xab, 0x82,
-	0xda, 0x66, 0x5d, 0x63, 0xba, 0xb3, 0x56, 0xa0, 0xea, 0x33, 0x79, 0x59, 0x08, 0x34, 0x1a, 0x8d,
-	0x6c, 0xa9, 0xdf, 0x68, 0xfb, 0xba, 0xe3, 0x2a, 0xb1, 0xd9, 0xfa, 0x5d, 0xa8, 0x70, 0x11, 0x4c,
-	0x08, 0x53, 0xe6, 0x42, 0xb6, 0xa1, 0x73, 0x6a, 0x4e, 0x71, 0x97, 0x79, 0xdd, 0x88, 0xd0, 0x78,
-	0x16, 0xbd, 0xa9, 0x96, 0x2f, 0x5c, 0x68, 0xf9, 0x45, 0x98, 0x8f, 0xa9, 0xbc, 0x07, 0xf5, 0xc8,
-	0xd1, 0x86, 0xa4, 0x1b, 0x20, 0x09, 0x22, 0x9a, 0xa0, 0xa2, 0x54, 0x74, 0x47, 0xb6, 0xf3, 0x3d,
-	0xfc, 0x5f, 0x6b, 0x23, 0xf3, 0x7e, 0x45, 0x52, 0x7e, 0xfb, 0xb9, 0x33, 0x64, 0x29, 0xca, 0x5b,
-	0x41, 0x5f, 0x5b, 0x23, 0xdb, 0xf9, 0x71, 0x38, 0x09, 0x5d, 0xe4, 0x79, 0x24, 0xc6, 0x03, 0xe6,
-	0x36, 0x09, 0xc8, 0x11, 0xc7, 0x02, 0x8c, 0x7a, 0x21, 0xe1, 0xa1, 0xa2, 0xd0, 0x70, 0x6b, 0x0a,
-	0x79, 0x42, 0x78, 0xe8, 0xfc, 0x64, 0x99, 0xde, 0x1c, 0x4e, 0x63, 0xfe, 0x05, 0xe7, 0xb4, 0x9f,
-	0xdc, 0x98, 0xc5, 0x2a, 0xd4, 0x06, 0xc3, 0x50, 0xcd, 0xe2, 0x5a, 0x51, 0xbe, 0xd2, 0x8c, 0x80,
-	0x99, 0x47, 0xf1, 0xb3, 0x05, 0x4d, 0x45, 0x65, 0x7b, 0x40, 0xa2, 0x9c, 0x08, 0xca, 0x92, 0xb7,
-	0x95, 0x64, 0x05, 0xaa, 0xc3, 0xdc, 0x46, 0x95, 0x91, 0xfd, 0x5f, 0xc2, 0xfc, 0x61, 0x8d, 0x8b,
-	0x72, 0x1f, 0x85, 0x88, 0x6e, 0x4c, 0x62, 0x1d, 0x1a, 0x26, 0xa9, 0xae, 0x7d, 0x7d, 0x11, 0xd4,
-	0x87, 0x98, 0xec, 0x8c, 0x0e, 0x54, 0x58, 0x2e, 0x7c, 0x16, 0x6b, 0x55, 0xa6, 0x87, 0xd4, 0x2e,
-	0xf3, 0x9e, 0xea, 0x3f, 0xdd, 0xa1, 0x97, 0xbc, 0x2b, 0xf5, 0x3d, 0xc6, 0x55, 0x2b, 0x2d, 0xb8,
-	0x43, 0xd3, 0xf9, 0xcd, 0x32, 0x15, 0xbd, 0xcb, 0x3c, 0x17, 0x8f, 0xd0, 0xbf, 0xed, 0x82, 0x1a,
-	0xdf, 0xeb, 0xa5, 0xc9, 0x7b, 0x7d, 0xaa, 0xd2, 0xe7, 0x2f, 0x54, 0x7a, 0x3e, 0xd6, 0x72, 0xfb,
-	0x24, 0xa5, 0xd9, 0x8d, 0x29, 0x7d, 0x34, 0x1a, 0xe6, 0x45, 0xa5, 0xd3, 0xe2, 0xb4, 0x4e, 0x17,
-	0xae, 0x87, 0x5f, 0x2d, 0xa8, 0x9b, 0xb7, 0xee, 0x53, 0x96, 0x8b, 0x37, 0xe7, 0x5c, 0x85, 0x5a,
-	0x86, 0x3e, 0x4d, 0x27, 0x2e, 0xf1, 0x31, 0x30, 0xf1, 0xb2, 0x55, 0xbc, 0xde, 0xcb, 0x96, 0x6d,
-	0xde, 0x88, 0xb5, 0x50, 0xea, 0x79, 0xeb, 0xf1, 0xab, 0xb3, 0x96, 0xf5, 0xfa, 0xac, 0x65, 0xfd,
-	0x7d, 0xd6, 0xb2, 0x7e, 0x39, 0x6f, 0xcd, 0xbd, 0x3e, 0x6f, 0xcd, 0xfd, 0x79, 0xde, 0x9a, 0xfb,
-	0xee, 0x83, 0x3e, 0x15, 0x61, 0xee, 0xb5, 0x7d, 0x16, 0x77, 0xe4, 0xae, 0xd4, 0x4f, 0xd0, 0x39,
-	0xe9, 0x98, 0x2f, 0x0a, 0xf5, 0x39, 0xe1, 0x95, 0xd5, 0xf7, 0xc4, 0xa3, 0x7f, 0x02, 0x00, 0x00,
-	0xff, 0xff, 0x55, 0x11, 0xd1, 0xc2, 0xc1, 0x0c, 0x00, 0x00,
+	// 1486 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x58, 0x4f, 0x6f, 0xdb, 0xc6,
+	0x12, 0x37, 0x25, 0x59, 0x7f, 0x56, 0xb2, 0xf3, 0xc2, 0x67, 0x3b, 0x8a, 0x93, 0xe7, 0xc4, 0x7c,
+	0x0f, 0x78, 0x29, 0xd0, 0x4a, 0xb0, 0x83, 0xb6, 0x87, 0x02, 0x01, 0x1a, 0x25, 0x40, 0x6c, 0xb4,
+	0x8d, 0x41, 0xc7, 0x09, 0xd0, 0x8b, 0xb0, 0xe2, 0x8e, 0xa5, 0xb5, 0x49, 0x2e, 0xcb, 0x5d, 0xda,
+	0x71, 0x2f, 0x45, 0x6f, 0x05, 0x7a, 0x69, 0x7b, 0x2f, 0x0a, 0xe4, 0x94, 0x2f, 0xd0, 0x7b, 0x8f,
+	0x39, 0xe6, 0xd8, 0x53, 0x51, 0x24, 0x5f, 0xa4, 0xd8, 0xd9, 0xa5, 0xfe, 0xc5, 0x51, 0x1d, 0x27,
+	0xbd, 0xd8, 0x9c, 0xe1, 0xec, 0xcc, 0x6f, 0x7f, 0x3b, 0x33, 0x3b, 0x22, 0x59, 0x49, 0x44, 0x76,
+	0x1c, 0x85, 0xed, 0xa3, 0x8d, 0x36, 0x1c, 0x41, 0xac, 0x64, 0x2b, 0x49, 0x85, 0x12, 0x6e, 0xcd,
+	0xe8, 0x5b, 0x47, 0x1b, 0xab, 0x4b, 0x7d, 0xd1, 0x17, 0xa8, 0x6d, 0xeb, 0x27, 0x63, 0xb0, 0xba,
+	0x16, 0x08, 0x19, 0x09, 0xd9, 0xee, 0x51, 0x09, 0xed, 0xa3, 0x8d, 0x1e, 0x28, 0xba, 0xd1, 0x0e,
+	0x04, 0x8f, 0xed, 0xfb, 0xe5, 0x91, 0x63, 0x75, 0x92, 0x80, 0xf5, 0xeb, 0x6d, 0x12, 0xf7, 0xae,
+	0x8e, 0xb3, 0x43, 0x53, 0x1a, 0xc9, 0xbd, 0x84, 0x51, 0x05, 0xcc, 0xbd, 0x4a, 0x6a, 0x34, 0x53,
+	0x03, 0x91, 0x72, 0x75, 0xd2, 0x74, 0xae, 0x3b, 0x37, 0x6a, 0xfe, 0x48, 0xe1, 0x9d, 0x90, 0x15,
+	0x5c, 0x73, 0x87, 0x2a, 0x2a, 0x41, 0xf9, 0xd0, 0xe7, 0x52, 0x41, 0x0a, 0xcc, 0x5d, 0x24, 0x05,
+	0xce, 0x70, 0x41, 0xc9, 0x2f, 0x70, 0xe6, 0x2e, 0x91, 0x79, 0x71, 0x1c, 0x43, 0xda, 0x2c, 0xa0,
+	0x0f, 0x23, 0xb8, 0x2b, 0xa4, 0x2c, 0x07, 0x74, 0xf3, 0xc3, 0x8f, 0x9a, 0xc5, 0xeb, 0xce, 0x8d,
+	0x86, 0x6f, 0x25, 0x77, 0x9d, 0x34, 0x24, 0x8d, 0x92, 0x10, 0xba, 0x81, 0xc8, 0x62, 0xd5, 0x2c,
+	0xa1, 0x9f, 0xba, 0xd1, 0x75, 0xb4, 0xca, 0x7b, 0xea, 0x90, 0x65, 0x8c, 0xfd, 0x48, 0xa4, 0x87,
+	0x90, 0x8e, 0x85, 0x6e, 0x92, 0x0a, 0x65, 0x2c, 0x05, 0x29, 0x2d, 0xe0, 0x5c, 0x74, 0xdf, 0x23,
+	0xa5, 0x54, 0x84, 0x80, 0x18, 0x16, 0x37, 0x97, 0x5b, 0x43, 0x26, 0x5b, 0xd6, 0x89, 0x08, 0xc1,
+	0x47, 0x13, 0xf7, 0x26, 0x29, 0xf5, 0x44, 0xcc, 0x10, 0x57, 0x7d, 0xf3, 0x72, 0xcb, 0x70, 0xda,
+	0xd2, 0x9c, 0xb6, 0x2c, 0xa7, 0xad, 0x8e, 0xe0, 0xf1, 0xed, 0xd2, 0xb3, 0x3f, 0xae, 0xcd, 0xf9,
+	0x68, 0xec, 0x2e, 0x93, 0xb2, 0x12, 0x49, 0x37, 0x4b, 0x10, 0x70, 0xd5, 0x9f, 0x57, 0x22, 0xd9,
+	0x4b, 0xbc, 0x3d, 0xb2, 0x34, 0x86, 0x74, 0x2f, 0xd6, 0xb6, 0x3c, 0xee, 0xcf, 0x00, 0xfa, 0x5f,
+	0xb2, 0x90, 0xa1, 0x59, 0x77, 0x00, 0xbc, 0x3f, 0x50, 0x88, 0xb8, 0xe8, 0x37, 0x8c, 0xf2, 0x1e,
+	0xea, 0xbc, 0x90, 0xfc, 0xfb, 0x15, 0xb7, 0x33, 0xb7, 0xff, 0x09, 0xa9, 0xa6, 0xa0, 0xb2, 0x34,
+	0x06, 0x86, 0x0e, 0xcf, 0xb0, 0xaf, 0xe1, 0x02, 0xef, 0x1b, 0x9b, 0x1e, 0x26, 0xda, 0x6e, 0x48,
+	0xe5, 0x60, 0x66, 0xb0, 0x8f, 0x49, 0x99, 0x46, 0x78, 0x78, 0x67, 0x0c, 0x65, 0xcd, 0x75, 0x4e,
+	0xa4, 0x40, 0xa5, 0x88, 0x91, 0xfb, 0x9a, 0x6f, 0x25, 0x6f, 0x40, 0x2e, 0x8e, 0x01, 0xd8, 0xa6,
+	0x3c, 0x9c, 0x19, 0x7f, 0x9d, 0x34, 0x0e, 0xd0, 0xa6, 0x9b, 0xc5, 0x8a, 0x87, 0x96, 0xc1, 0xba,
+	0xd1, 0xed, 0x69, 0xd5, 0x6b, 0x23, 0x3d, 0x75, 0xec, 0x81, 0x3d, 0x84, 0x94, 0xef, 0x73, 0x48,
+	0xef, 0x67, 0x2a, 0xe4, 0x90, 0xce, 0x88, 0x76, 0x89, 0x54, 0x14, 0x95, 0x87, 0x5d, 0x6e, 0x98,
+	0x2d, 0xf9, 0x65, 0x2d, 0x6e, 0x31, 0xf7, 0x0a, 0xa9, 0x1d, 0x88, 0x5e, 0x97, 0xc7, 0x0c, 0x1e,
+	0x63, 0x98, 0x05, 0xbf, 0x7a, 0x20, 0x7a, 0x5b, 0x5a, 0xd6, 0x18, 0x53, 0x48, 0x44, 0xaa, 0x80,
+	0x75, 0x93, 0x24, 0xca, 0xd3, 0x3c, 0xd7, 0xed, 0x24, 0x91, 0xfb, 0x1f, 0x42, 0x22, 0x60, 0x9c,
+	0xc6, 0x68, 0x30, 0x8f, 0x06, 0x35, 0xa3, 0xd9, 0x49, 0x22, 0xef, 0x89, 0x63, 0x8f, 0xe5, 0x01,
+	0x95, 0x87, 0xbb, 0x59, 0x2f, 0xe2, 0x4a, 0x9d, 0x52, 0x7d, 0x2b, 0xa4, 0x1c, 0x84, 0x1c, 0xec,
+	0x61, 0xd4, 0x7c, 0x2b, 0x69, 0xef, 0xcc, 0x94, 0xae, 0x46, 0x5e, 0x34, 0xde, 0xad, 0x66, 0x8b,
+	0xb9, 0x2e, 0x29, 0x1d, 0x88, 0x9e, 0x44, 0x5c, 0x0b, 0x3e, 0x3e, 0xbb, 0x1b, 0xa4, 0xb8, 0x0f,
+	0x80, 0x48, 0xce, 0x70, 0xa8, 0xda, 0xd6, 0xbb, 0x45, 0x2e, 0x8c, 0x30, 0x02, 0xb0, 0x53, 0x00,
+	0x5e, 0x21, 0xb5, 0x7d, 0x11, 0xb2, 0xae, 0x04, 0x9b, 0x9b, 0x0d, 0xbf, 0xaa, 0x15, 0xda, 0xdc,
+	0xa3, 0x63, 0x7b, 0xec, 0xd0, 0x38, 0x80, 0x30, 0x3c, 0xc5, 0x05, 0x66, 0xf7, 0x7e, 0xa6, 0x6b,
+	0xe0, 0x0d, 0xb2, 0xdb, 0x2c, 0xf0, 0x1e, 0xd9, 0x46, 0x86, 0x10, 0x15, 0x55, 0x99, 0xec, 0x0c,
+	0x68, 0xdc, 0x3f, 0x25, 0xcc, 0x07, 0xa4, 0x2c, 0xd1, 0xe0, 0x94, 0x2e, 0x32, 0x5a, 0xed, 0x5b,
+	0x23, 0xef, 0x49, 0x61, 0x6c, 0xf3, 0x9d, 0x50, 0xc8, 0xb7, 0x76, 0xe9, 0x5e, 0x26, 0xd5, 0x01,
+	0x95, 0xdd, 0x1e, 0x48, 0x85, 0x47, 0x56, 0xf5, 0x2b, 0x03, 0x2a, 0x6f, 0x83, 0x54, 0xee, 0x35,
+	0x52, 0xd7, 0xea, 0x6e, 0x20, 0xe2, 0x7d, 0xde, 0xb7, 0xe7, 0x46, 0xb4, 0xaa, 0x83, 0x1a, 0xd7,
+	0x23, 0x0b, 0x68, 0x10, 0xc1, 0x44, 0x46, 0xe1, 0xaa, 0xcf, 0x01, 0x73, 0x4a, 0xb7, 0xbe, 0x84,
+	0x72, 0xd6, 0x2c, 0x9f, 0xb1, 0xf5, 0x69, 0xe3, 0x09, 0xf6, 0x2b, 0x6f, 0xca, 0xfe, 0x2f, 0x8e,
+	0xad, 0x6d, 0x83, 0x72, 0x37, 0x10, 0xba, 0x8f, 0x8f, 0xd5, 0x94, 0x33, 0x51, 0x53, 0xeb, 0xa4,
+	0x61, 0x36, 0x68, 0xcb, 0xaa, 0x80, 0xdb, 0xac, 0x1b, 0x9d, 0xa9, 0xac, 0x55, 0x52, 0x0d, 0x84,
+	0xbe, 0x2c, 0x14, 0x58, 0x8e, 0x86, 0xb2, 0xe6, 0x6f, 0xb8, 0x7d, 0x53, 0x71, 0x95, 0xc8, 0x6e,
+	0xfd, 0x12, 0xa9, 0x48, 0xc5, 0xc6, 0x88, 0x29, 0x4b, 0xa5, 0xcb, 0xd0, 0x3b, 0xb1, 0xa7, 0xb8,
+	0x2d, 0x7a, 0x9d, 0x90, 0xf2, 0x68, 0x16, 0xbc, 0x89, 0x92, 0x2f, 0x4c, 0x95, 0xfc, 0x12, 0x99,
+	0x8f, 0xb8, 0xbe, 0x07, 0x4d, 0xcb, 0x31, 0x82, 0x86, 0xcb, 0x80, 0xb2, 0x90, 0xc7, 0x80, 0x90,
+	0x8a, 0xfe, 0x50, 0xf6, 0xbe, 0x26, 0xff, 0x32, 0xdc, 0xe8, 0xb8, 0x9f, 0xd1, 0x44, 0xbe, 0xfb,
+	0xd8, 0x29, 0x88, 0x04, 0xf4, 0xad, 0x60, 0xae, 0xad, 0xa1, 0xec, 0x7d, 0x9b, 0x77, 0x42, 0x1f,
+	0x64, 0x16, 0xaa, 0x51, 0x83, 0x79, 0x97, 0x00, 0x74, 0x8b, 0x13, 0x0c, 0xc2, 0xee, 0x80, 0xca,
+	0x01, 0x42, 0x68, 0xf8, 0x35, 0xd4, 0xdc, 0xa3, 0x72, 0xe0, 0x7d, 0xe7, 0xd8, 0xda, 0xcc, 0xbb,
+	0xb1, 0xfc, 0x54, 0x4a, 0xde, 0x8f, 0xcf, 0x8d, 0xe2, 0x2a, 0xa9, 0x1d, 0xe5, 0xae, 0x9a, 0xc5,
+	0xeb, 0x45, 0x3d, 0xd2, 0x0c, 0x15, 0x33, 0x8f, 0xe2, 0x7b, 0x87, 0x34, 0x11, 0xca, 0xdd, 0x23,
+	0x1a, 0x66, 0x54, 0x71, 0x11, 0xbf, 0x2d, 0x25, 0xab, 0xa4, 0x9a, 0xc7, 0xb6, 0xac, 0x0c, 0xe5,
+	0xbf, 0x23, 0xe6, 0x57, 0x67, 0x94, 0x94, 0xbb, 0xa0, 0x54, 0x78, 0x6e, 0x10, 0xeb, 0xa4, 0x61,
+	0x83, 0x9a, 0xdc, 0x37, 0x17, 0x41, 0x3d, 0xd7, 0xe9, 0xca, 0x68, 0x93, 0x8a, 0xc8, 0x54, 0x20,
+	0x22, 0xc3, 0xca, 0x64, 0x93, 0xda, 0x16, 0xbd, 0xfb, 0xe6, 0xa5, 0x9f, 0x5b, 0xe9, 0xbb, 0xd2,
+	0xdc, 0x63, 0x12, 0x4b, 0x69, 0xc1, 0xcf, 0x45, 0xef, 0x27, 0xc7, 0x66, 0xf4, 0xb6, 0xe8, 0xf9,
+	0x70, 0x00, 0xc1, 0xbb, 0x4e, 0xa8, 0xd1, 0xbd, 0x5e, 0x1a, 0xbf, 0xd7, 0x27, 0x32, 0x7d, 0x7e,
+	0x2a, 0xd3, 0xb3, 0x11, 0x97, 0x77, 0x1f, 0x27, 0x3c, 0x3d, 0x37, 0xa4, 0xf7, 0x87, 0xcd, 0xbc,
+	0x88, 0x3c, 0x2d, 0x4d, 0xf2, 0x34, 0x75, 0x3d, 0xfc, 0xe8, 0x90, 0xba, 0x9d, 0xba, 0x4f, 0x44,
+	0xa6, 0x5e, 0x1f, 0xf3, 0x2a, 0xa9, 0xa5, 0x10, 0xf0, 0x64, 0xec, 0x12, 0x1f, 0x29, 0xc6, 0x86,
+	0xad, 0xe2, 0x9b, 0x0d, 0x5b, 0xae, 0x9d, 0x88, 0x0d, 0x51, 0xf8, 0xec, 0xfd, 0x9c, 0x67, 0x79,
+	0x67, 0x00, 0xc1, 0x61, 0x22, 0xb8, 0xee, 0xcb, 0xd1, 0x3f, 0x50, 0xf8, 0x2e, 0x29, 0x49, 0x05,
+	0x89, 0x6d, 0xc2, 0xf8, 0xac, 0x53, 0xf1, 0x18, 0xc7, 0x5b, 0x69, 0xb2, 0x7e, 0x1e, 0xb3, 0xbe,
+	0x6e, 0x75, 0x98, 0xf7, 0xbf, 0x39, 0x76, 0xf0, 0xdd, 0x49, 0x85, 0xd8, 0x7f, 0xfd, 0xd0, 0x73,
+	0xbe, 0x99, 0x6c, 0x08, 0xb5, 0x74, 0x1a, 0xd4, 0xf9, 0x49, 0xa8, 0x8a, 0x07, 0x87, 0x7a, 0x76,
+	0x42, 0x4f, 0x65, 0x53, 0x35, 0x46, 0x67, 0x9c, 0xad, 0x90, 0x32, 0xe3, 0x7d, 0x7d, 0x51, 0x57,
+	0xcc, 0xef, 0x1b, 0x23, 0x69, 0x8a, 0xaf, 0x8c, 0xb6, 0xf0, 0x6a, 0x63, 0x9b, 0xde, 0xca, 0x44,
+	0xcb, 0x2a, 0x4c, 0xb7, 0xac, 0xff, 0x93, 0x0b, 0x01, 0x1e, 0x50, 0x77, 0xd8, 0xb9, 0x8a, 0xd8,
+	0xb9, 0x16, 0x8d, 0xfa, 0x8e, 0xd5, 0x6a, 0xc3, 0x14, 0x8e, 0x80, 0x86, 0xdd, 0xa9, 0x16, 0xb7,
+	0x68, 0xd4, 0xb9, 0xa1, 0xf7, 0x85, 0xfd, 0x6d, 0xf5, 0x10, 0x52, 0xc6, 0x83, 0xb1, 0xe3, 0xbf,
+	0x4c, 0xaa, 0x89, 0x86, 0x3c, 0x3a, 0xff, 0x0a, 0xca, 0x5b, 0x6c, 0xa2, 0x93, 0x15, 0x26, 0x3b,
+	0x99, 0x07, 0xa3, 0x81, 0x5a, 0xfb, 0xf3, 0x31, 0xda, 0xb9, 0xdd, 0x69, 0x5a, 0x69, 0x10, 0x40,
+	0x92, 0xcf, 0x3f, 0x56, 0xd2, 0x99, 0x71, 0x71, 0x2c, 0x33, 0x6c, 0x4f, 0x9c, 0x26, 0xb3, 0x35,
+	0x35, 0x6e, 0xad, 0x8c, 0x55, 0xa8, 0x59, 0x38, 0x39, 0x6f, 0xe9, 0xa9, 0x1f, 0xfd, 0x4b, 0x9b,
+	0x2c, 0xb9, 0x68, 0x7a, 0x9c, 0x6e, 0x60, 0xf9, 0x88, 0x9c, 0x8b, 0xba, 0x20, 0x53, 0x38, 0xa6,
+	0x29, 0x3b, 0xeb, 0xa0, 0x6c, 0xcd, 0xbd, 0xaf, 0x2c, 0xf3, 0x0f, 0x68, 0xda, 0xd7, 0x3f, 0xa8,
+	0x15, 0xfe, 0x07, 0xa6, 0x2f, 0x03, 0x3d, 0x20, 0x1b, 0x19, 0x77, 0xd3, 0xf0, 0x6b, 0x22, 0x64,
+	0xc6, 0x50, 0xbf, 0x8e, 0xe1, 0x38, 0x7f, 0x6d, 0x26, 0xe8, 0x5a, 0x0c, 0xc7, 0xf6, 0xf5, 0x2a,
+	0xa9, 0x1a, 0xd0, 0x90, 0x8f, 0xf9, 0x43, 0xf9, 0xf6, 0xad, 0x67, 0x2f, 0xd6, 0x9c, 0xe7, 0x2f,
+	0xd6, 0x9c, 0x3f, 0x5f, 0xac, 0x39, 0x3f, 0xbc, 0x5c, 0x9b, 0x7b, 0xfe, 0x72, 0x6d, 0xee, 0xf7,
+	0x97, 0x6b, 0x73, 0x5f, 0xfe, 0xaf, 0xcf, 0xd5, 0x20, 0xeb, 0xb5, 0x02, 0x11, 0xb5, 0x35, 0x47,
+	0xf8, 0x87, 0xb5, 0x1f, 0xb7, 0xed, 0x17, 0x04, 0xfc, 0x7c, 0xd0, 0x2b, 0xe3, 0xf7, 0x83, 0x9b,
+	0x7f, 0x05, 0x00, 0x00, 0xff, 0xff, 0x8a, 0x0b, 0x60, 0x09, 0xb1, 0x10, 0x00, 0x00,
 }
 
 func (m *EventParamsUpdated) Marshal() (dAtA []byte, err error) {
@@ -2696,6 +3205,342 @@ func (m *EventPayout) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *EventCheckpointCommitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventCheckpointCommitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventCheckpointCommitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.WeightsHash) > 0 {
+		i -= len(m.WeightsHash)
+		copy(dAtA[i:], m.WeightsHash)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.WeightsHash)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.Step != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Step))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Miner) > 0 {
+		i -= len(m.Miner)
+		copy(dAtA[i:], m.Miner)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Miner)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.JobIndex != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.JobIndex))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.TaskId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TaskId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventProofSubmitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventProofSubmitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventProofSubmitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Digest) > 0 {
+		i -= len(m.Digest)
+		copy(dAtA[i:], m.Digest)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Digest)))
+		i--
+		dAtA[i] = 0x3a
+	}
+	if m.TicketIndex != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TicketIndex))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.Step != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Step))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Miner) > 0 {
+		i -= len(m.Miner)
+		copy(dAtA[i:], m.Miner)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Miner)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.JobIndex != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.JobIndex))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.TaskId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TaskId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Id != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventProofVerifiersAssigned) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventProofVerifiersAssigned) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventProofVerifiersAssigned) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.RevealDeadline != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.RevealDeadline))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.CommitDeadline != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.CommitDeadline))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Verifiers) > 0 {
+		for iNdEx := len(m.Verifiers) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Verifiers[iNdEx])
+			copy(dAtA[i:], m.Verifiers[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.Verifiers[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Id != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventVerdictCommitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventVerdictCommitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventVerdictCommitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Verifier) > 0 {
+		i -= len(m.Verifier)
+		copy(dAtA[i:], m.Verifier)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Verifier)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.ProofId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ProofId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventVerdictRevealed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventVerdictRevealed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventVerdictRevealed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Accept {
+		i--
+		if m.Accept {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Verifier) > 0 {
+		i -= len(m.Verifier)
+		copy(dAtA[i:], m.Verifier)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Verifier)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.ProofId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ProofId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventProofSettled) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventProofSettled) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventProofSettled) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Reward.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	if m.Rejects != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Rejects))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Accepts != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Accepts))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Status != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Status))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Id != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventTargetRetargeted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventTargetRetargeted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventTargetRetargeted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Accepted != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Accepted))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.NewTarget) > 0 {
+		i -= len(m.NewTarget)
+		copy(dAtA[i:], m.NewTarget)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.NewTarget)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.OldTarget) > 0 {
+		i -= len(m.OldTarget)
+		copy(dAtA[i:], m.OldTarget)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.OldTarget)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintEvents(dAtA []byte, offset int, v uint64) int {
 	offset -= sovEvents(v)
 	base := offset
@@ -3180,6 +4025,166 @@ func (m *EventPayout) Size() (n int) {
 	l = len(m.Role)
 	if l > 0 {
 		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventCheckpointCommitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.TaskId != 0 {
+		n += 1 + sovEvents(uint64(m.TaskId))
+	}
+	if m.JobIndex != 0 {
+		n += 1 + sovEvents(uint64(m.JobIndex))
+	}
+	l = len(m.Miner)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Step != 0 {
+		n += 1 + sovEvents(uint64(m.Step))
+	}
+	l = len(m.WeightsHash)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventProofSubmitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovEvents(uint64(m.Id))
+	}
+	if m.TaskId != 0 {
+		n += 1 + sovEvents(uint64(m.TaskId))
+	}
+	if m.JobIndex != 0 {
+		n += 1 + sovEvents(uint64(m.JobIndex))
+	}
+	l = len(m.Miner)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Step != 0 {
+		n += 1 + sovEvents(uint64(m.Step))
+	}
+	if m.TicketIndex != 0 {
+		n += 1 + sovEvents(uint64(m.TicketIndex))
+	}
+	l = len(m.Digest)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventProofVerifiersAssigned) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovEvents(uint64(m.Id))
+	}
+	if len(m.Verifiers) > 0 {
+		for _, s := range m.Verifiers {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
+	}
+	if m.CommitDeadline != 0 {
+		n += 1 + sovEvents(uint64(m.CommitDeadline))
+	}
+	if m.RevealDeadline != 0 {
+		n += 1 + sovEvents(uint64(m.RevealDeadline))
+	}
+	return n
+}
+
+func (m *EventVerdictCommitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ProofId != 0 {
+		n += 1 + sovEvents(uint64(m.ProofId))
+	}
+	l = len(m.Verifier)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventVerdictRevealed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ProofId != 0 {
+		n += 1 + sovEvents(uint64(m.ProofId))
+	}
+	l = len(m.Verifier)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Accept {
+		n += 2
+	}
+	return n
+}
+
+func (m *EventProofSettled) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovEvents(uint64(m.Id))
+	}
+	if m.Status != 0 {
+		n += 1 + sovEvents(uint64(m.Status))
+	}
+	if m.Accepts != 0 {
+		n += 1 + sovEvents(uint64(m.Accepts))
+	}
+	if m.Rejects != 0 {
+		n += 1 + sovEvents(uint64(m.Rejects))
+	}
+	l = m.Reward.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	return n
+}
+
+func (m *EventTargetRetargeted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.OldTarget)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.NewTarget)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Accepted != 0 {
+		n += 1 + sovEvents(uint64(m.Accepted))
 	}
 	return n
 }
@@ -6352,6 +7357,1047 @@ func (m *EventPayout) Unmarshal(dAtA []byte) error {
 			}
 			m.Role = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventCheckpointCommitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventCheckpointCommitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventCheckpointCommitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			}
+			m.TaskId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TaskId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobIndex", wireType)
+			}
+			m.JobIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobIndex |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Miner", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Miner = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			m.Step = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Step |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field WeightsHash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.WeightsHash = append(m.WeightsHash[:0], dAtA[iNdEx:postIndex]...)
+			if m.WeightsHash == nil {
+				m.WeightsHash = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventProofSubmitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventProofSubmitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventProofSubmitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			}
+			m.TaskId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TaskId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobIndex", wireType)
+			}
+			m.JobIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobIndex |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Miner", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Miner = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			m.Step = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Step |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TicketIndex", wireType)
+			}
+			m.TicketIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TicketIndex |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Digest", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Digest = append(m.Digest[:0], dAtA[iNdEx:postIndex]...)
+			if m.Digest == nil {
+				m.Digest = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventProofVerifiersAssigned) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventProofVerifiersAssigned: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventProofVerifiersAssigned: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verifiers", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verifiers = append(m.Verifiers, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CommitDeadline", wireType)
+			}
+			m.CommitDeadline = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CommitDeadline |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RevealDeadline", wireType)
+			}
+			m.RevealDeadline = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RevealDeadline |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventVerdictCommitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventVerdictCommitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventVerdictCommitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProofId", wireType)
+			}
+			m.ProofId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProofId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verifier", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verifier = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventVerdictRevealed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventVerdictRevealed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventVerdictRevealed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProofId", wireType)
+			}
+			m.ProofId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProofId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verifier", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verifier = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accept", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Accept = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventProofSettled) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventProofSettled: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventProofSettled: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			m.Status = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Status |= ProofStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accepts", wireType)
+			}
+			m.Accepts = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Accepts |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Rejects", wireType)
+			}
+			m.Rejects = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Rejects |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Reward", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Reward.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventTargetRetargeted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventTargetRetargeted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventTargetRetargeted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OldTarget", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OldTarget = append(m.OldTarget[:0], dAtA[iNdEx:postIndex]...)
+			if m.OldTarget == nil {
+				m.OldTarget = []byte{}
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NewTarget", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.NewTarget = append(m.NewTarget[:0], dAtA[iNdEx:postIndex]...)
+			if m.NewTarget == nil {
+				m.NewTarget = []byte{}
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accepted", wireType)
+			}
+			m.Accepted = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Accepted |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipEvents(dAtA[iNdEx:])

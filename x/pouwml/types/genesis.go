@@ -1,10 +1,15 @@
 package types
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pouw/pouwd/pouw"
+)
 
 // DefaultGenesis is an empty module state with default params.
 func DefaultGenesis() *GenesisState {
-	return &GenesisState{Params: DefaultParams(), NextDatasetId: 1, NextTaskId: 1}
+	target := pouw.TargetFromProbability(1, DefaultTargetOdds)
+	return &GenesisState{Params: DefaultParams(), NextDatasetId: 1, NextTaskId: 1, NextProofId: 1, Target: target[:]}
 }
 
 // Validate checks the genesis state for internal consistency: params,
@@ -14,7 +19,10 @@ func (gs GenesisState) Validate() error {
 	if err := gs.Params.Validate(); err != nil {
 		return err
 	}
-	if gs.NextDatasetId == 0 || gs.NextTaskId == 0 {
+	if _, err := pouw.ParseTarget(gs.Target); err != nil {
+		return fmt.Errorf("%w: target: %v", ErrInvalidGenesis, err)
+	}
+	if gs.NextDatasetId == 0 || gs.NextTaskId == 0 || gs.NextProofId == 0 {
 		return fmt.Errorf("%w: sequences start at 1", ErrInvalidGenesis)
 	}
 	datasets := make(map[uint64]bool, len(gs.Datasets))
@@ -78,6 +86,36 @@ func (gs GenesisState) Validate() error {
 	for _, u := range gs.UnbondingQueue {
 		if !workers[u.Address] {
 			return fmt.Errorf("%w: unbonding entry for unknown worker %s", ErrInvalidGenesis, u.Address)
+		}
+	}
+	proofs := make(map[uint64]bool, len(gs.Proofs))
+	for _, p := range gs.Proofs {
+		if p.Id == 0 || p.Id >= gs.NextProofId || proofs[p.Id] {
+			return fmt.Errorf("%w: proof id %d duplicated or not below next_proof_id %d", ErrInvalidGenesis, p.Id, gs.NextProofId)
+		}
+		if !jobs[jobKey{p.TaskId, p.JobIndex}] {
+			return fmt.Errorf("%w: proof %d of unknown job %d/%d", ErrInvalidGenesis, p.Id, p.TaskId, p.JobIndex)
+		}
+		proofs[p.Id] = true
+	}
+	for _, v := range gs.Verdicts {
+		if !proofs[v.ProofId] {
+			return fmt.Errorf("%w: verdict on unknown proof %d", ErrInvalidGenesis, v.ProofId)
+		}
+	}
+	for _, c := range gs.Commitments {
+		if !jobs[jobKey{c.TaskId, c.JobIndex}] {
+			return fmt.Errorf("%w: commitment of unknown job %d/%d", ErrInvalidGenesis, c.TaskId, c.JobIndex)
+		}
+	}
+	for _, q := range append(append([]QueueEntry{}, gs.ProofQueue...), gs.ProofDeadlines...) {
+		if !proofs[q.TaskId] {
+			return fmt.Errorf("%w: proof queue entry for unknown proof %d", ErrInvalidGenesis, q.TaskId)
+		}
+	}
+	for _, b := range gs.BlockHashes {
+		if len(b.Hash) == 0 || len(b.Hash) > 64 {
+			return fmt.Errorf("%w: block hash at %d has %d bytes", ErrInvalidGenesis, b.Height, len(b.Hash))
 		}
 	}
 	for _, p := range gs.VerifierPool {

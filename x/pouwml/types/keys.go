@@ -29,4 +29,20 @@ var (
 	VerifierPoolKey     = collections.NewPrefix(15)
 	VerifierSlotKey     = collections.NewPrefix(16)
 	VerifierPoolSizeKey = collections.NewPrefix(17)
+
+	CommitmentsKey        = collections.NewPrefix(18)
+	LastCommitKey         = collections.NewPrefix(19)
+	ProofSeqKey           = collections.NewPrefix(20)
+	ProofsKey             = collections.NewPrefix(21)
+	ProofByDigestKey      = collections.NewPrefix(22)
+	VerdictsKey           = collections.NewPrefix(23)
+	BlockHashesKey        = collections.NewPrefix(24)
+	TargetKey             = collections.NewPrefix(25)
+	IntervalAcceptedKey   = collections.NewPrefix(26)
+	ProofQueueKey         = collections.NewPrefix(27)
+	ProofDeadlineQueueKey = collections.NewPrefix(28)
 )
+
+// RewardPoolName is the module account that pays proof rewards; it is
+// funded at genesis (and by anyone who sends coins to it).
+const RewardPoolName = "pouwml_rewards"

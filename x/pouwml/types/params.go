@@ -46,8 +46,27 @@ func DefaultParams() Params {
 		MaxAssignmentsPerBlock: 100,
 		MaxDeadlinesPerBlock:   200,
 		MaxUnbondingsPerBlock:  100,
+
+		CommitInterval:          50,
+		RewardPerProof:          sdk.NewCoin(DefaultDenom, sdkmath.NewInt(10_000)),
+		OmegaBE9:                1_000_000_000, // one ticket per sample of the batch
+		OmegaME9:                1_000,         // one ticket per million parameters
+		MaxTicketsPerStep:       1 << 20,
+		MaxModelParams:          1_000_000_000,
+		VerifiersPerProof:       3,
+		VerdictCommitBlocks:     20,
+		VerdictRevealBlocks:     20,
+		ProofSlashBps:           2_000,
+		AnchorWindowBlocks:      2_000,
+		RetargetIntervalBlocks:  100,
+		TargetProofsPerInterval: 10,
+		MaxRetargetFactor:       4,
+		MaxProofsPerBlock:       100,
 	}
 }
+
+// DefaultTargetOdds is the genesis win probability of one ticket: 1/4096.
+const DefaultTargetOdds = 4096
 
 // Validate checks every param against its bounds.
 func (p Params) Validate() error {
@@ -56,6 +75,12 @@ func (p Params) Validate() error {
 	}
 	if err := validCoin("min_worker_bond", p.MinWorkerBond); err != nil {
 		return err
+	}
+	if err := validCoin("reward_per_proof", p.RewardPerProof); err != nil {
+		return err
+	}
+	if p.OmegaBE9 == 0 && p.OmegaME9 == 0 {
+		return fmt.Errorf("%w: omega_b_e9 and omega_m_e9 cannot both be 0 (no step would earn a ticket)", ErrInvalidParams)
 	}
 	if !p.MinWorkerBond.IsPositive() {
 		return fmt.Errorf("%w: min_worker_bond must be positive, got %s", ErrInvalidParams, p.MinWorkerBond)
@@ -85,6 +110,20 @@ func (p Params) Validate() error {
 		{"max_assignments_per_block", uint64(p.MaxAssignmentsPerBlock), 1, MaxPerBlockBound},
 		{"max_deadlines_per_block", uint64(p.MaxDeadlinesPerBlock), 1, MaxPerBlockBound},
 		{"max_unbondings_per_block", uint64(p.MaxUnbondingsPerBlock), 1, MaxPerBlockBound},
+		{"commit_interval", p.CommitInterval, 1, 1_000_000},
+		{"omega_b_e9", p.OmegaBE9, 0, 1_000_000_000_000},
+		{"omega_m_e9", p.OmegaME9, 0, 1_000_000_000_000},
+		{"max_tickets_per_step", p.MaxTicketsPerStep, 1, 1 << 32},
+		{"max_model_params", p.MaxModelParams, 1, 1 << 40},
+		{"verifiers_per_proof", uint64(p.VerifiersPerProof), 1, MaxVerifiersBound},
+		{"verdict_commit_blocks", p.VerdictCommitBlocks, 1, 1_000_000},
+		{"verdict_reveal_blocks", p.VerdictRevealBlocks, 1, 1_000_000},
+		{"proof_slash_bps", uint64(p.ProofSlashBps), 0, MaxBps},
+		{"anchor_window_blocks", p.AnchorWindowBlocks, 2, 1_000_000},
+		{"retarget_interval_blocks", p.RetargetIntervalBlocks, 1, 10_000_000},
+		{"target_proofs_per_interval", p.TargetProofsPerInterval, 1, 1 << 32},
+		{"max_retarget_factor", p.MaxRetargetFactor, 1, 1 << 16},
+		{"max_proofs_per_block", uint64(p.MaxProofsPerBlock), 1, MaxPerBlockBound},
 	}
 	for _, c := range checks {
 		if c.val < c.lo || c.val > c.hi {

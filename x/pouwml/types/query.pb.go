@@ -30,6 +30,478 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
+type QueryCommitmentsRequest struct {
+	TaskId   uint64 `protobuf:"varint,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	JobIndex uint32 `protobuf:"varint,2,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+}
+
+func (m *QueryCommitmentsRequest) Reset()         { *m = QueryCommitmentsRequest{} }
+func (m *QueryCommitmentsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryCommitmentsRequest) ProtoMessage()    {}
+func (*QueryCommitmentsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{0}
+}
+func (m *QueryCommitmentsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCommitmentsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCommitmentsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCommitmentsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCommitmentsRequest.Merge(m, src)
+}
+func (m *QueryCommitmentsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCommitmentsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCommitmentsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCommitmentsRequest proto.InternalMessageInfo
+
+func (m *QueryCommitmentsRequest) GetTaskId() uint64 {
+	if m != nil {
+		return m.TaskId
+	}
+	return 0
+}
+
+func (m *QueryCommitmentsRequest) GetJobIndex() uint32 {
+	if m != nil {
+		return m.JobIndex
+	}
+	return 0
+}
+
+type QueryCommitmentsResponse struct {
+	Commitments []Commitment `protobuf:"bytes,1,rep,name=commitments,proto3" json:"commitments"`
+}
+
+func (m *QueryCommitmentsResponse) Reset()         { *m = QueryCommitmentsResponse{} }
+func (m *QueryCommitmentsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryCommitmentsResponse) ProtoMessage()    {}
+func (*QueryCommitmentsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{1}
+}
+func (m *QueryCommitmentsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCommitmentsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCommitmentsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCommitmentsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCommitmentsResponse.Merge(m, src)
+}
+func (m *QueryCommitmentsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCommitmentsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCommitmentsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCommitmentsResponse proto.InternalMessageInfo
+
+func (m *QueryCommitmentsResponse) GetCommitments() []Commitment {
+	if m != nil {
+		return m.Commitments
+	}
+	return nil
+}
+
+type QueryProofRequest struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *QueryProofRequest) Reset()         { *m = QueryProofRequest{} }
+func (m *QueryProofRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryProofRequest) ProtoMessage()    {}
+func (*QueryProofRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{2}
+}
+func (m *QueryProofRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProofRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProofRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProofRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProofRequest.Merge(m, src)
+}
+func (m *QueryProofRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProofRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProofRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProofRequest proto.InternalMessageInfo
+
+func (m *QueryProofRequest) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+type QueryProofResponse struct {
+	Proof Proof `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof"`
+}
+
+func (m *QueryProofResponse) Reset()         { *m = QueryProofResponse{} }
+func (m *QueryProofResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryProofResponse) ProtoMessage()    {}
+func (*QueryProofResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{3}
+}
+func (m *QueryProofResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProofResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProofResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProofResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProofResponse.Merge(m, src)
+}
+func (m *QueryProofResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProofResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProofResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProofResponse proto.InternalMessageInfo
+
+func (m *QueryProofResponse) GetProof() Proof {
+	if m != nil {
+		return m.Proof
+	}
+	return Proof{}
+}
+
+type QueryProofsRequest struct {
+	Pagination *query.PageRequest `protobuf:"bytes,1,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryProofsRequest) Reset()         { *m = QueryProofsRequest{} }
+func (m *QueryProofsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryProofsRequest) ProtoMessage()    {}
+func (*QueryProofsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{4}
+}
+func (m *QueryProofsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProofsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProofsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProofsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProofsRequest.Merge(m, src)
+}
+func (m *QueryProofsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProofsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProofsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProofsRequest proto.InternalMessageInfo
+
+func (m *QueryProofsRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryProofsResponse struct {
+	Proofs     []Proof             `protobuf:"bytes,1,rep,name=proofs,proto3" json:"proofs"`
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryProofsResponse) Reset()         { *m = QueryProofsResponse{} }
+func (m *QueryProofsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryProofsResponse) ProtoMessage()    {}
+func (*QueryProofsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{5}
+}
+func (m *QueryProofsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProofsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProofsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProofsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProofsResponse.Merge(m, src)
+}
+func (m *QueryProofsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProofsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProofsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProofsResponse proto.InternalMessageInfo
+
+func (m *QueryProofsResponse) GetProofs() []Proof {
+	if m != nil {
+		return m.Proofs
+	}
+	return nil
+}
+
+func (m *QueryProofsResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryVerdictsRequest struct {
+	ProofId uint64 `protobuf:"varint,1,opt,name=proof_id,json=proofId,proto3" json:"proof_id,omitempty"`
+}
+
+func (m *QueryVerdictsRequest) Reset()         { *m = QueryVerdictsRequest{} }
+func (m *QueryVerdictsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryVerdictsRequest) ProtoMessage()    {}
+func (*QueryVerdictsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{6}
+}
+func (m *QueryVerdictsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVerdictsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVerdictsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVerdictsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVerdictsRequest.Merge(m, src)
+}
+func (m *QueryVerdictsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVerdictsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVerdictsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVerdictsRequest proto.InternalMessageInfo
+
+func (m *QueryVerdictsRequest) GetProofId() uint64 {
+	if m != nil {
+		return m.ProofId
+	}
+	return 0
+}
+
+type QueryVerdictsResponse struct {
+	Verdicts []Verdict `protobuf:"bytes,1,rep,name=verdicts,proto3" json:"verdicts"`
+}
+
+func (m *QueryVerdictsResponse) Reset()         { *m = QueryVerdictsResponse{} }
+func (m *QueryVerdictsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryVerdictsResponse) ProtoMessage()    {}
+func (*QueryVerdictsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{7}
+}
+func (m *QueryVerdictsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVerdictsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVerdictsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVerdictsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVerdictsResponse.Merge(m, src)
+}
+func (m *QueryVerdictsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVerdictsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVerdictsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVerdictsResponse proto.InternalMessageInfo
+
+func (m *QueryVerdictsResponse) GetVerdicts() []Verdict {
+	if m != nil {
+		return m.Verdicts
+	}
+	return nil
+}
+
+type QueryLotteryRequest struct {
+	AnchorHeight int64 `protobuf:"varint,1,opt,name=anchor_height,json=anchorHeight,proto3" json:"anchor_height,omitempty"`
+}
+
+func (m *QueryLotteryRequest) Reset()         { *m = QueryLotteryRequest{} }
+func (m *QueryLotteryRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryLotteryRequest) ProtoMessage()    {}
+func (*QueryLotteryRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{8}
+}
+func (m *QueryLotteryRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryLotteryRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryLotteryRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryLotteryRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryLotteryRequest.Merge(m, src)
+}
+func (m *QueryLotteryRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryLotteryRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryLotteryRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryLotteryRequest proto.InternalMessageInfo
+
+func (m *QueryLotteryRequest) GetAnchorHeight() int64 {
+	if m != nil {
+		return m.AnchorHeight
+	}
+	return 0
+}
+
+type QueryLotteryResponse struct {
+	Target           []byte `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Anchor           []byte `protobuf:"bytes,2,opt,name=anchor,proto3" json:"anchor,omitempty"`
+	IntervalAccepted uint64 `protobuf:"varint,3,opt,name=interval_accepted,json=intervalAccepted,proto3" json:"interval_accepted,omitempty"`
+}
+
+func (m *QueryLotteryResponse) Reset()         { *m = QueryLotteryResponse{} }
+func (m *QueryLotteryResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryLotteryResponse) ProtoMessage()    {}
+func (*QueryLotteryResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c1ee02d5c2d67251, []int{9}
+}
+func (m *QueryLotteryResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryLotteryResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryLotteryResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryLotteryResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryLotteryResponse.Merge(m, src)
+}
+func (m *QueryLotteryResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryLotteryResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryLotteryResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryLotteryResponse proto.InternalMessageInfo
+
+func (m *QueryLotteryResponse) GetTarget() []byte {
+	if m != nil {
+		return m.Target
+	}
+	return nil
+}
+
+func (m *QueryLotteryResponse) GetAnchor() []byte {
+	if m != nil {
+		return m.Anchor
+	}
+	return nil
+}
+
+func (m *QueryLotteryResponse) GetIntervalAccepted() uint64 {
+	if m != nil {
+		return m.IntervalAccepted
+	}
+	return 0
+}
+
 type QueryParamsRequest struct {
 }
 
@@ -37,7 +509,7 @@ func (m *QueryParamsRequest) Reset()         { *m = QueryParamsRequest{} }
 func (m *QueryParamsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryParamsRequest) ProtoMessage()    {}
 func (*QueryParamsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{0}
+	return fileDescriptor_c1ee02d5c2d67251, []int{10}
 }
 func (m *QueryParamsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -74,7 +546,7 @@ func (m *QueryParamsResponse) Reset()         { *m = QueryParamsResponse{} }
 func (m *QueryParamsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryParamsResponse) ProtoMessage()    {}
 func (*QueryParamsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{1}
+	return fileDescriptor_c1ee02d5c2d67251, []int{11}
 }
 func (m *QueryParamsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -118,7 +590,7 @@ func (m *QueryDatasetRequest) Reset()         { *m = QueryDatasetRequest{} }
 func (m *QueryDatasetRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryDatasetRequest) ProtoMessage()    {}
 func (*QueryDatasetRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{2}
+	return fileDescriptor_c1ee02d5c2d67251, []int{12}
 }
 func (m *QueryDatasetRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -162,7 +634,7 @@ func (m *QueryDatasetResponse) Reset()         { *m = QueryDatasetResponse{} }
 func (m *QueryDatasetResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryDatasetResponse) ProtoMessage()    {}
 func (*QueryDatasetResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{3}
+	return fileDescriptor_c1ee02d5c2d67251, []int{13}
 }
 func (m *QueryDatasetResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -206,7 +678,7 @@ func (m *QueryDatasetsRequest) Reset()         { *m = QueryDatasetsRequest{} }
 func (m *QueryDatasetsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryDatasetsRequest) ProtoMessage()    {}
 func (*QueryDatasetsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{4}
+	return fileDescriptor_c1ee02d5c2d67251, []int{14}
 }
 func (m *QueryDatasetsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -251,7 +723,7 @@ func (m *QueryDatasetsResponse) Reset()         { *m = QueryDatasetsResponse{} }
 func (m *QueryDatasetsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryDatasetsResponse) ProtoMessage()    {}
 func (*QueryDatasetsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{5}
+	return fileDescriptor_c1ee02d5c2d67251, []int{15}
 }
 func (m *QueryDatasetsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -302,7 +774,7 @@ func (m *QueryTaskRequest) Reset()         { *m = QueryTaskRequest{} }
 func (m *QueryTaskRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryTaskRequest) ProtoMessage()    {}
 func (*QueryTaskRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{6}
+	return fileDescriptor_c1ee02d5c2d67251, []int{16}
 }
 func (m *QueryTaskRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -346,7 +818,7 @@ func (m *QueryTaskResponse) Reset()         { *m = QueryTaskResponse{} }
 func (m *QueryTaskResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryTaskResponse) ProtoMessage()    {}
 func (*QueryTaskResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{7}
+	return fileDescriptor_c1ee02d5c2d67251, []int{17}
 }
 func (m *QueryTaskResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -392,7 +864,7 @@ func (m *QueryTasksRequest) Reset()         { *m = QueryTasksRequest{} }
 func (m *QueryTasksRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryTasksRequest) ProtoMessage()    {}
 func (*QueryTasksRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{8}
+	return fileDescriptor_c1ee02d5c2d67251, []int{18}
 }
 func (m *QueryTasksRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -444,7 +916,7 @@ func (m *QueryTasksResponse) Reset()         { *m = QueryTasksResponse{} }
 func (m *QueryTasksResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryTasksResponse) ProtoMessage()    {}
 func (*QueryTasksResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{9}
+	return fileDescriptor_c1ee02d5c2d67251, []int{19}
 }
 func (m *QueryTasksResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -496,7 +968,7 @@ func (m *QueryTaskJobsRequest) Reset()         { *m = QueryTaskJobsRequest{} }
 func (m *QueryTaskJobsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryTaskJobsRequest) ProtoMessage()    {}
 func (*QueryTaskJobsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{10}
+	return fileDescriptor_c1ee02d5c2d67251, []int{20}
 }
 func (m *QueryTaskJobsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -548,7 +1020,7 @@ func (m *QueryTaskJobsResponse) Reset()         { *m = QueryTaskJobsResponse{} }
 func (m *QueryTaskJobsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryTaskJobsResponse) ProtoMessage()    {}
 func (*QueryTaskJobsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{11}
+	return fileDescriptor_c1ee02d5c2d67251, []int{21}
 }
 func (m *QueryTaskJobsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -600,7 +1072,7 @@ func (m *QueryJobRequest) Reset()         { *m = QueryJobRequest{} }
 func (m *QueryJobRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryJobRequest) ProtoMessage()    {}
 func (*QueryJobRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{12}
+	return fileDescriptor_c1ee02d5c2d67251, []int{22}
 }
 func (m *QueryJobRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -651,7 +1123,7 @@ func (m *QueryJobResponse) Reset()         { *m = QueryJobResponse{} }
 func (m *QueryJobResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryJobResponse) ProtoMessage()    {}
 func (*QueryJobResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{13}
+	return fileDescriptor_c1ee02d5c2d67251, []int{23}
 }
 func (m *QueryJobResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -695,7 +1167,7 @@ func (m *QueryWorkerRequest) Reset()         { *m = QueryWorkerRequest{} }
 func (m *QueryWorkerRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryWorkerRequest) ProtoMessage()    {}
 func (*QueryWorkerRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{14}
+	return fileDescriptor_c1ee02d5c2d67251, []int{24}
 }
 func (m *QueryWorkerRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -739,7 +1211,7 @@ func (m *QueryWorkerResponse) Reset()         { *m = QueryWorkerResponse{} }
 func (m *QueryWorkerResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryWorkerResponse) ProtoMessage()    {}
 func (*QueryWorkerResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{15}
+	return fileDescriptor_c1ee02d5c2d67251, []int{25}
 }
 func (m *QueryWorkerResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -784,7 +1256,7 @@ func (m *QueryWorkersRequest) Reset()         { *m = QueryWorkersRequest{} }
 func (m *QueryWorkersRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryWorkersRequest) ProtoMessage()    {}
 func (*QueryWorkersRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{16}
+	return fileDescriptor_c1ee02d5c2d67251, []int{26}
 }
 func (m *QueryWorkersRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -836,7 +1308,7 @@ func (m *QueryWorkersResponse) Reset()         { *m = QueryWorkersResponse{} }
 func (m *QueryWorkersResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryWorkersResponse) ProtoMessage()    {}
 func (*QueryWorkersResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{17}
+	return fileDescriptor_c1ee02d5c2d67251, []int{27}
 }
 func (m *QueryWorkersResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -888,7 +1360,7 @@ func (m *QueryEvaluationsRequest) Reset()         { *m = QueryEvaluationsRequest
 func (m *QueryEvaluationsRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryEvaluationsRequest) ProtoMessage()    {}
 func (*QueryEvaluationsRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{18}
+	return fileDescriptor_c1ee02d5c2d67251, []int{28}
 }
 func (m *QueryEvaluationsRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -939,7 +1411,7 @@ func (m *QueryEvaluationsResponse) Reset()         { *m = QueryEvaluationsRespon
 func (m *QueryEvaluationsResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryEvaluationsResponse) ProtoMessage()    {}
 func (*QueryEvaluationsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{19}
+	return fileDescriptor_c1ee02d5c2d67251, []int{29}
 }
 func (m *QueryEvaluationsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -983,7 +1455,7 @@ func (m *QueryCVTableRequest) Reset()         { *m = QueryCVTableRequest{} }
 func (m *QueryCVTableRequest) String() string { return proto.CompactTextString(m) }
 func (*QueryCVTableRequest) ProtoMessage()    {}
 func (*QueryCVTableRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{20}
+	return fileDescriptor_c1ee02d5c2d67251, []int{30}
 }
 func (m *QueryCVTableRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1033,7 +1505,7 @@ func (m *CVRow) Reset()         { *m = CVRow{} }
 func (m *CVRow) String() string { return proto.CompactTextString(m) }
 func (*CVRow) ProtoMessage()    {}
 func (*CVRow) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{21}
+	return fileDescriptor_c1ee02d5c2d67251, []int{31}
 }
 func (m *CVRow) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1110,7 +1582,7 @@ func (m *QueryCVTableResponse) Reset()         { *m = QueryCVTableResponse{} }
 func (m *QueryCVTableResponse) String() string { return proto.CompactTextString(m) }
 func (*QueryCVTableResponse) ProtoMessage()    {}
 func (*QueryCVTableResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_c1ee02d5c2d67251, []int{22}
+	return fileDescriptor_c1ee02d5c2d67251, []int{32}
 }
 func (m *QueryCVTableResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1182,6 +1654,16 @@ func (m *QueryCVTableResponse) GetBestConfig() uint32 {
 }
 
 func init() {
+	proto.RegisterType((*QueryCommitmentsRequest)(nil), "pouwml.v1.QueryCommitmentsRequest")
+	proto.RegisterType((*QueryCommitmentsResponse)(nil), "pouwml.v1.QueryCommitmentsResponse")
+	proto.RegisterType((*QueryProofRequest)(nil), "pouwml.v1.QueryProofRequest")
+	proto.RegisterType((*QueryProofResponse)(nil), "pouwml.v1.QueryProofResponse")
+	proto.RegisterType((*QueryProofsRequest)(nil), "pouwml.v1.QueryProofsRequest")
+	proto.RegisterType((*QueryProofsResponse)(nil), "pouwml.v1.QueryProofsResponse")
+	proto.RegisterType((*QueryVerdictsRequest)(nil), "pouwml.v1.QueryVerdictsRequest")
+	proto.RegisterType((*QueryVerdictsResponse)(nil), "pouwml.v1.QueryVerdictsResponse")
+	proto.RegisterType((*QueryLotteryRequest)(nil), "pouwml.v1.QueryLotteryRequest")
+	proto.RegisterType((*QueryLotteryResponse)(nil), "pouwml.v1.QueryLotteryResponse")
 	proto.RegisterType((*QueryParamsRequest)(nil), "pouwml.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "pouwml.v1.QueryParamsResponse")
 	proto.RegisterType((*QueryDatasetRequest)(nil), "pouwml.v1.QueryDatasetRequest")
@@ -1210,84 +1692,106 @@ func init() {
 func init() { proto.RegisterFile("pouwml/v1/query.proto", fileDescriptor_c1ee02d5c2d67251) }
 
 var fileDescriptor_c1ee02d5c2d67251 = []byte{
-	// 1224 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x57, 0xdd, 0x4f, 0x1b, 0xc7,
-	0x17, 0x65, 0xf1, 0x27, 0xd7, 0x81, 0xc0, 0x80, 0x83, 0x63, 0xc0, 0x90, 0xcd, 0x17, 0x24, 0xca,
-	0xae, 0x70, 0x22, 0xfd, 0xf4, 0xab, 0xd4, 0x54, 0x82, 0x96, 0x28, 0x48, 0x51, 0xe9, 0x26, 0x4a,
-	0xd5, 0x3e, 0xc4, 0xdd, 0xf5, 0x0e, 0xc6, 0x60, 0x7b, 0x8c, 0x77, 0x6d, 0x12, 0x21, 0x5e, 0xfa,
-	0x54, 0xe5, 0xa9, 0x6a, 0xa5, 0xf6, 0x5f, 0xca, 0x63, 0xa4, 0xf6, 0x21, 0x4f, 0x55, 0x05, 0xfd,
-	0x07, 0xfa, 0x1f, 0x54, 0x33, 0x73, 0x77, 0xbd, 0x1f, 0x5e, 0xe8, 0x07, 0x2f, 0x88, 0x9d, 0x39,
-	0x3e, 0xe7, 0xdc, 0x33, 0xd7, 0x73, 0xd7, 0x50, 0xec, 0xb2, 0xfe, 0x51, 0xbb, 0xa5, 0x0f, 0xd6,
-	0xf5, 0xc3, 0x3e, 0xed, 0xbd, 0xd1, 0xba, 0x3d, 0xe6, 0x32, 0x32, 0x21, 0x97, 0xb5, 0xc1, 0x7a,
-	0x79, 0xae, 0xc1, 0x1a, 0x4c, 0xac, 0xea, 0xfc, 0x3f, 0x09, 0x28, 0x2f, 0x36, 0x18, 0x6b, 0xb4,
-	0xa8, 0x6e, 0x76, 0x9b, 0xba, 0xd9, 0xe9, 0x30, 0xd7, 0x74, 0x9b, 0xac, 0xe3, 0xe0, 0xee, 0xbd,
-	0x3a, 0x73, 0xda, 0xcc, 0xd1, 0x2d, 0xd3, 0xa1, 0x92, 0x57, 0x1f, 0xac, 0x5b, 0xd4, 0x35, 0xd7,
-	0xf5, 0xae, 0xd9, 0x68, 0x76, 0x04, 0x18, 0xb1, 0xd7, 0x86, 0x0e, 0xba, 0x66, 0xcf, 0x6c, 0x7b,
-	0x1c, 0x01, 0x67, 0xee, 0x9b, 0x2e, 0xc5, 0x65, 0x75, 0x0e, 0xc8, 0x17, 0x9c, 0x70, 0x47, 0x60,
-	0x0d, 0x7a, 0xd8, 0xa7, 0x8e, 0xab, 0x6e, 0xc1, 0x6c, 0x68, 0xd5, 0xe9, 0xb2, 0x8e, 0x43, 0x89,
-	0x0e, 0x59, 0xc9, 0x59, 0x52, 0x56, 0x94, 0xd5, 0x42, 0x75, 0x46, 0xf3, 0xeb, 0xd2, 0x24, 0x74,
-	0x23, 0xfd, 0xee, 0xb7, 0xe5, 0x31, 0x03, 0x61, 0xea, 0x6d, 0xe4, 0xf9, 0xd4, 0x74, 0x4d, 0x87,
-	0xba, 0x48, 0x4f, 0xa6, 0x60, 0xbc, 0x69, 0x0b, 0x8e, 0xb4, 0x31, 0xde, 0xb4, 0xd5, 0x6d, 0x98,
-	0x0b, 0xc3, 0x50, 0xaf, 0x0a, 0x39, 0x5b, 0x2e, 0xa1, 0x20, 0x09, 0x08, 0x22, 0x18, 0x15, 0x3d,
-	0xa0, 0xfa, 0x2a, 0xcc, 0xe5, 0x95, 0x44, 0xb6, 0x00, 0x86, 0x59, 0x21, 0xdd, 0x1d, 0x4d, 0x06,
-	0xab, 0xf1, 0x60, 0x35, 0x79, 0x60, 0x18, 0xac, 0xb6, 0x63, 0x36, 0x28, 0x7e, 0xd6, 0x08, 0x7c,
-	0x52, 0xfd, 0x49, 0x81, 0x62, 0x44, 0x00, 0xdd, 0x3e, 0x82, 0x3c, 0x9a, 0xe0, 0xf9, 0xa4, 0xce,
-	0xb5, 0xeb, 0x23, 0xc9, 0x93, 0x90, 0xaf, 0x71, 0xe1, 0xeb, 0xee, 0x85, 0xbe, 0xa4, 0x64, 0xc8,
-	0x98, 0x0a, 0xd3, 0xc2, 0xd7, 0x0b, 0xd3, 0x39, 0x48, 0x0a, 0xfa, 0x31, 0xcc, 0x04, 0x30, 0xe8,
-	0x7b, 0x0d, 0xd2, 0xae, 0xe9, 0x1c, 0x60, 0x26, 0x57, 0x03, 0x9e, 0x39, 0x0c, 0x0d, 0x0b, 0x88,
-	0xfa, 0x56, 0x09, 0x10, 0xf8, 0xd1, 0x3e, 0x80, 0xac, 0xe3, 0x9a, 0x6e, 0x5f, 0xb6, 0xc5, 0x54,
-	0xb5, 0x18, 0xa1, 0x78, 0x2e, 0x36, 0x0d, 0x04, 0x45, 0x4e, 0x62, 0xfc, 0x5f, 0x9f, 0xc4, 0x5b,
-	0x05, 0x7b, 0x17, 0xcd, 0x60, 0x39, 0xf7, 0x21, 0xc3, 0xbd, 0x7a, 0x67, 0x90, 0x50, 0x8f, 0xc4,
-	0x5c, 0x5e, 0xfa, 0x47, 0xd8, 0x76, 0x5c, 0x62, 0x9b, 0x59, 0x7e, 0x36, 0xf3, 0x90, 0xe3, 0x4a,
-	0x35, 0xff, 0x18, 0xb2, 0xfc, 0xf1, 0xa9, 0x7d, 0x99, 0x29, 0x14, 0x23, 0xca, 0x18, 0xc4, 0x2a,
-	0xa4, 0xf7, 0x99, 0xe5, 0xe5, 0x30, 0x15, 0xc8, 0x61, 0x9b, 0x59, 0xde, 0xb1, 0x72, 0xc4, 0xe5,
-	0xa5, 0xf0, 0x04, 0xae, 0x0a, 0x2f, 0xdb, 0xcc, 0xba, 0x30, 0x80, 0x05, 0x98, 0xd8, 0x67, 0x56,
-	0xad, 0xd9, 0xb1, 0xe9, 0x6b, 0xa1, 0x39, 0x69, 0xe4, 0xf7, 0x99, 0xf5, 0x94, 0x3f, 0xab, 0x1f,
-	0x61, 0x33, 0x0b, 0x22, 0xac, 0xe7, 0x0e, 0xa4, 0xf6, 0x99, 0x85, 0x6d, 0x3a, 0xba, 0x1c, 0x0e,
-	0x50, 0x35, 0x6c, 0x8b, 0x2f, 0x59, 0xef, 0x80, 0xf6, 0x3c, 0x1f, 0x25, 0xc8, 0x99, 0xb6, 0xdd,
-	0xa3, 0x8e, 0xec, 0xd2, 0x09, 0xc3, 0x7b, 0xf4, 0x2f, 0x3b, 0x0f, 0x3f, 0xbc, 0xec, 0x8e, 0xc4,
-	0xca, 0x88, 0xcb, 0x4e, 0x42, 0xbd, 0xcb, 0x4e, 0xc2, 0xd4, 0xef, 0x94, 0x10, 0x91, 0xdf, 0x02,
-	0x6b, 0x90, 0xee, 0xb1, 0x16, 0x1d, 0xf1, 0xe5, 0x40, 0x45, 0xd6, 0xa2, 0x86, 0x80, 0x5c, 0x5a,
-	0x53, 0xfc, 0xa0, 0x60, 0x3b, 0xfa, 0x56, 0xb0, 0xa8, 0x75, 0xc8, 0x49, 0xb7, 0x5e, 0x5b, 0x24,
-	0x56, 0xe5, 0xe1, 0x2e, 0xaf, 0x39, 0x3e, 0x87, 0x79, 0xe1, 0xe9, 0xb3, 0x81, 0xd9, 0xea, 0xcb,
-	0xf9, 0xf6, 0xdf, 0x9a, 0xe4, 0x2b, 0x28, 0xc5, 0x09, 0xb1, 0xd0, 0x8f, 0xa1, 0x40, 0x87, 0xcb,
-	0x58, 0x6c, 0x30, 0xfb, 0xe1, 0x87, 0xb0, 0xe0, 0x20, 0x5e, 0xd5, 0xf0, 0x28, 0x37, 0x5f, 0xbe,
-	0x30, 0xad, 0x16, 0xbd, 0xc8, 0xa7, 0xfa, 0xab, 0x02, 0x99, 0xcd, 0x97, 0x06, 0x3b, 0x22, 0x37,
-	0xe0, 0x4a, 0x9d, 0x75, 0x76, 0x9b, 0x0d, 0x34, 0xad, 0x08, 0xd3, 0x05, 0xb9, 0x26, 0x7c, 0x93,
-	0x47, 0x90, 0x95, 0x8f, 0x98, 0xe6, 0xb5, 0x80, 0xad, 0x67, 0xcc, 0xa6, 0xad, 0x4d, 0xb1, 0xeb,
-	0xb5, 0x97, 0xc4, 0x92, 0x9b, 0x30, 0xe9, 0x50, 0xd7, 0x6d, 0x51, 0xbb, 0xb6, 0xcb, 0x5a, 0xb6,
-	0x53, 0x4a, 0xad, 0xa4, 0x56, 0x27, 0x8d, 0x2b, 0xb8, 0xb8, 0xc5, 0xd7, 0xc8, 0x75, 0xc8, 0xf3,
-	0xcd, 0x5a, 0xb7, 0xdb, 0x2e, 0xa5, 0x57, 0x52, 0xab, 0x69, 0x23, 0xc7, 0x9f, 0x77, 0xba, 0x6d,
-	0x52, 0x85, 0x8c, 0x53, 0x67, 0x3d, 0x5a, 0xca, 0xc4, 0x44, 0xa5, 0xde, 0x73, 0xbe, 0xeb, 0x5d,
-	0x8f, 0x02, 0xaa, 0xfe, 0xe9, 0xf5, 0x91, 0x9f, 0x03, 0xc6, 0x9b, 0x78, 0x60, 0x6b, 0x90, 0x6d,
-	0x53, 0xb7, 0xd7, 0xac, 0x8b, 0xda, 0xa6, 0x42, 0xfd, 0xf5, 0x4c, 0x6c, 0x18, 0x08, 0x08, 0x8c,
-	0x8d, 0xd4, 0xdf, 0x19, 0x1b, 0xf7, 0xf8, 0xd7, 0xe8, 0xc8, 0x11, 0x65, 0x15, 0xaa, 0xd3, 0x41,
-	0xfb, 0x3c, 0x78, 0xef, 0x42, 0xe3, 0x18, 0x1e, 0xc3, 0x9e, 0xe9, 0xd4, 0x2c, 0xea, 0xb8, 0xa2,
-	0xdc, 0xbc, 0x91, 0xdb, 0x33, 0x9d, 0x0d, 0x7e, 0x84, 0xcb, 0x50, 0xe0, 0xcb, 0x35, 0x3c, 0x81,
-	0xac, 0x38, 0x1e, 0xe0, 0x4b, 0x32, 0x85, 0xea, 0x87, 0x09, 0xc8, 0x88, 0x9a, 0x89, 0x05, 0x59,
-	0xf9, 0x56, 0x43, 0x96, 0x02, 0x6a, 0xf1, 0xd7, 0xa5, 0x72, 0x25, 0x69, 0x5b, 0xa6, 0xa5, 0x5e,
-	0xff, 0xf6, 0x97, 0x3f, 0x7e, 0x1c, 0x9f, 0x25, 0x33, 0x7a, 0xf4, 0xe5, 0x8c, 0xb4, 0x20, 0x87,
-	0x6f, 0x06, 0x24, 0xc6, 0x12, 0x7e, 0x6b, 0x2a, 0x2f, 0x27, 0xee, 0xa3, 0xcc, 0x8a, 0x90, 0x29,
-	0x93, 0x52, 0x40, 0xc6, 0x7b, 0xcf, 0xd0, 0x8f, 0x9b, 0xf6, 0x09, 0xd9, 0x87, 0xbc, 0xf7, 0xda,
-	0x42, 0x92, 0xe8, 0xfc, 0xaa, 0x56, 0x92, 0x01, 0x28, 0xb8, 0x20, 0x04, 0x8b, 0x64, 0x76, 0x84,
-	0x20, 0xf9, 0x06, 0xd2, 0xfc, 0x14, 0xc9, 0x42, 0x94, 0x26, 0xf0, 0x82, 0x52, 0x5e, 0x1c, 0xbd,
-	0x89, 0xfc, 0x4b, 0x82, 0x7f, 0x9e, 0x14, 0x03, 0xfc, 0x62, 0x6e, 0xcb, 0x6a, 0x5e, 0x41, 0x46,
-	0x8c, 0x7e, 0x32, 0x92, 0xc5, 0xaf, 0x63, 0x29, 0x61, 0x17, 0x45, 0x4a, 0x42, 0x84, 0x90, 0xe9,
-	0xa8, 0x08, 0x19, 0x40, 0xde, 0x1b, 0xaa, 0xf1, 0xb4, 0x22, 0x83, 0x3e, 0x9e, 0x56, 0x74, 0x1e,
-	0xab, 0x77, 0x85, 0xd0, 0x0d, 0xb2, 0x1c, 0xaf, 0x06, 0xbf, 0x4b, 0x27, 0xba, 0x18, 0xc7, 0x0e,
-	0xa4, 0xb6, 0x99, 0x45, 0xca, 0x51, 0xc6, 0xe1, 0x54, 0x2d, 0x2f, 0x8c, 0xdc, 0x43, 0xa1, 0x87,
-	0x42, 0xe8, 0x01, 0xb9, 0x7f, 0x81, 0x90, 0x7e, 0xec, 0xdf, 0xad, 0x27, 0xa4, 0x0d, 0x59, 0x79,
-	0xff, 0xc7, 0x9b, 0x3d, 0x34, 0x48, 0xe3, 0xcd, 0x1e, 0x9e, 0x9b, 0xea, 0x2d, 0xa1, 0x5e, 0x21,
-	0x8b, 0x01, 0x75, 0x9c, 0x25, 0xfa, 0x31, 0xce, 0xdc, 0x13, 0xb2, 0x0b, 0x39, 0x9c, 0x4d, 0x24,
-	0x81, 0xd0, 0x49, 0xec, 0xfb, 0xc8, 0x50, 0x53, 0xcb, 0x42, 0x71, 0x8e, 0x90, 0xb8, 0x22, 0xf9,
-	0x59, 0x81, 0x42, 0x60, 0x3e, 0x10, 0x35, 0x4a, 0x16, 0x9f, 0x46, 0xe5, 0x9b, 0xe7, 0x62, 0x50,
-	0xf4, 0x13, 0x21, 0xfa, 0x7f, 0xf2, 0xbf, 0x7f, 0x10, 0xb2, 0x1e, 0x18, 0x31, 0xe4, 0x10, 0x72,
-	0x78, 0xab, 0xc6, 0x13, 0x08, 0x8f, 0x9d, 0x78, 0x02, 0x91, 0xeb, 0x58, 0xbd, 0x2d, 0xcc, 0x2c,
-	0x93, 0xa5, 0x73, 0xcc, 0xd4, 0x07, 0x1b, 0x8f, 0xdf, 0x9d, 0x56, 0x94, 0xf7, 0xa7, 0x15, 0xe5,
-	0xf7, 0xd3, 0x8a, 0xf2, 0xfd, 0x59, 0x65, 0xec, 0xfd, 0x59, 0x65, 0xec, 0xc3, 0x59, 0x65, 0xec,
-	0xeb, 0x5b, 0x8d, 0xa6, 0xbb, 0xd7, 0xb7, 0xb4, 0x3a, 0x6b, 0x0b, 0x0a, 0xf1, 0xc7, 0xd6, 0x5f,
-	0x7b, 0x7c, 0xe2, 0x27, 0xa3, 0x95, 0x15, 0xbf, 0x19, 0x1f, 0xfe, 0x15, 0x00, 0x00, 0xff, 0xff,
-	0xd2, 0x16, 0x29, 0x9b, 0xe6, 0x0e, 0x00, 0x00,
+	// 1576 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x58, 0x5d, 0x6f, 0x13, 0x47,
+	0x17, 0xce, 0xc6, 0xb1, 0x1d, 0x26, 0x21, 0x24, 0x43, 0x12, 0x8c, 0x43, 0x1c, 0x33, 0x7c, 0x05,
+	0x78, 0xf1, 0x2a, 0x01, 0xe9, 0xd5, 0x8b, 0xf4, 0x52, 0x35, 0x69, 0xa1, 0x44, 0x45, 0xa5, 0x0b,
+	0xa2, 0x6a, 0x55, 0xe1, 0xee, 0x7a, 0x27, 0x8e, 0x83, 0xed, 0x31, 0xbb, 0x1b, 0x07, 0x44, 0x73,
+	0xd3, 0xab, 0x8a, 0x8b, 0xaa, 0x6a, 0xa5, 0xf6, 0xbe, 0xbf, 0x86, 0x4b, 0xa4, 0xf6, 0xa2, 0x57,
+	0x55, 0x05, 0xfd, 0x03, 0xfd, 0x07, 0xd5, 0x9c, 0x39, 0xb3, 0xde, 0x2f, 0x93, 0x96, 0xfa, 0x26,
+	0xca, 0x9e, 0x39, 0x7b, 0x9e, 0xe7, 0x7c, 0xec, 0x39, 0xe3, 0x43, 0x16, 0x7a, 0x62, 0x6f, 0xbf,
+	0xd3, 0x36, 0xfb, 0x6b, 0xe6, 0xe3, 0x3d, 0xee, 0x3d, 0xad, 0xf5, 0x3c, 0x11, 0x08, 0x7a, 0x44,
+	0x89, 0x6b, 0xfd, 0xb5, 0xf2, 0x7c, 0x53, 0x34, 0x05, 0x48, 0x4d, 0xf9, 0x9f, 0x52, 0x28, 0x9f,
+	0x6a, 0x0a, 0xd1, 0x6c, 0x73, 0xd3, 0xee, 0xb5, 0x4c, 0xbb, 0xdb, 0x15, 0x81, 0x1d, 0xb4, 0x44,
+	0xd7, 0xc7, 0xd3, 0x4b, 0x0d, 0xe1, 0x77, 0x84, 0x6f, 0x3a, 0xb6, 0xcf, 0x95, 0x5d, 0xb3, 0xbf,
+	0xe6, 0xf0, 0xc0, 0x5e, 0x33, 0x7b, 0x76, 0xb3, 0xd5, 0x05, 0x65, 0xd4, 0x5d, 0x1c, 0x30, 0xe8,
+	0xd9, 0x9e, 0xdd, 0xd1, 0x36, 0x22, 0xcc, 0x82, 0xa7, 0x3d, 0x8e, 0x62, 0xf6, 0x11, 0x39, 0xf1,
+	0xb1, 0x34, 0xb8, 0x29, 0x3a, 0x9d, 0x56, 0xd0, 0xe1, 0xdd, 0xc0, 0xb7, 0xf8, 0xe3, 0x3d, 0xee,
+	0x07, 0xf4, 0x04, 0x29, 0x06, 0xb6, 0xff, 0xa8, 0xde, 0x72, 0x4b, 0x46, 0xd5, 0x58, 0x9d, 0xb0,
+	0x0a, 0xf2, 0xf1, 0xb6, 0x4b, 0x97, 0xc8, 0x91, 0x5d, 0xe1, 0xd4, 0x5b, 0x5d, 0x97, 0x3f, 0x29,
+	0x8d, 0x57, 0x8d, 0xd5, 0xa3, 0xd6, 0xe4, 0xae, 0x70, 0x6e, 0xcb, 0x67, 0xf6, 0x29, 0x29, 0xa5,
+	0x0d, 0xfa, 0x3d, 0xd1, 0xf5, 0x39, 0xfd, 0x3f, 0x99, 0x6a, 0x0c, 0xc4, 0x25, 0xa3, 0x9a, 0x5b,
+	0x9d, 0x5a, 0x5f, 0xa8, 0x85, 0xc1, 0xa9, 0x0d, 0x5e, 0xda, 0x98, 0x78, 0xf1, 0xdb, 0xca, 0x98,
+	0x15, 0xd5, 0x67, 0x67, 0xc8, 0x1c, 0x98, 0xbe, 0xeb, 0x09, 0xb1, 0xad, 0x59, 0xce, 0x90, 0xf1,
+	0x90, 0xe0, 0x78, 0xcb, 0x65, 0x1b, 0x84, 0x46, 0x95, 0x10, 0xf9, 0x3f, 0x24, 0xdf, 0x93, 0x02,
+	0x50, 0x9c, 0x5a, 0x9f, 0x8d, 0x60, 0x82, 0x22, 0xc2, 0x29, 0x25, 0xf6, 0x79, 0xd4, 0x46, 0x18,
+	0x8f, 0x9b, 0x84, 0x0c, 0xa2, 0x8d, 0x86, 0xce, 0xd7, 0x54, 0x6a, 0x6a, 0x32, 0x35, 0x35, 0x95,
+	0x72, 0x4c, 0x4d, 0xed, 0xae, 0xdd, 0xe4, 0xf8, 0xae, 0x15, 0x79, 0x93, 0x7d, 0x63, 0x90, 0xe3,
+	0x31, 0xf3, 0xc8, 0xb1, 0x46, 0x0a, 0x00, 0xaf, 0x03, 0x33, 0x8c, 0x24, 0x6a, 0xd1, 0x5b, 0x31,
+	0x3e, 0xe3, 0xc0, 0xe7, 0xc2, 0xa1, 0x7c, 0x14, 0x58, 0x8c, 0xd0, 0x1a, 0x99, 0x07, 0x3e, 0x0f,
+	0xb8, 0xe7, 0xb6, 0x1a, 0x83, 0x02, 0x38, 0x49, 0x26, 0x01, 0x6a, 0x50, 0x01, 0x45, 0x78, 0xbe,
+	0xed, 0xb2, 0x3b, 0x64, 0x21, 0xf1, 0x0a, 0x3a, 0x71, 0x8d, 0x4c, 0xf6, 0x51, 0x86, 0x6e, 0xd0,
+	0x88, 0x1b, 0xa8, 0x8e, 0x8e, 0x84, 0x9a, 0xec, 0x3a, 0x46, 0xe4, 0x43, 0x11, 0x04, 0xdc, 0x7b,
+	0xaa, 0x09, 0x9c, 0x21, 0x47, 0xed, 0x6e, 0x63, 0x47, 0x78, 0xf5, 0x1d, 0xde, 0x6a, 0xee, 0x04,
+	0xc0, 0x22, 0x67, 0x4d, 0x2b, 0xe1, 0x07, 0x20, 0x63, 0x3e, 0xb2, 0x0f, 0xdf, 0x45, 0x26, 0x8b,
+	0xa4, 0x10, 0xd8, 0x5e, 0x93, 0xab, 0xb7, 0xa6, 0x2d, 0x7c, 0x92, 0x72, 0xf5, 0x3e, 0x84, 0x6c,
+	0xda, 0xc2, 0x27, 0x7a, 0x99, 0xcc, 0xb5, 0xba, 0x01, 0xf7, 0xfa, 0x76, 0xbb, 0x6e, 0x37, 0x1a,
+	0xbc, 0x17, 0x70, 0xb7, 0x94, 0x03, 0xb7, 0x67, 0xf5, 0xc1, 0xbb, 0x28, 0x67, 0xf3, 0xba, 0x42,
+	0xe0, 0x13, 0x43, 0xbe, 0xec, 0xa6, 0x4e, 0x2c, 0x4a, 0x91, 0x89, 0x49, 0x0a, 0xea, 0x53, 0xc4,
+	0xa2, 0x99, 0x8b, 0x26, 0x16, 0x0e, 0xc2, 0xcc, 0xc2, 0x13, 0x3b, 0x87, 0x76, 0xde, 0xb3, 0x03,
+	0xdb, 0xe7, 0xc1, 0xb0, 0x52, 0xdf, 0x42, 0xcf, 0x43, 0x35, 0xc4, 0x5b, 0x27, 0x45, 0x57, 0x89,
+	0x10, 0x30, 0x9a, 0x02, 0x54, 0x46, 0x44, 0xad, 0xc8, 0x1e, 0xc6, 0x6d, 0x8d, 0xbc, 0xe8, 0x7f,
+	0x30, 0xb0, 0x62, 0x06, 0x00, 0x83, 0x8a, 0x41, 0x12, 0x59, 0x15, 0x13, 0xa7, 0x1b, 0x6a, 0x8e,
+	0xae, 0xf8, 0x19, 0x99, 0x05, 0x5e, 0xf7, 0x6d, 0xff, 0xd1, 0xb0, 0x40, 0xdf, 0xc0, 0xc6, 0xa3,
+	0x74, 0x90, 0xf7, 0x45, 0x32, 0x21, 0xfb, 0x21, 0xc6, 0xe4, 0x58, 0x84, 0xb3, 0x54, 0x43, 0xc2,
+	0xa0, 0xc2, 0x9e, 0x1b, 0x11, 0x03, 0x61, 0x68, 0xaf, 0x90, 0x82, 0x1f, 0xd8, 0xc1, 0x9e, 0x2a,
+	0x8b, 0x99, 0x58, 0x23, 0x94, 0x8a, 0xf7, 0xe0, 0xd0, 0x42, 0xa5, 0x44, 0x26, 0xc6, 0xdf, 0x3a,
+	0x13, 0xcf, 0x0d, 0xac, 0x5d, 0x24, 0x83, 0xee, 0x5c, 0x26, 0x79, 0xc9, 0x55, 0xe7, 0x60, 0x88,
+	0x3f, 0x4a, 0x67, 0x74, 0xd1, 0xdf, 0xc7, 0xb2, 0x93, 0x10, 0x5b, 0xc2, 0x39, 0x7c, 0xf6, 0x8c,
+	0x30, 0x0a, 0x0b, 0x09, 0x64, 0x0c, 0xc4, 0x2a, 0x99, 0xd8, 0x15, 0x8e, 0x8e, 0xc3, 0x4c, 0x24,
+	0x0e, 0x5b, 0xc2, 0xd1, 0x69, 0x95, 0x1a, 0xa3, 0x8b, 0xc2, 0x2d, 0x72, 0x0c, 0xb8, 0x6c, 0x09,
+	0xe7, 0xdf, 0x0d, 0xdf, 0xeb, 0x58, 0xcc, 0x60, 0x08, 0xfd, 0x39, 0x4f, 0x72, 0xbb, 0xc2, 0xc1,
+	0x32, 0xcd, 0x76, 0x47, 0x2a, 0xb0, 0x1a, 0x96, 0xc5, 0x27, 0xc2, 0x7b, 0xc4, 0x3d, 0xcd, 0xa3,
+	0x44, 0x8a, 0xb6, 0xeb, 0x7a, 0xdc, 0x57, 0x55, 0x7a, 0xc4, 0xd2, 0x8f, 0x61, 0xb3, 0xd3, 0xfa,
+	0x83, 0x66, 0xb7, 0x0f, 0x92, 0x8c, 0x66, 0xa7, 0x54, 0x75, 0xb3, 0x53, 0x6a, 0xec, 0x6b, 0x23,
+	0x66, 0x28, 0x2c, 0x81, 0x8b, 0x64, 0xc2, 0x13, 0x6d, 0x9e, 0xf1, 0x71, 0x20, 0xa2, 0x68, 0x73,
+	0x0b, 0x54, 0x46, 0x56, 0x14, 0xdf, 0x19, 0x58, 0x8e, 0x21, 0x15, 0x74, 0x6a, 0x8d, 0x14, 0x15,
+	0x5b, 0x5d, 0x16, 0x43, 0xbd, 0xd2, 0x7a, 0xa3, 0x2b, 0x0e, 0x7d, 0x43, 0x7b, 0xbf, 0x6f, 0xb7,
+	0xf7, 0xd4, 0xb5, 0x70, 0x34, 0x37, 0xb4, 0x98, 0xc1, 0xc1, 0x0d, 0x8d, 0x0f, 0xc4, 0x19, 0x37,
+	0xb4, 0xc1, 0x4b, 0xfa, 0x86, 0x16, 0xd1, 0x67, 0x35, 0x4c, 0xe5, 0xe6, 0x83, 0xfb, 0xb6, 0xd3,
+	0xe6, 0x87, 0xf1, 0x64, 0xbf, 0x18, 0x24, 0xbf, 0xf9, 0xc0, 0x12, 0xfb, 0xf4, 0x34, 0x99, 0x6e,
+	0x88, 0xee, 0x76, 0xab, 0x89, 0xa4, 0x0d, 0x20, 0x3d, 0xa5, 0x64, 0xc0, 0x9b, 0x5e, 0x23, 0x05,
+	0xf5, 0x88, 0xd1, 0x5c, 0x8c, 0xd0, 0xba, 0x23, 0x5c, 0xde, 0xde, 0x84, 0x53, 0x5d, 0x5e, 0x4a,
+	0x57, 0xde, 0x21, 0x7c, 0x1e, 0x04, 0x6d, 0xee, 0xd6, 0xb7, 0x45, 0xdb, 0xf5, 0x4b, 0xb9, 0x6a,
+	0x6e, 0xf5, 0xa8, 0x35, 0x8d, 0xc2, 0x9b, 0x52, 0x26, 0x6f, 0x3a, 0xf2, 0xb0, 0xde, 0xeb, 0x75,
+	0x4a, 0x13, 0xd5, 0x9c, 0xbc, 0xe9, 0xc8, 0xe7, 0xbb, 0xbd, 0x0e, 0x5d, 0x27, 0x79, 0xbf, 0x21,
+	0x3c, 0x5e, 0xca, 0xa7, 0x40, 0x15, 0xde, 0x3d, 0x79, 0xaa, 0xdb, 0x23, 0xa8, 0xb2, 0x3f, 0x75,
+	0x1d, 0x85, 0x71, 0xc0, 0xf0, 0x0e, 0x4d, 0xd8, 0x45, 0x52, 0xe8, 0xf0, 0xc0, 0x6b, 0x35, 0xc0,
+	0xb7, 0x99, 0x58, 0x7d, 0xdd, 0x81, 0x03, 0x0b, 0x15, 0x22, 0x63, 0x23, 0xf7, 0x77, 0xc6, 0xc6,
+	0x25, 0xf9, 0x19, 0xed, 0xfb, 0xe0, 0x56, 0xfc, 0x4e, 0x09, 0x81, 0xd7, 0x0d, 0x4d, 0xea, 0xc8,
+	0x30, 0xec, 0xd8, 0x7e, 0xdd, 0xe1, 0x7e, 0x00, 0xee, 0x4e, 0x5a, 0xc5, 0x1d, 0xdb, 0xdf, 0x90,
+	0x29, 0x5c, 0x21, 0x53, 0x52, 0x5c, 0xc7, 0x0c, 0x14, 0x20, 0x3d, 0x44, 0x8a, 0x54, 0x14, 0xd6,
+	0x7f, 0x9a, 0x21, 0x79, 0xf0, 0x99, 0x3a, 0xa4, 0xa0, 0x6e, 0x35, 0x74, 0x39, 0x82, 0x96, 0xbe,
+	0x2e, 0x95, 0x2b, 0xc3, 0x8e, 0x55, 0xb4, 0xd8, 0xc9, 0xaf, 0x7e, 0xfe, 0xe3, 0xfb, 0xf1, 0xe3,
+	0x74, 0xce, 0x4c, 0xfe, 0xa6, 0xa1, 0x6d, 0x52, 0xc4, 0x9b, 0x01, 0x4d, 0x59, 0x89, 0xdf, 0x9a,
+	0xca, 0x2b, 0x43, 0xcf, 0x11, 0xa6, 0x0a, 0x30, 0x65, 0x5a, 0x8a, 0xc0, 0xe8, 0x7b, 0x86, 0xf9,
+	0xac, 0xe5, 0x1e, 0xd0, 0x5d, 0x32, 0xa9, 0xaf, 0x2d, 0x74, 0x98, 0xb9, 0xd0, 0xab, 0xea, 0x70,
+	0x05, 0x04, 0x5c, 0x02, 0xc0, 0x05, 0x7a, 0x3c, 0x03, 0x90, 0x7e, 0x41, 0x26, 0x64, 0x16, 0xe9,
+	0x52, 0xd2, 0x4c, 0xe4, 0x82, 0x52, 0x3e, 0x95, 0x7d, 0x88, 0xf6, 0x97, 0xc1, 0xfe, 0x09, 0xba,
+	0x10, 0xb1, 0x0f, 0x73, 0x5b, 0x79, 0xf3, 0x90, 0xe4, 0x61, 0xf4, 0xd3, 0x4c, 0x2b, 0xa1, 0x1f,
+	0xcb, 0x43, 0x4e, 0x11, 0xa4, 0x04, 0x20, 0x94, 0xce, 0x26, 0x41, 0x68, 0x9f, 0x4c, 0xea, 0xa1,
+	0x9a, 0x8e, 0x56, 0x62, 0xd0, 0xa7, 0xa3, 0x95, 0x9c, 0xc7, 0xec, 0x02, 0x00, 0x9d, 0xa6, 0x2b,
+	0x69, 0x6f, 0xf0, 0x5b, 0x3a, 0x30, 0x61, 0x1c, 0xfb, 0x24, 0xb7, 0x25, 0x1c, 0x5a, 0x4e, 0x5a,
+	0x1c, 0x4c, 0xd5, 0xf2, 0x52, 0xe6, 0x19, 0x02, 0x5d, 0x05, 0xa0, 0x2b, 0xf4, 0xf2, 0x21, 0x40,
+	0xe6, 0xb3, 0xb0, 0xb7, 0x1e, 0xd0, 0x0e, 0x29, 0xa8, 0xfe, 0x9f, 0x2e, 0xf6, 0xd8, 0x20, 0x4d,
+	0x17, 0x7b, 0x7c, 0x6e, 0xb2, 0xb3, 0x80, 0x5e, 0xa1, 0xa7, 0x22, 0xe8, 0x38, 0x4b, 0xcc, 0x67,
+	0x38, 0x73, 0x0f, 0xe8, 0x36, 0x29, 0xe2, 0x6c, 0xa2, 0x43, 0x0c, 0xfa, 0x43, 0xeb, 0x3e, 0x31,
+	0xd4, 0x58, 0x19, 0x10, 0xe7, 0x29, 0x4d, 0x23, 0xd2, 0x1f, 0x0d, 0x32, 0x15, 0x99, 0x0f, 0x94,
+	0x25, 0x8d, 0xa5, 0xa7, 0x51, 0xf9, 0xcc, 0x1b, 0x75, 0x10, 0xf4, 0x1d, 0x00, 0xfd, 0x1f, 0xfd,
+	0xef, 0x3f, 0x08, 0xb2, 0x19, 0x19, 0x31, 0xf4, 0x31, 0x29, 0x62, 0x57, 0x4d, 0x47, 0x20, 0x3e,
+	0x76, 0xd2, 0x11, 0x48, 0xb4, 0x63, 0x76, 0x0e, 0xc8, 0xac, 0xd0, 0xe5, 0x37, 0x90, 0x69, 0xf4,
+	0x21, 0x18, 0x91, 0x75, 0x46, 0x3a, 0x18, 0xe9, 0xe5, 0x49, 0x3a, 0x18, 0x19, 0xfb, 0x90, 0xb7,
+	0x0b, 0x46, 0x64, 0x23, 0x42, 0x5d, 0x92, 0x87, 0xcd, 0x40, 0xfa, 0x53, 0x8e, 0xee, 0x48, 0xd2,
+	0x9f, 0x72, 0x6c, 0x39, 0xc2, 0x2a, 0x40, 0xa3, 0x44, 0x17, 0xa3, 0x7d, 0x16, 0x76, 0x0c, 0xaa,
+	0x61, 0xc8, 0x86, 0xae, 0x56, 0x0e, 0xd9, 0x86, 0xde, 0xd0, 0xd0, 0x63, 0x1b, 0x8e, 0xec, 0x86,
+	0xae, 0x2c, 0x7f, 0x49, 0x26, 0xf5, 0x2e, 0x21, 0xdd, 0x34, 0x12, 0x8b, 0x89, 0x74, 0xd3, 0x48,
+	0xae, 0x21, 0xd8, 0x15, 0x40, 0xba, 0x40, 0xcf, 0x65, 0xb8, 0xa4, 0x77, 0x1a, 0x07, 0xa6, 0xde,
+	0x3f, 0xc8, 0xcf, 0x0a, 0xd7, 0x07, 0xe9, 0xa2, 0x8a, 0xef, 0x24, 0xd2, 0x45, 0x95, 0xd8, 0x3b,
+	0x64, 0x7e, 0x56, 0x6d, 0xa5, 0xb3, 0x71, 0xe3, 0xc5, 0xab, 0x8a, 0xf1, 0xf2, 0x55, 0xc5, 0xf8,
+	0xfd, 0x55, 0xc5, 0xf8, 0xf6, 0x75, 0x65, 0xec, 0xe5, 0xeb, 0xca, 0xd8, 0xaf, 0xaf, 0x2b, 0x63,
+	0x9f, 0x9d, 0x6d, 0xb6, 0x82, 0x9d, 0x3d, 0xa7, 0xd6, 0x10, 0x1d, 0x78, 0x0f, 0xfe, 0xb8, 0xe6,
+	0x13, 0x6d, 0x04, 0x76, 0x76, 0x4e, 0x01, 0x96, 0x76, 0x57, 0xff, 0x0a, 0x00, 0x00, 0xff, 0xff,
+	0xf5, 0x61, 0xdf, 0x0b, 0x67, 0x14, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1317,6 +1821,13 @@ type QueryClient interface {
 	Evaluations(ctx context.Context, in *QueryEvaluationsRequest, opts ...grpc.CallOption) (*QueryEvaluationsResponse, error)
 	// CVTable is a task's per-configuration cross-validation table.
 	CVTable(ctx context.Context, in *QueryCVTableRequest, opts ...grpc.CallOption) (*QueryCVTableResponse, error)
+	// Commitments lists a job's checkpoint commitments (all miners, by step).
+	Commitments(ctx context.Context, in *QueryCommitmentsRequest, opts ...grpc.CallOption) (*QueryCommitmentsResponse, error)
+	Proof(ctx context.Context, in *QueryProofRequest, opts ...grpc.CallOption) (*QueryProofResponse, error)
+	Proofs(ctx context.Context, in *QueryProofsRequest, opts ...grpc.CallOption) (*QueryProofsResponse, error)
+	Verdicts(ctx context.Context, in *QueryVerdictsRequest, opts ...grpc.CallOption) (*QueryVerdictsResponse, error)
+	// Lottery returns the current target and the anchor of a height.
+	Lottery(ctx context.Context, in *QueryLotteryRequest, opts ...grpc.CallOption) (*QueryLotteryResponse, error)
 }
 
 type queryClient struct {
@@ -1426,6 +1937,51 @@ func (c *queryClient) CVTable(ctx context.Context, in *QueryCVTableRequest, opts
 	return out, nil
 }
 
+func (c *queryClient) Commitments(ctx context.Context, in *QueryCommitmentsRequest, opts ...grpc.CallOption) (*QueryCommitmentsResponse, error) {
+	out := new(QueryCommitmentsResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Query/Commitments", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Proof(ctx context.Context, in *QueryProofRequest, opts ...grpc.CallOption) (*QueryProofResponse, error) {
+	out := new(QueryProofResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Query/Proof", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Proofs(ctx context.Context, in *QueryProofsRequest, opts ...grpc.CallOption) (*QueryProofsResponse, error) {
+	out := new(QueryProofsResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Query/Proofs", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Verdicts(ctx context.Context, in *QueryVerdictsRequest, opts ...grpc.CallOption) (*QueryVerdictsResponse, error) {
+	out := new(QueryVerdictsResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Query/Verdicts", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Lottery(ctx context.Context, in *QueryLotteryRequest, opts ...grpc.CallOption) (*QueryLotteryResponse, error) {
+	out := new(QueryLotteryResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Query/Lottery", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 type QueryServer interface {
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
@@ -1443,6 +1999,13 @@ type QueryServer interface {
 	Evaluations(context.Context, *QueryEvaluationsRequest) (*QueryEvaluationsResponse, error)
 	// CVTable is a task's per-configuration cross-validation table.
 	CVTable(context.Context, *QueryCVTableRequest) (*QueryCVTableResponse, error)
+	// Commitments lists a job's checkpoint commitments (all miners, by step).
+	Commitments(context.Context, *QueryCommitmentsRequest) (*QueryCommitmentsResponse, error)
+	Proof(context.Context, *QueryProofRequest) (*QueryProofResponse, error)
+	Proofs(context.Context, *QueryProofsRequest) (*QueryProofsResponse, error)
+	Verdicts(context.Context, *QueryVerdictsRequest) (*QueryVerdictsResponse, error)
+	// Lottery returns the current target and the anchor of a height.
+	Lottery(context.Context, *QueryLotteryRequest) (*QueryLotteryResponse, error)
 }
 
 // UnimplementedQueryServer can be embedded to have forward compatible implementations.
@@ -1481,6 +2044,21 @@ func (*UnimplementedQueryServer) Evaluations(ctx context.Context, req *QueryEval
 }
 func (*UnimplementedQueryServer) CVTable(ctx context.Context, req *QueryCVTableRequest) (*QueryCVTableResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CVTable not implemented")
+}
+func (*UnimplementedQueryServer) Commitments(ctx context.Context, req *QueryCommitmentsRequest) (*QueryCommitmentsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Commitments not implemented")
+}
+func (*UnimplementedQueryServer) Proof(ctx context.Context, req *QueryProofRequest) (*QueryProofResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Proof not implemented")
+}
+func (*UnimplementedQueryServer) Proofs(ctx context.Context, req *QueryProofsRequest) (*QueryProofsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Proofs not implemented")
+}
+func (*UnimplementedQueryServer) Verdicts(ctx context.Context, req *QueryVerdictsRequest) (*QueryVerdictsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Verdicts not implemented")
+}
+func (*UnimplementedQueryServer) Lottery(ctx context.Context, req *QueryLotteryRequest) (*QueryLotteryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Lottery not implemented")
 }
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
@@ -1685,6 +2263,96 @@ func _Query_CVTable_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Commitments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryCommitmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Commitments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Query/Commitments",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Commitments(ctx, req.(*QueryCommitmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Proof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryProofRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Proof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Query/Proof",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Proof(ctx, req.(*QueryProofRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Proofs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryProofsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Proofs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Query/Proofs",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Proofs(ctx, req.(*QueryProofsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Verdicts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryVerdictsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Verdicts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Query/Verdicts",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Verdicts(ctx, req.(*QueryVerdictsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Lottery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryLotteryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Lottery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Query/Lottery",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Lottery(ctx, req.(*QueryLotteryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Query_serviceDesc = _Query_serviceDesc
 var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "pouwml.v1.Query",
@@ -1734,9 +2402,379 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 			MethodName: "CVTable",
 			Handler:    _Query_CVTable_Handler,
 		},
+		{
+			MethodName: "Commitments",
+			Handler:    _Query_Commitments_Handler,
+		},
+		{
+			MethodName: "Proof",
+			Handler:    _Query_Proof_Handler,
+		},
+		{
+			MethodName: "Proofs",
+			Handler:    _Query_Proofs_Handler,
+		},
+		{
+			MethodName: "Verdicts",
+			Handler:    _Query_Verdicts_Handler,
+		},
+		{
+			MethodName: "Lottery",
+			Handler:    _Query_Lottery_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "pouwml/v1/query.proto",
+}
+
+func (m *QueryCommitmentsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCommitmentsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCommitmentsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.JobIndex != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.JobIndex))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.TaskId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.TaskId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryCommitmentsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCommitmentsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCommitmentsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Commitments) > 0 {
+		for iNdEx := len(m.Commitments) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Commitments[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProofRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProofRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProofRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Id != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProofResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProofResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProofResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Proof.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProofsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProofsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProofsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProofsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProofsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProofsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Proofs) > 0 {
+		for iNdEx := len(m.Proofs) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Proofs[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVerdictsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVerdictsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVerdictsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ProofId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ProofId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVerdictsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVerdictsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVerdictsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Verdicts) > 0 {
+		for iNdEx := len(m.Verdicts) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Verdicts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryLotteryRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryLotteryRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryLotteryRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.AnchorHeight != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.AnchorHeight))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryLotteryResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryLotteryResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryLotteryResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.IntervalAccepted != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.IntervalAccepted))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Anchor) > 0 {
+		i -= len(m.Anchor)
+		copy(dAtA[i:], m.Anchor)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Anchor)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Target) > 0 {
+		i -= len(m.Target)
+		copy(dAtA[i:], m.Target)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Target)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
 }
 
 func (m *QueryParamsRequest) Marshal() (dAtA []byte, err error) {
@@ -2526,38 +3564,38 @@ func (m *CVRow) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i--
 	dAtA[i] = 0x2a
 	if len(m.FoldPpm) > 0 {
-		dAtA16 := make([]byte, len(m.FoldPpm)*10)
-		var j15 int
+		dAtA19 := make([]byte, len(m.FoldPpm)*10)
+		var j18 int
 		for _, num := range m.FoldPpm {
 			for num >= 1<<7 {
-				dAtA16[j15] = uint8(uint64(num)&0x7f | 0x80)
+				dAtA19[j18] = uint8(uint64(num)&0x7f | 0x80)
 				num >>= 7
-				j15++
+				j18++
 			}
-			dAtA16[j15] = uint8(num)
-			j15++
+			dAtA19[j18] = uint8(num)
+			j18++
 		}
-		i -= j15
-		copy(dAtA[i:], dAtA16[:j15])
-		i = encodeVarintQuery(dAtA, i, uint64(j15))
+		i -= j18
+		copy(dAtA[i:], dAtA19[:j18])
+		i = encodeVarintQuery(dAtA, i, uint64(j18))
 		i--
 		dAtA[i] = 0x22
 	}
 	if len(m.SettledFolds) > 0 {
-		dAtA18 := make([]byte, len(m.SettledFolds)*10)
-		var j17 int
+		dAtA21 := make([]byte, len(m.SettledFolds)*10)
+		var j20 int
 		for _, num := range m.SettledFolds {
 			for num >= 1<<7 {
-				dAtA18[j17] = uint8(uint64(num)&0x7f | 0x80)
+				dAtA21[j20] = uint8(uint64(num)&0x7f | 0x80)
 				num >>= 7
-				j17++
+				j20++
 			}
-			dAtA18[j17] = uint8(num)
-			j17++
+			dAtA21[j20] = uint8(num)
+			j20++
 		}
-		i -= j17
-		copy(dAtA[i:], dAtA18[:j17])
-		i = encodeVarintQuery(dAtA, i, uint64(j17))
+		i -= j20
+		copy(dAtA[i:], dAtA21[:j20])
+		i = encodeVarintQuery(dAtA, i, uint64(j20))
 		i--
 		dAtA[i] = 0x1a
 	}
@@ -2657,6 +3695,150 @@ func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	dAtA[offset] = uint8(v)
 	return base
 }
+func (m *QueryCommitmentsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.TaskId != 0 {
+		n += 1 + sovQuery(uint64(m.TaskId))
+	}
+	if m.JobIndex != 0 {
+		n += 1 + sovQuery(uint64(m.JobIndex))
+	}
+	return n
+}
+
+func (m *QueryCommitmentsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Commitments) > 0 {
+		for _, e := range m.Commitments {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryProofRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovQuery(uint64(m.Id))
+	}
+	return n
+}
+
+func (m *QueryProofResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Proof.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryProofsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryProofsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Proofs) > 0 {
+		for _, e := range m.Proofs {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryVerdictsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ProofId != 0 {
+		n += 1 + sovQuery(uint64(m.ProofId))
+	}
+	return n
+}
+
+func (m *QueryVerdictsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Verdicts) > 0 {
+		for _, e := range m.Verdicts {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryLotteryRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AnchorHeight != 0 {
+		n += 1 + sovQuery(uint64(m.AnchorHeight))
+	}
+	return n
+}
+
+func (m *QueryLotteryResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Target)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	l = len(m.Anchor)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.IntervalAccepted != 0 {
+		n += 1 + sovQuery(uint64(m.IntervalAccepted))
+	}
+	return n
+}
+
 func (m *QueryParamsRequest) Size() (n int) {
 	if m == nil {
 		return 0
@@ -3017,6 +4199,895 @@ func sovQuery(x uint64) (n int) {
 }
 func sozQuery(x uint64) (n int) {
 	return sovQuery(uint64((x << 1) ^ uint64((int64(x) >> 63))))
+}
+func (m *QueryCommitmentsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCommitmentsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCommitmentsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			}
+			m.TaskId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TaskId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobIndex", wireType)
+			}
+			m.JobIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobIndex |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryCommitmentsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCommitmentsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCommitmentsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Commitments", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Commitments = append(m.Commitments, Commitment{})
+			if err := m.Commitments[len(m.Commitments)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProofRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProofRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProofRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProofResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProofResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProofResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Proof", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Proof.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProofsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProofsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProofsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProofsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProofsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProofsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Proofs", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Proofs = append(m.Proofs, Proof{})
+			if err := m.Proofs[len(m.Proofs)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVerdictsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVerdictsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVerdictsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProofId", wireType)
+			}
+			m.ProofId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProofId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVerdictsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVerdictsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVerdictsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verdicts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verdicts = append(m.Verdicts, Verdict{})
+			if err := m.Verdicts[len(m.Verdicts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryLotteryRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryLotteryRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryLotteryRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AnchorHeight", wireType)
+			}
+			m.AnchorHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AnchorHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryLotteryResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryLotteryResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryLotteryResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Target", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Target = append(m.Target[:0], dAtA[iNdEx:postIndex]...)
+			if m.Target == nil {
+				m.Target = []byte{}
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Anchor", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Anchor = append(m.Anchor[:0], dAtA[iNdEx:postIndex]...)
+			if m.Anchor == nil {
+				m.Anchor = []byte{}
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field IntervalAccepted", wireType)
+			}
+			m.IntervalAccepted = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.IntervalAccepted |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
 }
 func (m *QueryParamsRequest) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)

@@ -1065,6 +1065,503 @@ func (m *MsgSubmitEvaluationResponse) GetSettled() bool {
 	return false
 }
 
+type MsgCommitCheckpoint struct {
+	Miner       string `protobuf:"bytes,1,opt,name=miner,proto3" json:"miner,omitempty"`
+	TaskId      uint64 `protobuf:"varint,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	JobIndex    uint32 `protobuf:"varint,3,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	Step        uint64 `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
+	WeightsHash []byte `protobuf:"bytes,5,opt,name=weights_hash,json=weightsHash,proto3" json:"weights_hash,omitempty"`
+}
+
+func (m *MsgCommitCheckpoint) Reset()         { *m = MsgCommitCheckpoint{} }
+func (m *MsgCommitCheckpoint) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitCheckpoint) ProtoMessage()    {}
+func (*MsgCommitCheckpoint) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{18}
+}
+func (m *MsgCommitCheckpoint) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitCheckpoint) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitCheckpoint.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitCheckpoint) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitCheckpoint.Merge(m, src)
+}
+func (m *MsgCommitCheckpoint) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitCheckpoint) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitCheckpoint.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitCheckpoint proto.InternalMessageInfo
+
+func (m *MsgCommitCheckpoint) GetMiner() string {
+	if m != nil {
+		return m.Miner
+	}
+	return ""
+}
+
+func (m *MsgCommitCheckpoint) GetTaskId() uint64 {
+	if m != nil {
+		return m.TaskId
+	}
+	return 0
+}
+
+func (m *MsgCommitCheckpoint) GetJobIndex() uint32 {
+	if m != nil {
+		return m.JobIndex
+	}
+	return 0
+}
+
+func (m *MsgCommitCheckpoint) GetStep() uint64 {
+	if m != nil {
+		return m.Step
+	}
+	return 0
+}
+
+func (m *MsgCommitCheckpoint) GetWeightsHash() []byte {
+	if m != nil {
+		return m.WeightsHash
+	}
+	return nil
+}
+
+type MsgCommitCheckpointResponse struct {
+}
+
+func (m *MsgCommitCheckpointResponse) Reset()         { *m = MsgCommitCheckpointResponse{} }
+func (m *MsgCommitCheckpointResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitCheckpointResponse) ProtoMessage()    {}
+func (*MsgCommitCheckpointResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{19}
+}
+func (m *MsgCommitCheckpointResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitCheckpointResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitCheckpointResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitCheckpointResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitCheckpointResponse.Merge(m, src)
+}
+func (m *MsgCommitCheckpointResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitCheckpointResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitCheckpointResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitCheckpointResponse proto.InternalMessageInfo
+
+type MsgSubmitProof struct {
+	Miner    string `protobuf:"bytes,1,opt,name=miner,proto3" json:"miner,omitempty"`
+	TaskId   uint64 `protobuf:"varint,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	JobIndex uint32 `protobuf:"varint,3,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	Step     uint64 `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
+	// commit_step is the commitment the step descends from.
+	CommitStep    uint64 `protobuf:"varint,5,opt,name=commit_step,json=commitStep,proto3" json:"commit_step,omitempty"`
+	WeightsBefore []byte `protobuf:"bytes,6,opt,name=weights_before,json=weightsBefore,proto3" json:"weights_before,omitempty"`
+	Batch         []byte `protobuf:"bytes,7,opt,name=batch,proto3" json:"batch,omitempty"`
+	Gradients     []byte `protobuf:"bytes,8,opt,name=gradients,proto3" json:"gradients,omitempty"`
+	WeightsAfter  []byte `protobuf:"bytes,9,opt,name=weights_after,json=weightsAfter,proto3" json:"weights_after,omitempty"`
+	ParamCount    uint64 `protobuf:"varint,10,opt,name=param_count,json=paramCount,proto3" json:"param_count,omitempty"`
+	TicketIndex   uint64 `protobuf:"varint,11,opt,name=ticket_index,json=ticketIndex,proto3" json:"ticket_index,omitempty"`
+}
+
+func (m *MsgSubmitProof) Reset()         { *m = MsgSubmitProof{} }
+func (m *MsgSubmitProof) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitProof) ProtoMessage()    {}
+func (*MsgSubmitProof) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{20}
+}
+func (m *MsgSubmitProof) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitProof) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitProof.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitProof) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitProof.Merge(m, src)
+}
+func (m *MsgSubmitProof) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitProof) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitProof.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitProof proto.InternalMessageInfo
+
+func (m *MsgSubmitProof) GetMiner() string {
+	if m != nil {
+		return m.Miner
+	}
+	return ""
+}
+
+func (m *MsgSubmitProof) GetTaskId() uint64 {
+	if m != nil {
+		return m.TaskId
+	}
+	return 0
+}
+
+func (m *MsgSubmitProof) GetJobIndex() uint32 {
+	if m != nil {
+		return m.JobIndex
+	}
+	return 0
+}
+
+func (m *MsgSubmitProof) GetStep() uint64 {
+	if m != nil {
+		return m.Step
+	}
+	return 0
+}
+
+func (m *MsgSubmitProof) GetCommitStep() uint64 {
+	if m != nil {
+		return m.CommitStep
+	}
+	return 0
+}
+
+func (m *MsgSubmitProof) GetWeightsBefore() []byte {
+	if m != nil {
+		return m.WeightsBefore
+	}
+	return nil
+}
+
+func (m *MsgSubmitProof) GetBatch() []byte {
+	if m != nil {
+		return m.Batch
+	}
+	return nil
+}
+
+func (m *MsgSubmitProof) GetGradients() []byte {
+	if m != nil {
+		return m.Gradients
+	}
+	return nil
+}
+
+func (m *MsgSubmitProof) GetWeightsAfter() []byte {
+	if m != nil {
+		return m.WeightsAfter
+	}
+	return nil
+}
+
+func (m *MsgSubmitProof) GetParamCount() uint64 {
+	if m != nil {
+		return m.ParamCount
+	}
+	return 0
+}
+
+func (m *MsgSubmitProof) GetTicketIndex() uint64 {
+	if m != nil {
+		return m.TicketIndex
+	}
+	return 0
+}
+
+type MsgSubmitProofResponse struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *MsgSubmitProofResponse) Reset()         { *m = MsgSubmitProofResponse{} }
+func (m *MsgSubmitProofResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitProofResponse) ProtoMessage()    {}
+func (*MsgSubmitProofResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{21}
+}
+func (m *MsgSubmitProofResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitProofResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitProofResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitProofResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitProofResponse.Merge(m, src)
+}
+func (m *MsgSubmitProofResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitProofResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitProofResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitProofResponse proto.InternalMessageInfo
+
+func (m *MsgSubmitProofResponse) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+type MsgSubmitVerdict struct {
+	Verifier   string `protobuf:"bytes,1,opt,name=verifier,proto3" json:"verifier,omitempty"`
+	ProofId    uint64 `protobuf:"varint,2,opt,name=proof_id,json=proofId,proto3" json:"proof_id,omitempty"`
+	Commitment []byte `protobuf:"bytes,3,opt,name=commitment,proto3" json:"commitment,omitempty"`
+}
+
+func (m *MsgSubmitVerdict) Reset()         { *m = MsgSubmitVerdict{} }
+func (m *MsgSubmitVerdict) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitVerdict) ProtoMessage()    {}
+func (*MsgSubmitVerdict) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{22}
+}
+func (m *MsgSubmitVerdict) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitVerdict) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitVerdict.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitVerdict) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitVerdict.Merge(m, src)
+}
+func (m *MsgSubmitVerdict) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitVerdict) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitVerdict.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitVerdict proto.InternalMessageInfo
+
+func (m *MsgSubmitVerdict) GetVerifier() string {
+	if m != nil {
+		return m.Verifier
+	}
+	return ""
+}
+
+func (m *MsgSubmitVerdict) GetProofId() uint64 {
+	if m != nil {
+		return m.ProofId
+	}
+	return 0
+}
+
+func (m *MsgSubmitVerdict) GetCommitment() []byte {
+	if m != nil {
+		return m.Commitment
+	}
+	return nil
+}
+
+type MsgSubmitVerdictResponse struct {
+}
+
+func (m *MsgSubmitVerdictResponse) Reset()         { *m = MsgSubmitVerdictResponse{} }
+func (m *MsgSubmitVerdictResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitVerdictResponse) ProtoMessage()    {}
+func (*MsgSubmitVerdictResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{23}
+}
+func (m *MsgSubmitVerdictResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitVerdictResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitVerdictResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitVerdictResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitVerdictResponse.Merge(m, src)
+}
+func (m *MsgSubmitVerdictResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitVerdictResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitVerdictResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitVerdictResponse proto.InternalMessageInfo
+
+type MsgRevealVerdict struct {
+	Verifier string `protobuf:"bytes,1,opt,name=verifier,proto3" json:"verifier,omitempty"`
+	ProofId  uint64 `protobuf:"varint,2,opt,name=proof_id,json=proofId,proto3" json:"proof_id,omitempty"`
+	Accept   bool   `protobuf:"varint,3,opt,name=accept,proto3" json:"accept,omitempty"`
+	Digest   []byte `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	Salt     []byte `protobuf:"bytes,5,opt,name=salt,proto3" json:"salt,omitempty"`
+}
+
+func (m *MsgRevealVerdict) Reset()         { *m = MsgRevealVerdict{} }
+func (m *MsgRevealVerdict) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealVerdict) ProtoMessage()    {}
+func (*MsgRevealVerdict) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{24}
+}
+func (m *MsgRevealVerdict) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealVerdict) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealVerdict.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealVerdict) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealVerdict.Merge(m, src)
+}
+func (m *MsgRevealVerdict) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealVerdict) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealVerdict.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealVerdict proto.InternalMessageInfo
+
+func (m *MsgRevealVerdict) GetVerifier() string {
+	if m != nil {
+		return m.Verifier
+	}
+	return ""
+}
+
+func (m *MsgRevealVerdict) GetProofId() uint64 {
+	if m != nil {
+		return m.ProofId
+	}
+	return 0
+}
+
+func (m *MsgRevealVerdict) GetAccept() bool {
+	if m != nil {
+		return m.Accept
+	}
+	return false
+}
+
+func (m *MsgRevealVerdict) GetDigest() []byte {
+	if m != nil {
+		return m.Digest
+	}
+	return nil
+}
+
+func (m *MsgRevealVerdict) GetSalt() []byte {
+	if m != nil {
+		return m.Salt
+	}
+	return nil
+}
+
+type MsgRevealVerdictResponse struct {
+	Settled bool `protobuf:"varint,1,opt,name=settled,proto3" json:"settled,omitempty"`
+}
+
+func (m *MsgRevealVerdictResponse) Reset()         { *m = MsgRevealVerdictResponse{} }
+func (m *MsgRevealVerdictResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealVerdictResponse) ProtoMessage()    {}
+func (*MsgRevealVerdictResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_7d87996e5995bedc, []int{25}
+}
+func (m *MsgRevealVerdictResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealVerdictResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealVerdictResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealVerdictResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealVerdictResponse.Merge(m, src)
+}
+func (m *MsgRevealVerdictResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealVerdictResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealVerdictResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealVerdictResponse proto.InternalMessageInfo
+
+func (m *MsgRevealVerdictResponse) GetSettled() bool {
+	if m != nil {
+		return m.Settled
+	}
+	return false
+}
+
 func init() {
 	proto.RegisterType((*MsgUpdateParams)(nil), "pouwml.v1.MsgUpdateParams")
 	proto.RegisterType((*MsgUpdateParamsResponse)(nil), "pouwml.v1.MsgUpdateParamsResponse")
@@ -1084,98 +1581,129 @@ func init() {
 	proto.RegisterType((*MsgSubmitResultResponse)(nil), "pouwml.v1.MsgSubmitResultResponse")
 	proto.RegisterType((*MsgSubmitEvaluation)(nil), "pouwml.v1.MsgSubmitEvaluation")
 	proto.RegisterType((*MsgSubmitEvaluationResponse)(nil), "pouwml.v1.MsgSubmitEvaluationResponse")
+	proto.RegisterType((*MsgCommitCheckpoint)(nil), "pouwml.v1.MsgCommitCheckpoint")
+	proto.RegisterType((*MsgCommitCheckpointResponse)(nil), "pouwml.v1.MsgCommitCheckpointResponse")
+	proto.RegisterType((*MsgSubmitProof)(nil), "pouwml.v1.MsgSubmitProof")
+	proto.RegisterType((*MsgSubmitProofResponse)(nil), "pouwml.v1.MsgSubmitProofResponse")
+	proto.RegisterType((*MsgSubmitVerdict)(nil), "pouwml.v1.MsgSubmitVerdict")
+	proto.RegisterType((*MsgSubmitVerdictResponse)(nil), "pouwml.v1.MsgSubmitVerdictResponse")
+	proto.RegisterType((*MsgRevealVerdict)(nil), "pouwml.v1.MsgRevealVerdict")
+	proto.RegisterType((*MsgRevealVerdictResponse)(nil), "pouwml.v1.MsgRevealVerdictResponse")
 }
 
 func init() { proto.RegisterFile("pouwml/v1/tx.proto", fileDescriptor_7d87996e5995bedc) }
 
 var fileDescriptor_7d87996e5995bedc = []byte{
-	// 1370 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x57, 0x4d, 0x6f, 0x13, 0x47,
-	0x18, 0x8e, 0x3f, 0x62, 0x67, 0xdf, 0x7c, 0x91, 0x21, 0x24, 0x9b, 0x05, 0x8c, 0x59, 0xa0, 0x35,
-	0x11, 0xb5, 0x1b, 0x97, 0xa6, 0x28, 0xad, 0x2a, 0x35, 0x01, 0x94, 0x54, 0x0a, 0x42, 0x0b, 0x2d,
-	0x12, 0x17, 0x6b, 0xec, 0x9d, 0xac, 0x37, 0xec, 0xee, 0x58, 0x3b, 0x6b, 0x03, 0x37, 0xd4, 0x43,
-	0x0f, 0x3d, 0xf5, 0xd4, 0x4b, 0xff, 0x40, 0xd5, 0x13, 0x07, 0xfe, 0x41, 0x2f, 0x5c, 0x2a, 0xa1,
-	0x9e, 0x7a, 0xaa, 0x2a, 0x38, 0xf0, 0x0b, 0x7a, 0xaf, 0xe6, 0x63, 0x3f, 0xbc, 0xf9, 0x6a, 0x39,
-	0x54, 0xbd, 0x58, 0x3b, 0xcf, 0xf3, 0xce, 0xbb, 0xef, 0xbc, 0xcf, 0x3c, 0x33, 0x6b, 0x40, 0x03,
-	0x3a, 0x7c, 0xec, 0x7b, 0xad, 0xd1, 0x5a, 0x2b, 0x7a, 0xd2, 0x1c, 0x84, 0x34, 0xa2, 0x48, 0x93,
-	0x58, 0x73, 0xb4, 0x66, 0x2c, 0x3a, 0xd4, 0xa1, 0x02, 0x6d, 0xf1, 0x27, 0x19, 0x60, 0xac, 0xf4,
-	0x28, 0xf3, 0x29, 0xeb, 0x48, 0x42, 0x0e, 0x14, 0xb5, 0x2c, 0x47, 0x2d, 0x9f, 0x39, 0x3c, 0xa7,
-	0xcf, 0x1c, 0x45, 0xd4, 0x14, 0xd1, 0xc5, 0x8c, 0xb4, 0x46, 0x6b, 0x5d, 0x12, 0xe1, 0xb5, 0x56,
-	0x8f, 0xba, 0x81, 0xe2, 0x17, 0xb0, 0xef, 0x06, 0xb4, 0x25, 0x7e, 0x15, 0xb4, 0x94, 0xd6, 0x36,
-	0xc0, 0x21, 0xf6, 0xe3, 0x77, 0x9c, 0xc9, 0xd4, 0xfc, 0x74, 0x40, 0x14, 0x6c, 0xfe, 0x5c, 0x80,
-	0xf9, 0x5d, 0xe6, 0x7c, 0x35, 0xb0, 0x71, 0x44, 0xee, 0x8a, 0x09, 0x68, 0x1d, 0x34, 0x3c, 0x8c,
-	0xfa, 0x34, 0x74, 0xa3, 0xa7, 0x7a, 0xa1, 0x5e, 0x68, 0x68, 0x9b, 0xfa, 0x6f, 0x2f, 0x3e, 0x58,
-	0x54, 0x35, 0x7f, 0x61, 0xdb, 0x21, 0x61, 0xec, 0x5e, 0x14, 0xba, 0x81, 0x63, 0xa5, 0xa1, 0xe8,
-	0x3a, 0x54, 0xe4, 0x2b, 0xf5, 0x62, 0xbd, 0xd0, 0x98, 0x6e, 0x2f, 0x34, 0x93, 0x9e, 0x34, 0x65,
-	0xea, 0x4d, 0xed, 0xe5, 0x1f, 0x17, 0x26, 0x7e, 0x7a, 0xfb, 0x7c, 0xb5, 0x60, 0xa9, 0xd8, 0x8d,
-	0xab, 0xdf, 0xbc, 0x7d, 0xbe, 0x9a, 0x66, 0xf9, 0xee, 0xed, 0xf3, 0xd5, 0x78, 0x0d, 0xb9, 0xc2,
-	0xcc, 0x15, 0x58, 0xce, 0x41, 0x16, 0x61, 0x03, 0x1a, 0x30, 0x62, 0xbe, 0x28, 0x01, 0xda, 0x65,
-	0x8e, 0x45, 0x1c, 0x97, 0x45, 0x24, 0xbc, 0x89, 0x23, 0xcc, 0x48, 0x84, 0x9a, 0x30, 0x49, 0x1f,
-	0x07, 0x24, 0x3c, 0x71, 0x19, 0x32, 0x0c, 0x21, 0x28, 0x07, 0xd8, 0x27, 0x62, 0x01, 0x9a, 0x25,
-	0x9e, 0xd1, 0x87, 0x50, 0xd9, 0xa3, 0xa1, 0x8f, 0x23, 0xbd, 0x54, 0x2f, 0x34, 0xe6, 0xda, 0x7a,
-	0x66, 0x59, 0xea, 0x3d, 0xb7, 0x05, 0x6f, 0xa9, 0x38, 0xb4, 0x04, 0x15, 0xd6, 0xc7, 0xed, 0x8f,
-	0xd7, 0xf5, 0x72, 0xbd, 0xd0, 0x98, 0xb1, 0xd4, 0x08, 0x5d, 0x84, 0x19, 0x86, 0xfd, 0x81, 0x47,
-	0x3a, 0x3d, 0x3a, 0x0c, 0x22, 0x7d, 0xb2, 0x5e, 0x68, 0x94, 0xad, 0x69, 0x89, 0x6d, 0x71, 0x08,
-	0x5d, 0x80, 0xe9, 0x60, 0xe8, 0x77, 0x7a, 0x1e, 0x66, 0x8c, 0x30, 0xbd, 0x52, 0x2f, 0x34, 0x66,
-	0x2d, 0x08, 0x86, 0xfe, 0x96, 0x44, 0xd0, 0x25, 0x98, 0xdd, 0x23, 0x38, 0x1a, 0x86, 0xa4, 0xc3,
-	0xfa, 0x78, 0x40, 0xf4, 0x6a, 0xbd, 0xd4, 0x98, 0xb5, 0x66, 0x14, 0x78, 0x8f, 0x63, 0xe8, 0x7d,
-	0x98, 0xf7, 0x70, 0x97, 0x78, 0x9d, 0xbe, 0xcb, 0x22, 0xea, 0x84, 0xd8, 0xd7, 0xa7, 0xea, 0xa5,
-	0x46, 0xd9, 0x9a, 0x13, 0xf0, 0x76, 0x8c, 0xa2, 0x75, 0xa8, 0x92, 0x10, 0xb3, 0x61, 0x48, 0x74,
-	0x4d, 0x68, 0xb6, 0x94, 0x59, 0xdc, 0x2d, 0xc9, 0x6c, 0x51, 0x9b, 0x6c, 0x96, 0xb9, 0x70, 0x56,
-	0x1c, 0x8c, 0xce, 0x81, 0x36, 0x08, 0xe9, 0xc8, 0xb5, 0x49, 0xc8, 0x74, 0xa8, 0x97, 0x1a, 0x9a,
-	0x95, 0x02, 0x1b, 0x0d, 0x2e, 0xa9, 0xec, 0x28, 0x97, 0x73, 0x25, 0x95, 0x33, 0xa7, 0x8f, 0x79,
-	0x0d, 0x8c, 0x83, 0x68, 0x2c, 0x2a, 0x9a, 0x83, 0xa2, 0x6b, 0x0b, 0xe9, 0xca, 0x56, 0xd1, 0xb5,
-	0xcd, 0x5f, 0x8a, 0xb0, 0x90, 0x09, 0x7f, 0x40, 0xc3, 0x47, 0x24, 0x44, 0x6d, 0xa8, 0x62, 0xa9,
-	0xe5, 0x89, 0x2a, 0xc7, 0x81, 0xe8, 0x2a, 0x94, 0x43, 0xea, 0x49, 0x9d, 0xe7, 0xda, 0x67, 0x32,
-	0x8b, 0x96, 0x49, 0x2d, 0xea, 0x11, 0x4b, 0x84, 0xa0, 0x1b, 0x50, 0xee, 0xd2, 0xc0, 0x16, 0xe2,
-	0x4f, 0xb7, 0x57, 0x9a, 0x2a, 0x31, 0xb7, 0x64, 0x53, 0x59, 0xb2, 0xb9, 0x45, 0xdd, 0x20, 0xbb,
-	0xb7, 0xc5, 0x0c, 0xb4, 0x0c, 0xd5, 0x01, 0x21, 0x61, 0xc7, 0xb5, 0xc5, 0x3e, 0xd0, 0xac, 0x0a,
-	0x1f, 0xee, 0xd8, 0xa8, 0x06, 0xe0, 0x0f, 0xbd, 0xc8, 0xe5, 0xd5, 0x30, 0x7d, 0x52, 0xb4, 0x2f,
-	0x83, 0xa0, 0x35, 0xa8, 0xda, 0x64, 0xe4, 0xf6, 0xc4, 0x06, 0x28, 0xe5, 0x9c, 0x74, 0x53, 0x30,
-	0xb1, 0x20, 0x2a, 0x4e, 0xba, 0x28, 0x5e, 0x1e, 0x6f, 0xba, 0x7e, 0xb0, 0xe9, 0x72, 0x69, 0xe6,
-	0x59, 0x58, 0x39, 0x00, 0x26, 0x3e, 0xea, 0x82, 0xc6, 0x2d, 0x16, 0x88, 0x05, 0xbc, 0x43, 0x67,
-	0x37, 0x2e, 0xe6, 0x0b, 0x39, 0x95, 0x31, 0xb3, 0x48, 0x6b, 0xde, 0x10, 0x2a, 0xca, 0x41, 0xa2,
-	0xf5, 0x25, 0x98, 0x1d, 0x0a, 0xa4, 0xd3, 0x27, 0xae, 0xd3, 0x8f, 0xc4, 0x1b, 0x4b, 0xd6, 0x8c,
-	0x04, 0xb7, 0x05, 0x66, 0xfe, 0x58, 0x82, 0xd9, 0x5d, 0xe6, 0xdc, 0x1b, 0x76, 0x7d, 0x37, 0xba,
-	0x8f, 0xd9, 0x23, 0x6e, 0xce, 0x9e, 0xe7, 0x92, 0x20, 0x3a, 0xb1, 0x42, 0x15, 0x87, 0xce, 0x03,
-	0xd8, 0x72, 0x9f, 0x71, 0x61, 0x8a, 0x62, 0x73, 0x69, 0x0a, 0xd9, 0xb1, 0xb9, 0x23, 0x7a, 0x34,
-	0xd8, 0x73, 0x1d, 0xa6, 0x97, 0x44, 0xef, 0xb3, 0x8e, 0xd8, 0xa5, 0x36, 0xf1, 0xb6, 0x04, 0x1d,
-	0x0b, 0xa0, 0x82, 0xd1, 0x55, 0x28, 0xf6, 0x46, 0x42, 0xe7, 0xe9, 0xf6, 0xe9, 0xcc, 0x94, 0xad,
-	0xaf, 0xc7, 0xe2, 0x8b, 0xbd, 0x11, 0x3f, 0x64, 0x18, 0x21, 0xb6, 0xb2, 0xbf, 0x78, 0x46, 0x37,
-	0x40, 0xb3, 0x09, 0xb6, 0x3d, 0x37, 0x50, 0xae, 0x9f, 0x6e, 0x2f, 0x8e, 0x89, 0xae, 0x38, 0x95,
-	0x26, 0x0d, 0x46, 0xab, 0xb0, 0x30, 0x22, 0xa1, 0xbb, 0xe7, 0x92, 0x90, 0x75, 0x06, 0x24, 0xec,
-	0xec, 0xd3, 0xae, 0x5e, 0x15, 0xe7, 0xc6, 0x7c, 0x42, 0xdc, 0x25, 0xe1, 0x97, 0xb4, 0x8b, 0xd6,
-	0xa1, 0xb4, 0x47, 0x88, 0x3e, 0xf5, 0x2f, 0xb6, 0x32, 0x9f, 0xb0, 0x71, 0x99, 0x8b, 0xaa, 0x1a,
-	0xc8, 0x35, 0x5d, 0x4c, 0x35, 0x4d, 0xb5, 0x30, 0x3f, 0x85, 0x33, 0x63, 0xc0, 0x51, 0x3e, 0xe6,
-	0x0d, 0xd8, 0xa7, 0x5d, 0x79, 0x4d, 0xcc, 0x5a, 0xe2, 0xd9, 0x7c, 0x56, 0x10, 0xd2, 0x6e, 0xe1,
-	0xa0, 0x47, 0xbc, 0x77, 0x94, 0x76, 0x19, 0xaa, 0x11, 0x66, 0x8f, 0x52, 0x5d, 0x2b, 0x7c, 0xb8,
-	0x63, 0x1f, 0x57, 0x7f, 0xfa, 0x42, 0x73, 0x59, 0xd4, 0x9f, 0x02, 0x89, 0x29, 0x7e, 0x28, 0xc0,
-	0x34, 0x67, 0x3c, 0xec, 0xfa, 0xbc, 0x8d, 0x4d, 0x98, 0xf4, 0xdd, 0x7f, 0x74, 0xab, 0x88, 0xb0,
-	0x23, 0xeb, 0x42, 0x67, 0x41, 0xdb, 0xa7, 0xdd, 0x8e, 0x1b, 0xd8, 0xe4, 0x89, 0x38, 0x60, 0x66,
-	0xad, 0xa9, 0x7d, 0xda, 0xdd, 0xe1, 0x63, 0xe9, 0x24, 0x99, 0x81, 0xd7, 0x8c, 0x32, 0x35, 0xab,
-	0x42, 0xcc, 0x35, 0x38, 0x9d, 0x19, 0x26, 0xfd, 0x36, 0x60, 0x2a, 0xde, 0x1f, 0xca, 0x46, 0xc9,
-	0xd8, 0xfc, 0x4b, 0x5e, 0xf8, 0x52, 0x25, 0x8b, 0xb0, 0xa1, 0x17, 0xfd, 0x37, 0xeb, 0xe1, 0xc6,
-	0xf3, 0xb9, 0x7f, 0x3a, 0x7d, 0xcc, 0xfa, 0xea, 0x66, 0xd4, 0x04, 0xb2, 0x8d, 0x59, 0x9f, 0x1b,
-	0xcf, 0x27, 0x51, 0xe8, 0xf6, 0x98, 0x30, 0xc6, 0xb8, 0xf1, 0x6e, 0x53, 0xcf, 0xde, 0x95, 0x6c,
-	0x6c, 0x3c, 0x15, 0xbc, 0x71, 0x65, 0xbc, 0x4d, 0x4b, 0xf9, 0xad, 0x29, 0xd7, 0xa8, 0xbe, 0x1d,
-	0xb2, 0x50, 0x22, 0xef, 0xb7, 0x45, 0xd1, 0x46, 0xc9, 0xdd, 0x1a, 0x61, 0x6f, 0x88, 0x23, 0x97,
-	0x06, 0xe8, 0x3a, 0x4c, 0xc5, 0x06, 0x3a, 0xb1, 0x33, 0x49, 0xe4, 0xff, 0xab, 0x39, 0xd7, 0x78,
-	0x73, 0x92, 0xda, 0x78, 0x7f, 0x8c, 0x7c, 0x7f, 0xd2, 0x05, 0x9b, 0x9f, 0xc0, 0xd9, 0x43, 0xe0,
-	0x64, 0x5b, 0xe9, 0x50, 0x65, 0x24, 0x8a, 0x3c, 0x22, 0xbd, 0x3c, 0x65, 0xc5, 0xc3, 0xf6, 0xaf,
-	0x93, 0x50, 0xda, 0x65, 0x0e, 0xba, 0x03, 0x33, 0x63, 0x5f, 0x92, 0x46, 0xf6, 0xec, 0x1c, 0xff,
-	0x72, 0x33, 0xcc, 0xa3, 0xb9, 0xe4, 0x8d, 0x0f, 0x60, 0x3e, 0xff, 0x45, 0x77, 0x7e, 0x7c, 0x5a,
-	0x8e, 0x36, 0xae, 0x1c, 0x4b, 0x27, 0x89, 0xef, 0xc3, 0x5c, 0xee, 0x2b, 0xe2, 0xdc, 0xe1, 0x13,
-	0x25, 0x6b, 0x5c, 0x3e, 0x8e, 0x4d, 0xb2, 0x7e, 0x06, 0x15, 0x75, 0x73, 0x2e, 0xe6, 0x16, 0x27,
-	0x50, 0xe3, 0xdc, 0x61, 0x68, 0x32, 0x7b, 0x1b, 0x20, 0x73, 0xb1, 0xe9, 0xe3, 0xb1, 0x29, 0x63,
-	0xd4, 0x8f, 0x62, 0xb2, 0x99, 0x32, 0xe7, 0x68, 0x2e, 0x53, 0xca, 0xe4, 0x33, 0x1d, 0x3c, 0xf9,
-	0xd0, 0x26, 0x4c, 0x25, 0xa7, 0xde, 0x52, 0x2e, 0x5a, 0xe1, 0x46, 0xed, 0x70, 0x3c, 0xc9, 0x71,
-	0x07, 0x66, 0xc6, 0x4e, 0x1b, 0xe3, 0xb0, 0xfa, 0x25, 0x97, 0xdf, 0x14, 0x87, 0xd9, 0x15, 0x3d,
-	0x84, 0x53, 0x07, 0xac, 0x5a, 0x3b, 0x6c, 0x5e, 0xca, 0x1b, 0xef, 0x1d, 0xcf, 0xc7, 0xb9, 0x8d,
-	0xc9, 0x67, 0xfc, 0xd2, 0xdb, 0xfc, 0xfc, 0xe5, 0xeb, 0x5a, 0xe1, 0xd5, 0xeb, 0x5a, 0xe1, 0xcf,
-	0xd7, 0xb5, 0xc2, 0xf7, 0x6f, 0x6a, 0x13, 0xaf, 0xde, 0xd4, 0x26, 0x7e, 0x7f, 0x53, 0x9b, 0x78,
-	0x78, 0xd9, 0x71, 0xa3, 0xfe, 0xb0, 0xdb, 0xec, 0x51, 0xbf, 0xc5, 0x53, 0x8a, 0x1f, 0xbb, 0xf5,
-	0xa4, 0xa5, 0x6c, 0x25, 0xfe, 0x5b, 0x75, 0x2b, 0xe2, 0xcf, 0xd5, 0x47, 0x7f, 0x07, 0x00, 0x00,
-	0xff, 0xff, 0x4f, 0x33, 0x74, 0x8a, 0x29, 0x0e, 0x00, 0x00,
+	// 1743 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x58, 0x4f, 0x6f, 0x1b, 0xc7,
+	0x15, 0x37, 0x45, 0x89, 0x7f, 0x1e, 0x49, 0xd9, 0x9e, 0xc8, 0xd2, 0x6a, 0x65, 0xd3, 0xf4, 0xda,
+	0x6e, 0x69, 0x23, 0x25, 0x2b, 0xd6, 0x75, 0x0d, 0xb5, 0x28, 0x10, 0x29, 0x09, 0xec, 0x16, 0x0a,
+	0xdc, 0x75, 0x9a, 0x00, 0xb9, 0x10, 0xc3, 0xdd, 0x11, 0xb9, 0xd6, 0xee, 0xce, 0x62, 0x67, 0x48,
+	0x3b, 0xb7, 0xa0, 0x87, 0x1e, 0x7a, 0xea, 0xa5, 0xbd, 0xb4, 0x1f, 0xa0, 0xe8, 0xa1, 0xf0, 0x21,
+	0xdf, 0xa0, 0x97, 0x1c, 0x83, 0x9c, 0x7a, 0x69, 0x51, 0xd8, 0x07, 0x7f, 0x82, 0xde, 0x8b, 0xf9,
+	0xb3, 0x7f, 0x45, 0x49, 0xad, 0x81, 0xba, 0xb9, 0x10, 0x3b, 0xbf, 0xf7, 0xe6, 0xed, 0x7b, 0xef,
+	0xf7, 0xde, 0xcc, 0x5b, 0x02, 0x8a, 0xe8, 0xfc, 0x59, 0xe0, 0x0f, 0x17, 0xbb, 0x43, 0xfe, 0x7c,
+	0x10, 0xc5, 0x94, 0x53, 0xd4, 0x54, 0xd8, 0x60, 0xb1, 0x6b, 0x6e, 0x4c, 0xe9, 0x94, 0x4a, 0x74,
+	0x28, 0x9e, 0x94, 0x82, 0xb9, 0xed, 0x50, 0x16, 0x50, 0x36, 0x56, 0x02, 0xb5, 0xd0, 0xa2, 0x2d,
+	0xb5, 0x1a, 0x06, 0x6c, 0x2a, 0x6c, 0x06, 0x6c, 0xaa, 0x05, 0x5d, 0x2d, 0x98, 0x60, 0x46, 0x86,
+	0x8b, 0xdd, 0x09, 0xe1, 0x78, 0x77, 0xe8, 0x50, 0x2f, 0xd4, 0xf2, 0xcb, 0x38, 0xf0, 0x42, 0x3a,
+	0x94, 0xbf, 0x1a, 0xda, 0xcc, 0x7c, 0x8b, 0x70, 0x8c, 0x83, 0xe4, 0x1d, 0x57, 0x72, 0x3e, 0x7f,
+	0x1e, 0x11, 0x0d, 0x5b, 0x7f, 0xae, 0xc0, 0xc5, 0x43, 0x36, 0xfd, 0x65, 0xe4, 0x62, 0x4e, 0x1e,
+	0xcb, 0x0d, 0xe8, 0x3e, 0x34, 0xf1, 0x9c, 0xcf, 0x68, 0xec, 0xf1, 0xcf, 0x8d, 0x4a, 0xaf, 0xd2,
+	0x6f, 0xee, 0x1b, 0xdf, 0x7c, 0xf9, 0xbd, 0x0d, 0xed, 0xf3, 0x7b, 0xae, 0x1b, 0x13, 0xc6, 0x9e,
+	0xf0, 0xd8, 0x0b, 0xa7, 0x76, 0xa6, 0x8a, 0xee, 0x41, 0x4d, 0xbd, 0xd2, 0x58, 0xe9, 0x55, 0xfa,
+	0xad, 0xd1, 0xe5, 0x41, 0x9a, 0x93, 0x81, 0x32, 0xbd, 0xdf, 0xfc, 0xea, 0x1f, 0xd7, 0x2f, 0xfc,
+	0xe9, 0xf5, 0x8b, 0xbb, 0x15, 0x5b, 0xeb, 0xee, 0xdd, 0xf9, 0xd5, 0xeb, 0x17, 0x77, 0x33, 0x2b,
+	0xbf, 0x79, 0xfd, 0xe2, 0x6e, 0x12, 0x43, 0xc9, 0x31, 0x6b, 0x1b, 0xb6, 0x4a, 0x90, 0x4d, 0x58,
+	0x44, 0x43, 0x46, 0xac, 0x2f, 0xab, 0x80, 0x0e, 0xd9, 0xd4, 0x26, 0x53, 0x8f, 0x71, 0x12, 0xbf,
+	0x8f, 0x39, 0x66, 0x84, 0xa3, 0x01, 0xac, 0xd1, 0x67, 0x21, 0x89, 0xcf, 0x0d, 0x43, 0xa9, 0x21,
+	0x04, 0xab, 0x21, 0x0e, 0x88, 0x0c, 0xa0, 0x69, 0xcb, 0x67, 0xf4, 0x7d, 0xa8, 0x1d, 0xd1, 0x38,
+	0xc0, 0xdc, 0xa8, 0xf6, 0x2a, 0xfd, 0xf5, 0x91, 0x91, 0x0b, 0x4b, 0xbf, 0xe7, 0x43, 0x29, 0xb7,
+	0xb5, 0x1e, 0xda, 0x84, 0x1a, 0x9b, 0xe1, 0xd1, 0x0f, 0xef, 0x1b, 0xab, 0xbd, 0x4a, 0xbf, 0x6d,
+	0xeb, 0x15, 0xba, 0x01, 0x6d, 0x86, 0x83, 0xc8, 0x27, 0x63, 0x87, 0xce, 0x43, 0x6e, 0xac, 0xf5,
+	0x2a, 0xfd, 0x55, 0xbb, 0xa5, 0xb0, 0x03, 0x01, 0xa1, 0xeb, 0xd0, 0x0a, 0xe7, 0xc1, 0xd8, 0xf1,
+	0x31, 0x63, 0x84, 0x19, 0xb5, 0x5e, 0xa5, 0xdf, 0xb1, 0x21, 0x9c, 0x07, 0x07, 0x0a, 0x41, 0x37,
+	0xa1, 0x73, 0x44, 0x30, 0x9f, 0xc7, 0x64, 0xcc, 0x66, 0x38, 0x22, 0x46, 0xbd, 0x57, 0xed, 0x77,
+	0xec, 0xb6, 0x06, 0x9f, 0x08, 0x0c, 0x7d, 0x17, 0x2e, 0xfa, 0x78, 0x42, 0xfc, 0xf1, 0xcc, 0x63,
+	0x9c, 0x4e, 0x63, 0x1c, 0x18, 0x8d, 0x5e, 0xb5, 0xbf, 0x6a, 0xaf, 0x4b, 0xf8, 0x61, 0x82, 0xa2,
+	0xfb, 0x50, 0x27, 0x31, 0x66, 0xf3, 0x98, 0x18, 0x4d, 0xc9, 0xd9, 0x66, 0x2e, 0xb8, 0x0f, 0x94,
+	0xe4, 0x80, 0xba, 0x64, 0x7f, 0x55, 0x10, 0x67, 0x27, 0xca, 0xe8, 0x2a, 0x34, 0xa3, 0x98, 0x2e,
+	0x3c, 0x97, 0xc4, 0xcc, 0x80, 0x5e, 0xb5, 0xdf, 0xb4, 0x33, 0x60, 0xaf, 0x2f, 0x28, 0x55, 0x19,
+	0x15, 0x74, 0x6e, 0x67, 0x74, 0x96, 0xf8, 0xb1, 0xde, 0x05, 0xf3, 0x24, 0x9a, 0x90, 0x8a, 0xd6,
+	0x61, 0xc5, 0x73, 0x25, 0x75, 0xab, 0xf6, 0x8a, 0xe7, 0x5a, 0x7f, 0x5d, 0x81, 0xcb, 0x39, 0xf5,
+	0x4f, 0x69, 0x7c, 0x4c, 0x62, 0x34, 0x82, 0x3a, 0x56, 0x5c, 0x9e, 0xcb, 0x72, 0xa2, 0x88, 0xee,
+	0xc0, 0x6a, 0x4c, 0x7d, 0xc5, 0xf3, 0xfa, 0xe8, 0x4a, 0x2e, 0x68, 0x65, 0xd4, 0xa6, 0x3e, 0xb1,
+	0xa5, 0x0a, 0x7a, 0x00, 0xab, 0x13, 0x1a, 0xba, 0x92, 0xfc, 0xd6, 0x68, 0x7b, 0xa0, 0x0d, 0x8b,
+	0x96, 0x1c, 0xe8, 0x96, 0x1c, 0x1c, 0x50, 0x2f, 0xcc, 0xd7, 0xb6, 0xdc, 0x81, 0xb6, 0xa0, 0x1e,
+	0x11, 0x12, 0x8f, 0x3d, 0x57, 0xd6, 0x41, 0xd3, 0xae, 0x89, 0xe5, 0x23, 0x17, 0x75, 0x01, 0x82,
+	0xb9, 0xcf, 0x3d, 0xe1, 0x0d, 0x33, 0xd6, 0x64, 0xfa, 0x72, 0x08, 0xda, 0x85, 0xba, 0x4b, 0x16,
+	0x9e, 0x23, 0x0b, 0xa0, 0x5a, 0xea, 0xa4, 0xf7, 0xa5, 0x24, 0x21, 0x44, 0xeb, 0xa9, 0x2e, 0x4a,
+	0xc2, 0x13, 0x49, 0x37, 0x4e, 0x26, 0x5d, 0x85, 0x66, 0xed, 0xc0, 0xf6, 0x09, 0x30, 0xed, 0xa3,
+	0x09, 0x34, 0x45, 0x8b, 0x85, 0x32, 0x80, 0x37, 0xc8, 0xec, 0xde, 0x8d, 0xb2, 0x23, 0x97, 0x72,
+	0xcd, 0x2c, 0xcd, 0x5a, 0x0f, 0x24, 0x8b, 0x6a, 0x91, 0x72, 0x7d, 0x13, 0x3a, 0x73, 0x89, 0x8c,
+	0x67, 0xc4, 0x9b, 0xce, 0xb8, 0x7c, 0x63, 0xd5, 0x6e, 0x2b, 0xf0, 0xa1, 0xc4, 0xac, 0x3f, 0x54,
+	0xa1, 0x73, 0xc8, 0xa6, 0x4f, 0xe6, 0x93, 0xc0, 0xe3, 0x1f, 0x63, 0x76, 0x2c, 0x9a, 0xd3, 0xf1,
+	0x3d, 0x12, 0xf2, 0x73, 0x3d, 0xd4, 0x7a, 0xe8, 0x1a, 0x80, 0xab, 0xea, 0x4c, 0x10, 0xb3, 0x22,
+	0x8b, 0xab, 0xa9, 0x91, 0x47, 0xae, 0xe8, 0x08, 0x87, 0x86, 0x47, 0xde, 0x94, 0x19, 0x55, 0x99,
+	0xfb, 0x7c, 0x47, 0x1c, 0x52, 0x97, 0xf8, 0x07, 0x52, 0x9c, 0x10, 0xa0, 0x95, 0xd1, 0x1d, 0x58,
+	0x71, 0x16, 0x92, 0xe7, 0xd6, 0xe8, 0x9d, 0xdc, 0x96, 0x83, 0x4f, 0x0a, 0xfa, 0x2b, 0xce, 0x42,
+	0x1c, 0x32, 0x8c, 0x10, 0x57, 0xb7, 0xbf, 0x7c, 0x46, 0x0f, 0xa0, 0xe9, 0x12, 0xec, 0xfa, 0x5e,
+	0xa8, 0xbb, 0xbe, 0x35, 0xda, 0x28, 0x90, 0xae, 0x65, 0xda, 0x4c, 0xa6, 0x8c, 0xee, 0xc2, 0xe5,
+	0x05, 0x89, 0xbd, 0x23, 0x8f, 0xc4, 0x6c, 0x1c, 0x91, 0x78, 0xfc, 0x94, 0x4e, 0x8c, 0xba, 0x3c,
+	0x37, 0x2e, 0xa6, 0x82, 0xc7, 0x24, 0xfe, 0x19, 0x9d, 0xa0, 0xfb, 0x50, 0x3d, 0x22, 0xc4, 0x68,
+	0xfc, 0x17, 0xa5, 0x2c, 0x36, 0xec, 0xdd, 0x12, 0xa4, 0xea, 0x04, 0x0a, 0x4e, 0x37, 0x32, 0x4e,
+	0x33, 0x2e, 0xac, 0x1f, 0xc3, 0x95, 0x02, 0x70, 0x5a, 0x1f, 0x8b, 0x04, 0x3c, 0xa5, 0x13, 0x75,
+	0x4d, 0x74, 0x6c, 0xf9, 0x6c, 0x7d, 0x51, 0x91, 0xd4, 0x1e, 0xe0, 0xd0, 0x21, 0xfe, 0x1b, 0x52,
+	0xbb, 0x05, 0x75, 0x8e, 0xd9, 0x71, 0xc6, 0x6b, 0x4d, 0x2c, 0x1f, 0xb9, 0x67, 0xf9, 0x9f, 0xbd,
+	0xd0, 0xda, 0x92, 0xfe, 0x67, 0x40, 0xda, 0x14, 0xbf, 0xaf, 0x40, 0x4b, 0x48, 0x7c, 0xec, 0x05,
+	0x22, 0x8d, 0x03, 0x58, 0x0b, 0xbc, 0xff, 0xe8, 0x56, 0x91, 0x6a, 0xa7, 0xfa, 0x85, 0x76, 0xa0,
+	0xf9, 0x94, 0x4e, 0xc6, 0x5e, 0xe8, 0x92, 0xe7, 0xf2, 0x80, 0xe9, 0xd8, 0x8d, 0xa7, 0x74, 0xf2,
+	0x48, 0xac, 0x55, 0x27, 0x29, 0x0b, 0xc2, 0x67, 0x94, 0xf3, 0x59, 0x3b, 0x62, 0xed, 0xc2, 0x3b,
+	0xb9, 0x65, 0x9a, 0x6f, 0x13, 0x1a, 0x49, 0x7d, 0xe8, 0x36, 0x4a, 0xd7, 0xd6, 0xbf, 0xd4, 0x85,
+	0xaf, 0x58, 0xb2, 0x09, 0x9b, 0xfb, 0xfc, 0xed, 0xc4, 0x23, 0x1a, 0x2f, 0x10, 0xfd, 0x33, 0x9e,
+	0x61, 0x36, 0xd3, 0x37, 0x63, 0x53, 0x22, 0x0f, 0x31, 0x9b, 0x89, 0xc6, 0x0b, 0x08, 0x8f, 0x3d,
+	0x87, 0xc9, 0xc6, 0x28, 0x36, 0xde, 0x87, 0xd4, 0x77, 0x0f, 0x95, 0x34, 0x69, 0x3c, 0xad, 0xbc,
+	0x77, 0xbb, 0x98, 0xa6, 0xcd, 0x72, 0x69, 0xaa, 0x18, 0xf5, 0xec, 0x90, 0x87, 0x52, 0x7a, 0x7f,
+	0xbd, 0x22, 0xd3, 0xa8, 0x64, 0x1f, 0x2c, 0xb0, 0x3f, 0xc7, 0xdc, 0xa3, 0x21, 0xba, 0x07, 0x8d,
+	0xa4, 0x81, 0xce, 0xcd, 0x4c, 0xaa, 0xf9, 0xed, 0x4a, 0xce, 0xbb, 0x22, 0x39, 0xa9, 0x6f, 0x22,
+	0x3f, 0x66, 0x39, 0x3f, 0x59, 0xc0, 0xd6, 0x8f, 0x60, 0x67, 0x09, 0x9c, 0x96, 0x95, 0x01, 0x75,
+	0x46, 0x38, 0xf7, 0x89, 0xea, 0xe5, 0x86, 0x9d, 0x2c, 0xad, 0xbf, 0x57, 0x54, 0x21, 0xd2, 0x20,
+	0xf0, 0xf8, 0xc1, 0x8c, 0x38, 0xc7, 0x11, 0xf5, 0xc2, 0xb7, 0x55, 0x58, 0xe2, 0x3c, 0xe5, 0x24,
+	0x92, 0x59, 0x13, 0xe7, 0x29, 0x27, 0x91, 0x18, 0xb5, 0x9e, 0xc9, 0x3b, 0x83, 0xa9, 0x8c, 0xae,
+	0xc9, 0x8c, 0xb6, 0x34, 0x26, 0x72, 0xaa, 0xae, 0xcc, 0xac, 0x70, 0x72, 0x89, 0x29, 0xc7, 0x61,
+	0x5d, 0x93, 0x89, 0x29, 0xc3, 0x69, 0x01, 0xfd, 0xae, 0x0a, 0xeb, 0x69, 0xe2, 0x1e, 0xc7, 0x94,
+	0x1e, 0xfd, 0x1f, 0x23, 0xbf, 0x0e, 0x2d, 0x47, 0x3a, 0x3a, 0x96, 0x22, 0x75, 0xc9, 0x80, 0x82,
+	0x9e, 0x08, 0x85, 0xdb, 0xb0, 0x9e, 0xa4, 0x66, 0x42, 0x8e, 0x68, 0x4c, 0xe4, 0x7d, 0xd3, 0xb6,
+	0x3b, 0x1a, 0xdd, 0x97, 0x20, 0xda, 0x80, 0xb5, 0x09, 0xe6, 0xce, 0x4c, 0xde, 0x25, 0x6d, 0x5b,
+	0x2d, 0xc4, 0xe0, 0x37, 0x8d, 0xb1, 0x2b, 0x0e, 0x52, 0x26, 0xef, 0x91, 0xb6, 0x9d, 0x01, 0xe2,
+	0x12, 0x4f, 0x4c, 0xe3, 0x23, 0x4e, 0x62, 0x39, 0x54, 0xb6, 0xed, 0x84, 0x8a, 0xf7, 0x04, 0x26,
+	0x1c, 0x94, 0xa3, 0xbf, 0x1e, 0x82, 0x41, 0x39, 0x28, 0x21, 0x35, 0x03, 0xdf, 0x80, 0x36, 0xf7,
+	0x9c, 0x63, 0x71, 0x41, 0xcb, 0xa8, 0x5b, 0x6a, 0x4c, 0x56, 0x98, 0x3a, 0x1b, 0x6f, 0x15, 0xb9,
+	0xbb, 0x52, 0x2e, 0x6a, 0x49, 0x82, 0xd5, 0x87, 0xcd, 0x22, 0x72, 0xea, 0x64, 0xf9, 0x97, 0x0a,
+	0x5c, 0x4a, 0x55, 0x3f, 0x21, 0xb1, 0xeb, 0x39, 0xfc, 0x0d, 0xfb, 0x7f, 0x1b, 0x1a, 0x91, 0x78,
+	0x57, 0x46, 0x65, 0x5d, 0xae, 0xd5, 0xdc, 0xa7, 0x78, 0x08, 0xc4, 0xad, 0x56, 0x95, 0xb9, 0xc9,
+	0x21, 0xaa, 0x22, 0x0b, 0xdd, 0xba, 0x55, 0x0e, 0x4c, 0xfb, 0x66, 0x99, 0x60, 0x94, 0xb1, 0xb4,
+	0x1c, 0xbf, 0x51, 0xc1, 0xd8, 0x64, 0x41, 0xb0, 0xff, 0x3f, 0x0b, 0x66, 0x13, 0x6a, 0xd8, 0x71,
+	0x48, 0xa4, 0x02, 0x69, 0xd8, 0x7a, 0x25, 0x70, 0xd7, 0x9b, 0x12, 0xc6, 0x93, 0x8f, 0x1f, 0xb5,
+	0x92, 0xb5, 0x8a, 0x7d, 0xae, 0x3b, 0x51, 0x3e, 0x9f, 0x1d, 0x70, 0xc1, 0x7f, 0xeb, 0x9e, 0x0c,
+	0xb8, 0x80, 0x9d, 0x7f, 0x30, 0x8d, 0xfe, 0xd8, 0x80, 0xea, 0x21, 0x9b, 0xa2, 0x8f, 0xa0, 0x5d,
+	0xf8, 0xc4, 0x35, 0xf3, 0x43, 0x5d, 0xf1, 0x93, 0xd2, 0xb4, 0x4e, 0x97, 0xa5, 0x6f, 0xfc, 0x14,
+	0x2e, 0x96, 0x3f, 0x35, 0xaf, 0x15, 0xb7, 0x95, 0xc4, 0xe6, 0xed, 0x33, 0xc5, 0xa9, 0xe1, 0x8f,
+	0x61, 0xbd, 0xf4, 0x79, 0x73, 0x75, 0xf9, 0x46, 0x25, 0x35, 0x6f, 0x9d, 0x25, 0x4d, 0xad, 0xfe,
+	0x04, 0x6a, 0x7a, 0xa4, 0xdf, 0x28, 0x05, 0x27, 0x51, 0xf3, 0xea, 0x32, 0x34, 0xdd, 0xfd, 0x10,
+	0x20, 0x37, 0x71, 0x1b, 0x45, 0xdd, 0x4c, 0x62, 0xf6, 0x4e, 0x93, 0xe4, 0x2d, 0xe5, 0x06, 0xbc,
+	0x92, 0xa5, 0x4c, 0x52, 0xb6, 0x74, 0x72, 0x24, 0x43, 0xfb, 0xd0, 0x48, 0xc7, 0xb1, 0xcd, 0x92,
+	0xb6, 0xc6, 0xcd, 0xee, 0x72, 0x3c, 0xb5, 0xf1, 0x11, 0xb4, 0x0b, 0x63, 0x90, 0xb9, 0xcc, 0x7f,
+	0x25, 0x2b, 0x17, 0xc5, 0xb2, 0x39, 0x02, 0x7d, 0x06, 0x97, 0x4e, 0xcc, 0x10, 0xdd, 0x65, 0xfb,
+	0x32, 0xb9, 0xf9, 0x9d, 0xb3, 0xe5, 0x79, 0xdb, 0x27, 0x6e, 0xd7, 0x72, 0x7c, 0x25, 0x79, 0xd9,
+	0xf6, 0x69, 0xd7, 0x17, 0xfa, 0x39, 0xb4, 0xf2, 0x57, 0xd7, 0xf6, 0x32, 0x97, 0xa4, 0xc8, 0xbc,
+	0x71, 0xaa, 0x28, 0x35, 0xf6, 0x0b, 0xe8, 0x14, 0x4f, 0xd1, 0x9d, 0x65, 0x7b, 0xb4, 0xd0, 0xbc,
+	0x79, 0x86, 0x30, 0x6f, 0xb2, 0x78, 0x96, 0xed, 0x94, 0x8b, 0x3e, 0x27, 0x2c, 0x9b, 0x5c, 0x7a,
+	0x62, 0x98, 0x6b, 0x5f, 0x88, 0x8f, 0x9b, 0xfd, 0x9f, 0x7e, 0xf5, 0xb2, 0x5b, 0xf9, 0xfa, 0x65,
+	0xb7, 0xf2, 0xcf, 0x97, 0xdd, 0xca, 0x6f, 0x5f, 0x75, 0x2f, 0x7c, 0xfd, 0xaa, 0x7b, 0xe1, 0x6f,
+	0xaf, 0xba, 0x17, 0x3e, 0xbb, 0x35, 0xf5, 0xf8, 0x6c, 0x3e, 0x19, 0x38, 0x34, 0x18, 0x0a, 0x7b,
+	0xf2, 0xc7, 0x1d, 0x3e, 0x1f, 0xea, 0xf3, 0x49, 0xfe, 0x87, 0x36, 0xa9, 0xc9, 0x3f, 0xd1, 0x7e,
+	0xf0, 0xef, 0x00, 0x00, 0x00, 0xff, 0xff, 0xbf, 0x87, 0x18, 0xa8, 0x11, 0x14, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1208,6 +1736,14 @@ type MsgClient interface {
 	SubmitResult(ctx context.Context, in *MsgSubmitResult, opts ...grpc.CallOption) (*MsgSubmitResultResponse, error)
 	// SubmitEvaluation posts an assigned verifier's measured metrics.
 	SubmitEvaluation(ctx context.Context, in *MsgSubmitEvaluation, opts ...grpc.CallOption) (*MsgSubmitEvaluationResponse, error)
+	// CommitCheckpoint posts the claiming miner's weights hash every commit_interval steps.
+	CommitCheckpoint(ctx context.Context, in *MsgCommitCheckpoint, opts ...grpc.CallOption) (*MsgCommitCheckpointResponse, error)
+	// SubmitProof claims a winning lottery ticket of a training step.
+	SubmitProof(ctx context.Context, in *MsgSubmitProof, opts ...grpc.CallOption) (*MsgSubmitProofResponse, error)
+	// SubmitVerdict commits an assigned verifier's hidden vote on a proof.
+	SubmitVerdict(ctx context.Context, in *MsgSubmitVerdict, opts ...grpc.CallOption) (*MsgSubmitVerdictResponse, error)
+	// RevealVerdict reveals a committed vote.
+	RevealVerdict(ctx context.Context, in *MsgRevealVerdict, opts ...grpc.CallOption) (*MsgRevealVerdictResponse, error)
 }
 
 type msgClient struct {
@@ -1299,6 +1835,42 @@ func (c *msgClient) SubmitEvaluation(ctx context.Context, in *MsgSubmitEvaluatio
 	return out, nil
 }
 
+func (c *msgClient) CommitCheckpoint(ctx context.Context, in *MsgCommitCheckpoint, opts ...grpc.CallOption) (*MsgCommitCheckpointResponse, error) {
+	out := new(MsgCommitCheckpointResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Msg/CommitCheckpoint", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) SubmitProof(ctx context.Context, in *MsgSubmitProof, opts ...grpc.CallOption) (*MsgSubmitProofResponse, error) {
+	out := new(MsgSubmitProofResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Msg/SubmitProof", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) SubmitVerdict(ctx context.Context, in *MsgSubmitVerdict, opts ...grpc.CallOption) (*MsgSubmitVerdictResponse, error) {
+	out := new(MsgSubmitVerdictResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Msg/SubmitVerdict", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) RevealVerdict(ctx context.Context, in *MsgRevealVerdict, opts ...grpc.CallOption) (*MsgRevealVerdictResponse, error) {
+	out := new(MsgRevealVerdictResponse)
+	err := c.cc.Invoke(ctx, "/pouwml.v1.Msg/RevealVerdict", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MsgServer is the server API for Msg service.
 type MsgServer interface {
 	// UpdateParams replaces the params (governance authority only).
@@ -1319,6 +1891,14 @@ type MsgServer interface {
 	SubmitResult(context.Context, *MsgSubmitResult) (*MsgSubmitResultResponse, error)
 	// SubmitEvaluation posts an assigned verifier's measured metrics.
 	SubmitEvaluation(context.Context, *MsgSubmitEvaluation) (*MsgSubmitEvaluationResponse, error)
+	// CommitCheckpoint posts the claiming miner's weights hash every commit_interval steps.
+	CommitCheckpoint(context.Context, *MsgCommitCheckpoint) (*MsgCommitCheckpointResponse, error)
+	// SubmitProof claims a winning lottery ticket of a training step.
+	SubmitProof(context.Context, *MsgSubmitProof) (*MsgSubmitProofResponse, error)
+	// SubmitVerdict commits an assigned verifier's hidden vote on a proof.
+	SubmitVerdict(context.Context, *MsgSubmitVerdict) (*MsgSubmitVerdictResponse, error)
+	// RevealVerdict reveals a committed vote.
+	RevealVerdict(context.Context, *MsgRevealVerdict) (*MsgRevealVerdictResponse, error)
 }
 
 // UnimplementedMsgServer can be embedded to have forward compatible implementations.
@@ -1351,6 +1931,18 @@ func (*UnimplementedMsgServer) SubmitResult(ctx context.Context, req *MsgSubmitR
 }
 func (*UnimplementedMsgServer) SubmitEvaluation(ctx context.Context, req *MsgSubmitEvaluation) (*MsgSubmitEvaluationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SubmitEvaluation not implemented")
+}
+func (*UnimplementedMsgServer) CommitCheckpoint(ctx context.Context, req *MsgCommitCheckpoint) (*MsgCommitCheckpointResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CommitCheckpoint not implemented")
+}
+func (*UnimplementedMsgServer) SubmitProof(ctx context.Context, req *MsgSubmitProof) (*MsgSubmitProofResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitProof not implemented")
+}
+func (*UnimplementedMsgServer) SubmitVerdict(ctx context.Context, req *MsgSubmitVerdict) (*MsgSubmitVerdictResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitVerdict not implemented")
+}
+func (*UnimplementedMsgServer) RevealVerdict(ctx context.Context, req *MsgRevealVerdict) (*MsgRevealVerdictResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevealVerdict not implemented")
 }
 
 func RegisterMsgServer(s grpc1.Server, srv MsgServer) {
@@ -1519,6 +2111,78 @@ func _Msg_SubmitEvaluation_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Msg_CommitCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgCommitCheckpoint)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).CommitCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Msg/CommitCheckpoint",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).CommitCheckpoint(ctx, req.(*MsgCommitCheckpoint))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_SubmitProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgSubmitProof)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).SubmitProof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Msg/SubmitProof",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).SubmitProof(ctx, req.(*MsgSubmitProof))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_SubmitVerdict_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgSubmitVerdict)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).SubmitVerdict(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Msg/SubmitVerdict",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).SubmitVerdict(ctx, req.(*MsgSubmitVerdict))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_RevealVerdict_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRevealVerdict)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RevealVerdict(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/pouwml.v1.Msg/RevealVerdict",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RevealVerdict(ctx, req.(*MsgRevealVerdict))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Msg_serviceDesc = _Msg_serviceDesc
 var _Msg_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "pouwml.v1.Msg",
@@ -1559,6 +2223,22 @@ var _Msg_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SubmitEvaluation",
 			Handler:    _Msg_SubmitEvaluation_Handler,
+		},
+		{
+			MethodName: "CommitCheckpoint",
+			Handler:    _Msg_CommitCheckpoint_Handler,
+		},
+		{
+			MethodName: "SubmitProof",
+			Handler:    _Msg_SubmitProof_Handler,
+		},
+		{
+			MethodName: "SubmitVerdict",
+			Handler:    _Msg_SubmitVerdict_Handler,
+		},
+		{
+			MethodName: "RevealVerdict",
+			Handler:    _Msg_RevealVerdict_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -2344,6 +3024,354 @@ func (m *MsgSubmitEvaluationResponse) MarshalToSizedBuffer(dAtA []byte) (int, er
 	return len(dAtA) - i, nil
 }
 
+func (m *MsgCommitCheckpoint) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitCheckpoint) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitCheckpoint) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.WeightsHash) > 0 {
+		i -= len(m.WeightsHash)
+		copy(dAtA[i:], m.WeightsHash)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.WeightsHash)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.Step != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Step))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.JobIndex != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.JobIndex))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.TaskId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.TaskId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Miner) > 0 {
+		i -= len(m.Miner)
+		copy(dAtA[i:], m.Miner)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Miner)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgCommitCheckpointResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitCheckpointResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitCheckpointResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgSubmitProof) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitProof) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitProof) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.TicketIndex != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.TicketIndex))
+		i--
+		dAtA[i] = 0x58
+	}
+	if m.ParamCount != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ParamCount))
+		i--
+		dAtA[i] = 0x50
+	}
+	if len(m.WeightsAfter) > 0 {
+		i -= len(m.WeightsAfter)
+		copy(dAtA[i:], m.WeightsAfter)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.WeightsAfter)))
+		i--
+		dAtA[i] = 0x4a
+	}
+	if len(m.Gradients) > 0 {
+		i -= len(m.Gradients)
+		copy(dAtA[i:], m.Gradients)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Gradients)))
+		i--
+		dAtA[i] = 0x42
+	}
+	if len(m.Batch) > 0 {
+		i -= len(m.Batch)
+		copy(dAtA[i:], m.Batch)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Batch)))
+		i--
+		dAtA[i] = 0x3a
+	}
+	if len(m.WeightsBefore) > 0 {
+		i -= len(m.WeightsBefore)
+		copy(dAtA[i:], m.WeightsBefore)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.WeightsBefore)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if m.CommitStep != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.CommitStep))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Step != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Step))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.JobIndex != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.JobIndex))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.TaskId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.TaskId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Miner) > 0 {
+		i -= len(m.Miner)
+		copy(dAtA[i:], m.Miner)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Miner)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgSubmitProofResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitProofResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitProofResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Id != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgSubmitVerdict) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitVerdict) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitVerdict) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Commitment) > 0 {
+		i -= len(m.Commitment)
+		copy(dAtA[i:], m.Commitment)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Commitment)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.ProofId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ProofId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Verifier) > 0 {
+		i -= len(m.Verifier)
+		copy(dAtA[i:], m.Verifier)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Verifier)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgSubmitVerdictResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitVerdictResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitVerdictResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealVerdict) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealVerdict) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealVerdict) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Salt) > 0 {
+		i -= len(m.Salt)
+		copy(dAtA[i:], m.Salt)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Salt)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if len(m.Digest) > 0 {
+		i -= len(m.Digest)
+		copy(dAtA[i:], m.Digest)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Digest)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Accept {
+		i--
+		if m.Accept {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ProofId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ProofId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Verifier) > 0 {
+		i -= len(m.Verifier)
+		copy(dAtA[i:], m.Verifier)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Verifier)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealVerdictResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealVerdictResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealVerdictResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Settled {
+		i--
+		if m.Settled {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintTx(dAtA []byte, offset int, v uint64) int {
 	offset -= sovTx(v)
 	base := offset
@@ -2676,6 +3704,168 @@ func (m *MsgSubmitEvaluation) Size() (n int) {
 }
 
 func (m *MsgSubmitEvaluationResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Settled {
+		n += 2
+	}
+	return n
+}
+
+func (m *MsgCommitCheckpoint) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Miner)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.TaskId != 0 {
+		n += 1 + sovTx(uint64(m.TaskId))
+	}
+	if m.JobIndex != 0 {
+		n += 1 + sovTx(uint64(m.JobIndex))
+	}
+	if m.Step != 0 {
+		n += 1 + sovTx(uint64(m.Step))
+	}
+	l = len(m.WeightsHash)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgCommitCheckpointResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgSubmitProof) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Miner)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.TaskId != 0 {
+		n += 1 + sovTx(uint64(m.TaskId))
+	}
+	if m.JobIndex != 0 {
+		n += 1 + sovTx(uint64(m.JobIndex))
+	}
+	if m.Step != 0 {
+		n += 1 + sovTx(uint64(m.Step))
+	}
+	if m.CommitStep != 0 {
+		n += 1 + sovTx(uint64(m.CommitStep))
+	}
+	l = len(m.WeightsBefore)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Batch)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Gradients)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.WeightsAfter)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ParamCount != 0 {
+		n += 1 + sovTx(uint64(m.ParamCount))
+	}
+	if m.TicketIndex != 0 {
+		n += 1 + sovTx(uint64(m.TicketIndex))
+	}
+	return n
+}
+
+func (m *MsgSubmitProofResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovTx(uint64(m.Id))
+	}
+	return n
+}
+
+func (m *MsgSubmitVerdict) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Verifier)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ProofId != 0 {
+		n += 1 + sovTx(uint64(m.ProofId))
+	}
+	l = len(m.Commitment)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgSubmitVerdictResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgRevealVerdict) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Verifier)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ProofId != 0 {
+		n += 1 + sovTx(uint64(m.ProofId))
+	}
+	if m.Accept {
+		n += 2
+	}
+	l = len(m.Digest)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Salt)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealVerdictResponse) Size() (n int) {
 	if m == nil {
 		return 0
 	}
@@ -4933,6 +6123,1074 @@ func (m *MsgSubmitEvaluationResponse) Unmarshal(dAtA []byte) error {
 		}
 		if fieldNum <= 0 {
 			return fmt.Errorf("proto: MsgSubmitEvaluationResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Settled", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Settled = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgCommitCheckpoint) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitCheckpoint: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitCheckpoint: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Miner", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Miner = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			}
+			m.TaskId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TaskId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobIndex", wireType)
+			}
+			m.JobIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobIndex |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			m.Step = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Step |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field WeightsHash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.WeightsHash = append(m.WeightsHash[:0], dAtA[iNdEx:postIndex]...)
+			if m.WeightsHash == nil {
+				m.WeightsHash = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgCommitCheckpointResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitCheckpointResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitCheckpointResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitProof) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitProof: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitProof: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Miner", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Miner = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TaskId", wireType)
+			}
+			m.TaskId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TaskId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobIndex", wireType)
+			}
+			m.JobIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobIndex |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Step", wireType)
+			}
+			m.Step = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Step |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CommitStep", wireType)
+			}
+			m.CommitStep = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CommitStep |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field WeightsBefore", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.WeightsBefore = append(m.WeightsBefore[:0], dAtA[iNdEx:postIndex]...)
+			if m.WeightsBefore == nil {
+				m.WeightsBefore = []byte{}
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Batch", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Batch = append(m.Batch[:0], dAtA[iNdEx:postIndex]...)
+			if m.Batch == nil {
+				m.Batch = []byte{}
+			}
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Gradients", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Gradients = append(m.Gradients[:0], dAtA[iNdEx:postIndex]...)
+			if m.Gradients == nil {
+				m.Gradients = []byte{}
+			}
+			iNdEx = postIndex
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field WeightsAfter", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.WeightsAfter = append(m.WeightsAfter[:0], dAtA[iNdEx:postIndex]...)
+			if m.WeightsAfter == nil {
+				m.WeightsAfter = []byte{}
+			}
+			iNdEx = postIndex
+		case 10:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ParamCount", wireType)
+			}
+			m.ParamCount = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ParamCount |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 11:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TicketIndex", wireType)
+			}
+			m.TicketIndex = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TicketIndex |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitProofResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitProofResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitProofResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitVerdict) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitVerdict: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitVerdict: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verifier", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verifier = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProofId", wireType)
+			}
+			m.ProofId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProofId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Commitment", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Commitment = append(m.Commitment[:0], dAtA[iNdEx:postIndex]...)
+			if m.Commitment == nil {
+				m.Commitment = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitVerdictResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitVerdictResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitVerdictResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealVerdict) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealVerdict: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealVerdict: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Verifier", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Verifier = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProofId", wireType)
+			}
+			m.ProofId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProofId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accept", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Accept = bool(v != 0)
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Digest", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Digest = append(m.Digest[:0], dAtA[iNdEx:postIndex]...)
+			if m.Digest == nil {
+				m.Digest = []byte{}
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Salt", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Salt = append(m.Salt[:0], dAtA[iNdEx:postIndex]...)
+			if m.Salt == nil {
+				m.Salt = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealVerdictResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealVerdictResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealVerdictResponse: illegal tag %d (wire type %d)", fieldNum, wire)
 		}
 		switch fieldNum {
 		case 1:

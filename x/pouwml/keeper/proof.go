@@ -1,0 +1,500 @@
+package keeper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"cosmossdk.io/collections"
+	errorsmod "cosmossdk.io/errors"
+	sdkmath "cosmossdk.io/math"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// The Proof-of-Useful-Work half of the module (DESIGN.md section 4):
+//
+//   - A claiming miner commits its weights hash at steps 0, c, 2c, ... (c =
+//     commit_interval), each extending its previous commitment on the job.
+//     The anchor of a commitment posted at height h is the header hash of
+//     block h+1, recorded in BlockHashes when that block begins.
+//   - A step i in [s, s+c) of a commitment at step s earns
+//     pouw.TicketCount tickets; ticket j wins when
+//     pouw.TicketValue(d_i, anchor, j) < target. SubmitProof recomputes the
+//     digest from its parts (binding the miner), checks the claim, the
+//     commitment, the step range, the ticket range and the lottery, and
+//     refuses any digest seen before.
+//   - Verifiers drawn from the next block's hash replay the steps off chain
+//     and vote by commit-reveal; a quorum of accepts pays reward_per_proof
+//     from the reward pool, a quorum of rejects slashes and jails the miner;
+//     verifiers on the losing side, silent or not revealing, are slashed.
+//   - Every retarget_interval_blocks the target moves toward
+//     target_proofs_per_interval accepted proofs by at most
+//     max_retarget_factor.
+
+func (s msgServer) CommitCheckpoint(ctx context.Context, msg *types.MsgCommitCheckpoint) (*types.MsgCommitCheckpointResponse, error) {
+	addr, err := s.k.parseAddr("miner", msg.Miner)
+	if err != nil {
+		return nil, err
+	}
+	if err := types.ValidateHash("weights_hash", msg.WeightsHash); err != nil {
+		return nil, errorsmod.Wrap(types.ErrInvalidCommitment, err.Error())
+	}
+	p, err := s.k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	job, err := s.k.liveClaim(ctx, msg.TaskId, msg.JobIndex, msg.Miner)
+	if err != nil {
+		return nil, err
+	}
+	lastKey := collections.Join3(msg.TaskId, msg.JobIndex, addr)
+	last, err := s.k.LastCommit.Get(ctx, lastKey)
+	switch {
+	case errors.Is(err, collections.ErrNotFound):
+		if msg.Step != 0 {
+			return nil, errorsmod.Wrapf(types.ErrInvalidCommitment, "the first commitment of job %d/%d must be at step 0 (the seeded initial weights), got step %d", job.TaskId, job.Index, msg.Step)
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if msg.Step != last+p.CommitInterval {
+			return nil, errorsmod.Wrapf(types.ErrInvalidCommitment, "a commitment must extend the previous one at step %d by commit_interval %d: expected step %d, got %d", last, p.CommitInterval, last+p.CommitInterval, msg.Step)
+		}
+	}
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	c := types.Commitment{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, WeightsHash: msg.WeightsHash, Height: height}
+	if err := s.k.Commitments.Set(ctx, collections.Join4(msg.TaskId, msg.JobIndex, addr, msg.Step), c); err != nil {
+		return nil, err
+	}
+	if err := s.k.LastCommit.Set(ctx, lastKey, msg.Step); err != nil {
+		return nil, err
+	}
+	return &types.MsgCommitCheckpointResponse{}, emit(ctx, &types.EventCheckpointCommitted{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, WeightsHash: msg.WeightsHash})
+}
+
+// liveClaim returns the job if it is CLAIMED by miner within its training deadline.
+func (k Keeper) liveClaim(ctx context.Context, taskID uint64, idx uint32, miner string) (types.Job, error) {
+	job, err := k.getJob(ctx, taskID, idx)
+	if err != nil {
+		return job, err
+	}
+	if job.Status != types.JOB_STATUS_CLAIMED || job.Miner != miner {
+		return job, errorsmod.Wrapf(types.ErrNotJobMiner, "job %d/%d is %s by %q; only its live claimant may commit or prove", taskID, idx, job.Status, job.Miner)
+	}
+	if h := sdk.UnwrapSDKContext(ctx).BlockHeight(); h > job.Deadline {
+		return job, errorsmod.Wrapf(types.ErrDeadlinePassed, "job %d/%d training deadline was height %d, now %d", taskID, idx, job.Deadline, h)
+	}
+	return job, nil
+}
+
+func hashOf(field string, b []byte) (pouw.Hash, error) {
+	var h pouw.Hash
+	if err := types.ValidateHash(field, b); err != nil {
+		return h, errorsmod.Wrap(types.ErrInvalidProof, err.Error())
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (*types.MsgSubmitProofResponse, error) {
+	addr, err := s.k.parseAddr("miner", msg.Miner)
+	if err != nil {
+		return nil, err
+	}
+	var parts pouw.StepHashes
+	for _, f := range []struct {
+		name string
+		in   []byte
+		out  *pouw.Hash
+	}{{"weights_before", msg.WeightsBefore, &parts.WeightsBefore}, {"batch", msg.Batch, &parts.Batch}, {"gradients", msg.Gradients, &parts.Gradients}, {"weights_after", msg.WeightsAfter, &parts.WeightsAfter}} {
+		if *f.out, err = hashOf(f.name, f.in); err != nil {
+			return nil, err
+		}
+	}
+	p, err := s.k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if msg.ParamCount == 0 || msg.ParamCount > p.MaxModelParams {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "param_count must be in [1, %d], got %d", p.MaxModelParams, msg.ParamCount)
+	}
+	job, err := s.k.liveClaim(ctx, msg.TaskId, msg.JobIndex, msg.Miner)
+	if err != nil {
+		return nil, err
+	}
+	task, err := s.k.getTask(ctx, msg.TaskId)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := s.k.Commitments.Get(ctx, collections.Join4(msg.TaskId, msg.JobIndex, addr, msg.CommitStep))
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "%s has no commitment at step %d of job %d/%d", msg.Miner, msg.CommitStep, job.TaskId, job.Index)
+	} else if err != nil {
+		return nil, err
+	}
+	if msg.Step < msg.CommitStep || msg.Step >= msg.CommitStep+p.CommitInterval {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "step %d does not descend from the commitment at step %d: it must lie in [%d, %d)", msg.Step, msg.CommitStep, msg.CommitStep, msg.CommitStep+p.CommitInterval)
+	}
+	if msg.Step == msg.CommitStep && !bytes.Equal(msg.WeightsBefore, commit.WeightsHash) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "weights_before %x of step %d differs from its committed hash %x", msg.WeightsBefore, msg.Step, commit.WeightsHash)
+	}
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	anchor, err := s.k.BlockHashes.Get(ctx, commit.Height+1)
+	if errors.Is(err, collections.ErrNotFound) {
+		if commit.Height+1 > height-1 {
+			return nil, errorsmod.Wrapf(types.ErrAnchorUnavailable, "the anchor of the commitment at height %d is block %d, not yet begun", commit.Height, commit.Height+1)
+		}
+		return nil, errorsmod.Wrapf(types.ErrAnchorUnavailable, "the anchor block %d is older than anchor_window_blocks %d", commit.Height+1, p.AnchorWindowBlocks)
+	} else if err != nil {
+		return nil, err
+	}
+	config := task.Configs[job.ConfigIndex]
+	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(config.BatchSize), msg.ParamCount, p.MaxTicketsPerStep)
+	if msg.TicketIndex >= tickets {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "ticket index %d out of range: the step earns %d tickets", msg.TicketIndex, tickets)
+	}
+	digest, err := pouw.WorkDigest(pouw.JobID{TaskID: msg.TaskId, JobIndex: msg.JobIndex}, addr, msg.Step, parts)
+	if err != nil {
+		return nil, errorsmod.Wrap(types.ErrInvalidProof, err.Error())
+	}
+	if id, err := s.k.ProofByDigest.Get(ctx, digest[:]); err == nil {
+		return nil, errorsmod.Wrapf(types.ErrDuplicateProof, "digest %x is proof %d", digest, id)
+	} else if !errors.Is(err, collections.ErrNotFound) {
+		return nil, err
+	}
+	targetBz, err := s.k.Target.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	target, err := pouw.ParseTarget(targetBz)
+	if err != nil {
+		return nil, err
+	}
+	value := pouw.TicketValue(digest, anchor, msg.TicketIndex)
+	if !pouw.Wins(value, target) {
+		return nil, errorsmod.Wrapf(types.ErrLosingTicket, "ticket %d value %x is not below the target %x", msg.TicketIndex, value, target)
+	}
+	id, err := s.k.ProofSeq.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	proof := types.Proof{
+		Id: id, TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, CommitStep: msg.CommitStep,
+		WeightsBefore: msg.WeightsBefore, Batch: msg.Batch, Gradients: msg.Gradients, WeightsAfter: msg.WeightsAfter,
+		ParamCount: msg.ParamCount, TicketIndex: msg.TicketIndex, TicketCount: tickets, Anchor: anchor,
+		Digest: digest[:], Value: value[:], Status: types.PROOF_STATUS_PENDING, SubmittedHeight: height,
+	}
+	if err := s.k.Proofs.Set(ctx, id, proof); err != nil {
+		return nil, err
+	}
+	if err := s.k.ProofByDigest.Set(ctx, digest[:], id); err != nil {
+		return nil, err
+	}
+	if err := s.k.ProofQueue.Set(ctx, collections.Join(height+1, id)); err != nil {
+		return nil, err
+	}
+	return &types.MsgSubmitProofResponse{Id: id}, emit(ctx, &types.EventProofSubmitted{Id: id, TaskId: msg.TaskId, JobIndex: msg.JobIndex,
+		Miner: msg.Miner, Step: msg.Step, TicketIndex: msg.TicketIndex, Digest: digest[:]})
+}
+
+func (k Keeper) getProof(ctx context.Context, id uint64) (types.Proof, error) {
+	p, err := k.Proofs.Get(ctx, id)
+	if errors.Is(err, collections.ErrNotFound) {
+		return p, errorsmod.Wrapf(types.ErrProofNotFound, "proof %d", id)
+	}
+	return p, err
+}
+
+func assigned(list []string, who string) bool {
+	for _, v := range list {
+		if v == who {
+			return true
+		}
+	}
+	return false
+}
+
+func (s msgServer) SubmitVerdict(ctx context.Context, msg *types.MsgSubmitVerdict) (*types.MsgSubmitVerdictResponse, error) {
+	addr, err := s.k.parseAddr("verifier", msg.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	if err := types.ValidateHash("commitment", msg.Commitment); err != nil {
+		return nil, errorsmod.Wrap(types.ErrInvalidVerdict, err.Error())
+	}
+	proof, err := s.k.getProof(ctx, msg.ProofId)
+	if err != nil {
+		return nil, err
+	}
+	if proof.Status != types.PROOF_STATUS_COMMITTING {
+		return nil, errorsmod.Wrapf(types.ErrVerdictPhase, "proof %d is %s; verdicts are committed while it is COMMITTING", proof.Id, proof.Status)
+	}
+	if !assigned(proof.Verifiers, msg.Verifier) {
+		return nil, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not among proof %d's verifiers", msg.Verifier, proof.Id)
+	}
+	key := collections.Join(proof.Id, addr)
+	if has, err := s.k.Verdicts.Has(ctx, key); err != nil {
+		return nil, err
+	} else if has {
+		return nil, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already committed a verdict on proof %d", msg.Verifier, proof.Id)
+	}
+	if err := s.k.Verdicts.Set(ctx, key, types.Verdict{ProofId: proof.Id, Verifier: msg.Verifier, Commitment: msg.Commitment}); err != nil {
+		return nil, err
+	}
+	proof.Commits++
+	if proof.Commits == uint32(len(proof.Verifiers)) {
+		// Everyone committed: the reveal phase opens now.
+		proof.Status = types.PROOF_STATUS_REVEALING
+	}
+	if err := s.k.Proofs.Set(ctx, proof.Id, proof); err != nil {
+		return nil, err
+	}
+	return &types.MsgSubmitVerdictResponse{}, emit(ctx, &types.EventVerdictCommitted{ProofId: proof.Id, Verifier: msg.Verifier})
+}
+
+func (s msgServer) RevealVerdict(ctx context.Context, msg *types.MsgRevealVerdict) (*types.MsgRevealVerdictResponse, error) {
+	addr, err := s.k.parseAddr("verifier", msg.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := hashOf("digest", msg.Digest)
+	if err != nil {
+		return nil, errorsmod.Wrap(types.ErrInvalidVerdict, err.Error())
+	}
+	if len(msg.Salt) < 16 || len(msg.Salt) > 64 {
+		return nil, errorsmod.Wrapf(types.ErrInvalidVerdict, "salt must be 16 to 64 bytes, got %d", len(msg.Salt))
+	}
+	proof, err := s.k.getProof(ctx, msg.ProofId)
+	if err != nil {
+		return nil, err
+	}
+	if proof.Status != types.PROOF_STATUS_REVEALING {
+		return nil, errorsmod.Wrapf(types.ErrVerdictPhase, "proof %d is %s; verdicts are revealed once every verifier committed or the commit phase ended", proof.Id, proof.Status)
+	}
+	key := collections.Join(proof.Id, addr)
+	v, err := s.k.Verdicts.Get(ctx, key)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidVerdict, "%s committed no verdict on proof %d", msg.Verifier, proof.Id)
+	} else if err != nil {
+		return nil, err
+	}
+	if v.Revealed {
+		return nil, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already revealed its verdict on proof %d", msg.Verifier, proof.Id)
+	}
+	want := pouw.VerdictCommitment(proof.Id, addr, msg.Accept, digest, msg.Salt)
+	if !bytes.Equal(want[:], v.Commitment) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidVerdict, "reveal does not open %s's commitment %x", msg.Verifier, v.Commitment)
+	}
+	// An accept must carry the proof's own digest: a verifier cannot accept
+	// a step it recomputed differently.
+	if msg.Accept && !bytes.Equal(msg.Digest, proof.Digest) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidVerdict, "an accept must carry the proof's digest %x, got %x", proof.Digest, msg.Digest)
+	}
+	v.Revealed, v.Accept, v.Digest = true, msg.Accept, msg.Digest
+	if err := s.k.Verdicts.Set(ctx, key, v); err != nil {
+		return nil, err
+	}
+	if msg.Accept {
+		proof.Accepts++
+	} else {
+		proof.Rejects++
+	}
+	if err := s.k.Proofs.Set(ctx, proof.Id, proof); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, &types.EventVerdictRevealed{ProofId: proof.Id, Verifier: msg.Verifier, Accept: msg.Accept}); err != nil {
+		return nil, err
+	}
+	if proof.Accepts+proof.Rejects == proof.Commits && proof.Commits == uint32(len(proof.Verifiers)) {
+		return &types.MsgRevealVerdictResponse{Settled: true}, s.k.settleProof(sdk.UnwrapSDKContext(ctx), proof)
+	}
+	return &types.MsgRevealVerdictResponse{}, nil
+}
+
+// recordBlockHash keeps this block's header hash as an anchor and forgets
+// the one that left the window: one write and one delete per block.
+func (k Keeper) recordBlockHash(ctx sdk.Context, p types.Params) error {
+	h := ctx.BlockHeight()
+	if err := k.BlockHashes.Set(ctx, h, blockSeed(ctx)); err != nil {
+		return err
+	}
+	return k.BlockHashes.Remove(ctx, h-int64(p.AnchorWindowBlocks))
+}
+
+// assignProofVerifiers draws a pending proof's verifiers and opens its
+// commit phase.
+func (k Keeper) assignProofVerifiers(ctx sdk.Context, id uint64, seed []byte, p types.Params) error {
+	proof, err := k.getProof(ctx, id)
+	if err != nil || proof.Status != types.PROOF_STATUS_PENDING {
+		return err
+	}
+	height := ctx.BlockHeight()
+	chosen, err := k.drawVerifiers(ctx, int(p.VerifiersPerProof), proof.Miner, p, func(i uint32, size uint64) uint64 {
+		return ProofDraw(seed, id, i, size)
+	})
+	if err != nil {
+		return err
+	}
+	if len(chosen) == 0 {
+		return k.ProofQueue.Set(ctx, collections.Join(height+assignRetryDelay, id))
+	}
+	proof.Verifiers = chosen
+	proof.Status = types.PROOF_STATUS_COMMITTING
+	proof.CommitDeadline = height + int64(p.VerdictCommitBlocks)
+	proof.RevealDeadline = proof.CommitDeadline + int64(p.VerdictRevealBlocks)
+	if err := k.Proofs.Set(ctx, id, proof); err != nil {
+		return err
+	}
+	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.CommitDeadline, id)); err != nil {
+		return err
+	}
+	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.RevealDeadline, id)); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventProofVerifiersAssigned{Id: id, Verifiers: chosen, CommitDeadline: proof.CommitDeadline, RevealDeadline: proof.RevealDeadline})
+}
+
+// proofDeadline ends a verdict phase: at the commit deadline the reveal
+// phase opens (with whoever committed); at the reveal deadline the proof
+// settles with whoever revealed.
+func (k Keeper) proofDeadline(ctx sdk.Context, height int64, id uint64) error {
+	proof, err := k.getProof(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case proof.Status == types.PROOF_STATUS_COMMITTING && height == proof.CommitDeadline:
+		proof.Status = types.PROOF_STATUS_REVEALING
+		return k.Proofs.Set(ctx, id, proof)
+	case proof.Status == types.PROOF_STATUS_REVEALING && height == proof.RevealDeadline:
+		return k.settleProof(ctx, proof)
+	}
+	return nil // stale
+}
+
+// settleProof decides a proof from its revealed verdicts. With n assigned
+// verifiers and quorum q: q accepts pay the reward; q rejects slash and
+// jail the miner; otherwise the proof is UNDECIDED. Verifiers that did not
+// reveal, or voted against a decided outcome, lose verifier_miss_slash_bps.
+func (k Keeper) settleProof(ctx sdk.Context, proof types.Proof) error {
+	p, err := k.Params.Get(ctx)
+	if err != nil {
+		return err
+	}
+	q := uint32(types.Quorum(len(proof.Verifiers), p.QuorumBps))
+	minerAddr, err := k.parseAddr("miner", proof.Miner)
+	if err != nil {
+		return err
+	}
+	miner, err := k.getWorker(ctx, minerAddr, proof.Miner)
+	if err != nil {
+		return err
+	}
+	reward := sdk.NewCoin(p.RewardPerProof.Denom, sdkmath.ZeroInt())
+	switch {
+	case proof.Accepts >= q:
+		proof.Status = types.PROOF_STATUS_ACCEPTED
+		pool := k.auth.GetModuleAddress(types.RewardPoolName)
+		avail := k.bank.SpendableCoins(ctx, pool).AmountOf(p.RewardPerProof.Denom)
+		reward.Amount = sdkmath.MinInt(avail, p.RewardPerProof.Amount)
+		if reward.IsPositive() {
+			if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.RewardPoolName, minerAddr, sdk.NewCoins(reward)); err != nil {
+				return err
+			}
+		}
+		miner.AcceptedCount++
+		if err := k.Workers.Set(ctx, minerAddr, miner); err != nil {
+			return err
+		}
+		n, err := k.IntervalAccepted.Get(ctx)
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return err
+		}
+		if err := k.IntervalAccepted.Set(ctx, n+1); err != nil {
+			return err
+		}
+	case proof.Rejects >= q:
+		proof.Status = types.PROOF_STATUS_REJECTED
+		miner.RejectedCount++
+		if err := k.slash(ctx, minerAddr, &miner, p.ProofSlashBps, "proof rejected by a quorum of verifiers"); err != nil {
+			return err
+		}
+		if err := k.jail(ctx, minerAddr, &miner, p, "rejected proof"); err != nil {
+			return err
+		}
+	default:
+		proof.Status = types.PROOF_STATUS_UNDECIDED
+	}
+	decided := proof.Status != types.PROOF_STATUS_UNDECIDED
+	for _, v := range proof.Verifiers {
+		addr, err := k.parseAddr("verifier", v)
+		if err != nil {
+			return err
+		}
+		verdict, err := k.Verdicts.Get(ctx, collections.Join(proof.Id, addr))
+		revealed := err == nil && verdict.Revealed
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return err
+		}
+		w, err := k.getWorker(ctx, addr, v)
+		if err != nil {
+			return err
+		}
+		if w.OpenItems > 0 {
+			w.OpenItems--
+		}
+		losing := decided && revealed && verdict.Accept != (proof.Status == types.PROOF_STATUS_ACCEPTED)
+		switch {
+		case !revealed:
+			w.MissedCount++
+			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "no verdict revealed on a proof"); err != nil {
+				return err
+			}
+		case losing:
+			w.OutlierCount++
+			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "verdict against the quorum"); err != nil {
+				return err
+			}
+		default:
+			if err := k.Workers.Set(ctx, addr, w); err != nil {
+				return err
+			}
+		}
+	}
+	proof.SettledHeight = ctx.BlockHeight()
+	if err := k.Proofs.Set(ctx, proof.Id, proof); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventProofSettled{Id: proof.Id, Status: proof.Status, Accepts: proof.Accepts, Rejects: proof.Rejects, Reward: reward})
+}
+
+// retarget moves the target every retarget_interval_blocks.
+func (k Keeper) retarget(ctx sdk.Context, p types.Params) error {
+	if ctx.BlockHeight()%int64(p.RetargetIntervalBlocks) != 0 {
+		return nil
+	}
+	oldBz, err := k.Target.Get(ctx)
+	if err != nil {
+		return err
+	}
+	old, err := pouw.ParseTarget(oldBz)
+	if err != nil {
+		return err
+	}
+	n, err := k.IntervalAccepted.Get(ctx)
+	if err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return err
+	}
+	next := pouw.Retarget(old, n, p.TargetProofsPerInterval, p.MaxRetargetFactor)
+	if err := k.Target.Set(ctx, next[:]); err != nil {
+		return err
+	}
+	if err := k.IntervalAccepted.Set(ctx, 0); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventTargetRetargeted{OldTarget: old[:], NewTarget: next[:], Accepted: n})
+}
