@@ -1,0 +1,264 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// FetchReport says where each shard came from and who lied.
+type FetchReport struct {
+	From    map[int]peer.ID // verified shards by index
+	Faults  []Fault         // peers that sent bad data during this fetch
+	Missing []int           // indices not obtained (only set on failure or when fewer than all were needed)
+	Bytes   int64           // shard bytes received and verified
+	Elapsed time.Duration
+	Rebuilt bool // parity was needed
+}
+
+// BadPeers lists the distinct peers that sent bad data.
+func (r *FetchReport) BadPeers() []peer.ID {
+	var out []peer.ID
+	for _, f := range r.Faults {
+		if !slices.Contains(out, f.Peer) {
+			out = append(out, f.Peer)
+		}
+	}
+	return out
+}
+
+// Sources returns, for a shard index, the peers to ask, in order.
+type Sources func(index int) []peer.ID
+
+// FetchOptions tune FetchDataset.
+type FetchOptions struct {
+	// Parallel shard fetches (default k).
+	Parallel int
+	// Progress, if set, is called after each verified shard.
+	Progress func(verified, needed int)
+}
+
+// FetchDataset fetches any k verified shards of ds in parallel (data
+// shards first; each index tries its sources in order and moves on from a
+// peer that fails or lies), rebuilds the canonical bytes and checks them
+// against the dataset's SHA-256. With fewer than k shards obtainable the
+// error wraps ErrNotEnough and names the missing indices.
+func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Dataset, sources Sources, opt FetchOptions) ([]byte, *FetchReport, error) {
+	start := time.Now()
+	e := &ds.Erasure
+	if err := types.ValidateErasure(*e); err != nil {
+		return nil, nil, fmt.Errorf("%w: dataset %d: %v", ErrErasureShape, ds.Id, err)
+	}
+	k, n := int(e.DataShards), int(e.DataShards+e.ParityShards)
+	if opt.Parallel <= 0 {
+		opt.Parallel = k
+	}
+	rep := &FetchReport{From: map[int]peer.ID{}}
+	shards := make([][]byte, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		mu       sync.Mutex
+		verified int
+		next     int // next index to start
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, opt.Parallel)
+	var startOne func()
+	fetchIndex := func(idx int) {
+		defer wg.Done()
+		defer func() { <-sem }()
+		for _, p := range sources(idx) {
+			if ctx.Err() != nil {
+				return
+			}
+			b, err := s.GetShard(ctx, p, ds, idx)
+			if err != nil {
+				if errors.Is(err, ErrLyingPeer) {
+					mu.Lock()
+					rep.Faults = append(rep.Faults, Fault{Peer: p, What: fmt.Sprintf("dataset %d shard %d", ds.Id, idx), Err: err, Since: time.Now()})
+					mu.Unlock()
+				}
+				continue
+			}
+			mu.Lock()
+			shards[idx] = b
+			rep.From[idx] = p
+			rep.Bytes += int64(len(b))
+			verified++
+			v := verified
+			mu.Unlock()
+			if opt.Progress != nil {
+				opt.Progress(v, k)
+			}
+			if v >= k {
+				cancel()
+			}
+			return
+		}
+		// This index failed everywhere: start another one in its place.
+		startOne()
+	}
+	startOne = func() {
+		mu.Lock()
+		if next >= n || verified >= k || ctx.Err() != nil {
+			mu.Unlock()
+			return
+		}
+		idx := next
+		next++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				wg.Done()
+				return
+			}
+			fetchIndex(idx)
+		}()
+	}
+	for i := 0; i < k; i++ {
+		startOne()
+	}
+	wg.Wait()
+	cancel()
+	rep.Elapsed = time.Since(start)
+
+	got := 0
+	for i := range shards {
+		if shards[i] != nil {
+			got++
+		} else {
+			rep.Missing = append(rep.Missing, i)
+		}
+	}
+	if got < k {
+		if err := context.Cause(ctx); err != nil && verified < k && errors.Is(err, context.DeadlineExceeded) {
+			return nil, rep, fmt.Errorf("%w: dataset %d: %d of %d shards before the deadline; missing shard indices %v%s", ErrNotEnough, ds.Id, got, k, rep.Missing, badPeersNote(rep))
+		}
+		return nil, rep, fmt.Errorf("%w: dataset %d: only %d of %d needed shards could be fetched and verified; missing shard indices %v%s", ErrNotEnough, ds.Id, got, k, rep.Missing, badPeersNote(rep))
+	}
+	for i := 0; i < k; i++ {
+		if shards[i] == nil {
+			rep.Rebuilt = true
+		}
+	}
+	data, _, err := coder.Rebuild(e, shards, ds.Sha256)
+	if err != nil {
+		return nil, rep, fmt.Errorf("p2p: dataset %d: %w", ds.Id, err)
+	}
+	rep.Elapsed = time.Since(start)
+	return data, rep, nil
+}
+
+// PushShards sends each shard to every peer placement names (placement[i]
+// for shard i), a few at a time; it fails when some shard reached none of
+// its peers. progress, if set, is called after each successful push.
+func (s *Service) PushShards(ctx context.Context, datasetID uint64, shards [][]byte, placement [][]peer.ID, progress func(done, total int)) error {
+	type job struct {
+		idx int
+		p   peer.ID
+	}
+	var jobs []job
+	for i, ps := range placement {
+		for _, p := range ps {
+			jobs = append(jobs, job{i, p})
+		}
+	}
+	var (
+		mu   sync.Mutex
+		done int
+		ok   = make([]bool, len(shards))
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, 8)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := s.PutShard(ctx, j.p, datasetID, j.idx, shards[j.idx])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("shard %d to %s: %w", j.idx, j.p, err))
+				return
+			}
+			ok[j.idx] = true
+			done++
+			if progress != nil {
+				progress(done, len(jobs))
+			}
+		}()
+	}
+	wg.Wait()
+	var lost []int
+	for i, o := range ok {
+		if !o {
+			lost = append(lost, i)
+		}
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("p2p: dataset %d: shards %v reached no peer: %w", datasetID, lost, errors.Join(errs...))
+	}
+	return nil
+}
+
+// PlacementPeers converts a ring placement to peer ids (undecodable ids dropped).
+func PlacementPeers(place [][]string) [][]peer.ID {
+	out := make([][]peer.ID, len(place))
+	for i, ps := range place {
+		for _, s := range ps {
+			if id, err := peer.Decode(s); err == nil {
+				out[i] = append(out[i], id)
+			}
+		}
+	}
+	return out
+}
+
+// RingSources asks, for each shard, the peers the ring places it on, then
+// the dataset's registered providers, then every other storage peer.
+func RingSources(place [][]peer.ID, ds *types.Dataset, all []peer.ID) Sources {
+	var providers []peer.ID
+	for _, s := range ds.Providers {
+		if id, err := peer.Decode(s); err == nil {
+			providers = append(providers, id)
+		}
+	}
+	return func(idx int) []peer.ID {
+		var out []peer.ID
+		add := func(ps []peer.ID) {
+			for _, p := range ps {
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		if idx < len(place) {
+			add(place[idx])
+		}
+		add(providers)
+		add(all)
+		return out
+	}
+}
+
+func badPeersNote(rep *FetchReport) string {
+	if len(rep.Faults) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; peers that sent bad data: %v", rep.BadPeers())
+}
