@@ -56,3 +56,17 @@ func narrowKernel() *microKernel {
 	}
 	return nil
 }
+
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int)
+
+// transpose16 transposes 16x16 blocks when AVX-512 is present.
+func transpose16(dst []float32, ldd int, src []float32, lds int) bool {
+	if !hasAVX512() {
+		return false
+	}
+	_ = dst[15*ldd+15]
+	_ = src[15*lds+15]
+	transpose16AVX512(&dst[0], ldd, &src[0], lds)
+	return true
+}

@@ -28,3 +28,5 @@ func kernelByName(name string) *microKernel {
 func bestKernel() *microKernel { return kernelByName("neon") }
 
 func narrowKernel() *microKernel { return nil }
+
+func transpose16(dst []float32, ldd int, src []float32, lds int) bool { return false }

@@ -11,3 +11,5 @@ func kernelByName(string) *microKernel { return nil }
 func bestKernel() *microKernel { return nil }
 
 func narrowKernel() *microKernel { return nil }
+
+func transpose16(dst []float32, ldd int, src []float32, lds int) bool { return false }

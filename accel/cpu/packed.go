@@ -171,6 +171,23 @@ func packB(pb []float32, transB bool, b []float32, ldb, p0, kc, j0, width, nr in
 		return
 	}
 	j := 0
+	// 16x16 blocks by register transpose where available.
+	if kc >= 16 {
+		for ; j+16 <= width; j += 16 {
+			p := 0
+			src := b[(j0+j)*ldb+p0:]
+			for ; p+16 <= kc; p += 16 {
+				if !transpose16(pb[p*nr+j:], nr, src[p:], ldb) {
+					break
+				}
+			}
+			for ; p < kc; p++ {
+				for jj := 0; jj < 16; jj++ {
+					pb[p*nr+j+jj] = src[jj*ldb+p]
+				}
+			}
+		}
+	}
 	// Eight, then four read streams at a time: 32- and 16-byte writes.
 	for ; j+8 <= width; j += 8 {
 		s0 := b[(j0+j+0)*ldb+p0 : (j0+j+0)*ldb+p0+kc]
