@@ -1,0 +1,291 @@
+// Package jobspec is the mapping from a chain job (a task's configuration
+// and fold, x/pouwml/types) to exactly what the training engine runs: the
+// model spec string, the TrainConfig, the seeds, and the training and
+// held-out samples. Miners and verifiers both call it, so a verifier
+// replays the very computation the miner did; any change here is a
+// protocol change.
+//
+// # The rules, byte by byte
+//
+// Samples. The job's fold positions are those of data.CVPool(split) (every
+// non-test sample, ascending index), with their labels; the test fold of
+// each position is cv.TaskFolds(labels, folds, stratified, task.fold_seed,
+// task.seed). The job of index j = config*folds + fold trains on the
+// positions whose fold != fold and is measured on those whose fold ==
+// fold, both in ascending dataset index. Engine sample i of the training
+// set is TrainIdx[i]; the batch hash H(B_i) is over these engine positions
+// (0..len(TrainIdx)-1), as ml.BatchHash defines. Inputs: uint8 samples
+// become float32(float64(v)/255) (data.ToFloat32, ml/cv/engine); float32
+// samples are used as stored.
+//
+// Seeds. With integers big-endian and fold_seed the 32 bytes on chain:
+//
+//	init seed  = BE64(SHA-256("pouw/jobspec/init/v1"  | fold_seed | task.seed u64 | task.id u64 | job u32)[0:8])
+//	batch seed = BE64(SHA-256("pouw/jobspec/batch/v1" | fold_seed | task.seed u64 | task.id u64 | job u32)[0:8])
+//
+// The model is ml.NewModel(spec, init seed), so W_0 (and its hash) is a
+// pure function of the task; TrainConfig.Seed is the batch seed (the
+// engine's epoch permutation and dropout). Neither is known before the
+// chain draws fold_seed.
+//
+// Model. architecture "mlp" with layers [in, h..., out]: "mlp:in-h...-out",
+// in must equal the product of the dataset's feature shape and out its
+// class count. "cnn" with layers [w, 2w, 4w, ...] (each block doubles):
+// "cnn:CxHxW-DEPTHxW-CLASSES" with DEPTH = len(layers) over a [C,H,W]
+// dataset. resnet and transformer are not supported by the engine yet
+// (ErrUnsupported: a miner skips such jobs).
+//
+// TrainConfig. Optimizer sgd/adam/adamw; LR, Momentum, WeightDecay =
+// float32(float64(x_e9) / 1e9) (IEEE, the same on every machine); Adam
+// betas 0.9/0.999 and eps 1e-8 (ml.DefaultTrainConfig); BatchSize and
+// Epochs as configured; Steps 0. Precision must be FP32 (or unspecified).
+//
+// It must never read the clock, the network or any local setting: the
+// output is a function of chain records and the dataset bytes only.
+package jobspec
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/cv"
+	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// Domains of the seed hashes.
+const (
+	InitDomain  = "pouw/jobspec/init/v1"
+	BatchDomain = "pouw/jobspec/batch/v1"
+)
+
+var (
+	// ErrUnsupported marks a configuration the engine cannot run.
+	ErrUnsupported = errors.New("jobspec: unsupported configuration")
+	// ErrMismatch marks a configuration that does not fit the dataset or task.
+	ErrMismatch = errors.New("jobspec: configuration does not fit")
+)
+
+// Spec is everything the engine needs for one job.
+type Spec struct {
+	TaskID      uint64
+	JobIndex    uint32
+	ConfigIndex uint32
+	FoldIndex   uint32
+	// ModelSpec is the engine spec string (ml.NewModel).
+	ModelSpec string
+	// InitSeed seeds ml.NewModel; Train.Seed is the batch seed.
+	InitSeed uint64
+	Train    ml.TrainConfig
+}
+
+// Seed derives a job seed for a domain (see the package doc).
+func Seed(domain string, foldSeed []byte, taskSeed, taskID uint64, job uint32) uint64 {
+	h := sha256.New()
+	h.Write([]byte(domain))
+	h.Write(foldSeed)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], taskSeed)
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], taskID)
+	h.Write(b[:])
+	binary.BigEndian.PutUint32(b[:4], job)
+	h.Write(b[:4])
+	return binary.BigEndian.Uint64(h.Sum(nil)[:8])
+}
+
+// ModelSpec maps a configuration to the engine's spec string for samples
+// of the given shape and class count.
+func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
+	in := 1
+	for _, d := range shape {
+		in *= d
+	}
+	join := func(xs []uint32) string {
+		s := make([]string, len(xs))
+		for i, x := range xs {
+			s[i] = strconv.FormatUint(uint64(x), 10)
+		}
+		return strings.Join(s, "-")
+	}
+	switch c.Architecture {
+	case "mlp":
+		if len(c.Layers) < 2 {
+			return "", fmt.Errorf("%w: mlp needs at least input and output widths, got %v", ErrMismatch, c.Layers)
+		}
+		if int(c.Layers[0]) != in {
+			return "", fmt.Errorf("%w: mlp input width %d, dataset samples have %d values (shape %v)", ErrMismatch, c.Layers[0], in, shape)
+		}
+		if int(c.Layers[len(c.Layers)-1]) != classes {
+			return "", fmt.Errorf("%w: mlp output width %d, dataset has %d classes", ErrMismatch, c.Layers[len(c.Layers)-1], classes)
+		}
+		return "mlp:" + join(c.Layers), nil
+	case "cnn":
+		if len(shape) != 3 {
+			return "", fmt.Errorf("%w: cnn needs [C,H,W] samples, dataset shape %v", ErrMismatch, shape)
+		}
+		if len(c.Layers) == 0 {
+			return "", fmt.Errorf("%w: cnn needs at least one block width", ErrMismatch)
+		}
+		w := c.Layers[0]
+		for i, l := range c.Layers {
+			if uint64(l) != uint64(w)<<i {
+				return "", fmt.Errorf("%w: cnn block %d has %d channels, the engine doubles per block (expected %d)", ErrUnsupported, i, l, uint64(w)<<i)
+			}
+		}
+		return fmt.Sprintf("cnn:%dx%dx%d-%dx%d-%d", shape[0], shape[1], shape[2], len(c.Layers), w, classes), nil
+	}
+	return "", fmt.Errorf("%w: architecture %q (the engine runs mlp and cnn)", ErrUnsupported, c.Architecture)
+}
+
+func e9(x uint64) float32 { return float32(float64(x) / 1e9) }
+
+// TrainConfig maps a configuration to the engine's TrainConfig with the
+// given batch seed.
+func TrainConfig(c types.ModelConfig, batchSeed uint64) (ml.TrainConfig, error) {
+	tc := ml.DefaultTrainConfig()
+	switch c.Optimizer {
+	case types.OPTIMIZER_SGD:
+		tc.Optimizer = "sgd"
+	case types.OPTIMIZER_ADAM:
+		tc.Optimizer = "adam"
+	case types.OPTIMIZER_ADAMW:
+		tc.Optimizer = "adamw"
+	default:
+		return tc, fmt.Errorf("%w: optimizer %s", ErrUnsupported, c.Optimizer)
+	}
+	if c.Precision != types.PRECISION_FP32 && c.Precision != types.PRECISION_UNSPECIFIED {
+		return tc, fmt.Errorf("%w: precision %s (canonical arithmetic is fp32)", ErrUnsupported, c.Precision)
+	}
+	tc.LR = e9(c.LearningRateE9)
+	tc.Momentum = e9(c.MomentumE9)
+	tc.WeightDecay = e9(c.WeightDecayE9)
+	tc.BatchSize = int(c.BatchSize)
+	tc.Epochs = int(c.Epochs)
+	tc.Steps = 0
+	tc.Seed = batchSeed
+	if err := tc.Validate(); err != nil {
+		return tc, fmt.Errorf("%w: %v", ErrMismatch, err)
+	}
+	return tc, nil
+}
+
+// ForJob derives the Spec of job index of a seeded task over a dataset of
+// the given sample shape and classes.
+func ForJob(task *types.Task, index uint32, shape []int, classes int) (*Spec, error) {
+	if len(task.FoldSeed) != 32 {
+		return nil, fmt.Errorf("%w: task %d has no fold seed yet", ErrMismatch, task.Id)
+	}
+	folds := task.Cv.Folds
+	if folds == 0 || uint64(index) >= uint64(len(task.Configs))*uint64(folds) {
+		return nil, fmt.Errorf("%w: job %d of task %d (%d configs x %d folds)", ErrMismatch, index, task.Id, len(task.Configs), folds)
+	}
+	s := &Spec{TaskID: task.Id, JobIndex: index, ConfigIndex: index / folds, FoldIndex: index % folds}
+	c := task.Configs[s.ConfigIndex]
+	var err error
+	if s.ModelSpec, err = ModelSpec(c, shape, classes); err != nil {
+		return nil, err
+	}
+	s.InitSeed = Seed(InitDomain, task.FoldSeed, task.Seed, task.Id, index)
+	if s.Train, err = TrainConfig(c, Seed(BatchDomain, task.FoldSeed, task.Seed, task.Id, index)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewModel builds the job's initial model W_0.
+func (s *Spec) NewModel() (*ml.Model, error) { return ml.NewModel(s.ModelSpec, s.InitSeed) }
+
+// Folds returns the dataset indices the job trains on and those it is
+// measured on (held out), both ascending.
+func Folds(task *types.Task, index uint32, labels []int, split []uint8) (train, heldOut []int, err error) {
+	if len(labels) != len(split) {
+		return nil, nil, fmt.Errorf("%w: %d labels, %d split bytes", ErrMismatch, len(labels), len(split))
+	}
+	if task.Cv.Folds == 0 {
+		return nil, nil, fmt.Errorf("%w: task %d has no folds", ErrMismatch, task.Id)
+	}
+	pool := data.CVPool(split)
+	pl := make([]int, len(pool))
+	for p, i := range pool {
+		pl[p] = labels[i]
+	}
+	assign, err := cv.TaskFolds(pl, int(task.Cv.Folds), task.Cv.Stratified, task.FoldSeed, task.Seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	fold := int(index % task.Cv.Folds)
+	for p, f := range assign {
+		if f == fold {
+			heldOut = append(heldOut, pool[p])
+		} else {
+			train = append(train, pool[p])
+		}
+	}
+	return train, heldOut, nil
+}
+
+// Gather builds an engine dataset of the samples idx (in that order) of d.
+func Gather(d *data.Dataset, idx []int) ml.Dataset {
+	dim := d.Dim()
+	x := make([]float32, len(idx)*dim)
+	y := make([]int, len(idx))
+	var lut [256]float32
+	for i := range lut {
+		lut[i] = float32(float64(i) / 255)
+	}
+	for j, i := range idx {
+		row := x[j*dim : (j+1)*dim]
+		if d.DType == data.Uint8 {
+			for e, v := range d.U8[i*dim : (i+1)*dim] {
+				row[e] = lut[v]
+			}
+		} else {
+			copy(row, d.F32[i*dim:(i+1)*dim])
+		}
+		y[j] = d.Labels[i]
+	}
+	return ml.Dataset{X: x, Y: y, N: len(idx), Shape: append([]int(nil), d.Shape...), Classes: d.Classes}
+}
+
+// Job is a job ready to train or replay: its Spec and its two datasets.
+type Job struct {
+	*Spec
+	Train   ml.Dataset
+	HeldOut ml.Dataset
+	// TrainIdx and HeldOutIdx are the dataset indices behind them.
+	TrainIdx, HeldOutIdx []int
+}
+
+// Prepare derives everything for job index of task over dataset d.
+func Prepare(task *types.Task, index uint32, d *data.Dataset) (*Job, error) {
+	s, err := ForJob(task, index, d.Shape, d.Classes)
+	if err != nil {
+		return nil, err
+	}
+	tr, ho, err := Folds(task, index, d.Labels, d.Split)
+	if err != nil {
+		return nil, err
+	}
+	return &Job{Spec: s, Train: Gather(d, tr), HeldOut: Gather(d, ho), TrainIdx: tr, HeldOutIdx: ho}, nil
+}
+
+// Metrics measures a model's predictions on the held-out samples as the
+// chain's ppm integers.
+func Metrics(classes int, truth, pred []int) (types.FoldMetrics, error) {
+	m, err := cv.Evaluate(classes, truth, pred)
+	if err != nil {
+		return types.FoldMetrics{}, err
+	}
+	return types.FoldMetrics{
+		AccuracyPpm:       uint32(m.AccuracyPPM),
+		F1MacroPpm:        uint32(m.F1MacroPPM),
+		PrecisionMacroPpm: uint32(m.PrecisionMacroPPM),
+		RecallMacroPpm:    uint32(m.RecallMacroPPM),
+	}, nil
+}

@@ -1,0 +1,109 @@
+package jobspec
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+func testTask() *types.Task {
+	cfg := types.ModelConfig{Architecture: "mlp", Layers: []uint32{4, 8, 3}, LearningRateE9: 100_000_000, BatchSize: 4, Epochs: 2,
+		Optimizer: types.OPTIMIZER_SGD, Precision: types.PRECISION_FP32}
+	return &types.Task{Id: 7, Seed: 42, FoldSeed: bytes.Repeat([]byte{0xab}, 32), Configs: []types.ModelConfig{cfg, cfg},
+		Cv: types.CVConfig{Folds: 3, Stratified: true, Metric: types.METRIC_ACCURACY}}
+}
+
+func TestSeedVector(t *testing.T) {
+	// Golden value: a change here is a protocol change.
+	got := Seed(InitDomain, bytes.Repeat([]byte{0xab}, 32), 42, 7, 3)
+	if got2 := Seed(InitDomain, bytes.Repeat([]byte{0xab}, 32), 42, 7, 3); got != got2 {
+		t.Fatal("seed not deterministic")
+	}
+	if got == Seed(BatchDomain, bytes.Repeat([]byte{0xab}, 32), 42, 7, 3) || got == Seed(InitDomain, bytes.Repeat([]byte{0xab}, 32), 42, 7, 4) {
+		t.Fatal("seed does not separate domains or jobs")
+	}
+	const want = uint64(0x46eda531d33c33c5) // python: sha256(domain + fold seed + struct.pack(">QQI", 42, 7, 3))[:8]
+	if got != want {
+		t.Fatalf("init seed %#x, want %#x", got, want)
+	}
+}
+
+func TestModelSpec(t *testing.T) {
+	for _, tc := range []struct {
+		c       types.ModelConfig
+		shape   []int
+		classes int
+		want    string
+		err     error
+	}{
+		{types.ModelConfig{Architecture: "mlp", Layers: []uint32{784, 128, 10}}, []int{1, 28, 28}, 10, "mlp:784-128-10", nil},
+		{types.ModelConfig{Architecture: "mlp", Layers: []uint32{780, 10}}, []int{1, 28, 28}, 10, "", ErrMismatch},
+		{types.ModelConfig{Architecture: "mlp", Layers: []uint32{784, 9}}, []int{1, 28, 28}, 10, "", ErrMismatch},
+		{types.ModelConfig{Architecture: "cnn", Layers: []uint32{16, 32}}, []int{1, 28, 28}, 10, "cnn:1x28x28-2x16-10", nil},
+		{types.ModelConfig{Architecture: "cnn", Layers: []uint32{16, 16}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{16}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+	} {
+		got, err := ModelSpec(tc.c, tc.shape, tc.classes)
+		if got != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("%v: got %q %v, want %q %v", tc.c.Layers, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	n := 60
+	d := &data.Dataset{DType: data.Uint8, Shape: []int{4}, Classes: 3, U8: make([]byte, 4*n), Labels: make([]int, n), Split: make([]uint8, n)}
+	for i := range n {
+		d.Labels[i] = i % 3
+		for e := range 4 {
+			d.U8[4*i+e] = byte(i + e)
+		}
+		if i >= 50 {
+			d.Split[i] = data.Test
+		}
+	}
+	task := testTask()
+	seen := map[int]int{}
+	for j := uint32(0); j < 3; j++ {
+		job, err := Prepare(task, j, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.ModelSpec != "mlp:4-8-3" || job.Train.N+job.HeldOut.N != 50 {
+			t.Fatalf("job %d: %s %d+%d", j, job.ModelSpec, job.Train.N, job.HeldOut.N)
+		}
+		for _, i := range job.HeldOutIdx {
+			seen[i]++
+			if i >= 50 {
+				t.Fatalf("test sample %d in a fold", i)
+			}
+		}
+		if job.Train.X[0] != float32(float64(d.U8[4*job.TrainIdx[0]])/255) {
+			t.Fatal("inputs not scaled x/255")
+		}
+		again, _ := Prepare(task, j, d)
+		if again.InitSeed != job.InitSeed || again.Train.N != job.Train.N {
+			t.Fatal("not deterministic")
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("held-out folds cover %d samples, want 50", len(seen))
+	}
+	for i, c := range seen {
+		if c != 1 {
+			t.Fatalf("sample %d held out %d times", i, c)
+		}
+	}
+	// Job 3 is config 1 fold 0: same folds as job 0, other seeds.
+	a, _ := Prepare(task, 0, d)
+	b, err := Prepare(task, 3, d)
+	if err != nil || b.ConfigIndex != 1 || b.FoldIndex != 0 || len(a.HeldOutIdx) != len(b.HeldOutIdx) || a.InitSeed == b.InitSeed {
+		t.Fatalf("job 3: %+v %v", b.Spec, err)
+	}
+	if _, err := Prepare(task, 6, d); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("job 6 of 2x3: %v", err)
+	}
+}
