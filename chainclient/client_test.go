@@ -1,0 +1,43 @@
+package chainclient
+
+import (
+	"testing"
+
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+)
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		space string
+		code  uint32
+		log   string
+		want  kind
+	}{
+		{"sdk", sdkerrors.ErrWrongSequence.ABCICode(), "", wrongSeq},
+		{"sdk", sdkerrors.ErrOutOfGas.ABCICode(), "", outOfGas},
+		{"sdk", sdkerrors.ErrMempoolIsFull.ABCICode(), "", busy},
+		{"sdk", sdkerrors.ErrInsufficientFunds.ABCICode(), "", fatal},
+		{"pouwml", 11, "", fatal}, // a module's code 11 is not out of gas
+		{"", 0, "account sequence mismatch, expected 5, got 4", wrongSeq},
+	} {
+		if got := classify(tc.space, tc.code, tc.log); got != tc.want {
+			t.Errorf("%s/%d %q: got %d, want %d", tc.space, tc.code, tc.log, got, tc.want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := DefaultConfig()
+	bad.GasAdjustment = 0.5
+	if bad.Validate() == nil {
+		t.Fatal("gas adjustment 0.5 accepted")
+	}
+	bad = DefaultConfig()
+	bad.GasPrices = "x!"
+	if bad.Validate() == nil {
+		t.Fatal("bad gas prices accepted")
+	}
+}
