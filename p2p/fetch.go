@@ -162,7 +162,7 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 }
 
 // PushShards sends each shard to every peer placement names (placement[i]
-// for shard i), a few at a time; it fails when some shard reached none of
+// for shard i), a few at a time, retrying each push twice with backoff; it fails when some shard reached none of
 // its peers. progress, if set, is called after each successful push.
 func (s *Service) PushShards(ctx context.Context, datasetID uint64, shards [][]byte, placement [][]peer.ID, progress func(done, total int)) error {
 	type job struct {
@@ -189,7 +189,20 @@ func (s *Service) PushShards(ctx context.Context, datasetID uint64, shards [][]b
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := s.PutShard(ctx, j.p, datasetID, j.idx, shards[j.idx])
+			var err error
+			for attempt, wait := 0, 250*time.Millisecond; attempt < 3; attempt, wait = attempt+1, 2*wait {
+				if err = s.PutShard(ctx, j.p, datasetID, j.idx, shards[j.idx]); err == nil || ctx.Err() != nil {
+					break
+				}
+				var re *RemoteError
+				if errors.As(err, &re) && re.Status == StatusRejected {
+					break // the peer checked the shard and refused it: no retry helps
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -122,6 +122,16 @@ func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 func (c HostConfig) Limits() rcmgr.ConcreteLimitConfig {
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
+	// Our payloads are whole shards (MNIST: 5.5 MB each) reserved per
+	// stream: the defaults (16 MiB per stream and per protocol and peer)
+	// are too small for parallel transfers, so the generic protocol and
+	// stream memory limits follow the service's, exactly (no scaling).
+	scaling.StreamBaseLimit.Memory = c.ServicePeerMemory
+	scaling.StreamLimitIncrease.Memory = 0
+	scaling.ProtocolPeerBaseLimit.Memory = c.ServicePeerMemory
+	scaling.ProtocolPeerLimitIncrease.Memory = 0
+	scaling.ProtocolBaseLimit.Memory = c.ServiceMemory
+	scaling.ProtocolLimitIncrease.Memory = 0
 	scaling.AddServiceLimit(ServiceName,
 		rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: c.ServiceMemory},
 		rcmgr.BaseLimitIncrease{})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pouw/pouwd/cmd/pouwd/datacmd"
 	"github.com/pouw/pouwd/cmd/pouwd/mlcmd"
+	"github.com/pouw/pouwd/cmd/pouwd/p2pcmd"
 )
 
 // addEngineCommands mounts the training engine's `ml` group (with the
@@ -12,5 +13,7 @@ import (
 func addEngineCommands(rootCmd *cobra.Command) {
 	mlCmd := mlcmd.NewCommand()
 	mlCmd.AddCommand(datacmd.NewCVCommand())
-	rootCmd.AddCommand(mlCmd, datacmd.NewCommand())
+	dataCmd := datacmd.NewCommand()
+	p2pcmd.AddDataCommands(dataCmd)
+	rootCmd.AddCommand(mlCmd, dataCmd)
 }

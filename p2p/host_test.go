@@ -1,0 +1,161 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func TestIdentityPersisted(t *testing.T) {
+	home := t.TempDir()
+	cfg := DefaultHostConfig(home)
+	h1, err := NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h1.ID()
+	h1.Close()
+	st, err := os.Stat(filepath.Join(home, "p2p", "identity.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("identity file: %v %v", err, st.Mode())
+	}
+	h2, err := NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if h2.ID() != id {
+		t.Fatal("identity not kept across restarts")
+	}
+	os.Chmod(filepath.Join(home, "p2p", "identity.key"), 0o644)
+	if _, err := NewHost(cfg); err == nil {
+		t.Fatal("world-readable key accepted")
+	}
+}
+
+// realNode is a host on 127.0.0.1 with a service and a store.
+type realNode struct {
+	h   host.Host
+	svc *Service
+}
+
+func newRealNode(t *testing.T, listen []string, chain DatasetSource) *realNode {
+	t.Helper()
+	cfg := DefaultHostConfig(t.TempDir())
+	cfg.ListenAddrs = listen
+	h, err := NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(h, DefaultConfig(testChain), st, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &realNode{h: h, svc: svc}
+}
+
+// TestRealHostsRing runs 5 storage peers and a client on 127.0.0.1 (TCP and,
+// separately, QUIC only): publish by ring placement, a peer leaves the ring
+// and the others re-replicate, one lies, a fresh node fetches everything.
+func TestRealHostsRing(t *testing.T) {
+	for _, tr := range []struct {
+		name   string
+		listen []string
+	}{
+		{"tcp", []string{"/ip4/127.0.0.1/tcp/0"}},
+		{"quic", []string{"/ip4/127.0.0.1/udp/0/quic-v1"}},
+	} {
+		t.Run(tr.name, func(t *testing.T) {
+			chain := newFakeChain()
+			coder := NewCoder()
+			data := randomBytes(t, 4<<20+5)
+			var storage []*realNode
+			for i := 0; i < 5; i++ {
+				n := newRealNode(t, tr.listen, chain)
+				chain.addWorker(n.h)
+				storage = append(storage, n)
+			}
+			ds, enc := chain.register(t, coder, data, 10, 4)
+			ctx := testCtx(t)
+
+			publisher := newRealNode(t, tr.listen, chain)
+			workers, _ := chain.StorageWorkers(ctx)
+			AddWorkerAddrs(publisher.h, workers)
+			ring, err := NewRing(PeerIDs(workers), DefaultRingConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			place, _ := ring.Place(ds.Sha256, 14)
+			if err := publisher.svc.PushShards(ctx, ds.Id, enc.Shards, PlacementPeers(place), nil); err != nil {
+				t.Fatal(err)
+			}
+
+			// Storage peer 0 leaves the ring (unbonds) and goes down; the
+			// others sync and pick up what the new ring places on them.
+			gone := storage[0]
+			chain.mu.Lock()
+			chain.workers = chain.workers[1:]
+			chain.mu.Unlock()
+			gone.h.Close()
+			fetched := 0
+			for _, n := range storage[1:] {
+				sp := &StoragePeer{Svc: n.svc, Chain: chain, Coder: coder, Ring: DefaultRingConfig()}
+				rep, err := sp.Sync(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rep.Failed) > 0 {
+					t.Fatalf("sync: %v", rep.Failed)
+				}
+				fetched += rep.Fetched + rep.Rebuilt
+			}
+			t.Logf("re-replicated %d shards after one of 5 peers left", fetched)
+			workers, _ = chain.StorageWorkers(ctx)
+			ring, _ = NewRing(PeerIDs(workers), DefaultRingConfig())
+			place, _ = ring.Place(ds.Sha256, 14)
+			for i, ps := range PlacementPeers(place) {
+				for _, p := range ps {
+					for _, n := range storage[1:] {
+						if n.h.ID() == p && !n.svc.store.HasShard(ds.Id, i) {
+							t.Fatalf("shard %d not on %s after sync", i, p)
+						}
+					}
+				}
+			}
+
+			// One remaining peer lies; a fresh node fetches.
+			liar := storage[2]
+			lie(liar.h, ds, enc.Shards)
+			fresh := newRealNode(t, tr.listen, chain)
+			all := AddWorkerAddrs(fresh.h, workers)
+			out, rep, err := fresh.svc.FetchDataset(ctx, coder, ds, RingSources(PlacementPeers(place), ds, all), FetchOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, data) {
+				t.Fatal("fetched bytes differ")
+			}
+			for _, p := range rep.BadPeers() {
+				if p != liar.h.ID() {
+					t.Fatalf("honest peer %s named", p)
+				}
+			}
+			t.Logf("fetched %d bytes in %v; bad peers %v", rep.Bytes, rep.Elapsed, rep.BadPeers())
+		})
+	}
+}
+
+var _ = peer.ID("")
