@@ -115,6 +115,10 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 
 // im2col writes sample img's columns into col[r*ld + q0 + (oy*ow+ox)].
 func (l *Conv2d) im2col(col []float32, ld, q0 int, img []float32, h, w, oh, ow int) {
+	if l.S == 1 && oh == h && ow == w {
+		l.im2colSame(col, ld, q0, img, h, w)
+		return
+	}
 	r := 0
 	for ch := 0; ch < l.Cin; ch++ {
 		plane := img[ch*h*w : (ch+1)*h*w]
@@ -159,6 +163,10 @@ func (l *Conv2d) im2col(col []float32, ld, q0 int, img []float32, h, w, oh, ow i
 
 // col2im adds the columns of one sample back into its input gradient.
 func (l *Conv2d) col2im(dimg []float32, col []float32, ld, q0 int, h, w, oh, ow int) {
+	if l.S == 1 && oh == h && ow == w {
+		l.col2imSame(dimg, col, ld, q0, h, w)
+		return
+	}
 	r := 0
 	for ch := 0; ch < l.Cin; ch++ {
 		plane := dimg[ch*h*w : (ch+1)*h*w]
@@ -482,6 +490,94 @@ func maxPool2(x, y []float32, arg []int32, planes, h, w, oh, ow int) {
 				}
 				d[ox] = best
 				a[ox] = int32(bi)
+			}
+		}
+	}
+}
+
+// sameShift describes, for a stride-1 "same" convolution, the flat shift
+// between an output position and the input it reads at kernel offset
+// (ki, kj): in = out + dy*w + dx, valid for output rows [y0, y1) and
+// columns [x0, x1); the columns outside [x0, x1) wrap into the neighbouring
+// row and are fixed up by the callers.
+func sameShift(ki, kj, p, h, w int) (dy, dx, y0, y1, x0, x1 int) {
+	dy, dx = ki-p, kj-p
+	return dy, dx, max(0, -dy), min(h, h-dy), max(0, -dx), min(w, w-dx)
+}
+
+// im2colSame is im2col for stride 1 with output size = input size: one
+// block copy per (c, ki, kj), then zeros at padded positions. Same values
+// as the general path.
+func (l *Conv2d) im2colSame(col []float32, ld, q0 int, img []float32, h, w int) {
+	hw := h * w
+	r := 0
+	for ch := 0; ch < l.Cin; ch++ {
+		plane := img[ch*hw : (ch+1)*hw]
+		for ki := 0; ki < l.K; ki++ {
+			for kj := 0; kj < l.K; kj++ {
+				dst := col[r*ld+q0 : r*ld+q0+hw]
+				r++
+				dy, dx, y0, y1, x0, x1 := sameShift(ki, kj, l.P, h, w)
+				if y0 >= y1 || x0 >= x1 {
+					clear(dst)
+					continue
+				}
+				lo, hi := y0*w, y1*w // output rows with a valid input row
+				sh := dy*w + dx
+				clear(dst[:lo])
+				clear(dst[hi:])
+				// Flat copy; the first and last element may fall outside the
+				// plane when dx != 0 (they are wrapped columns, zeroed below).
+				a, b := lo, hi
+				if a+sh < 0 {
+					a = -sh
+				}
+				if b+sh > hw {
+					b = hw - sh
+				}
+				copy(dst[a:b], plane[a+sh:b+sh])
+				for y := y0; y < y1; y++ {
+					row := dst[y*w : (y+1)*w]
+					clear(row[:x0])
+					clear(row[x1:])
+				}
+			}
+		}
+	}
+}
+
+// col2imSame is col2im for stride 1 with output size = input size. It first
+// zeroes the column entries of padded positions (they are dropped, and
+// adding +0 to a gradient that is never -0 changes nothing), then adds each
+// (c, ki, kj) block with one flat loop, in the same (c, ki, kj) order, so
+// every input element sees the same additions in the same order.
+func (l *Conv2d) col2imSame(dimg []float32, col []float32, ld, q0 int, h, w int) {
+	hw := h * w
+	r := 0
+	for ch := 0; ch < l.Cin; ch++ {
+		plane := dimg[ch*hw : (ch+1)*hw]
+		for ki := 0; ki < l.K; ki++ {
+			for kj := 0; kj < l.K; kj++ {
+				src := col[r*ld+q0 : r*ld+q0+hw]
+				r++
+				dy, dx, y0, y1, x0, x1 := sameShift(ki, kj, l.P, h, w)
+				if y0 >= y1 || x0 >= x1 {
+					continue
+				}
+				for y := y0; y < y1; y++ {
+					row := src[y*w : (y+1)*w]
+					clear(row[:x0])
+					clear(row[x1:])
+				}
+				sh := dy*w + dx
+				a, b := y0*w, y1*w
+				if a+sh < 0 {
+					a = -sh
+				}
+				if b+sh > hw {
+					b = hw - sh
+				}
+				addTo(plane[a+sh:b+sh], src[a:b])
 			}
 		}
 	}
