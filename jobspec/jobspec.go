@@ -79,9 +79,9 @@ type Spec struct {
 	FoldIndex   uint32
 	// ModelSpec is the engine spec string (ml.NewModel).
 	ModelSpec string
-	// InitSeed seeds ml.NewModel; Train.Seed is the batch seed.
+	// InitSeed seeds ml.NewModel; Config.Seed is the batch seed.
 	InitSeed uint64
-	Train    ml.TrainConfig
+	Config   ml.TrainConfig
 }
 
 // Seed derives a job seed for a domain (see the package doc).
@@ -192,7 +192,7 @@ func ForJob(task *types.Task, index uint32, shape []int, classes int) (*Spec, er
 		return nil, err
 	}
 	s.InitSeed = Seed(InitDomain, task.FoldSeed, task.Seed, task.Id, index)
-	if s.Train, err = TrainConfig(c, Seed(BatchDomain, task.FoldSeed, task.Seed, task.Id, index)); err != nil {
+	if s.Config, err = TrainConfig(c, Seed(BatchDomain, task.FoldSeed, task.Seed, task.Id, index)); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -1,0 +1,619 @@
+// Package miner is the mining daemon (`pouwd miner start`): it bonds as a
+// miner, claims open jobs it can run within its memory budget, trains each
+// with the engine exactly as package jobspec prescribes, commits its
+// weights hash at step 0 and every commit_interval steps, keeps (and
+// serves, through Store) the checkpoint behind every commitment, draws the
+// lottery tickets of every step against the commitment's anchor, submits
+// the winning proofs, measures the final model on the held-out fold and
+// submits the result (model hash = SHA-256 of ml.SaveModel's bytes, fold
+// metrics in ppm).
+//
+// Order of work on one job. Training never waits for the chain: the
+// commitments are posted by a per-job committer in order (several in one
+// tx when training is ahead), and each step's four hashes are kept until
+// its commitment's anchor (the header hash of the block after the
+// commitment's) exists; then its tickets are scanned with pouw.FirstWinner
+// against the chain's current target. Proofs need a live claim, so every
+// proof is submitted before the result.
+//
+// Resume. After a crash the miner finds its live claims, reads its last
+// commitment on each and resumes training from the checkpoint it stored
+// for it (ml.ResumeTrainer: the same bits as a run that never stopped).
+// Steps before that commitment are not scanned again.
+//
+// It must never submit a step it did not compute (except through the
+// explicit Attack hooks, which exist only for tests), never reuse a
+// digest, and never let a chain error stop other jobs.
+package miner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/chainclient"
+	"github.com/pouw/pouwd/jobspec"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// Attack hooks let tests build dishonest miners. Nil hooks are honest.
+type Attack struct {
+	// Step may change the hashes the miner reports for a step (e.g. a
+	// fabricated gradient hash) before the lottery is drawn on them.
+	Step func(job uint32, step uint64, h *pouw.StepHashes)
+	// Job may change the job before training (e.g. a batch seed that is
+	// not the seeded one).
+	Job func(j *jobspec.Job)
+	// Checkpoint may change the bytes served for the commitment at step
+	// (the commitment itself stays the honest weights hash).
+	Checkpoint func(step uint64, b []byte) []byte
+}
+
+// Config configures a Miner.
+type Config struct {
+	// MaxJobs is the number of jobs trained at once (default 1).
+	MaxJobs int
+	// Poll is how often the chain is polled (default 1 s).
+	Poll time.Duration
+	// Budget bounds the memory a job may need (model + optimizer + data).
+	Budget accel.Budget
+	// PeerID and Multiaddrs are registered with the bond.
+	PeerID     string
+	Multiaddrs []string
+	// MaxProofsPerJob caps the proofs submitted per job (0: all winners).
+	MaxProofsPerJob int
+	// StatusEvery is the period of the status log line (0: none).
+	StatusEvery time.Duration
+	// Tasks restricts the miner to these task ids (empty: all).
+	Tasks  []uint64
+	Logger *slog.Logger
+	Attack Attack
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{MaxJobs: 1, Poll: time.Second, Budget: accel.CPUBudget(0.8), StatusEvery: 5 * time.Second,
+		PeerID: "12D3KooWLtxJQg1GQ2VFDMnaoZH2YdkoHN8jL4e8tNAiJPfTPGvv", Multiaddrs: []string{"/ip4/127.0.0.1/tcp/4001"}}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.MaxJobs < 1 || c.Poll <= 0 || c.MaxProofsPerJob < 0 {
+		return fmt.Errorf("miner: max jobs %d, poll %s, max proofs %d: expected >= 1, > 0, >= 0", c.MaxJobs, c.Poll, c.MaxProofsPerJob)
+	}
+	if len(c.PeerID) < 32 {
+		return fmt.Errorf("miner: peer id %q is not a libp2p peer id", c.PeerID)
+	}
+	return c.Budget.Validate()
+}
+
+// Stats are the miner's counters (the status line and metrics).
+type Stats struct {
+	JobsDone, Steps, Samples, TicketsDrawn, ProofsWon, ProofsSubmitted, Commitments atomic.Uint64
+	mu                                                                              sync.Mutex
+	current                                                                         map[[2]uint64]*jobStatus
+}
+
+type jobStatus struct {
+	step, total uint64
+	loss        float32
+	start       time.Time
+}
+
+// Miner is the daemon.
+type Miner struct {
+	cfg      Config
+	cc       *chainclient.Client
+	datasets Datasets
+	store    *Store
+	backend  accel.Backend
+	log      *slog.Logger
+	Stats    Stats
+
+	mu      sync.Mutex
+	running map[[2]uint64]bool
+	failed  map[[2]uint64]bool
+}
+
+// New builds a miner.
+func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *Store, backend accel.Backend) (*Miner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m := &Miner{cfg: cfg, cc: cc, datasets: datasets, store: store, backend: backend,
+		log: cfg.Logger.With("miner", cc.Address().String()), running: map[[2]uint64]bool{}, failed: map[[2]uint64]bool{}}
+	m.Stats.current = map[[2]uint64]*jobStatus{}
+	return m, nil
+}
+
+// Store is where the miner keeps what it serves.
+func (m *Miner) Store() *Store { return m.store }
+
+// EnsureBonded registers the miner with the minimum bond when it is not a
+// bonded miner with at least the minimum yet.
+func (m *Miner) EnsureBonded(ctx context.Context) error {
+	return EnsureBonded(ctx, m.cc, types.WORKER_ROLE_MINER, m.cfg.PeerID, m.cfg.Multiaddrs, m.log)
+}
+
+// EnsureBonded registers addr's worker record for role with the minimum
+// bond, or tops the bond up to it.
+func EnsureBonded(ctx context.Context, cc *chainclient.Client, role types.WorkerRole, peerID string, addrs []string, log *slog.Logger) error {
+	p, err := cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	if err != nil {
+		return fmt.Errorf("params: %w", err)
+	}
+	min := p.Params.MinWorkerBond
+	bond := min
+	w, err := cc.Query.Worker(ctx, &types.QueryWorkerRequest{Address: cc.Address().String()})
+	if err == nil {
+		if w.Worker.Role != role {
+			return fmt.Errorf("%s is registered as %s, not %s", cc.Address(), w.Worker.Role, role)
+		}
+		if w.Worker.Status == types.WORKER_STATUS_BONDED && w.Worker.Bond.IsGTE(min) {
+			log.Info("already bonded", "role", role, "bond", w.Worker.Bond)
+			return nil
+		}
+		if w.Worker.Bond.IsLT(min) {
+			bond = min.Sub(w.Worker.Bond)
+		}
+	}
+	log.Info("registering and bonding", "role", role, "bond", bond)
+	_, err = cc.Broadcast(ctx, &types.MsgRegisterWorker{Address: cc.Address().String(), Role: role, Bond: bond, PeerId: peerID,
+		Multiaddrs: addrs, Devices: []types.Device{{Kind: "cpu", Name: "cpu", MemoryBytes: 1 << 30}}})
+	return err
+}
+
+// Run bonds, then claims and trains jobs until ctx ends.
+func (m *Miner) Run(ctx context.Context) error {
+	if err := m.EnsureBonded(ctx); err != nil {
+		return fmt.Errorf("miner: bond: %w", err)
+	}
+	if m.cfg.StatusEvery > 0 {
+		go m.statusLoop(ctx)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(m.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := m.schedule(ctx, &wg); err != nil && ctx.Err() == nil {
+			m.log.Warn("scheduling", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Miner) wantTask(id uint64) bool {
+	if len(m.cfg.Tasks) == 0 {
+		return true
+	}
+	for _, t := range m.cfg.Tasks {
+		if t == id {
+			return true
+		}
+	}
+	return false
+}
+
+// schedule resumes live claims of this miner and claims open jobs while
+// fewer than MaxJobs run.
+func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
+	me := m.cc.Address().String()
+	var tasks []types.Task
+	for _, st := range []types.TaskStatus{types.TASK_STATUS_OPEN, types.TASK_STATUS_TRAINING} {
+		res, err := m.cc.Query.Tasks(ctx, &types.QueryTasksRequest{Status: st})
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, res.Tasks...)
+	}
+	for i := range tasks {
+		task := &tasks[i]
+		if len(task.FoldSeed) != 32 || !m.wantTask(task.Id) {
+			continue
+		}
+		jobs, err := m.cc.Query.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: task.Id})
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs.Jobs {
+			key := [2]uint64{task.Id, uint64(j.Index)}
+			m.mu.Lock()
+			busy, failed, n := m.running[key], m.failed[key], len(m.running)
+			m.mu.Unlock()
+			if busy || failed {
+				continue
+			}
+			mine := j.Status == types.JOB_STATUS_CLAIMED && j.Miner == me
+			if !mine && (j.Status != types.JOB_STATUS_OPEN || n >= m.cfg.MaxJobs) {
+				continue
+			}
+			m.mu.Lock()
+			m.running[key] = true
+			m.mu.Unlock()
+			wg.Add(1)
+			go func(task types.Task, index uint32, resume bool) {
+				defer wg.Done()
+				err := m.RunJob(ctx, &task, index, resume)
+				m.mu.Lock()
+				delete(m.running, key)
+				if err != nil {
+					m.failed[key] = true
+				}
+				m.mu.Unlock()
+				if err != nil && ctx.Err() == nil {
+					m.log.Error("job failed", "task", task.Id, "job", index, "err", err)
+				}
+			}(*task, j.Index, mine)
+		}
+	}
+	return nil
+}
+
+// commit is one commitment to post.
+type commit struct {
+	step uint64
+	hash ml.Hash
+}
+
+// interval holds the steps that descend from one commitment.
+type interval struct {
+	commitStep uint64
+	height     int64 // inclusion height of the commitment (0 until known)
+	steps      []stepRecord
+}
+
+type stepRecord struct {
+	step   uint64
+	hashes pouw.StepHashes
+}
+
+// RunJob claims (unless resume) and works one job to its result.
+func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resume bool) error {
+	log := m.log.With("task", task.Id, "job", index)
+	me := m.cc.Address()
+	params, err := m.cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	if err != nil {
+		return err
+	}
+	p := params.Params
+	dsRec, err := m.cc.Query.Dataset(ctx, &types.QueryDatasetRequest{Id: task.DatasetId})
+	if err != nil {
+		return fmt.Errorf("dataset %d: %w", task.DatasetId, err)
+	}
+	ds, err := m.datasets.Dataset(ctx, &dsRec.Dataset)
+	if err != nil {
+		return err
+	}
+	job, err := jobspec.Prepare(task, index, ds)
+	if err != nil {
+		return err
+	}
+	if m.cfg.Attack.Job != nil {
+		m.cfg.Attack.Job(job)
+	}
+	model, err := job.NewModel()
+	if err != nil {
+		return err
+	}
+	need := model.EstimateMemory(job.Config.BatchSize, 2) + uint64(len(job.Train.X)+len(job.HeldOut.X))*4
+	if err := m.cfg.Budget.Check(fmt.Sprintf("task %d job %d (%s)", task.Id, index, job.ModelSpec), need); err != nil {
+		return err
+	}
+	var tr *ml.Trainer
+	lastCommitted := int64(-1)
+	if resume {
+		tr, lastCommitted, err = m.resume(ctx, task.Id, index, job)
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		log.Info("resuming from checkpoint", "step", lastCommitted)
+	} else {
+		if _, err := m.cc.Broadcast(ctx, &types.MsgClaimJob{Miner: me.String(), TaskId: task.Id, JobIndex: index}); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		log.Info("claimed", "model", job.ModelSpec, "train", job.Train.N, "held_out", job.HeldOut.N)
+		if tr, err = ml.NewTrainer(model, job.Train, job.Config, m.backend); err != nil {
+			return err
+		}
+	}
+	total := tr.TotalSteps()
+	key := [2]uint64{task.Id, uint64(index)}
+	js := &jobStatus{total: total, start: time.Now()}
+	m.Stats.mu.Lock()
+	m.Stats.current[key] = js
+	m.Stats.mu.Unlock()
+	defer func() {
+		m.Stats.mu.Lock()
+		delete(m.Stats.current, key)
+		m.Stats.mu.Unlock()
+	}()
+
+	c := p.CommitInterval
+	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(job.Config.BatchSize), uint64(tr.Model.NumParams()), p.MaxTicketsPerStep)
+
+	// The committer posts commitments in order and records their heights.
+	var (
+		imu       sync.Mutex
+		intervals []*interval
+		queue     = make(chan commit, 1024)
+		commitErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for first := range queue {
+			batch := []commit{first}
+		drain:
+			for len(batch) < 32 {
+				select {
+				case x, ok := <-queue:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, x)
+				default:
+					break drain
+				}
+			}
+			msgs := make([]sdk.Msg, len(batch))
+			for i, x := range batch {
+				msgs[i] = &types.MsgCommitCheckpoint{Miner: me.String(), TaskId: task.Id, JobIndex: index, Step: x.step, WeightsHash: x.hash[:]}
+			}
+			res, err := m.cc.Broadcast(ctx, msgs...)
+			if err != nil {
+				commitErr = fmt.Errorf("commit steps %d..%d: %w", batch[0].step, batch[len(batch)-1].step, err)
+				for range queue {
+				}
+				return
+			}
+			m.Stats.Commitments.Add(uint64(len(batch)))
+			imu.Lock()
+			for _, x := range batch {
+				for _, iv := range intervals {
+					if iv.commitStep == x.step {
+						iv.height = res.Height
+					}
+				}
+			}
+			imu.Unlock()
+		}
+	}()
+
+	var cur *interval
+	if lastCommitted >= 0 {
+		cur = &interval{commitStep: uint64(lastCommitted)}
+		cm, err := m.commitments(ctx, task.Id, index)
+		if err != nil {
+			return err
+		}
+		cur.height = cm[uint64(lastCommitted)].Height
+		intervals = append(intervals, cur)
+	}
+	hook := func(s ml.StepInfo) error {
+		h := pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore), Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)}
+		if m.cfg.Attack.Step != nil {
+			m.cfg.Attack.Step(index, s.Step, &h)
+		}
+		imu.Lock()
+		cur.steps = append(cur.steps, stepRecord{step: s.Step, hashes: h})
+		imu.Unlock()
+		js.loss = s.Loss
+		js.step = s.Step + 1
+		m.Stats.Steps.Add(1)
+		m.Stats.Samples.Add(uint64(len(s.Indices)))
+		return nil
+	}
+	for !tr.Done() {
+		if err := ctx.Err(); err != nil {
+			close(queue)
+			<-done
+			return err
+		}
+		step := tr.StepIndex()
+		if step%c == 0 && int64(step) != lastCommitted {
+			var buf bytes.Buffer
+			if err := tr.SaveCheckpoint(&buf); err != nil {
+				return err
+			}
+			wh := ml.WeightsHash(tr.Model)
+			b := buf.Bytes()
+			if m.cfg.Attack.Checkpoint != nil {
+				b = m.cfg.Attack.Checkpoint(step, append([]byte(nil), b...))
+			}
+			if err := m.store.PutCheckpoint(task.Id, index, wh[:], b); err != nil {
+				return err
+			}
+			imu.Lock()
+			cur = &interval{commitStep: step}
+			intervals = append(intervals, cur)
+			imu.Unlock()
+			queue <- commit{step: step, hash: wh}
+		}
+		if _, err := tr.Step(hook); err != nil {
+			close(queue)
+			<-done
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+	}
+	close(queue)
+	<-done
+	if commitErr != nil {
+		return commitErr
+	}
+	log.Info("trained", "steps", total, "loss", js.loss, "commitments", len(intervals))
+
+	// Lottery: scan every interval against its anchor, then submit.
+	var proofs []sdk.Msg
+	for _, iv := range intervals {
+		anchorHeight := iv.height + 1
+		var lot *types.QueryLotteryResponse
+		for {
+			lot, err = m.cc.Query.Lottery(ctx, &types.QueryLotteryRequest{AnchorHeight: anchorHeight})
+			if err == nil && len(lot.Anchor) == 32 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+		target, err := pouw.ParseTarget(lot.Target)
+		if err != nil {
+			return err
+		}
+		for _, s := range iv.steps {
+			if m.cfg.MaxProofsPerJob > 0 && len(proofs) >= m.cfg.MaxProofsPerJob {
+				break
+			}
+			d, err := pouw.WorkDigest(pouw.JobID{TaskID: task.Id, JobIndex: index}, me, s.step, s.hashes)
+			if err != nil {
+				return err
+			}
+			m.Stats.TicketsDrawn.Add(tickets)
+			j, ok := pouw.FirstWinner(d, lot.Anchor, tickets, target)
+			if !ok {
+				continue
+			}
+			m.Stats.ProofsWon.Add(1)
+			h := s.hashes
+			proofs = append(proofs, &types.MsgSubmitProof{Miner: me.String(), TaskId: task.Id, JobIndex: index, Step: s.step, CommitStep: iv.commitStep,
+				WeightsBefore: h.WeightsBefore[:], Batch: h.Batch[:], Gradients: h.Gradients[:], WeightsAfter: h.WeightsAfter[:],
+				ParamCount: uint64(tr.Model.NumParams()), TicketIndex: j})
+		}
+	}
+	for i := 0; i < len(proofs); i += 16 {
+		batch := proofs[i:min(i+16, len(proofs))]
+		if _, err := m.cc.Broadcast(ctx, batch...); err != nil {
+			log.Warn("proofs refused", "count", len(batch), "err", err)
+			continue
+		}
+		m.Stats.ProofsSubmitted.Add(uint64(len(batch)))
+	}
+	log.Info("lottery drawn", "winners", len(proofs), "tickets_per_step", tickets)
+
+	// Result: the model's hash and its metrics on the held-out fold.
+	metrics, err := heldOutMetrics(tr.Model, job, m.backend)
+	if err != nil {
+		return err
+	}
+	var mb bytes.Buffer
+	if err := ml.SaveModel(&mb, tr.Model); err != nil {
+		return err
+	}
+	hash, err := m.store.PutModel(mb.Bytes())
+	if err != nil {
+		return err
+	}
+	if _, err := m.cc.Broadcast(ctx, &types.MsgSubmitResult{Miner: me.String(), TaskId: task.Id, JobIndex: index, ModelHash: hash, Metrics: metrics}); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	m.Stats.JobsDone.Add(1)
+	log.Info("result submitted", "model", fmt.Sprintf("%x", hash[:8]), "accuracy_ppm", metrics.AccuracyPpm, "f1_ppm", metrics.F1MacroPpm)
+	return nil
+}
+
+// heldOutMetrics measures a model on the job's held-out fold.
+func heldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.FoldMetrics, error) {
+	pred, err := model.Predict(b, job.HeldOut.X, job.HeldOut.N)
+	if err != nil {
+		return types.FoldMetrics{}, err
+	}
+	return jobspec.Metrics(job.HeldOut.Classes, job.HeldOut.Y, pred)
+}
+
+// HeldOutMetrics is what a verifier measures: a model's ppm metrics on a
+// job's held-out fold.
+func HeldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.FoldMetrics, error) {
+	return heldOutMetrics(model, job, b)
+}
+
+// commitments returns this miner's commitments on a job by step.
+func (m *Miner) commitments(ctx context.Context, task uint64, index uint32) (map[uint64]types.Commitment, error) {
+	res, err := m.cc.Query.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: task, JobIndex: index})
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]types.Commitment{}
+	for _, c := range res.Commitments {
+		if c.Miner == m.cc.Address().String() {
+			out[c.Step] = c
+		}
+	}
+	return out, nil
+}
+
+// resume rebuilds the trainer from the checkpoint of the last commitment.
+func (m *Miner) resume(ctx context.Context, task uint64, index uint32, job *jobspec.Job) (*ml.Trainer, int64, error) {
+	cm, err := m.commitments(ctx, task, index)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(cm) == 0 {
+		model, err := job.NewModel()
+		if err != nil {
+			return nil, 0, err
+		}
+		tr, err := ml.NewTrainer(model, job.Train, job.Config, m.backend)
+		return tr, -1, err
+	}
+	var last uint64
+	for s := range cm {
+		last = max(last, s)
+	}
+	b, err := m.store.Checkpoint(ctx, task, index, cm[last].WeightsHash)
+	if err != nil {
+		return nil, 0, err
+	}
+	ck, err := ml.ParseCheckpoint(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	tr, err := ml.ResumeTrainer(ck, job.Train, m.backend)
+	if err != nil {
+		return nil, 0, err
+	}
+	if wh := ml.WeightsHash(tr.Model); !bytes.Equal(wh[:], cm[last].WeightsHash) || tr.StepIndex() != last {
+		return nil, 0, fmt.Errorf("stored checkpoint at step %d does not match the commitment (step %d, hash %x)", tr.StepIndex(), last, cm[last].WeightsHash)
+	}
+	return tr, int64(last), nil
+}
+
+func (m *Miner) statusLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.StatusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.Stats.mu.Lock()
+		for k, js := range m.Stats.current {
+			sps := 0.0
+			if el := time.Since(js.start).Seconds(); el > 0 {
+				sps = float64(js.step) / el
+			}
+			m.log.Info("status", "task", k[0], "job", k[1], "step", js.step, "of", js.total, "loss", js.loss, "steps_per_s", fmt.Sprintf("%.1f", sps),
+				"tickets", m.Stats.TicketsDrawn.Load(), "won", m.Stats.ProofsWon.Load(), "submitted", m.Stats.ProofsSubmitted.Load())
+		}
+		m.Stats.mu.Unlock()
+	}
+}

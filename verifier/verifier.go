@@ -1,0 +1,513 @@
+// Package verifier is the verifying daemon (`pouwd verifier start`): it
+// bonds as a verifier and works what the chain assigns to it.
+//
+//   - A proof (COMMITTING, this verifier among its verifiers): rebuild the
+//     job with package jobspec; take W at the proof's commitment (step 0:
+//     the seeded initial model, no fetch; later: the miner's checkpoint
+//     fetched by (task, job, committed weights hash), whose weights must
+//     hash to the commitment and whose spec, seed, config and position must
+//     be the job's); replay the steps commit_step..step with the engine;
+//     recompute H(W_i), H(B_i), H(G_i), H(W_{i+1}), the digest (binding the
+//     miner), the parameter count, the ticket count and the lottery value.
+//     Accept only when everything matches. The verdict is committed
+//     (pouw.VerdictCommitment with 32 random salt bytes kept in memory) and
+//     revealed once the proof is REVEALING.
+//   - A job result (ASSIGNED, this verifier among its verifiers): fetch the
+//     model by its hash, check it is the job's architecture, measure it on
+//     the held-out fold and submit the ppm metrics. A model that cannot be
+//     fetched or parsed is reported under another hash (the zero hash),
+//     which the chain counts against the miner.
+//
+// Work runs on up to Config.Workers goroutines. It must never accept a
+// step it did not recompute, nor reveal a verdict other than the one it
+// committed.
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/chainclient"
+	"github.com/pouw/pouwd/jobspec"
+	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// Fetcher gets what miners serve.
+type Fetcher interface {
+	// Checkpoint returns the bytes minerAddr serves for (task, job, weights hash).
+	Checkpoint(ctx context.Context, minerAddr string, task uint64, job uint32, weightsHash []byte) ([]byte, error)
+	// Model returns the model minerAddr serves under hash.
+	Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error)
+}
+
+// Config configures a Verifier.
+type Config struct {
+	// Workers bounds concurrent replays and evaluations (default 2).
+	Workers int
+	// Poll is how often the chain is polled (default 1 s).
+	Poll       time.Duration
+	PeerID     string
+	Multiaddrs []string
+	// FetchAttempts per checkpoint or model (default 3).
+	FetchAttempts int
+	Logger        *slog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Workers: 2, Poll: time.Second, FetchAttempts: 3,
+		PeerID: "12D3KooWLtxJQg1GQ2VFDMnaoZH2YdkoHN8jL4e8tNAiJPfTPGvv", Multiaddrs: []string{"/ip4/127.0.0.1/tcp/4001"}}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.Workers < 1 || c.Poll <= 0 || c.FetchAttempts < 1 {
+		return fmt.Errorf("verifier: workers %d, poll %s, fetch attempts %d: expected >= 1, > 0, >= 1", c.Workers, c.Poll, c.FetchAttempts)
+	}
+	return nil
+}
+
+// Stats count the verifier's work.
+type Stats struct {
+	ProofsAccepted, ProofsRejected, Revealed, Evaluations atomic.Uint64
+}
+
+type verdict struct {
+	accept bool
+	digest pouw.Hash
+	salt   []byte
+}
+
+// Verifier is the daemon.
+type Verifier struct {
+	cfg      Config
+	cc       *chainclient.Client
+	datasets miner.Datasets
+	fetch    Fetcher
+	backend  accel.Backend
+	log      *slog.Logger
+	Stats    Stats
+
+	mu        sync.Mutex
+	nextProof uint64
+	watch     map[uint64]bool     // proofs not yet assigned or settled
+	verdicts  map[uint64]*verdict // committed, not yet revealed
+	busy      map[string]bool     // work in progress
+	done      map[string]bool     // work finished (evaluations, commits)
+	sem       chan struct{}
+}
+
+// New builds a verifier.
+func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
+		log: cfg.Logger.With("verifier", cc.Address().String()), nextProof: 1, watch: map[uint64]bool{},
+		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers)}, nil
+}
+
+// Run bonds, then works assignments until ctx ends.
+func (v *Verifier) Run(ctx context.Context) error {
+	if err := miner.EnsureBonded(ctx, v.cc, types.WORKER_ROLE_VERIFIER, v.cfg.PeerID, v.cfg.Multiaddrs, v.log); err != nil {
+		return fmt.Errorf("verifier: bond: %w", err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(v.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := v.pollProofs(ctx, &wg); err != nil && ctx.Err() == nil {
+			v.log.Warn("proofs", "err", err)
+		}
+		if err := v.pollJobs(ctx, &wg); err != nil && ctx.Err() == nil {
+			v.log.Warn("jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// start runs fn on a worker unless work key is busy or done.
+func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, key string, fn func(context.Context) error) {
+	v.mu.Lock()
+	if v.busy[key] || v.done[key] {
+		v.mu.Unlock()
+		return
+	}
+	v.busy[key] = true
+	v.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case v.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		err := fn(ctx)
+		<-v.sem
+		v.mu.Lock()
+		delete(v.busy, key)
+		if err == nil {
+			v.done[key] = true
+		}
+		v.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			v.log.Warn("work failed; will retry", "work", key, "err", err)
+		}
+	}()
+}
+
+func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
+	// Discover new proofs by id.
+	for {
+		_, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
+		if err != nil {
+			break
+		}
+		v.mu.Lock()
+		v.watch[v.nextProof] = true
+		v.nextProof++
+		v.mu.Unlock()
+	}
+	v.mu.Lock()
+	ids := make([]uint64, 0, len(v.watch))
+	for id := range v.watch {
+		ids = append(ids, id)
+	}
+	v.mu.Unlock()
+	me := v.cc.Address().String()
+	var reveals []sdk.Msg
+	var revealed []uint64
+	for _, id := range ids {
+		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		if err != nil {
+			return err
+		}
+		p := res.Proof
+		switch p.Status {
+		case types.PROOF_STATUS_PENDING:
+			continue
+		case types.PROOF_STATUS_COMMITTING:
+			if !contains(p.Verifiers, me) {
+				v.forget(id)
+				continue
+			}
+			v.start(ctx, wg, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
+		case types.PROOF_STATUS_REVEALING:
+			v.mu.Lock()
+			vd := v.verdicts[id]
+			v.mu.Unlock()
+			if vd == nil {
+				if !contains(p.Verifiers, me) {
+					v.forget(id)
+				}
+				continue
+			}
+			reveals = append(reveals, &types.MsgRevealVerdict{Verifier: me, ProofId: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt})
+			revealed = append(revealed, id)
+		default: // settled
+			v.forget(id)
+		}
+	}
+	if len(reveals) > 0 {
+		if _, err := v.cc.Broadcast(ctx, reveals...); err != nil {
+			return fmt.Errorf("reveal %v: %w", revealed, err)
+		}
+		v.Stats.Revealed.Add(uint64(len(reveals)))
+		for _, id := range revealed {
+			v.forget(id)
+		}
+		v.log.Info("verdicts revealed", "proofs", revealed)
+	}
+	return nil
+}
+
+func (v *Verifier) forget(id uint64) {
+	v.mu.Lock()
+	delete(v.watch, id)
+	delete(v.verdicts, id)
+	v.mu.Unlock()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// job rebuilds a job from chain records and the local dataset.
+func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types.Task, *jobspec.Job, error) {
+	t, err := v.cc.Query.Task(ctx, &types.QueryTaskRequest{Id: taskID})
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := v.cc.Query.Dataset(ctx, &types.QueryDatasetRequest{Id: t.Task.DatasetId})
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, err := v.datasets.Dataset(ctx, &rec.Dataset)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := jobspec.Prepare(&t.Task, index, ds)
+	return &t.Task, j, err
+}
+
+// Check replays a proof and returns whether it holds, the recomputed
+// digest and, when it does not hold, why.
+func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, string, error) {
+	var zero pouw.Hash
+	params, err := v.cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	if err != nil {
+		return false, zero, "", err
+	}
+	_, job, err := v.job(ctx, p.TaskId, p.JobIndex)
+	if err != nil {
+		return false, zero, "", err
+	}
+	cms, err := v.cc.Query.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
+	if err != nil {
+		return false, zero, "", err
+	}
+	var committed []byte
+	for _, c := range cms.Commitments {
+		if c.Miner == p.Miner && c.Step == p.CommitStep {
+			committed = c.WeightsHash
+		}
+	}
+	if committed == nil {
+		return false, zero, fmt.Sprintf("no commitment at step %d", p.CommitStep), nil
+	}
+	var tr *ml.Trainer
+	if p.CommitStep == 0 {
+		model, err := job.NewModel()
+		if err != nil {
+			return false, zero, "", err
+		}
+		if wh := ml.WeightsHash(model); !bytes.Equal(wh[:], committed) {
+			return false, zero, fmt.Sprintf("step-0 commitment %x is not the seeded initial weights %x", committed, wh[:]), nil
+		}
+		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
+			return false, zero, "", err
+		}
+	} else {
+		var b []byte
+		for a := 0; a < v.cfg.FetchAttempts; a++ {
+			if b, err = v.fetch.Checkpoint(ctx, p.Miner, p.TaskId, p.JobIndex, committed); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return false, zero, "", ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		if err != nil {
+			return false, zero, fmt.Sprintf("checkpoint %x not served: %v", committed, err), nil
+		}
+		ck, err := ml.ParseCheckpoint(b)
+		if err != nil {
+			return false, zero, fmt.Sprintf("checkpoint unreadable: %v", err), nil
+		}
+		h := ck.Header
+		if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
+			return false, zero, fmt.Sprintf("checkpoint is %s seed %d step %d, the job is %s seed %d step %d", h.Spec, h.Seed, h.Step, job.ModelSpec, job.InitSeed, p.CommitStep), nil
+		}
+		if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
+			return false, zero, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
+		}
+		if wh := ml.WeightsHash(tr.Model); !bytes.Equal(wh[:], committed) {
+			return false, zero, fmt.Sprintf("served checkpoint has weights %x, the commitment is %x", wh[:], committed), nil
+		}
+	}
+	if p.Step >= tr.TotalSteps() {
+		return false, zero, fmt.Sprintf("step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
+	}
+	var got ml.StepInfo
+	for tr.StepIndex() <= p.Step {
+		if err := ctx.Err(); err != nil {
+			return false, zero, "", err
+		}
+		if _, err := tr.Step(func(s ml.StepInfo) error { got = s; return nil }); err != nil {
+			return false, zero, "", err
+		}
+	}
+	h := pouw.StepHashes{WeightsBefore: pouw.Hash(got.WeightsBefore), Batch: pouw.Hash(got.Batch), Gradients: pouw.Hash(got.Grads), WeightsAfter: pouw.Hash(got.WeightsAfter)}
+	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
+	if err != nil {
+		return false, zero, "", err
+	}
+	d, err := pouw.WorkDigest(pouw.JobID{TaskID: p.TaskId, JobIndex: p.JobIndex}, minerAddr, p.Step, h)
+	if err != nil {
+		return false, zero, "", err
+	}
+	for _, f := range []struct {
+		name      string
+		got, want []byte
+	}{{"H(W_i)", h.WeightsBefore[:], p.WeightsBefore}, {"H(B_i)", h.Batch[:], p.Batch}, {"H(G_i)", h.Gradients[:], p.Gradients},
+		{"H(W_i+1)", h.WeightsAfter[:], p.WeightsAfter}, {"digest", d[:], p.Digest}} {
+		if !bytes.Equal(f.got, f.want) {
+			return false, d, fmt.Sprintf("%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
+		}
+	}
+	if n := uint64(tr.Model.NumParams()); n != p.ParamCount {
+		return false, d, fmt.Sprintf("param count %d, proof says %d", n, p.ParamCount), nil
+	}
+	pp := params.Params
+	if tickets := pouw.TicketCount(pp.OmegaBE9, pp.OmegaME9, uint64(job.Config.BatchSize), p.ParamCount, pp.MaxTicketsPerStep); p.TicketIndex >= tickets {
+		return false, d, fmt.Sprintf("ticket %d of %d", p.TicketIndex, tickets), nil
+	}
+	if val := pouw.TicketValue(d, p.Anchor, p.TicketIndex); !bytes.Equal(val[:], p.Value) {
+		return false, d, fmt.Sprintf("lottery value %x, proof says %x", val[:], p.Value), nil
+	}
+	return true, d, "", nil
+}
+
+// judge replays a proof and commits the verdict.
+func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
+	start := time.Now()
+	ok, d, why, err := v.Check(ctx, p)
+	if err != nil {
+		return err
+	}
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	if ok {
+		copy(d[:], p.Digest)
+	} else if d == (pouw.Hash{}) {
+		d = sha256.Sum256([]byte("pouw/verifier/unreplayable"))
+	}
+	addr := v.cc.Address()
+	c := pouw.VerdictCommitment(p.Id, addr, ok, d, salt)
+	v.mu.Lock()
+	v.verdicts[p.Id] = &verdict{accept: ok, digest: d, salt: salt}
+	v.mu.Unlock()
+	if _, err := v.cc.Broadcast(ctx, &types.MsgSubmitVerdict{Verifier: addr.String(), ProofId: p.Id, Commitment: c[:]}); err != nil {
+		v.mu.Lock()
+		delete(v.verdicts, p.Id)
+		v.mu.Unlock()
+		return fmt.Errorf("commit verdict on proof %d: %w", p.Id, err)
+	}
+	if ok {
+		v.Stats.ProofsAccepted.Add(1)
+		v.log.Info("proof replayed: accept", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step,
+			"replayed", p.Step-p.CommitStep+1, "took", time.Since(start).Round(time.Millisecond))
+	} else {
+		v.Stats.ProofsRejected.Add(1)
+		v.log.Warn("proof replayed: reject", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step, "why", why)
+	}
+	return nil
+}
+
+func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
+	me := v.cc.Address().String()
+	for _, st := range []types.TaskStatus{types.TASK_STATUS_TRAINING, types.TASK_STATUS_EVALUATING, types.TASK_STATUS_OPEN} {
+		res, err := v.cc.Query.Tasks(ctx, &types.QueryTasksRequest{Status: st})
+		if err != nil {
+			return err
+		}
+		for _, t := range res.Tasks {
+			jobs, err := v.cc.Query.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
+			if err != nil {
+				return err
+			}
+			for _, j := range jobs.Jobs {
+				if j.Status != types.JOB_STATUS_ASSIGNED || !contains(j.Verifiers, me) {
+					continue
+				}
+				j := j
+				v.start(ctx, wg, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
+					return v.evaluate(ctx, j)
+				})
+			}
+		}
+	}
+	return nil
+}
+
+// Measure fetches a job's model and measures it on the held-out fold. It
+// returns the hash it measured (the zero hash when the model could not be
+// had) and the metrics.
+func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.FoldMetrics, error) {
+	bad := make([]byte, 32)
+	_, job, err := v.job(ctx, j.TaskId, j.Index)
+	if err != nil {
+		return nil, types.FoldMetrics{}, err
+	}
+	var b []byte
+	for a := 0; a < v.cfg.FetchAttempts; a++ {
+		if b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, types.FoldMetrics{}, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		v.log.Warn("model not served", "task", j.TaskId, "job", j.Index, "err", err)
+		return bad, types.FoldMetrics{}, nil
+	}
+	if h := sha256.Sum256(b); !bytes.Equal(h[:], j.ModelHash) {
+		v.log.Warn("served model does not match its hash", "task", j.TaskId, "job", j.Index)
+		return bad, types.FoldMetrics{}, nil
+	}
+	ck, err := ml.ParseCheckpoint(b)
+	if err != nil {
+		return bad, types.FoldMetrics{}, nil
+	}
+	if ck.Header.Spec != job.ModelSpec {
+		v.log.Warn("model is not the job's architecture", "got", ck.Header.Spec, "want", job.ModelSpec)
+		return bad, types.FoldMetrics{}, nil
+	}
+	model, err := ck.Model()
+	if err != nil {
+		return bad, types.FoldMetrics{}, nil
+	}
+	m, err := miner.HeldOutMetrics(model, job, v.backend)
+	if err != nil {
+		return nil, types.FoldMetrics{}, err
+	}
+	return j.ModelHash, m, nil
+}
+
+func (v *Verifier) evaluate(ctx context.Context, j types.Job) error {
+	hash, m, err := v.Measure(ctx, j)
+	if err != nil {
+		return err
+	}
+	if _, err := v.cc.Broadcast(ctx, &types.MsgSubmitEvaluation{Verifier: v.cc.Address().String(), TaskId: j.TaskId, JobIndex: j.Index,
+		ModelHash: hash, Metrics: m}); err != nil {
+		return fmt.Errorf("evaluation of %d/%d: %w", j.TaskId, j.Index, err)
+	}
+	v.Stats.Evaluations.Add(1)
+	v.log.Info("evaluation submitted", "task", j.TaskId, "job", j.Index, "accuracy_ppm", m.AccuracyPpm, "claimed_ppm", j.Claimed.AccuracyPpm)
+	return nil
+}
