@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cosmos/cosmos-sdk/types/query"
 
@@ -97,4 +98,55 @@ func PeerIDs(ws []types.Worker) []string {
 		out = append(out, w.PeerId)
 	}
 	return out
+}
+
+// MemChain is an in-memory Chain for tools, benchmarks and tests that run
+// without a node: datasets and storage workers are set directly.
+type MemChain struct {
+	mu       sync.Mutex
+	datasets []types.Dataset
+	workers  []types.Worker
+}
+
+var _ Chain = (*MemChain)(nil)
+
+// AddDataset records a dataset and returns its id (1, 2, ...).
+func (c *MemChain) AddDataset(ds types.Dataset) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds.Id = uint64(len(c.datasets) + 1)
+	c.datasets = append(c.datasets, ds)
+	return ds.Id
+}
+
+// SetWorkers replaces the worker set.
+func (c *MemChain) SetWorkers(ws []types.Worker) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.workers = slices.Clone(ws)
+}
+
+// Dataset returns a recorded dataset.
+func (c *MemChain) Dataset(_ context.Context, id uint64) (*types.Dataset, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id == 0 || id > uint64(len(c.datasets)) {
+		return nil, fmt.Errorf("%w: %d", ErrNoDataset, id)
+	}
+	ds := c.datasets[id-1]
+	return &ds, nil
+}
+
+// Datasets returns every recorded dataset.
+func (c *MemChain) Datasets(context.Context) ([]types.Dataset, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.datasets), nil
+}
+
+// StorageWorkers returns the bonded storage workers sorted by peer id.
+func (c *MemChain) StorageWorkers(context.Context) ([]types.Worker, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return RingWorkers(c.workers), nil
 }

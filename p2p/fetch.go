@@ -153,7 +153,7 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 			rep.Rebuilt = true
 		}
 	}
-	data, _, err := coder.Rebuild(e, shards, ds.Sha256)
+	data, _, err := coder.rebuild(e, shards, ds.Sha256, true)
 	if err != nil {
 		return nil, rep, fmt.Errorf("p2p: dataset %d: %w", ds.Id, err)
 	}

@@ -106,6 +106,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	cache   map[uint64]*types.Dataset
+	checked map[[2]uint64]bool // shards verified since start (dataset, index)
 	limits  map[peer.ID]*rate.Limiter
 	faults  []Fault
 	ctx     context.Context
@@ -124,7 +125,7 @@ func NewService(h host.Host, cfg Config, store *Store, datasets DatasetSource) (
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{h: h, cfg: cfg, store: store, datasets: datasets, log: cfg.Logger,
-		cache: map[uint64]*types.Dataset{}, limits: map[peer.ID]*rate.Limiter{}, ctx: ctx, cancel: cancel}, nil
+		cache: map[uint64]*types.Dataset{}, checked: map[[2]uint64]bool{}, limits: map[peer.ID]*rate.Limiter{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Host is the service's libp2p host.
@@ -207,8 +208,30 @@ func (s *Service) dataset(ctx context.Context, id uint64) (*types.Dataset, error
 	return ds, nil
 }
 
-// errReset asks the wrapper to reset the stream instead of closing it.
-var errReset = errors.New("reset")
+func (s *Service) wasChecked(id uint64, idx int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checked[[2]uint64{id, uint64(idx)}]
+}
+
+func (s *Service) markChecked(id uint64, idx int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		s.checked[[2]uint64{id, uint64(idx)}] = true
+	} else {
+		delete(s.checked, [2]uint64{id, uint64(idx)})
+	}
+}
+
+// putVerified stores a shard the caller has verified against the chain.
+func (s *Service) putVerified(id uint64, idx int, b []byte) error {
+	if err := s.store.PutShard(id, idx, b); err != nil {
+		return err
+	}
+	s.markChecked(id, idx, true)
+	return nil
+}
 
 // wrap gives every handler the same frame: the resource-manager service, a
 // deadline from the service context, prompt abort (Reset) when it ends,
@@ -288,10 +311,15 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 		if err != nil {
 			return refuse(st, StatusNotFound, fmt.Sprintf("dataset %d shard %d not held", ds.Id, idx))
 		}
-		if err := VerifyShard(e, idx, b); err != nil {
-			s.log.Error("stored shard damaged; dropping it", "dataset", ds.Id, "shard", idx, "err", err)
-			_ = s.store.DeleteShard(ds.Id, idx)
-			return refuse(st, StatusNotFound, fmt.Sprintf("dataset %d shard %d not held", ds.Id, idx))
+		// A stored shard is hashed before it is first served (it may have
+		// been damaged on disk while we were down); receivers hash it too.
+		if !s.wasChecked(ds.Id, idx) {
+			if err := VerifyShard(e, idx, b); err != nil {
+				s.log.Error("stored shard damaged; dropping it", "dataset", ds.Id, "shard", idx, "err", err)
+				_ = s.store.DeleteShard(ds.Id, idx)
+				return refuse(st, StatusNotFound, fmt.Sprintf("dataset %d shard %d not held", ds.Id, idx))
+			}
+			s.markChecked(ds.Id, idx, true)
 		}
 		return sendPayload(st, b)
 	default: // OpPut
@@ -313,6 +341,7 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 		if err := s.store.PutShard(ds.Id, idx, b); err != nil {
 			return refuse(st, StatusInternal, "store failed")
 		}
+		s.markChecked(ds.Id, idx, true)
 		return WriteDelimited(st, Response{Status: StatusOK})
 	}
 }

@@ -112,7 +112,7 @@ func (sp *StoragePeer) fetchShard(ctx context.Context, ds *types.Dataset, idx in
 		if err != nil {
 			continue
 		}
-		return sp.Svc.store.PutShard(ds.Id, idx, b)
+		return sp.Svc.putVerified(ds.Id, idx, b)
 	}
 	return fmt.Errorf("no peer holds dataset %d shard %d", ds.Id, idx)
 }
@@ -143,7 +143,7 @@ func (sp *StoragePeer) rebuildShard(ctx context.Context, ds *types.Dataset, idx 
 	if err != nil {
 		return err
 	}
-	return sp.Svc.store.PutShard(ds.Id, idx, b)
+	return sp.Svc.putVerified(ds.Id, idx, b)
 }
 
 // Run syncs every Interval until ctx ends.
