@@ -67,29 +67,35 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	Q := n * P
 	R := l.Cin * l.K * l.K
 	col := reuse(&l.colBuf, R*Q)
-	for s := 0; s < n; s++ {
-		l.im2col(col, Q, s*P, x.Data[s*l.Cin*h*w:(s+1)*l.Cin*h*w], h, w, oh, ow)
-	}
+	c.parallelFor(n, func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			l.im2col(col, Q, s*P, x.Data[s*l.Cin*h*w:(s+1)*l.Cin*h*w], h, w, oh, ow)
+		}
+	})
 	out := reuse(&l.outBuf, l.Cout*Q)
 	c.B.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
 	y := outTensor(&l.outT, n, l.Cout, oh, ow)
 	b := l.B.T.Data
-	for s := 0; s < n; s++ {
-		for co := 0; co < l.Cout; co++ {
-			src := out[co*Q+s*P : co*Q+(s+1)*P]
-			dst := y.Data[(s*l.Cout+co)*P : (s*l.Cout+co+1)*P]
-			for i, v := range src {
-				dst[i] = v + b[co]
+	c.parallelFor(n, func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			for co := 0; co < l.Cout; co++ {
+				src := out[co*Q+s*P : co*Q+(s+1)*P]
+				dst := y.Data[(s*l.Cout+co)*P : (s*l.Cout+co+1)*P]
+				for i, v := range src {
+					dst[i] = v + b[co]
+				}
 			}
 		}
-	}
+	})
 	c.record(y, []*Tensor{x, l.W.T, l.B.T}, func() {
 		dout := out // reuse: [Cout, Q]
-		for s := 0; s < n; s++ {
-			for co := 0; co < l.Cout; co++ {
-				copy(dout[co*Q+s*P:co*Q+(s+1)*P], y.Grad[(s*l.Cout+co)*P:(s*l.Cout+co+1)*P])
+		c.parallelFor(n, func(lo, hi int) {
+			for s := lo; s < hi; s++ {
+				for co := 0; co < l.Cout; co++ {
+					copy(dout[co*Q+s*P:co*Q+(s+1)*P], y.Grad[(s*l.Cout+co)*P:(s*l.Cout+co+1)*P])
+				}
 			}
-		}
+		})
 		if l.W.T.needGrad {
 			gemmGrad(c, l.W.T, false, true, l.Cout, R, Q, dout, Q, col, Q)
 			db := l.B.T.grad()
@@ -105,9 +111,11 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 			dcol := col // reuse
 			c.B.Gemm(true, false, R, Q, l.Cout, l.W.T.Data, R, dout, Q, dcol, Q)
 			dx := x.grad()
-			for s := 0; s < n; s++ {
-				l.col2im(dx[s*l.Cin*h*w:(s+1)*l.Cin*h*w], dcol, Q, s*P, h, w, oh, ow)
-			}
+			c.parallelFor(n, func(lo, hi int) {
+				for s := lo; s < hi; s++ {
+					l.col2im(dx[s*l.Cin*h*w:(s+1)*l.Cin*h*w], dcol, Q, s*P, h, w, oh, ow)
+				}
+			})
 		}
 	})
 	return y
@@ -240,7 +248,9 @@ func (p *Pool2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	}
 	div := float32(p.K * p.K)
 	if !p.Avg && p.K == 2 && p.S == 2 {
-		maxPool2(x.Data, y.Data, arg, planes, h, w, oh, ow)
+		c.parallelFor(planes, func(lo, hi int) {
+			maxPool2(x.Data[lo*h*w:hi*h*w], y.Data[lo*oh*ow:hi*oh*ow], arg[lo*oh*ow:hi*oh*ow], hi-lo, h, w, oh, ow)
+		})
 	}
 	for pl := 0; pl < planes && (p.Avg || p.K != 2 || p.S != 2); pl++ {
 		src := x.Data[pl*h*w : (pl+1)*h*w]
@@ -273,9 +283,16 @@ func (p *Pool2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	}
 	c.record(y, []*Tensor{x}, func() {
 		dx := x.grad()
-		for pl := 0; pl < planes; pl++ {
+		c.parallelFor(planes, func(lo, hi int) { p.backward(dx, y.Grad, arg, lo, hi, h, w, oh, ow, div) })
+	})
+	return y
+}
+
+func (p *Pool2d) backward(dx, dyAll []float32, arg []int32, lo, hi, h, w, oh, ow int, div float32) {
+	{
+		for pl := lo; pl < hi; pl++ {
 			dplane := dx[pl*h*w : (pl+1)*h*w]
-			dy := y.Grad[pl*oh*ow : (pl+1)*oh*ow]
+			dy := dyAll[pl*oh*ow : (pl+1)*oh*ow]
 			for o, g := range dy {
 				if !p.Avg {
 					dplane[arg[pl*oh*ow+o]] += g
@@ -290,8 +307,7 @@ func (p *Pool2d) Forward(c *Ctx, x *Tensor) *Tensor {
 				}
 			}
 		}
-	})
-	return y
+	}
 }
 
 // ---------------------------------------------------------------- normalisation

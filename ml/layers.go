@@ -162,7 +162,10 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 	y := outTensor(&a.out, x.Shape...)
 	switch a.Kind {
 	case "relu":
-		cpu.ReLUMask(y.Data, x.Data, x.Data)
+		c.parallelFor(len(x.Data)/4096+1, func(lo, hi int) {
+			lo, hi = lo*4096, min(hi*4096, len(x.Data))
+			cpu.ReLUMask(y.Data[lo:hi], x.Data[lo:hi], x.Data[lo:hi])
+		})
 	case "gelu":
 		for i, v := range x.Data {
 			y.Data[i] = float32(v * geluCDF(v))
@@ -177,7 +180,10 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 	c.record(y, []*Tensor{x}, func() {
 		dy := y.Grad
 		if dx, fresh := x.gradDst(); fresh && a.Kind == "relu" {
-			cpu.ReLUMask(dx, x.Data, dy)
+			c.parallelFor(len(x.Data)/4096+1, func(lo, hi int) {
+				lo, hi = lo*4096, min(hi*4096, len(x.Data))
+				cpu.ReLUMask(dx[lo:hi], x.Data[lo:hi], dy[lo:hi])
+			})
 			return
 		} else if fresh {
 			clear(dx)

@@ -2,6 +2,7 @@ package ml
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/pouw/pouwd/accel"
 )
@@ -167,4 +168,31 @@ func outTensor(slot **Tensor, shape ...int) *Tensor {
 		}
 	}
 	return t
+}
+
+// parallelFor splits [0, n) into contiguous chunks over the backend's
+// thread count. Callers only use it where every index writes outputs no
+// other index touches, so the thread count never changes a bit.
+func (c *Ctx) parallelFor(n int, f func(lo, hi int)) {
+	t := 1
+	if c.B != nil {
+		t = c.B.Threads()
+	}
+	if t > n {
+		t = n
+	}
+	if t <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < t; w++ {
+		lo, hi := n*w/t, n*(w+1)/t
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
