@@ -42,7 +42,8 @@ var (
 
 // Config tunes a Client.
 type Config struct {
-	// GasAdjustment multiplies simulated gas (default 1.5).
+	// GasAdjustment multiplies simulated gas (default 2: a tx that settles
+	// a proof or a job costs more in its block than in simulation).
 	GasAdjustment float64
 	// GasPrices, e.g. "0.025upouw" (default none: zero fees).
 	GasPrices string
@@ -60,7 +61,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{GasAdjustment: 1.5, MaxRetries: 6, Backoff: 500 * time.Millisecond, InclusionTimeout: 60 * time.Second,
+	return Config{GasAdjustment: 2, MaxRetries: 6, Backoff: 500 * time.Millisecond, InclusionTimeout: 60 * time.Second,
 		PollInterval: 200 * time.Millisecond}
 }
 
@@ -263,6 +264,7 @@ func (c *Client) submit(msgs []sdk.Msg, adj float64) (string, kind, error) {
 	f := tx.Factory{}.
 		WithChainID(c.cctx.ChainID).
 		WithKeybase(c.cctx.Keyring).
+		WithFromName(c.from).
 		WithTxConfig(c.cctx.TxConfig).
 		WithAccountRetriever(authtypes.AccountRetriever{}).
 		WithAccountNumber(c.accNum).

@@ -86,9 +86,11 @@ type Stats struct {
 }
 
 type verdict struct {
-	accept bool
-	digest pouw.Hash
-	salt   []byte
+	committed bool
+	commit    pouw.Hash
+	accept    bool
+	digest    pouw.Hash
+	salt      []byte
 }
 
 // Verifier is the daemon.
@@ -218,7 +220,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			v.mu.Lock()
 			vd := v.verdicts[id]
 			v.mu.Unlock()
-			if vd == nil {
+			if vd == nil || !vd.committed {
 				if !contains(p.Verifiers, me) {
 					v.forget(id)
 				}
@@ -229,6 +231,9 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		default: // settled
 			v.forget(id)
 		}
+	}
+	if err := v.commitVerdicts(ctx); err != nil {
+		return err
 	}
 	if len(reveals) > 0 {
 		if _, err := v.cc.Broadcast(ctx, reveals...); err != nil {
@@ -335,7 +340,8 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		}
 		h := ck.Header
 		if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
-			return false, zero, fmt.Sprintf("checkpoint is %s seed %d step %d, the job is %s seed %d step %d", h.Spec, h.Seed, h.Step, job.ModelSpec, job.InitSeed, p.CommitStep), nil
+			return false, zero, fmt.Sprintf("checkpoint is %s init seed %d config %+v step %d, the job is %s init seed %d config %+v step %d",
+				h.Spec, h.Seed, h.Config, h.Step, job.ModelSpec, job.InitSeed, job.Config, p.CommitStep), nil
 		}
 		if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
 			return false, zero, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
@@ -387,7 +393,50 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	return true, d, "", nil
 }
 
-// judge replays a proof and commits the verdict.
+// commitVerdicts commits every judged verdict not yet committed, in one
+// tx (one tx per verdict when the batch is refused).
+func (v *Verifier) commitVerdicts(ctx context.Context) error {
+	me := v.cc.Address().String()
+	v.mu.Lock()
+	var ids []uint64
+	var msgs []sdk.Msg
+	for id, vd := range v.verdicts {
+		if !vd.committed {
+			ids = append(ids, id)
+			msgs = append(msgs, &types.MsgSubmitVerdict{Verifier: me, ProofId: id, Commitment: vd.commit[:]})
+		}
+	}
+	v.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil
+	}
+	mark := func(id uint64) {
+		v.mu.Lock()
+		if vd := v.verdicts[id]; vd != nil {
+			vd.committed = true
+		}
+		v.mu.Unlock()
+	}
+	if _, err := v.cc.Broadcast(ctx, msgs...); err == nil {
+		for _, id := range ids {
+			mark(id)
+		}
+		v.log.Info("verdicts committed", "proofs", ids)
+		return nil
+	} else if len(msgs) == 1 {
+		return fmt.Errorf("commit verdict on proof %d: %w", ids[0], err)
+	}
+	for i, m := range msgs {
+		if _, err := v.cc.Broadcast(ctx, m); err != nil {
+			v.log.Warn("verdict commit refused", "proof", ids[i], "err", err)
+			continue
+		}
+		mark(ids[i])
+	}
+	return nil
+}
+
+// judge replays a proof and records the verdict for commitVerdicts.
 func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	start := time.Now()
 	ok, d, why, err := v.Check(ctx, p)
@@ -403,17 +452,10 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	} else if d == (pouw.Hash{}) {
 		d = sha256.Sum256([]byte("pouw/verifier/unreplayable"))
 	}
-	addr := v.cc.Address()
-	c := pouw.VerdictCommitment(p.Id, addr, ok, d, salt)
+	c := pouw.VerdictCommitment(p.Id, v.cc.Address(), ok, d, salt)
 	v.mu.Lock()
-	v.verdicts[p.Id] = &verdict{accept: ok, digest: d, salt: salt}
+	v.verdicts[p.Id] = &verdict{commit: c, accept: ok, digest: d, salt: salt}
 	v.mu.Unlock()
-	if _, err := v.cc.Broadcast(ctx, &types.MsgSubmitVerdict{Verifier: addr.String(), ProofId: p.Id, Commitment: c[:]}); err != nil {
-		v.mu.Lock()
-		delete(v.verdicts, p.Id)
-		v.mu.Unlock()
-		return fmt.Errorf("commit verdict on proof %d: %w", p.Id, err)
-	}
 	if ok {
 		v.Stats.ProofsAccepted.Add(1)
 		v.log.Info("proof replayed: accept", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step,

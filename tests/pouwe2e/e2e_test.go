@@ -1,0 +1,392 @@
+// Package pouwe2e runs the miner and verifier daemons against the
+// in-process 4-validator network (tests/integration): a real MNIST subset,
+// a 2-configuration x 2-fold task trained by two honest miners and checked
+// by three verifiers (proofs replayed, verdicts committed and revealed,
+// models re-measured), ending with accepted proofs, a COMPLETED task and
+// its CV table; and three dishonest miners (fabricated gradient hash, a
+// batch order that is not the seeded one, a served checkpoint that does
+// not match its commitment) whose proofs the verifiers reject and who are
+// slashed and jailed.
+package pouwe2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	sdkmath "cosmossdk.io/math"
+
+	"github.com/cosmos/cosmos-sdk/codec"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
+	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/app"
+	"github.com/pouw/pouwd/chainclient"
+	"github.com/pouw/pouwd/jobspec"
+	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/tests/integration"
+	"github.com/pouw/pouwd/verifier"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// mnistSubset is the first nTrain training and nTest test samples of MNIST.
+func mnistSubset(t *testing.T, nTrain, nTest int) *data.Dataset {
+	t.Helper()
+	dir, err := data.DefaultMNISTDir()
+	if err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	full, _, err := data.LoadIDXDir(dir, data.MNISTClassNames)
+	if err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	sub := &data.Dataset{DType: full.DType, Shape: full.Shape, Classes: full.Classes, ClassNames: full.ClassNames}
+	dim := full.Dim()
+	take := func(split uint8, n int) {
+		for i := 0; i < full.Len() && n > 0; i++ {
+			if full.Split[i] != split {
+				continue
+			}
+			sub.U8 = append(sub.U8, full.U8[i*dim:(i+1)*dim]...)
+			sub.Labels = append(sub.Labels, full.Labels[i])
+			sub.Split = append(sub.Split, split)
+			n--
+		}
+	}
+	take(data.Train, nTrain)
+	take(data.Test, nTest)
+	if err := sub.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func logger() *slog.Logger {
+	lvl := slog.LevelWarn
+	if os.Getenv("POUWE2E_VERBOSE") != "" {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestPoUWEndToEnd(t *testing.T) {
+	start := time.Now()
+	accounts := append(append([]string(nil), integration.DefaultAccounts...), "cheat1", "cheat2", "cheat3")
+	n := integration.New(t, integration.Options{Accounts: accounts, TimeoutCommit: 500 * time.Millisecond,
+		ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
+			var g types.GenesisState
+			if err := cdc.UnmarshalJSON(genesis[types.ModuleName], &g); err != nil {
+				return err
+			}
+			g.Params.CommitInterval = 5
+			g.Params.VerdictCommitBlocks = 60
+			g.Params.VerdictRevealBlocks = 60
+			g.Params.RetargetIntervalBlocks = 1_000_000 // keep the easy target for the whole test
+			target := pouw.TargetFromProbability(1, 50)
+			g.Target = target[:]
+			genesis[types.ModuleName] = cdc.MustMarshalJSON(&g)
+			return nil
+		}})
+	t.Logf("network up in %s", time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := types.NewQueryClient(n.ClientCtx())
+	addr := func(name string) string { return n.Address(name).String() }
+	pr, err := q.Params(ctx, &types.QueryParamsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := pr.Params
+	log := logger()
+	clients := map[string]*chainclient.Client{}
+	for _, name := range accounts {
+		cfg := chainclient.DefaultConfig()
+		cfg.Logger = log
+		c, err := chainclient.New(n.ClientCtx(), name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[name] = c
+	}
+
+	// Dataset: 300 training + 100 test samples of MNIST, erasure-coded as
+	// the chain records it.
+	ds := mnistSubset(t, 300, 100)
+	sum, err := ds.SHA256()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ds.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := p2p.NewCoder().Encode(raw, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := make([]uint64, ds.Classes)
+	for i, c := range data.Histogram(ds.Labels, ds.Classes) {
+		hist[i] = uint64(c)
+	}
+	shape := make([]uint32, len(ds.Shape))
+	for i, d := range ds.Shape {
+		shape[i] = uint32(d)
+	}
+	cl := clients["client"]
+	pool := authtypes.NewModuleAddress(types.RewardPoolName)
+	if _, err := cl.Broadcast(ctx,
+		&types.MsgRegisterDataset{Owner: addr("client"), Name: "mnist-400", Format: types.DATASET_FORMAT_MNIST, Sha256: sum[:],
+			SampleCount: uint64(ds.Len()), NumClasses: uint32(ds.Classes), FeatureShape: shape, LabelHistogram: hist, Erasure: enc.Erasure},
+		&banktypes.MsgSend{FromAddress: addr("client"), ToAddress: pool.String(), Amount: sdk.NewCoins(sdk.NewCoin(app.BondDenom, sdkmath.NewInt(1_000_000_000)))},
+	); err != nil {
+		t.Fatal(err)
+	}
+	dsl, err := q.Datasets(ctx, &types.QueryDatasetsRequest{})
+	if err != nil || len(dsl.Datasets) != 1 {
+		t.Fatalf("datasets: %v %v", dsl, err)
+	}
+	datasetID := dsl.Datasets[0].Id
+
+	// Task A (honest): 2 MLP configurations x 2 folds. Task B (attacks):
+	// 1 configuration x 3 folds, one job per dishonest miner.
+	mlp := func(lr uint64) types.ModelConfig {
+		return types.ModelConfig{Architecture: "mlp", Layers: []uint32{784, 32, 10}, LearningRateE9: lr, BatchSize: 16, Epochs: 2,
+			Optimizer: types.OPTIMIZER_SGD, Precision: types.PRECISION_FP32}
+	}
+	submit := func(configs []types.ModelConfig, folds uint32, seed uint64) uint64 {
+		res, err := cl.Broadcast(ctx, &types.MsgSubmitTask{Client: addr("client"), DatasetId: datasetID, Configs: configs,
+			Cv: types.CVConfig{Folds: folds, Stratified: true, Metric: types.METRIC_ACCURACY}, Seed: seed,
+			Deadlines: types.Deadlines{ClaimBlocks: 400, TrainingBlocks: 400, EvaluationBlocks: 100},
+			Fee:       sdk.NewCoin(app.BondDenom, sdkmath.NewInt(1_000_000))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res
+		r, err := q.Tasks(ctx, &types.QueryTasksRequest{})
+		if err != nil || len(r.Tasks) == 0 {
+			t.Fatalf("tasks: %v", err)
+		}
+		var id uint64
+		for _, tk := range r.Tasks {
+			id = max(id, tk.Id)
+		}
+		return id
+	}
+	taskA := submit([]types.ModelConfig{mlp(100_000_000), mlp(50_000_000)}, 2, 1)
+	taskB := submit([]types.ModelConfig{mlp(100_000_000)}, 3, 2)
+	for _, id := range []uint64{taskA, taskB} {
+		waitFor(t, fmt.Sprintf("task %d fold seed", id), 30*time.Second, func() bool {
+			r, err := q.Task(ctx, &types.QueryTaskRequest{Id: id})
+			return err == nil && len(r.Task.FoldSeed) == 32
+		})
+	}
+
+	be, err := cpu.New(cpu.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	datasets := miner.MemDatasets{sum: ds}
+	fetcher := verifier.NewStoreFetcher()
+
+	// Verifiers.
+	var verifiers []*verifier.Verifier
+	for _, name := range []string{"verifier1", "verifier2", "verifier3"} {
+		vc := verifier.DefaultConfig()
+		vc.Poll, vc.Logger = 300*time.Millisecond, log
+		v, err := verifier.New(vc, clients[name], datasets, fetcher, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifiers = append(verifiers, v)
+		go func() { _ = v.Run(ctx) }()
+	}
+
+	// Honest miners on task A.
+	newMiner := func(name string, att miner.Attack, tasks []uint64) *miner.Miner {
+		cfg := miner.DefaultConfig()
+		cfg.Poll, cfg.Logger, cfg.Attack, cfg.Tasks, cfg.StatusEvery = 300*time.Millisecond, log, att, tasks, 0
+		st, err := miner.OpenStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := miner.New(cfg, clients[name], datasets, st, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetcher.Add(addr(name), st)
+		return m
+	}
+	for _, name := range []string{"miner1", "miner2"} {
+		m := newMiner(name, miner.Attack{}, []uint64{taskA})
+		go func() { _ = m.Run(ctx) }()
+	}
+
+	// Dishonest miners on task B, one job each.
+	rb, err := q.Task(ctx, &types.QueryTaskRequest{Id: taskB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tB := rb.Task
+	job2, err := jobspec.Prepare(&tB, 2, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacks := map[string]miner.Attack{
+		"cheat1": {Step: func(_ uint32, step uint64, h *pouw.StepHashes) { // fabricated gradient hash
+			h.Gradients = sha256.Sum256(binary.BigEndian.AppendUint64([]byte("made up"), step))
+		}},
+		"cheat2": {Job: func(j *jobspec.Job) { j.Config.Seed++ }}, // not the seeded batch order
+		"cheat3": {Checkpoint: func(step uint64, b []byte) []byte { // serves other weights than it committed
+			if step == 0 {
+				return b
+			}
+			ck, err := ml.ParseCheckpoint(b)
+			if err != nil {
+				panic(err)
+			}
+			tr, err := ml.ResumeTrainer(ck, job2.Train, be)
+			if err != nil {
+				panic(err)
+			}
+			tr.Model.Params()[0].T.Data[0] += 0.25
+			var buf bytes.Buffer
+			if err := tr.SaveCheckpoint(&buf); err != nil {
+				panic(err)
+			}
+			return buf.Bytes()
+		}},
+	}
+	cheats := []string{"cheat1", "cheat2", "cheat3"}
+	for i, name := range cheats {
+		m := newMiner(name, attacks[name], []uint64{taskB})
+		if err := m.EnsureBonded(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = m.RunJob(ctx, &tB, uint32(i), false) }()
+	}
+
+	// Task A completes with a CV table.
+	waitFor(t, "task A completed", 150*time.Second, func() bool {
+		r, err := q.Task(ctx, &types.QueryTaskRequest{Id: taskA})
+		return err == nil && r.Task.Status == types.TASK_STATUS_COMPLETED
+	})
+	table, err := q.CVTable(ctx, &types.QueryCVTableRequest{TaskId: taskA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !table.HasBest {
+		t.Fatalf("task A has no best configuration: %+v", table)
+	}
+	t.Logf("task %d COMPLETED after %s; CV table (accuracy ppm):", taskA, time.Since(start).Round(time.Millisecond))
+	for c, row := range table.Rows {
+		if !row.Score.Complete || row.Score.MeanPpm < 500_000 {
+			t.Fatalf("config %d: %+v (expected complete, mean >= 50%%)", c, row.Score)
+		}
+		t.Logf("  config %d: mean %d std %d", c, row.Score.MeanPpm, row.Score.StdPpm)
+	}
+	t.Logf("  best configuration: %d", table.BestConfig)
+	jobs, err := q.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: taskA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs.Jobs {
+		if j.Outcome != types.JOB_OUTCOME_ACCEPTED || j.VerifiedPpm != uint64(j.Claimed.AccuracyPpm) {
+			t.Fatalf("job %d: outcome %s claimed %d verified %d", j.Index, j.Outcome, j.Claimed.AccuracyPpm, j.VerifiedPpm)
+		}
+	}
+
+	// Every proof settles: the honest miners' accepted, each cheat's rejected.
+	proofsBy := func() map[string][]types.Proof {
+		out := map[string][]types.Proof{}
+		for id := uint64(1); ; id++ {
+			r, err := q.Proof(ctx, &types.QueryProofRequest{Id: id})
+			if err != nil {
+				return out
+			}
+			out[r.Proof.Miner] = append(out[r.Proof.Miner], r.Proof)
+		}
+	}
+	settled := func(p types.Proof) bool {
+		return p.Status == types.PROOF_STATUS_ACCEPTED || p.Status == types.PROOF_STATUS_REJECTED || p.Status == types.PROOF_STATUS_UNDECIDED
+	}
+	waitFor(t, "every proof settled and every cheat slashed", 120*time.Second, func() bool {
+		all := proofsBy()
+		for _, ps := range all {
+			for _, p := range ps {
+				if !settled(p) {
+					return false
+				}
+			}
+		}
+		for _, name := range cheats {
+			w, err := q.Worker(ctx, &types.QueryWorkerRequest{Address: addr(name)})
+			if err != nil || w.Worker.JailedUntil == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	all := proofsBy()
+	count := func(ps []types.Proof, s types.ProofStatus) (k int) {
+		for _, p := range ps {
+			if p.Status == s {
+				k++
+			}
+		}
+		return k
+	}
+	for _, name := range []string{"miner1", "miner2"} {
+		ps := all[addr(name)]
+		if count(ps, types.PROOF_STATUS_REJECTED) != 0 || (len(ps) > 0 && count(ps, types.PROOF_STATUS_ACCEPTED) != len(ps)) {
+			t.Fatalf("%s: %d proofs, %d accepted, %d rejected", name, len(ps), count(ps, types.PROOF_STATUS_ACCEPTED), count(ps, types.PROOF_STATUS_REJECTED))
+		}
+		w, _ := q.Worker(ctx, &types.QueryWorkerRequest{Address: addr(name)})
+		t.Logf("%s: %d proofs accepted, bond %s, jailed_until %d", name, len(ps), w.Worker.Bond, w.Worker.JailedUntil)
+	}
+	if len(all[addr("miner1")])+len(all[addr("miner2")]) == 0 {
+		t.Fatal("no honest proof at all")
+	}
+	for _, name := range cheats {
+		ps := all[addr(name)]
+		w, err := q.Worker(ctx, &types.QueryWorkerRequest{Address: addr(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rej := count(ps, types.PROOF_STATUS_REJECTED)
+		if rej == 0 || w.Worker.JailedUntil == 0 || !w.Worker.Bond.IsLT(params.MinWorkerBond) {
+			t.Fatalf("%s: %d proofs, %d rejected, bond %s, jailed until %d: expected rejection, slash and jail", name, len(ps), rej, w.Worker.Bond, w.Worker.JailedUntil)
+		}
+		t.Logf("%s: %d proofs, %d rejected, %d accepted; bond %s (slashed), jailed until %d", name, len(ps), rej,
+			count(ps, types.PROOF_STATUS_ACCEPTED), w.Worker.Bond, w.Worker.JailedUntil)
+	}
+	var names []string
+	for _, v := range verifiers {
+		names = append(names, fmt.Sprintf("accept %d reject %d evals %d", v.Stats.ProofsAccepted.Load(), v.Stats.ProofsRejected.Load(), v.Stats.Evaluations.Load()))
+	}
+	sort.Strings(names)
+	t.Logf("verifiers: %v; total %s", names, time.Since(start).Round(time.Millisecond))
+}
