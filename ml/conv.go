@@ -3,6 +3,8 @@ package ml
 import (
 	"fmt"
 
+	"github.com/pouw/pouwd/accel/cpu"
+
 	"github.com/pouw/pouwd/accel/canon"
 )
 
@@ -490,23 +492,7 @@ func maxPool2(x, y []float32, arg []int32, planes, h, w, oh, ow int) {
 		for oy := 0; oy < oh; oy++ {
 			r0 := src[2*oy*w : 2*oy*w+w]
 			r1 := src[(2*oy+1)*w : (2*oy+1)*w+w]
-			d := dst[oy*ow : oy*ow+ow]
-			a := ag[oy*ow : oy*ow+ow]
-			for ox := range d {
-				i := 2 * ox
-				best, bi := r0[i], 2*oy*w+i
-				if v := r0[i+1]; v > best {
-					best, bi = v, 2*oy*w+i+1
-				}
-				if v := r1[i]; v > best {
-					best, bi = v, (2*oy+1)*w+i
-				}
-				if v := r1[i+1]; v > best {
-					best, bi = v, (2*oy+1)*w+i+1
-				}
-				d[ox] = best
-				a[ox] = int32(bi)
-			}
+			cpu.MaxPool2Row(r0, r1, dst[oy*ow:oy*ow+ow], ag[oy*ow:oy*ow+ow], 2*oy*w, w)
 		}
 	}
 }

@@ -35,3 +35,26 @@ func ReLUMask(dst, x, src []float32) {
 		}
 	}
 }
+
+// MaxPool2Row computes one output row of a 2x2, stride-2 max pool from
+// input rows r0 and r1 (r1 follows r0 by w in the plane, r0 starts at plane
+// index base0): y[o] is the first maximum, in window order (0,0), (0,1),
+// (1,0), (1,1) with strictly-greater replacing, and arg[o] its plane index.
+func MaxPool2Row(r0, r1, y []float32, arg []int32, base0, w int) {
+	done := maxPool2RowFast(r0, r1, y, arg, base0, w)
+	for o := done; o < len(y); o++ {
+		i := 2 * o
+		best, bi := r0[i], base0+i
+		if v := r0[i+1]; v > best {
+			best, bi = v, base0+i+1
+		}
+		if v := r1[i]; v > best {
+			best, bi = v, base0+w+i
+		}
+		if v := r1[i+1]; v > best {
+			best, bi = v, base0+w+i+1
+		}
+		y[o] = best
+		arg[o] = int32(bi)
+	}
+}

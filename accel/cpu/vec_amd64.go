@@ -35,3 +35,18 @@ func reluMaskFast(dst, x, src []float32) int {
 	}
 	return 0
 }
+
+//go:noescape
+func maxPool2RowAVX512(r0, r1, y *float32, arg *int32, n int, base0, w int32)
+
+func maxPool2RowFast(r0, r1, y []float32, arg []int32, base0, w int) int {
+	if !hasAVX512() || len(y) < 16 || w > 1<<30 {
+		return 0
+	}
+	n := len(y) &^ 15
+	_ = r0[2*n-1]
+	_ = r1[2*n-1]
+	_ = arg[n-1]
+	maxPool2RowAVX512(&r0[0], &r1[0], &y[0], &arg[0], n, int32(base0), int32(w))
+	return n
+}

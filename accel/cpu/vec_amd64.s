@@ -88,3 +88,80 @@ reluMaskAVX512_done:
 	VZEROUPPER
 	RET
 
+// func maxPool2RowAVX512(r0, r1, y *float32, arg *int32, n int, base0, w int32)
+// n outputs (a multiple of 16): y[o] = max of r0[2o], r0[2o+1], r1[2o], r1[2o+1]
+// (first maximum wins), arg[o] = its index in the plane: base0+2o (+1) or
+// base0+w+2o (+1).
+TEXT ·maxPool2RowAVX512(SB), NOSPLIT, $0-48
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DX
+	MOVQ y+16(FP), DI
+	MOVQ arg+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVL base0+40(FP), AX
+	VPBROADCASTD AX, Z20
+	MOVL w+44(FP), AX
+	VPBROADCASTD AX, Z21
+	// Z22 = even-lane selector 0,2,...,30; Z23 = odd 1,3,...,31; Z24 = 0,2,..,30 as offsets
+	MOVQ $0x0000000200000000, AX
+	MOVQ $0x0000000600000004, BX
+	VMOVQ AX, X22
+	VPINSRQ $1, BX, X22, X22
+	VPBROADCASTD ·c8(SB), X25
+	VPADDD X25, X22, X26
+	VINSERTI32X4 $1, X26, Z22, Z22
+	VPADDD X25, X26, X26
+	VINSERTI32X4 $2, X26, Z22, Z22
+	VPADDD X25, X26, X26
+	VINSERTI32X4 $3, X26, Z22, Z22
+	VPBROADCASTD ·c1(SB), Z25
+	VPADDD Z25, Z22, Z23
+	VPADDD Z22, Z20, Z20
+maxpool2_loop:
+	CMPQ CX, $16
+	JLT maxpool2_done
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS (DX), Z2
+	VMOVUPS 64(DX), Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z22, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z23, Z5
+	VMOVAPS Z2, Z6
+	VPERMT2PS Z3, Z22, Z6
+	VMOVAPS Z2, Z7
+	VPERMT2PS Z3, Z23, Z7
+	// best = a (Z4), idx = base (Z20)
+	VMOVAPS Z20, Z8
+	VCMPPS $0x1e, Z4, Z5, K1
+	VMOVAPS Z5, K1, Z4
+	VPADDD Z25, Z20, K1, Z8
+	VCMPPS $0x1e, Z4, Z6, K2
+	VMOVAPS Z6, K2, Z4
+	VPADDD Z21, Z20, K2, Z8
+	VCMPPS $0x1e, Z4, Z7, K3
+	VMOVAPS Z7, K3, Z4
+	VPADDD Z21, Z20, Z9
+	VPADDD Z25, Z9, K3, Z8
+	VMOVUPS Z4, (DI)
+	VMOVDQU32 Z8, (R8)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $64, DI
+	ADDQ $64, R8
+	VPBROADCASTD ·c32(SB), Z9
+	VPADDD Z9, Z20, Z20
+	SUBQ $16, CX
+	JMP maxpool2_loop
+maxpool2_done:
+	VZEROUPPER
+	RET
+
+DATA ·c1+0(SB)/4, $1
+GLOBL ·c1(SB), RODATA, $4
+DATA ·c8+0(SB)/4, $8
+GLOBL ·c8(SB), RODATA, $4
+DATA ·c32+0(SB)/4, $32
+GLOBL ·c32(SB), RODATA, $4
+

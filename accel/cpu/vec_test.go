@@ -41,3 +41,30 @@ func TestReLUMask(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxPool2Row(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	for _, n := range []int{1, 15, 16, 17, 40} {
+		r0, r1 := randMat(r, 2*n+1), randMat(r, 2*n+1)
+		for i := 0; i < len(r0); i += 3 { // ties and NaNs
+			r1[i] = r0[i]
+		}
+		if n >= 3 {
+			r0[1], r1[4] = float32(math.NaN()), float32(math.NaN())
+		}
+		y, arg := make([]float32, n), make([]int32, n)
+		MaxPool2Row(r0, r1, y, arg, 100, 2*n+7)
+		for o := 0; o < n; o++ {
+			i := 2 * o
+			best, bi := r0[i], 100+i
+			for k, v := range []float32{r0[i+1], r1[i], r1[i+1]} {
+				if v > best {
+					best, bi = v, 100+[]int{i + 1, 2*n + 7 + i, 2*n + 7 + i + 1}[k]
+				}
+			}
+			if math.Float32bits(y[o]) != math.Float32bits(best) || int(arg[o]) != bi {
+				t.Fatalf("n=%d o=%d: %g@%d, want %g@%d", n, o, y[o], arg[o], best, bi)
+			}
+		}
+	}
+}
