@@ -53,3 +53,28 @@ func (f *StoreFetcher) Model(ctx context.Context, minerAddr string, hash []byte)
 	}
 	return s.Model(ctx, hash)
 }
+
+// AnyStore tries each store in turn, whoever the miner is (daemons on one
+// machine reading each other's store directories). What it returns is
+// checked by the caller against the hash it asked for.
+type AnyStore []*miner.Store
+
+// Checkpoint implements Fetcher.
+func (a AnyStore) Checkpoint(ctx context.Context, _ string, task uint64, job uint32, weightsHash []byte) ([]byte, error) {
+	for _, s := range a {
+		if b, err := s.Checkpoint(ctx, task, job, weightsHash); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: checkpoint %x of task %d job %d in %d stores", miner.ErrNotFound, weightsHash, task, job, len(a))
+}
+
+// Model implements Fetcher.
+func (a AnyStore) Model(ctx context.Context, _ string, hash []byte) ([]byte, error) {
+	for _, s := range a {
+		if b, err := s.Model(ctx, hash); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: model %x in %d stores", miner.ErrNotFound, hash, len(a))
+}

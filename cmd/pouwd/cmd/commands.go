@@ -25,6 +25,7 @@ import (
 	genutilcli "github.com/cosmos/cosmos-sdk/x/genutil/client/cli"
 
 	"github.com/pouw/pouwd/app"
+	"github.com/pouw/pouwd/cmd/pouwd/workercmd"
 )
 
 func initRootCmd(rootCmd *cobra.Command, tempApp *app.PouwApp) {
@@ -49,6 +50,7 @@ func initRootCmd(rootCmd *cobra.Command, tempApp *app.PouwApp) {
 	)
 
 	addEngineCommands(rootCmd)
+	rootCmd.AddCommand(workercmd.NewMinerCommand(), workercmd.NewVerifierCommand())
 }
 
 func queryCommand() *cobra.Command {

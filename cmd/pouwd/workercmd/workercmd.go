@@ -1,0 +1,275 @@
+// Package workercmd holds the `pouwd miner start` and `pouwd verifier
+// start` commands: they build a chainclient from the usual tx flags
+// (--from, --node, --chain-id, --keyring-backend, --gas-prices), a CPU
+// backend (--device auto falls back to cpu with a log line while no GPU
+// backend is built in), the local dataset directory (--data-dir: prepared
+// datasets as `pouwd data prepare` or `pouwd data fetch` write them), and
+// run the daemon until interrupted, with a status line and Prometheus
+// metrics (--metrics-addr).
+//
+// Checkpoints and models: a miner keeps them in its store (--store, default
+// <home>/pouw-store); a verifier reads the stores named by --peer-stores
+// (miners on the same machine). Serving them over libp2p waits for the p2p
+// checkpoint protocol to address checkpoints by their committed weights
+// hash (see the miner package).
+//
+// It must never hold anything but its own key's signing rights.
+package workercmd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/client/flags"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/chainclient"
+	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/verifier"
+)
+
+const (
+	flagDevice      = "device"
+	flagMaxJobs     = "max-jobs"
+	flagDataDir     = "data-dir"
+	flagStore       = "store"
+	flagPeerStores  = "peer-stores"
+	flagWorkers     = "workers"
+	flagThreads     = "threads"
+	flagPoll        = "poll"
+	flagMetrics     = "metrics-addr"
+	flagStatusEvery = "status-every"
+	flagMemFraction = "memory-fraction"
+	flagTasks       = "tasks"
+)
+
+func group(use, short string, start *cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, RunE: client.ValidateCmd}
+	cmd.AddCommand(start)
+	return cmd
+}
+
+// NewMinerCommand returns `miner` with `start`.
+func NewMinerCommand() *cobra.Command {
+	start := &cobra.Command{
+		Use:   "start --from KEY [--node URL] [--device auto|cpu] [--max-jobs N] [--data-dir DIR]",
+		Short: "Bond as a miner, claim jobs, train, commit checkpoints, submit proofs and results",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			log := newLogger(cmd)
+			cc, be, err := common(cmd, log)
+			if err != nil {
+				return err
+			}
+			cfg := miner.DefaultConfig()
+			cfg.Logger = log
+			cfg.MaxJobs, _ = cmd.Flags().GetInt(flagMaxJobs)
+			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
+			cfg.StatusEvery, _ = cmd.Flags().GetDuration(flagStatusEvery)
+			frac, _ := cmd.Flags().GetFloat64(flagMemFraction)
+			cfg.Budget = accel.CPUBudget(frac)
+			tasks, _ := cmd.Flags().GetUintSlice(flagTasks)
+			for _, t := range tasks {
+				cfg.Tasks = append(cfg.Tasks, uint64(t))
+			}
+			dataDir, _ := cmd.Flags().GetString(flagDataDir)
+			storeDir, _ := cmd.Flags().GetString(flagStore)
+			if storeDir == "" {
+				storeDir = filepath.Join(cc.ClientContext().HomeDir, "pouw-store")
+			}
+			st, err := miner.OpenStore(storeDir)
+			if err != nil {
+				return err
+			}
+			m, err := miner.New(cfg, cc, &miner.DirDatasets{Root: dataDir}, st, be)
+			if err != nil {
+				return err
+			}
+			serveMetrics(cmd, log, minerCollector(m))
+			log.Info("miner starting", "address", cc.Address(), "store", storeDir, "data", dataDir)
+			return m.Run(ctx)
+		},
+	}
+	addCommonFlags(start)
+	start.Flags().Int(flagMaxJobs, 1, "jobs trained at once")
+	start.Flags().String(flagStore, "", "where committed checkpoints and final models are kept (default <home>/pouw-store)")
+	start.Flags().Duration(flagStatusEvery, 5*time.Second, "status line period (0: none)")
+	start.Flags().Float64(flagMemFraction, 0.8, "fraction of available memory a job may use")
+	start.Flags().UintSlice(flagTasks, nil, "only these task ids (default: any)")
+	return group("miner", "Proof-of-Useful-Work miner", start)
+}
+
+// NewVerifierCommand returns `verifier` with `start`.
+func NewVerifierCommand() *cobra.Command {
+	start := &cobra.Command{
+		Use:   "start --from KEY [--node URL] [--workers N] [--data-dir DIR] [--peer-stores DIR,...]",
+		Short: "Bond as a verifier; replay assigned proofs and vote; re-measure assigned models",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			log := newLogger(cmd)
+			cc, be, err := common(cmd, log)
+			if err != nil {
+				return err
+			}
+			cfg := verifier.DefaultConfig()
+			cfg.Logger = log
+			cfg.Workers, _ = cmd.Flags().GetInt(flagWorkers)
+			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
+			dataDir, _ := cmd.Flags().GetString(flagDataDir)
+			dirs, _ := cmd.Flags().GetStringSlice(flagPeerStores)
+			var stores []*miner.Store
+			for _, d := range dirs {
+				s, err := miner.OpenStore(d)
+				if err != nil {
+					return err
+				}
+				stores = append(stores, s)
+			}
+			v, err := verifier.New(cfg, cc, &miner.DirDatasets{Root: dataDir}, verifier.AnyStore(stores), be)
+			if err != nil {
+				return err
+			}
+			serveMetrics(cmd, log, verifierCollector(v))
+			log.Info("verifier starting", "address", cc.Address(), "data", dataDir, "peer_stores", dirs)
+			return v.Run(ctx)
+		},
+	}
+	addCommonFlags(start)
+	start.Flags().Int(flagWorkers, 2, "assignments worked at once")
+	start.Flags().StringSlice(flagPeerStores, nil, "miners' store directories to read checkpoints and models from")
+	return group("verifier", "Proof-of-Useful-Work verifier", start)
+}
+
+func addCommonFlags(cmd *cobra.Command) {
+	flags.AddTxFlagsToCmd(cmd)
+	cmd.Flags().String(flagDevice, "auto", "auto|cpu (auto uses the CPU until a GPU backend is built in)")
+	cmd.Flags().String(flagDataDir, "", "directory of prepared datasets (subdirectories with dataset.pouw + meta.json)")
+	cmd.Flags().Int(flagThreads, runtime.NumCPU(), "CPU threads per kernel")
+	cmd.Flags().Duration(flagPoll, time.Second, "chain polling period")
+	cmd.Flags().String(flagMetrics, "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
+}
+
+func newLogger(cmd *cobra.Command) *slog.Logger {
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func common(cmd *cobra.Command, log *slog.Logger) (*chainclient.Client, accel.Backend, error) {
+	clientCtx, err := client.GetClientTxContext(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	from, _ := cmd.Flags().GetString(flags.FlagFrom)
+	if from == "" {
+		return nil, nil, fmt.Errorf("--from is required (a key in the keyring)")
+	}
+	cfg := chainclient.DefaultConfig()
+	cfg.Logger = log
+	cfg.GasPrices, _ = cmd.Flags().GetString(flags.FlagGasPrices)
+	cc, err := chainclient.New(clientCtx, clientCtx.FromName, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dev, _ := cmd.Flags().GetString(flagDevice)
+	switch dev {
+	case "cpu":
+	case "auto":
+		log.Info("device auto: no GPU backend in this build; using the CPU")
+	default:
+		return nil, nil, fmt.Errorf("--device %q: expected auto or cpu", dev)
+	}
+	threads, _ := cmd.Flags().GetInt(flagThreads)
+	be, err := cpu.New(cpu.Options{Threads: max(threads, 1)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cc, be, nil
+}
+
+func serveMetrics(cmd *cobra.Command, log *slog.Logger, c prometheus.Collector) {
+	addr, _ := cmd.Flags().GetString(flagMetrics)
+	if addr == "" {
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			log.Error("metrics server", "addr", addr, "err", err)
+		}
+	}()
+	log.Info("metrics", "addr", "http://"+addr+"/metrics")
+}
+
+// counters exposes a fixed set of counters read at scrape time.
+type counters struct {
+	descs map[string]*prometheus.Desc
+	read  func() map[string]float64
+}
+
+func (c counters) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c counters) Collect(ch chan<- prometheus.Metric) {
+	for name, v := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, v)
+	}
+}
+
+func newCounters(prefix string, names []string, read func() map[string]float64) counters {
+	c := counters{descs: map[string]*prometheus.Desc{}, read: read}
+	for _, n := range names {
+		c.descs[n] = prometheus.NewDesc(prefix+n+"_total", prefix+n, nil, nil)
+	}
+	return c
+}
+
+func minerCollector(m *miner.Miner) prometheus.Collector {
+	s := &m.Stats
+	return newCounters("pouw_miner_", []string{"jobs", "steps", "samples", "tickets", "proofs_won", "proofs_submitted", "commitments"},
+		func() map[string]float64 {
+			return map[string]float64{"jobs": float64(s.JobsDone.Load()), "steps": float64(s.Steps.Load()), "samples": float64(s.Samples.Load()),
+				"tickets": float64(s.TicketsDrawn.Load()), "proofs_won": float64(s.ProofsWon.Load()),
+				"proofs_submitted": float64(s.ProofsSubmitted.Load()), "commitments": float64(s.Commitments.Load())}
+		})
+}
+
+func verifierCollector(v *verifier.Verifier) prometheus.Collector {
+	s := &v.Stats
+	return newCounters("pouw_verifier_", []string{"proofs_accepted", "proofs_rejected", "verdicts_revealed", "evaluations"},
+		func() map[string]float64 {
+			return map[string]float64{"proofs_accepted": float64(s.ProofsAccepted.Load()), "proofs_rejected": float64(s.ProofsRejected.Load()),
+				"verdicts_revealed": float64(s.Revealed.Load()), "evaluations": float64(s.Evaluations.Load())}
+		})
+}
