@@ -39,15 +39,21 @@ type Sources func(index int) []peer.ID
 
 // FetchOptions tune FetchDataset.
 type FetchOptions struct {
-	// Parallel shard fetches (default k).
+	// Parallel shard fetches (default k+m: the k started first plus the
+	// extra indices hedging starts).
 	Parallel int
+	// Hedge: when a shard has not arrived after this long (a dead or slow
+	// peer, a dial timing out) one more index is started, so any k finish
+	// first (default 750 ms; negative disables).
+	Hedge time.Duration
 	// Progress, if set, is called after each verified shard.
 	Progress func(verified, needed int)
 }
 
 // FetchDataset fetches any k verified shards of ds in parallel (data
 // shards first; each index tries its sources in order and moves on from a
-// peer that fails or lies), rebuilds the canonical bytes and checks them
+// peer that fails or lies; an index failing everywhere, or still pending
+// after Hedge, starts the next index), rebuilds the canonical bytes and checks them
 // against the dataset's SHA-256. With fewer than k shards obtainable the
 // error wraps ErrNotEnough and names the missing indices.
 func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Dataset, sources Sources, opt FetchOptions) ([]byte, *FetchReport, error) {
@@ -58,7 +64,10 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 	}
 	k, n := int(e.DataShards), int(e.DataShards+e.ParityShards)
 	if opt.Parallel <= 0 {
-		opt.Parallel = k
+		opt.Parallel = n
+	}
+	if opt.Hedge == 0 {
+		opt.Hedge = 750 * time.Millisecond
 	}
 	rep := &FetchReport{From: map[int]peer.ID{}}
 	shards := make([][]byte, n)
@@ -76,6 +85,10 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 	fetchIndex := func(idx int) {
 		defer wg.Done()
 		defer func() { <-sem }()
+		if opt.Hedge > 0 {
+			hedge := time.AfterFunc(opt.Hedge, func() { startOne() })
+			defer hedge.Stop()
+		}
 		for _, p := range sources(idx) {
 			if ctx.Err() != nil {
 				return

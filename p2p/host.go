@@ -13,9 +13,11 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pouw/pouwd/x/pouwml/types"
@@ -167,12 +169,28 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.ResourceManager(rm),
 		libp2p.DisableRelay(),
+		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirst)),
 	)
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("p2p: host: %w", err)
 	}
 	return h, nil
+}
+
+// tcpFirst ranks dials for bulk transfers: TCP addresses at once, QUIC
+// after 300 ms (libp2p's default prefers QUIC, whose user-space crypto
+// moves a third of TCP's bytes per CPU second here; see scripts/bench/p2p.sh).
+func tcpFirst(addrs []ma.Multiaddr) []network.AddrDelay {
+	out := make([]network.AddrDelay, 0, len(addrs))
+	for _, a := range addrs {
+		d := 300 * time.Millisecond
+		if _, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			d = 0
+		}
+		out = append(out, network.AddrDelay{Addr: a, Delay: d})
+	}
+	return out
 }
 
 // HostAddrs returns the host's listen addresses as strings, each with

@@ -136,6 +136,25 @@ func TestRealHostsRing(t *testing.T) {
 				}
 			}
 
+			// A shard damaged on disk is dropped and healed by the next sync.
+			for i := 0; i < 14; i++ {
+				if storage[3].svc.store.HasShard(ds.Id, i) {
+					p := storage[3].svc.store.shardPath(ds.Id, i)
+					b, _ := os.ReadFile(p)
+					b[7] ^= 1
+					os.WriteFile(p, b, 0o600)
+					sp := &StoragePeer{Svc: storage[3].svc, Chain: chain, Coder: coder, Ring: DefaultRingConfig()}
+					rep, err := sp.Sync(ctx)
+					if err != nil || rep.Damaged != 1 || rep.Fetched != 1 {
+						t.Fatalf("healing: %+v %v", rep, err)
+					}
+					if b, _ := storage[3].svc.store.Shard(ds.Id, i); VerifyShard(&ds.Erasure, i, b) != nil {
+						t.Fatal("shard not healed")
+					}
+					break
+				}
+			}
+
 			// One remaining peer lies; a fresh node fetches.
 			liar := storage[2]
 			lie(liar.h, ds, enc.Shards)

@@ -32,6 +32,8 @@ type SyncReport struct {
 	Placed   int // shards the ring places here
 	Fetched  int // shards fetched from other peers
 	Rebuilt  int // shards re-created from k others
+	Pending  int // placed here but no peer holds any shard yet (a publish in progress)
+	Damaged  int // local copies that failed their hash and were replaced or dropped
 	Failed   []string
 }
 
@@ -82,8 +84,15 @@ func (sp *StoragePeer) Sync(ctx context.Context) (*SyncReport, error) {
 				continue
 			}
 			rep.Placed++
-			if b, err := sp.Svc.store.Shard(ds.Id, idx); err == nil && VerifyShard(&ds.Erasure, idx, b) == nil {
-				continue
+			if b, err := sp.Svc.store.Shard(ds.Id, idx); err == nil {
+				if VerifyShard(&ds.Erasure, idx, b) == nil {
+					continue
+				}
+				// Damaged on disk: stop serving it, then heal it below.
+				log.Error("stored shard damaged", "dataset", ds.Id, "shard", idx)
+				sp.Svc.markChecked(ds.Id, idx, false)
+				_ = sp.Svc.store.DeleteShard(ds.Id, idx)
+				rep.Damaged++
 			}
 			if err := sp.fetchShard(ctx, ds, idx, sources); err == nil {
 				rep.Fetched++
@@ -92,6 +101,10 @@ func (sp *StoragePeer) Sync(ctx context.Context) (*SyncReport, error) {
 				return rep, ctx.Err()
 			}
 			if err := sp.rebuildShard(ctx, ds, idx, sources); err != nil {
+				if errors.Is(err, errNoShards) {
+					rep.Pending++
+					continue
+				}
 				rep.Failed = append(rep.Failed, fmt.Sprintf("dataset %d shard %d: %v", ds.Id, idx, err))
 				log.Warn("cannot re-replicate", "dataset", ds.Id, "shard", idx, "err", err)
 				continue
@@ -139,12 +152,18 @@ func (sp *StoragePeer) rebuildShard(ctx context.Context, ds *types.Dataset, idx 
 			}
 		}
 	}
+	if have == 0 {
+		return errNoShards
+	}
 	b, err := sp.Coder.ReconstructShard(&ds.Erasure, shards, idx)
 	if err != nil {
 		return err
 	}
 	return sp.Svc.putVerified(ds.Id, idx, b)
 }
+
+// errNoShards: nobody holds any shard of the dataset (yet).
+var errNoShards = errors.New("no shards anywhere yet")
 
 // Run syncs every Interval until ctx ends.
 func (sp *StoragePeer) Run(ctx context.Context) error {
@@ -159,8 +178,8 @@ func (sp *StoragePeer) Run(ctx context.Context) error {
 		if sp.Log != nil {
 			if err != nil {
 				sp.Log.Warn("sync failed", "err", err)
-			} else if rep.Fetched+rep.Rebuilt > 0 || len(rep.Failed) > 0 {
-				sp.Log.Info("re-replicated", "fetched", rep.Fetched, "rebuilt", rep.Rebuilt, "failed", len(rep.Failed), "placed", rep.Placed)
+			} else if rep.Fetched+rep.Rebuilt+rep.Damaged > 0 || len(rep.Failed) > 0 {
+				sp.Log.Info("re-replicated", "fetched", rep.Fetched, "rebuilt", rep.Rebuilt, "damaged", rep.Damaged, "failed", len(rep.Failed), "placed", rep.Placed)
 			}
 		}
 		select {

@@ -61,6 +61,12 @@ type node struct {
 }
 
 func startNode(cmd *cobra.Command, clientCtx client.Context, identity bool, store *p2p.Store, chain p2p.Chain) (*node, error) {
+	if clientCtx.ChainID == "" && clientCtx.Client != nil {
+		// Ask the node: the protocol ids are scoped by chain id.
+		if st, err := clientCtx.Client.Status(cmd.Context()); err == nil {
+			clientCtx = clientCtx.WithChainID(st.NodeInfo.Network)
+		}
+	}
 	if clientCtx.ChainID == "" {
 		return nil, errors.New("p2pcmd: no chain id (pass --chain-id or set it in client.toml)")
 	}
@@ -75,7 +81,13 @@ func startNode(cmd *cobra.Command, clientCtx client.Context, identity bool, stor
 	}
 	cfg := p2p.DefaultConfig(clientCtx.ChainID)
 	cfg.StreamTimeout, _ = cmd.Flags().GetDuration(flagTimeout)
-	cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// A serving node logs lying peers as they happen; publish and fetch
+	// print their own summary of them.
+	level := slog.LevelError
+	if identity {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	svc, err := p2p.NewService(h, cfg, store, chain)
 	if err != nil {
 		h.Close()
@@ -423,5 +435,6 @@ DIR/meta.json. Peers that sent bad data are named.`,
 	cmd.Flags().Int(flagParallel, 0, "parallel shard fetches (default k)")
 	addP2PFlags(cmd, []string{"/ip4/127.0.0.1/tcp/0"})
 	flags.AddQueryFlagsToCmd(cmd)
+	cmd.Flags().String(flags.FlagChainID, "", "chain id (default: client.toml, else asked from the node)")
 	return cmd
 }
