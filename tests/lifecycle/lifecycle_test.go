@@ -1,4 +1,8 @@
-package integration
+// Package lifecycle runs a whole cross-validation task on the in-process
+// 4-validator network. It is its own package because testutil/network runs
+// one network per process reliably: a second network in the same process
+// can be hit by the first one's CometBFT goroutines after cleanup.
+package lifecycle
 
 import (
 	"context"
@@ -14,6 +18,7 @@ import (
 	minttypes "github.com/cosmos/cosmos-sdk/x/mint/types"
 
 	"github.com/pouw/pouwd/app"
+	"github.com/pouw/pouwd/tests/integration"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -25,7 +30,7 @@ import (
 // miner and verifier programs come later).
 func TestTaskLifecycle(t *testing.T) {
 	// No inflation, so the total supply changes only by what pouwml burns.
-	n := New(t, Options{ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
+	n := integration.New(t, integration.Options{ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
 		var mint minttypes.GenesisState
 		if err := cdc.UnmarshalJSON(genesis[minttypes.ModuleName], &mint); err != nil {
 			return err
@@ -241,7 +246,7 @@ func sha256Trunc(name string) []byte {
 	return s[:20]
 }
 
-func totalSupply(t *testing.T, n *Network) sdkmath.Int {
+func totalSupply(t *testing.T, n *integration.Network) sdkmath.Int {
 	t.Helper()
 	res, err := banktypes.NewQueryClient(n.ClientCtx()).SupplyOf(context.Background(), &banktypes.QuerySupplyOfRequest{Denom: app.BondDenom})
 	if err != nil {
@@ -251,7 +256,7 @@ func totalSupply(t *testing.T, n *Network) sdkmath.Int {
 }
 
 // waitUntil polls cond once per block for up to 20 blocks.
-func waitUntil(t *testing.T, n *Network, what string, cond func() bool) {
+func waitUntil(t *testing.T, n *integration.Network, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; i < 20; i++ {
 		if cond() {
