@@ -14,6 +14,8 @@
 #   LOCALNET_PORT_SHIFT   added to every port (default 0)
 #   LOCALNET_BLOCK_MAX_GAS  consensus block gas limit (default 100000000)
 #   LOCALNET_GOGC         GOGC of the nodes (default 400: less GC work per tx)
+#   LOCALNET_REWARD_POOL  sent once from val0 to x/pouwml's proof reward pool
+#                         (default 100000000000upouw)
 #
 # Ports of node i (0..3), before LOCALNET_PORT_SHIFT:
 #   p2p 26656+100i  rpc 26657+100i  prometheus 26660+100i
@@ -40,6 +42,7 @@ VAL_FUNDS=1000000000000  # 1M POUW per validator account
 ACC_FUNDS=1000000000000  # 1M POUW per user account
 ACCOUNTS=(client miner1 miner2 verifier1 verifier2 verifier3)
 BLOCK_MAX_GAS="${LOCALNET_BLOCK_MAX_GAS:-100000000}" # 100M gas: ~1000 pouwml txs
+REWARD_POOL="${LOCALNET_REWARD_POOL:-100000000000$DENOM}" # 100k POUW for proof rewards
 
 die() { echo "localnet: $*" >&2; exit 1; }
 log() { echo "localnet: $*"; }
@@ -295,7 +298,32 @@ cmd_start() {
 	done
 	[[ -n "$first" && "$h0" -ge $((first + 2)) ]] || { cmd_stop; die "no blocks after 60 s; see the logs under $LH/node*/pouwd.log"; }
 	log "producing blocks (height $h0)"
+	[[ -f "$LH/reward-pool-funded" ]] || fund_reward_pool
 	print_info
+}
+
+# fund_reward_pool sends REWARD_POOL from val0 to x/pouwml's proof reward
+# pool (module account pouwml_rewards), once per localnet.
+fund_reward_pool() {
+	local pool res hash i
+	pool="$("$POUWD" q auth module-account pouwml_rewards --home "$(node_home 0)" -o json 2>/dev/null |
+		jq -r '.account.value.address // .account.base_account.address // empty')"
+	if [[ -z "$pool" ]]; then
+		log "no pouwml_rewards module account; reward pool not funded"
+		return 0
+	fi
+	res="$("$POUWD" tx bank send val0 "$pool" "$REWARD_POOL" --home "$(node_home 0)" "${KR[@]}" \
+		--chain-id "$(cat "$LH/chain-id")" -y -o json 2>&1)" || { log "funding the reward pool failed: $res"; return 0; }
+	hash="$(jq -r '.txhash // empty' <<<"$res")"
+	for ((i = 0; i < 30; i++)); do
+		if "$POUWD" q tx "$hash" --home "$(node_home 0)" -o json >/dev/null 2>&1; then
+			log "funded the pouwml proof reward pool $pool with $REWARD_POOL"
+			touch "$LH/reward-pool-funded"
+			return 0
+		fi
+		sleep 0.5
+	done
+	log "reward pool funding tx $hash not committed yet"
 }
 
 cmd_stop() {
