@@ -68,6 +68,10 @@ type Config struct {
 	ChainID string
 	// StreamTimeout bounds every stream, both ways (default 30 s).
 	StreamTimeout time.Duration
+	// DialTimeout bounds connecting to a peer we are not connected to
+	// (default 3 s): a dead peer's QUIC address otherwise holds a shard
+	// request until the handshake times out.
+	DialTimeout time.Duration
 	// MaxBlobSize caps a checkpoint or model served or fetched (default 1 GiB).
 	MaxBlobSize uint64
 	// RequestsPerSecond and Burst limit each remote peer's requests
@@ -80,7 +84,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for a chain.
 func DefaultConfig(chainID string) Config {
-	return Config{ChainID: chainID, StreamTimeout: 30 * time.Second, MaxBlobSize: 1 << 30, RequestsPerSecond: 50, Burst: 100}
+	return Config{ChainID: chainID, StreamTimeout: 30 * time.Second, DialTimeout: 3 * time.Second, MaxBlobSize: 1 << 30, RequestsPerSecond: 50, Burst: 100}
 }
 
 // Validate checks the configuration.
@@ -88,7 +92,7 @@ func (c Config) Validate() error {
 	if c.ChainID == "" {
 		return errors.New("p2p: chain id is empty")
 	}
-	if c.StreamTimeout <= 0 || c.MaxBlobSize == 0 || c.RequestsPerSecond <= 0 || c.Burst < 1 {
+	if c.StreamTimeout <= 0 || c.DialTimeout <= 0 || c.MaxBlobSize == 0 || c.RequestsPerSecond <= 0 || c.Burst < 1 {
 		return fmt.Errorf("p2p: bad limits (timeout %v, max blob %d, rate %v, burst %d)", c.StreamTimeout, c.MaxBlobSize, c.RequestsPerSecond, c.Burst)
 	}
 	return nil
@@ -397,7 +401,7 @@ func (e *RemoteError) Unwrap() error { return ErrRemote }
 func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, req marshaler, payload []byte, max uint64) (_ []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StreamTimeout)
 	defer cancel()
-	st, err := s.h.NewStream(ctx, p, proto)
+	st, err := s.h.NewStream(network.WithDialPeerTimeout(ctx, s.cfg.DialTimeout), p, proto)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: open %s to %s: %w", proto, p, err)
 	}
