@@ -29,6 +29,7 @@ package miner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -258,13 +259,19 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 				}
 				m.mu.Unlock()
 				if err != nil && ctx.Err() == nil {
-					m.log.Error("job failed", "task", task.Id, "job", index, "err", err)
+					if errors.Is(err, errClaimLost) {
+						m.log.Info("job taken by another miner", "task", task.Id, "job", index)
+					} else {
+						m.log.Error("job failed", "task", task.Id, "job", index, "err", err)
+					}
 				}
 			}(*task, j.Index, mine)
 		}
 	}
 	return nil
 }
+
+var errClaimLost = errors.New("claimed by another miner")
 
 // commit is one commitment to post.
 type commit struct {
@@ -326,6 +333,9 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		log.Info("resuming from checkpoint", "step", lastCommitted)
 	} else {
 		if _, err := m.cc.Broadcast(ctx, &types.MsgClaimJob{Miner: me.String(), TaskId: task.Id, JobIndex: index}); err != nil {
+			if j, qerr := m.cc.Query.Job(ctx, &types.QueryJobRequest{TaskId: task.Id, JobIndex: index}); qerr == nil && j.Job.Miner != me.String() {
+				return fmt.Errorf("%w: %v", errClaimLost, err)
+			}
 			return fmt.Errorf("claim: %w", err)
 		}
 		log.Info("claimed", "model", job.ModelSpec, "train", job.Train.N, "held_out", job.HeldOut.N)
@@ -372,27 +382,21 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 					break drain
 				}
 			}
-			msgs := make([]sdk.Msg, len(batch))
-			for i, x := range batch {
-				msgs[i] = &types.MsgCommitCheckpoint{Miner: me.String(), TaskId: task.Id, JobIndex: index, Step: x.step, WeightsHash: x.hash[:]}
-			}
-			res, err := m.cc.Broadcast(ctx, msgs...)
+			heights, err := m.post(ctx, task.Id, index, batch)
 			if err != nil {
-				commitErr = fmt.Errorf("commit steps %d..%d: %w", batch[0].step, batch[len(batch)-1].step, err)
+				commitErr = fmt.Errorf("commit: %w", err)
 				for range queue {
 				}
 				return
 			}
-			m.Stats.Commitments.Add(uint64(len(batch)))
 			imu.Lock()
-			for _, x := range batch {
-				for _, iv := range intervals {
-					if iv.commitStep == x.step {
-						iv.height = res.Height
-					}
+			for _, iv := range intervals {
+				if h, ok := heights[iv.commitStep]; ok {
+					iv.height = h
 				}
 			}
 			imu.Unlock()
+			m.Stats.Commitments.Add(uint64(len(batch)))
 		}
 	}()
 
@@ -543,6 +547,69 @@ func heldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.F
 // job's held-out fold.
 func HeldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.FoldMetrics, error) {
 	return heldOutMetrics(model, job, b)
+}
+
+// post commits a batch, skipping what the chain already holds (a tx of an
+// earlier run or try that landed late), and returns every step's height.
+func (m *Miner) post(ctx context.Context, task uint64, index uint32, batch []commit) (map[uint64]int64, error) {
+	heights := map[uint64]int64{}
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		var rest []commit
+		var held map[uint64]int64
+		if rest, held, err = m.onChain(ctx, task, index, batch); err != nil {
+			return nil, err
+		}
+		for s, h := range held {
+			heights[s] = h
+		}
+		if len(rest) == 0 {
+			return heights, nil
+		}
+		msgs := make([]sdk.Msg, len(rest))
+		for i, x := range rest {
+			msgs[i] = &types.MsgCommitCheckpoint{Miner: m.cc.Address().String(), TaskId: task, JobIndex: index, Step: x.step, WeightsHash: x.hash[:]}
+		}
+		res, berr := m.cc.Broadcast(ctx, msgs...)
+		if berr == nil {
+			for _, x := range rest {
+				heights[x.step] = res.Height
+			}
+			return heights, nil
+		}
+		err = berr
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		m.log.Warn("commitment refused; re-reading the chain's commitments", "task", task, "job", index, "err", berr)
+		batch = rest
+		time.Sleep(2 * time.Second)
+	}
+	return nil, err
+}
+
+// onChain splits a batch of commitments into those still to post and the
+// heights of those the chain already holds (from an earlier run); a held
+// commitment with another hash is an error.
+func (m *Miner) onChain(ctx context.Context, task uint64, index uint32, batch []commit) ([]commit, map[uint64]int64, error) {
+	cm, err := m.commitments(ctx, task, index)
+	if err != nil {
+		return nil, nil, err
+	}
+	heights := map[uint64]int64{}
+	var rest []commit
+	for _, x := range batch {
+		c, ok := cm[x.step]
+		switch {
+		case !ok:
+			rest = append(rest, x)
+		case !bytes.Equal(c.WeightsHash, x.hash[:]):
+			return nil, nil, fmt.Errorf("the chain holds weights %x at step %d, this run has %x", c.WeightsHash, x.step, x.hash[:])
+		default:
+			heights[x.step] = c.Height
+		}
+	}
+	return rest, heights, nil
 }
 
 // commitments returns this miner's commitments on a job by step.
