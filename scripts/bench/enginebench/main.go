@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/pouw/pouwd/accel/cpu"
@@ -20,6 +21,15 @@ type result struct {
 	Threads int     `json:"threads"`
 	Value   float64 `json:"value"`
 	Unit    string  `json:"unit"`
+	// PerCPU is the work per second of process CPU time (user+system) over
+	// the whole measurement: robust to time slicing on a shared machine.
+	PerCPU float64 `json:"per_cpu_second"`
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func main() {
@@ -29,8 +39,8 @@ func main() {
 	flag.Parse()
 	be := cpu.MustNew(cpu.Options{Threads: *threads})
 	enc := json.NewEncoder(os.Stdout)
-	emit := func(name string, v float64, unit string) {
-		_ = enc.Encode(result{Name: name, Threads: *threads, Value: v, Unit: unit})
+	emit := func(name string, v float64, unit string, perCPU float64) {
+		_ = enc.Encode(result{Name: name, Threads: *threads, Value: v, Unit: unit, PerCPU: perCPU})
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	randn := func(n int) []float32 {
@@ -51,14 +61,16 @@ func main() {
 		be.Gemm(false, false, g.m, g.n, g.k, a, g.k, b, g.n, c, g.n) // warm up
 		best := 0.0
 		deadline := time.Now().Add(*minTime)
+		c0, runs := cpuSeconds(), 0
 		for time.Now().Before(deadline) {
 			t0 := time.Now()
 			be.Gemm(false, false, g.m, g.n, g.k, a, g.k, b, g.n, c, g.n)
+			runs++
 			if gf := 2 * float64(g.m*g.n*g.k) / time.Since(t0).Seconds() / 1e9; gf > best {
 				best = gf
 			}
 		}
-		emit(g.name, best, "GFLOP/s")
+		emit(g.name, best, "GFLOP/s", 2*float64(g.m*g.n*g.k)*float64(runs)/(cpuSeconds()-c0)/1e9)
 	}
 	for _, tc := range []struct {
 		name, spec string
@@ -96,6 +108,7 @@ func main() {
 			}
 		}
 		best := 0.0
+		c0, total := cpuSeconds(), 0
 		for rep := 0; rep < 3; rep++ {
 			steps := 0
 			t0 := time.Now()
@@ -105,11 +118,12 @@ func main() {
 				}
 				steps++
 			}
+			total += steps * tc.batch
 			if sps := float64(steps*tc.batch) / time.Since(t0).Seconds(); sps > best {
 				best = sps
 			}
 		}
-		emit(tc.name, best, "samples/s")
+		emit(tc.name, best, "samples/s", float64(total)/(cpuSeconds()-c0))
 	}
 	fmt.Fprintln(os.Stderr, "backend", be.Name(), "threads", be.Threads())
 }
