@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -178,3 +180,30 @@ func TestRealHostsRing(t *testing.T) {
 }
 
 var _ = peer.ID("")
+
+func TestConnectWithRetry(t *testing.T) {
+	a := newRealNode(t, []string{"/ip4/127.0.0.1/tcp/0"}, nil)
+	b := newRealNode(t, []string{"/ip4/127.0.0.1/tcp/0"}, nil)
+	ctx := testCtx(t)
+	infos, err := ParseBootstrap([]string{b.h.Addrs()[0].String() + "/p2p/" + b.h.ID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ConnectWithRetry(ctx, a.h, infos[0], 3, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	b.h.Close()
+	a.h.Network().ClosePeer(b.h.ID())
+	a.h.Peerstore().ClearAddrs(b.h.ID())
+	start := time.Now()
+	err = ConnectWithRetry(ctx, a.h, infos[0], 3, 20*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "3 attempts") {
+		t.Fatalf("dead bootstrap peer: %v", err)
+	}
+	if el := time.Since(start); el < 60*time.Millisecond {
+		t.Fatalf("no backoff between attempts (%v)", el)
+	}
+	if _, err := ParseBootstrap([]string{"/ip4/127.0.0.1/tcp/1"}); err == nil {
+		t.Fatal("bootstrap address without /p2p accepted")
+	}
+}

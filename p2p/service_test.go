@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -269,5 +270,28 @@ func TestHostileStreams(t *testing.T) {
 	// Still serving.
 	if _, err := svcs[0].GetShard(ctx, server, ds, 0); err != nil {
 		t.Fatalf("server stopped serving: %v", err)
+	}
+}
+
+// TestHandlerPanicRecovered: a panicking handler resets its stream and the
+// host keeps serving.
+func TestHandlerPanicRecovered(t *testing.T) {
+	_, svcs := newMockServices(t, 2, nil, DefaultConfig(testChain))
+	const proto = "/pouw/pouw-test/panic/1.0.0"
+	svcs[1].h.SetStreamHandler(proto, svcs[1].wrap("panic", func(context.Context, network.Stream, *bufio.Reader) error {
+		panic("boom")
+	}))
+	ctx := testCtx(t)
+	st, err := svcs[0].h.NewStream(ctx, svcs[1].h.ID(), proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte{1})
+	if _, err := bufio.NewReader(st).ReadByte(); err == nil {
+		t.Fatal("expected a reset stream")
+	}
+	mh, _ := svcs[1].store.PutModel([]byte("still serving"))
+	if _, err := svcs[0].GetModel(ctx, svcs[1].h.ID(), mh, 0); err != nil {
+		t.Fatalf("host stopped serving after a panic: %v", err)
 	}
 }
