@@ -2,8 +2,8 @@ package p2p
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"runtime"
