@@ -99,6 +99,11 @@ func readIDX(path string, magic uint32) (data []byte, rows, cols int, err error)
 		return nil, 0, 0, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
 	defer f.Close()
+	return parseIDX(f, path, magic)
+}
+
+// parseIDX decodes a gzip-compressed IDX stream (name is for errors).
+func parseIDX(f io.Reader, path string, magic uint32) (data []byte, rows, cols int, err error) {
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("mnist %s: not gzip: %v", path, err)
@@ -123,8 +128,8 @@ func readIDX(path string, magic uint32) (data []byte, rows, cols int, err error)
 		}
 		size = n * rows * cols
 	}
-	if n < 1 || size > 1<<30 {
-		return nil, 0, 0, fmt.Errorf("mnist %s: %d items", path, n)
+	if n < 1 || n > 1<<24 || size > 1<<28 {
+		return nil, 0, 0, fmt.Errorf("mnist %s: %d items of %dx%d, expected at most 2^24 items and 256 MiB", path, n, rows, cols)
 	}
 	data = make([]byte, size)
 	if _, err := io.ReadFull(zr, data); err != nil {
