@@ -81,12 +81,27 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, opt.Parallel)
-	var startOne func()
+	// startLocked starts the next index; mu is held, so its wg.Add happens
+	// while the caller still holds a count (or before Wait): never after
+	// Wait has returned.
+	var startLocked func()
 	fetchIndex := func(idx int) {
+		finished := false
 		defer wg.Done()
+		defer func() {
+			mu.Lock()
+			finished = true
+			mu.Unlock()
+		}()
 		defer func() { <-sem }()
 		if opt.Hedge > 0 {
-			hedge := time.AfterFunc(opt.Hedge, func() { startOne() })
+			hedge := time.AfterFunc(opt.Hedge, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if !finished {
+					startLocked()
+				}
+			})
 			defer hedge.Stop()
 		}
 		for _, p := range sources(idx) {
@@ -118,17 +133,16 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 			return
 		}
 		// This index failed everywhere: start another one in its place.
-		startOne()
-	}
-	startOne = func() {
 		mu.Lock()
+		startLocked()
+		mu.Unlock()
+	}
+	startLocked = func() {
 		if next >= n || verified >= k || ctx.Err() != nil {
-			mu.Unlock()
 			return
 		}
 		idx := next
 		next++
-		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			select {
@@ -140,9 +154,11 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 			fetchIndex(idx)
 		}()
 	}
+	mu.Lock()
 	for i := 0; i < k; i++ {
-		startOne()
+		startLocked()
 	}
+	mu.Unlock()
 	wg.Wait()
 	cancel()
 	rep.Elapsed = time.Since(start)
