@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pouw/pouwd/x/pouwml/types"
@@ -104,7 +105,7 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 			})
 			defer hedge.Stop()
 		}
-		for _, p := range sources(idx) {
+		for _, p := range s.preferConnected(ctx, sources(idx)) {
 			if ctx.Err() != nil {
 				return
 			}
@@ -154,6 +155,26 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 			fetchIndex(idx)
 		}()
 	}
+	// Dial every candidate at once, so that live peers are connected by
+	// the time their shards are asked for and a dead one (whose dial only
+	// ends at DialTimeout) is tried last.
+	var cands []peer.ID
+	for i := 0; i < n; i++ {
+		for _, p := range sources(i) {
+			if !slices.Contains(cands, p) {
+				cands = append(cands, p)
+			}
+		}
+	}
+	for _, p := range cands {
+		if s.h.Network().Connectedness(p) != network.Connected && p != s.h.ID() {
+			go func() {
+				dctx, dcancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+				defer dcancel()
+				_ = s.h.Connect(dctx, peer.AddrInfo{ID: p})
+			}()
+		}
+	}
 	mu.Lock()
 	for i := 0; i < k; i++ {
 		startLocked()
@@ -188,6 +209,31 @@ func (s *Service) FetchDataset(ctx context.Context, coder *Coder, ds *types.Data
 	}
 	rep.Elapsed = time.Since(start)
 	return data, rep, nil
+}
+
+// preferConnected orders peers connected ones first (stable otherwise);
+// when none is connected yet it waits up to 250 ms for one to be.
+func (s *Service) preferConnected(ctx context.Context, ps []peer.ID) []peer.ID {
+	connected := func(p peer.ID) bool { return s.h.Network().Connectedness(p) == network.Connected }
+	for wait := 0; wait < 25 && !slices.ContainsFunc(ps, connected); wait++ {
+		select {
+		case <-ctx.Done():
+			return ps
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	out := make([]peer.ID, 0, len(ps))
+	for _, p := range ps {
+		if connected(p) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range ps {
+		if !connected(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PushShards sends each shard to every peer placement names (placement[i]
