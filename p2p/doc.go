@@ -30,9 +30,17 @@
 //   - Placement (Ring): consistent hashing with virtual nodes and bounded
 //     loads over the bonded storage workers, a pure function of chain state;
 //     each shard goes to RingConfig.Replicas distinct peers (default 2).
+//   - Fetching (Service.FetchDataset): any k shards in parallel, data shards
+//     first; every candidate peer is dialled at once and connected peers are
+//     asked first; a shard still pending after FetchOptions.Hedge, or
+//     failing everywhere, starts the next index; dials rank TCP before QUIC
+//     (QUIC moves about a third of TCP's bytes per CPU second here).
 //   - StoragePeer: the `pouwd data serve` loop that keeps every shard the
 //     ring places on this peer, fetching or rebuilding it when the ring
-//     changes.
+//     changes, and re-hashing its own copies each round (a damaged copy is
+//     dropped and healed). A shard is hashed before its first serving and
+//     on every receipt; between syncs a copy damaged on disk may be served,
+//     which receivers catch and report.
 //
 // The package must never sit in consensus code (x/pouwml does not import
 // it), never trust bytes it has not hashed, never allocate from a length a
