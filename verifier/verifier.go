@@ -398,15 +398,35 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 func (v *Verifier) commitVerdicts(ctx context.Context) error {
 	me := v.cc.Address().String()
 	v.mu.Lock()
-	var ids []uint64
-	var msgs []sdk.Msg
+	var pending []uint64
 	for id, vd := range v.verdicts {
 		if !vd.committed {
+			pending = append(pending, id)
+		}
+	}
+	v.mu.Unlock()
+	var ids []uint64
+	var msgs []sdk.Msg
+	for _, id := range pending {
+		// Only proofs still in their commit phase: one late verdict must not
+		// sink the others' tx.
+		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		if err != nil {
+			return err
+		}
+		if res.Proof.Status != types.PROOF_STATUS_COMMITTING {
+			v.log.Warn("verdict too late: the commit phase is over", "proof", id, "status", res.Proof.Status)
+			v.forget(id)
+			continue
+		}
+		v.mu.Lock()
+		vd := v.verdicts[id]
+		v.mu.Unlock()
+		if vd != nil {
 			ids = append(ids, id)
 			msgs = append(msgs, &types.MsgSubmitVerdict{Verifier: me, ProofId: id, Commitment: vd.commit[:]})
 		}
 	}
-	v.mu.Unlock()
 	if len(msgs) == 0 {
 		return nil
 	}

@@ -55,6 +55,7 @@ const (
 	flagStatusEvery = "status-every"
 	flagMemFraction = "memory-fraction"
 	flagTasks       = "tasks"
+	flagMaxProofs   = "max-proofs-per-job"
 )
 
 func group(use, short string, start *cobra.Command) *cobra.Command {
@@ -80,6 +81,7 @@ func NewMinerCommand() *cobra.Command {
 			cfg := miner.DefaultConfig()
 			cfg.Logger = log
 			cfg.MaxJobs, _ = cmd.Flags().GetInt(flagMaxJobs)
+			cfg.MaxProofsPerJob, _ = cmd.Flags().GetInt(flagMaxProofs)
 			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
 			cfg.StatusEvery, _ = cmd.Flags().GetDuration(flagStatusEvery)
 			frac, _ := cmd.Flags().GetFloat64(flagMemFraction)
@@ -108,6 +110,7 @@ func NewMinerCommand() *cobra.Command {
 	}
 	addCommonFlags(start)
 	start.Flags().Int(flagMaxJobs, 1, "jobs trained at once")
+	start.Flags().Int(flagMaxProofs, 0, "winning proofs submitted per job (0: every winner)")
 	start.Flags().String(flagStore, "", "where committed checkpoints and final models are kept (default <home>/pouw-store)")
 	start.Flags().Duration(flagStatusEvery, 5*time.Second, "status line period (0: none)")
 	start.Flags().Float64(flagMemFraction, 0.8, "fraction of available memory a job may use")
