@@ -270,7 +270,9 @@ when its addresses changed), stores shards under <home>/p2p/store, verifies
 every shard it receives against the chain, serves shards, checkpoints and
 models, and every --sync-interval re-reads the ring from chain state and
 fetches (or rebuilds from k others) every shard now placed here. Runs until
-interrupted.`,
+interrupted. The default listen ports are ephemeral, so a restart re-registers
+the new addresses (a zero-amount MsgRegisterWorker); pass fixed --p2p.listen
+addresses to avoid that.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clientCtx, err := client.GetClientTxContext(cmd)
