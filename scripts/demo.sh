@@ -166,9 +166,11 @@ say "CV table of task $TASK (accuracy, ppm)"
 q pouwml cv-table "$TASK" | jq -r '.rows[] | "  config \(.score.config_index // 0): mean \(.score.mean_ppm // 0) std \(.score.std_ppm // 0) folds \(.score.folds_settled // 0)"'
 q pouwml cv-table "$TASK" | jq -r '"  best configuration: \(.best_config // 0)"'
 q pouwml proofs --page-limit 1000 | jq -r '"proofs: \([.proofs[]? | select(.status == "PROOF_STATUS_ACCEPTED")] | length) accepted, \([.proofs[]? | select(.status == "PROOF_STATUS_REJECTED")] | length) rejected, \(.proofs | length) in all"'
-echo "paid (balance change during the task; bonds of 1000000upouw are held):"
+echo "paid during the task (balance change plus the bond now held; fees of the task's jobs and proof rewards):"
 for w in miner1 miner2 verifier1 verifier2 verifier3; do
 	now="$(q bank balance "$(addr "$w")" upouw | jq -r '.balance.amount')"
-	printf '  %-10s %+d upouw\n' "$w" $((now - START_BAL[$w]))
+	bond="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '.worker.bond.amount // 0')"
+	acc="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '"\(.worker.accepted_count // 0) accepted, \(.worker.rejected_count // 0) rejected"')"
+	printf '  %-10s %+d upouw  (bond %s, %s)\n' "$w" $((now - START_BAL[$w] + bond)) "$bond" "$acc"
 done
 say "demo finished in $((SECONDS - START)) s"

@@ -18,7 +18,8 @@
 //     fetched or parsed is reported under another hash (the zero hash),
 //     which the chain counts against the miner.
 //
-// Work runs on up to Config.Workers goroutines. It must never accept a
+// Proof replays run on up to Config.Workers goroutines, evaluations on one
+// more of their own (so a flood of proofs never starves results). It must never accept a
 // step it did not recompute, nor reveal a verdict other than the one it
 // committed.
 package verifier
@@ -109,7 +110,8 @@ type Verifier struct {
 	verdicts  map[uint64]*verdict // committed, not yet revealed
 	busy      map[string]bool     // work in progress
 	done      map[string]bool     // work finished (evaluations, commits)
-	sem       chan struct{}
+	sem       chan struct{}       // proof replays
+	evalSem   chan struct{}       // model evaluations: never starved by a flood of proofs
 }
 
 // New builds a verifier.
@@ -122,7 +124,7 @@ func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetc
 	}
 	return &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
 		log: cfg.Logger.With("verifier", cc.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers)}, nil
+		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}, nil
 }
 
 // Run bonds, then works assignments until ctx ends.
@@ -149,8 +151,8 @@ func (v *Verifier) Run(ctx context.Context) error {
 	}
 }
 
-// start runs fn on a worker unless work key is busy or done.
-func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, key string, fn func(context.Context) error) {
+// start runs fn on a worker of sem unless work key is busy or done.
+func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struct{}, key string, fn func(context.Context) error) {
 	v.mu.Lock()
 	if v.busy[key] || v.done[key] {
 		v.mu.Unlock()
@@ -162,12 +164,12 @@ func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, key string, fn
 	go func() {
 		defer wg.Done()
 		select {
-		case v.sem <- struct{}{}:
+		case sem <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
 		err := fn(ctx)
-		<-v.sem
+		<-sem
 		v.mu.Lock()
 		delete(v.busy, key)
 		if err == nil {
@@ -215,7 +217,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 				v.forget(id)
 				continue
 			}
-			v.start(ctx, wg, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
+			v.start(ctx, wg, v.sem, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
 		case types.PROOF_STATUS_REVEALING:
 			v.mu.Lock()
 			vd := v.verdicts[id]
@@ -504,7 +506,7 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 					continue
 				}
 				j := j
-				v.start(ctx, wg, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
+				v.start(ctx, wg, v.evalSem, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
 					return v.evaluate(ctx, j)
 				})
 			}
