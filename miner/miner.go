@@ -21,6 +21,18 @@
 // for it (ml.ResumeTrainer: the same bits as a run that never stopped).
 // Steps before that commitment are not scanned again.
 //
+// Serving. Store holds the checkpoints under (task, job, committed weights
+// hash) and the models under their SHA-256. The p2p package's model
+// protocol fits (content-addressed); its checkpoint protocol does not yet:
+// it checks SHA-256(bytes) against the requested hash, while the chain
+// commits ml.WeightsHash (parameters and buffers only, not the optimizer
+// state), so a verifier cannot name a checkpoint's byte hash. Until p2p
+// verifies checkpoints by the weights hash of the parsed checkpoint,
+// verifiers read miners' stores directly (verifier.StoreFetcher,
+// verifier.AnyStore). The optimizer state in a checkpoint is not bound by
+// the commitment either; it is zero for plain SGD, and a verifier replays
+// whatever state the checkpoint carries.
+//
 // It must never submit a step it did not compute (except through the
 // explicit Attack hooks, which exist only for tests), never reuse a
 // digest, and never let a chain error stop other jobs.
