@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,6 +133,37 @@ func TestPoUWEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		clients[name] = c
+	}
+
+	// chainclient: two clients of one key, so their local sequences
+	// collide, each send 4 txs at once; the mismatches are retried and all
+	// 8 land.
+	{
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for k := 0; k < 2; k++ {
+			c, err := chainclient.New(n.ClientCtx(), "client", chainclient.Config{Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 4; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := c.Broadcast(ctx, &banktypes.MsgSend{FromAddress: addr("client"), ToAddress: addr("miner1"),
+						Amount: sdk.NewCoins(sdk.NewCoin(app.BondDenom, sdkmath.NewInt(1)))})
+					errs <- err
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent broadcast: %v", err)
+			}
+		}
+		t.Logf("chainclient: 8 concurrent txs from one key over two clients landed")
 	}
 
 	// Dataset: 300 training + 100 test samples of MNIST, erasure-coded as
