@@ -29,8 +29,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +67,10 @@ type Config struct {
 	Multiaddrs []string
 	// FetchAttempts per checkpoint or model (default 3).
 	FetchAttempts int
-	Logger        *slog.Logger
+	// StateDir, when set, keeps committed verdicts (with their salts) on
+	// disk, so a restarted verifier still reveals them.
+	StateDir string
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns the defaults.
@@ -122,9 +128,13 @@ func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetc
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
+	v := &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
 		log: cfg.Logger.With("verifier", cc.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}, nil
+		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
+	if err := v.load(); err != nil {
+		return nil, fmt.Errorf("verifier: state %s: %w", cfg.StateDir, err)
+	}
+	return v, nil
 }
 
 // Run bonds, then works assignments until ctx ends.
@@ -255,6 +265,69 @@ func (v *Verifier) forget(id uint64) {
 	delete(v.watch, id)
 	delete(v.verdicts, id)
 	v.mu.Unlock()
+	if v.cfg.StateDir != "" {
+		_ = os.Remove(filepath.Join(v.cfg.StateDir, fmt.Sprintf("verdict-%d.json", id)))
+	}
+}
+
+type savedVerdict struct {
+	Proof  uint64 `json:"proof"`
+	Accept bool   `json:"accept"`
+	Digest []byte `json:"digest"`
+	Salt   []byte `json:"salt"`
+	Commit []byte `json:"commitment"`
+}
+
+// save keeps a committed verdict on disk (written, then renamed).
+func (v *Verifier) save(id uint64, vd *verdict) {
+	if v.cfg.StateDir == "" {
+		return
+	}
+	b, _ := json.Marshal(savedVerdict{Proof: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt, Commit: vd.commit[:]})
+	p := filepath.Join(v.cfg.StateDir, fmt.Sprintf("verdict-%d.json", id))
+	if err := os.WriteFile(p+".tmp", b, 0o600); err == nil {
+		err = os.Rename(p+".tmp", p)
+		if err != nil {
+			v.log.Error("saving verdict", "proof", id, "err", err)
+		}
+	} else {
+		v.log.Error("saving verdict", "proof", id, "err", err)
+	}
+}
+
+// load restores the committed verdicts of an earlier run.
+func (v *Verifier) load() error {
+	if v.cfg.StateDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(v.cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(v.cfg.StateDir, "verdict-*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var sv savedVerdict
+		if err := json.Unmarshal(b, &sv); err != nil || len(sv.Digest) != 32 || len(sv.Commit) != 32 {
+			v.log.Warn("ignoring a damaged saved verdict", "file", f, "err", err)
+			continue
+		}
+		vd := &verdict{committed: true, accept: sv.Accept, salt: sv.Salt}
+		copy(vd.digest[:], sv.Digest)
+		copy(vd.commit[:], sv.Commit)
+		v.verdicts[sv.Proof] = vd
+		v.watch[sv.Proof] = true
+		v.done[fmt.Sprintf("proof/%d", sv.Proof)] = true
+	}
+	if len(files) > 0 {
+		v.log.Info("restored committed verdicts", "count", len(files))
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -434,10 +507,14 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 	}
 	mark := func(id uint64) {
 		v.mu.Lock()
-		if vd := v.verdicts[id]; vd != nil {
+		vd := v.verdicts[id]
+		if vd != nil {
 			vd.committed = true
 		}
 		v.mu.Unlock()
+		if vd != nil {
+			v.save(id, vd)
+		}
 	}
 	if _, err := v.cc.Broadcast(ctx, msgs...); err == nil {
 		for _, id := range ids {

@@ -249,7 +249,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	var verifiers []*verifier.Verifier
 	for _, name := range []string{"verifier1", "verifier2", "verifier3"} {
 		vc := verifier.DefaultConfig()
-		vc.Poll, vc.Logger = 300*time.Millisecond, log
+		vc.Poll, vc.Logger, vc.StateDir = 300*time.Millisecond, log, t.TempDir()
 		v, err := verifier.New(vc, clients[name], datasets, fetcher, be)
 		if err != nil {
 			t.Fatal(err)

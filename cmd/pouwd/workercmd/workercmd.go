@@ -135,6 +135,7 @@ func NewVerifierCommand() *cobra.Command {
 			cfg := verifier.DefaultConfig()
 			cfg.Logger = log
 			cfg.Workers, _ = cmd.Flags().GetInt(flagWorkers)
+			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "verifier-state")
 			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
 			dataDir, _ := cmd.Flags().GetString(flagDataDir)
 			dirs, _ := cmd.Flags().GetStringSlice(flagPeerStores)
