@@ -69,6 +69,8 @@ type Attack struct {
 	// Checkpoint may change the bytes served for the commitment at step
 	// (the commitment itself stays the honest weights hash).
 	Checkpoint func(step uint64, b []byte) []byte
+	// Metrics may change the metrics claimed in the result.
+	Metrics func(m *types.FoldMetrics)
 }
 
 // Config configures a Miner.
@@ -529,6 +531,9 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	metrics, err := heldOutMetrics(tr.Model, job, m.backend)
 	if err != nil {
 		return err
+	}
+	if m.cfg.Attack.Metrics != nil {
+		m.cfg.Attack.Metrics(&metrics)
 	}
 	var mb bytes.Buffer
 	if err := ml.SaveModel(&mb, tr.Model); err != nil {

@@ -6,7 +6,10 @@
 // its CV table; and three dishonest miners (fabricated gradient hash, a
 // batch order that is not the seeded one, a served checkpoint that does
 // not match its commitment) whose proofs the verifiers reject and who are
-// slashed and jailed.
+// slashed and jailed; a miner that claims better metrics than its model has
+// (MISCLAIMED on the verifiers' numbers, slashed, jailed); a miner that
+// crashes and resumes from its last commitment with the same bits; and a
+// chainclient retrying colliding sequences.
 package pouwe2e
 
 import (
@@ -97,7 +100,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 
 func TestPoUWEndToEnd(t *testing.T) {
 	start := time.Now()
-	accounts := append(append([]string(nil), integration.DefaultAccounts...), "cheat1", "cheat2", "cheat3", "resumer")
+	accounts := append(append([]string(nil), integration.DefaultAccounts...), "cheat1", "cheat2", "cheat3", "resumer", "liar")
 	n := integration.New(t, integration.Options{Accounts: accounts, TimeoutCommit: 500 * time.Millisecond,
 		ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
 			var g types.GenesisState
@@ -230,7 +233,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 		return id
 	}
 	taskA := submit([]types.ModelConfig{mlp(100_000_000), mlp(50_000_000)}, 2, 1)
-	taskB := submit([]types.ModelConfig{mlp(100_000_000)}, 4, 2)
+	taskB := submit([]types.ModelConfig{mlp(100_000_000)}, 5, 2)
 	for _, id := range []uint64{taskA, taskB} {
 		waitFor(t, fmt.Sprintf("task %d fold seed", id), 30*time.Second, func() bool {
 			r, err := q.Task(ctx, &types.QueryTaskRequest{Id: id})
@@ -352,6 +355,13 @@ func TestPoUWEndToEnd(t *testing.T) {
 		resumedSteps.Store(again.Stats.Steps.Load())
 		resumed <- err
 	}()
+
+	// A miner that claims better metrics than its model has (job 4).
+	liar := newMiner("liar", miner.Attack{Metrics: func(m *types.FoldMetrics) { m.AccuracyPpm = min(m.AccuracyPpm+100_000, 1_000_000) }}, []uint64{taskB})
+	if err := liar.EnsureBonded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = liar.RunJob(ctx, &tB, 4, false) }()
 
 	// Task A completes with a CV table.
 	waitFor(t, "task A completed", 150*time.Second, func() bool {
@@ -488,6 +498,28 @@ func TestPoUWEndToEnd(t *testing.T) {
 	}
 	t.Logf("resumer: crashed at step 12, resumed from its last commitment (trained %d of %d steps after the restart); model %x matches an uninterrupted run; %d proofs accepted",
 		resumedSteps.Load(), tr3.TotalSteps(), want[:6], count(rp, types.PROOF_STATUS_ACCEPTED))
+
+	// The liar's result is settled on the verifiers' measurement: MISCLAIMED,
+	// slashed and jailed.
+	waitFor(t, "the liar's job settled", 60*time.Second, func() bool {
+		j, err := q.Job(ctx, &types.QueryJobRequest{TaskId: taskB, JobIndex: 4})
+		return err == nil && j.Job.Status == types.JOB_STATUS_SETTLED
+	})
+	lj, err := q.Job(ctx, &types.QueryJobRequest{TaskId: taskB, JobIndex: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := q.Worker(ctx, &types.QueryWorkerRequest{Address: addr("liar")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lj.Job.Outcome != types.JOB_OUTCOME_MISCLAIMED || lj.Job.VerifiedPpm+100_000 != uint64(lj.Job.Claimed.AccuracyPpm) ||
+		lw.Worker.JailedUntil == 0 || !lw.Worker.Bond.IsLT(params.MinWorkerBond) {
+		t.Fatalf("liar: outcome %s, claimed %d, verified %d, bond %s, jailed until %d: expected MISCLAIMED at the true value, slashed and jailed",
+			lj.Job.Outcome, lj.Job.Claimed.AccuracyPpm, lj.Job.VerifiedPpm, lw.Worker.Bond, lw.Worker.JailedUntil)
+	}
+	t.Logf("liar: claimed %d ppm, verifiers measured %d: %s; bond %s, jailed until %d", lj.Job.Claimed.AccuracyPpm, lj.Job.VerifiedPpm,
+		lj.Job.Outcome, lw.Worker.Bond, lw.Worker.JailedUntil)
 
 	var names []string
 	for _, v := range verifiers {
