@@ -25,11 +25,16 @@ BUILD_FLAGS := -ldflags '$(ldflags)'
 # on a 2-core machine.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: build install test test-go test-fuzz test-arm64 test-integration localnet localnet-stop \
+# The main job: a whole Proof-of-Useful-Work task on a local chain, every role
+# a separate process (scripts/demo.sh; it builds pouwd and cleans up).
+demo:
+	scripts/demo.sh
+
+.PHONY: demo build install test test-go test-fuzz test-arm64 test-integration localnet localnet-stop \
 	localnet-status localnet-reset proto-gen proto-check fmt-check lint vet bench-chain clean help
 
 help:
-	@echo "targets: build install test localnet localnet-stop localnet-status localnet-reset"
+	@echo "targets: demo build install test localnet localnet-stop localnet-status localnet-reset"
 	@echo "         proto-gen proto-check fmt-check lint vet bench-chain clean"
 
 build:
