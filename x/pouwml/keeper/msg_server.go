@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -499,5 +498,3 @@ func (s msgServer) SubmitEvaluation(ctx context.Context, msg *types.MsgSubmitEva
 
 // sameHash compares model hashes.
 func sameHash(a, b []byte) bool { return bytes.Equal(a, b) }
-
-var _ = fmt.Sprintf
