@@ -164,14 +164,7 @@ func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx
 	}
 	switch job.Status {
 	case types.JOB_STATUS_OPEN:
-		job.Status = types.JOB_STATUS_EXPIRED
-		if err := k.Jobs.Set(ctx, collections.Join(taskID, idx), job); err != nil {
-			return err
-		}
-		if err := emit(ctx, &types.EventJobExpired{TaskId: taskID, JobIndex: idx, Status: job.Status}); err != nil {
-			return err
-		}
-		return k.jobFinal(ctx, &task)
+		return k.endJob(ctx, &task, job, types.JOB_STATUS_EXPIRED)
 	case types.JOB_STATUS_CLAIMED:
 		addr, err := k.parseAddr("miner", job.Miner)
 		if err != nil {

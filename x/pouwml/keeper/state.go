@@ -303,14 +303,7 @@ func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) e
 		job.Attempts++
 		if job.Attempts > p.MaxJobAttempts {
 			task.JobsEvaluating--
-			job.Status = types.JOB_STATUS_FAILED
-			if err := k.Jobs.Set(ctx, key, job); err != nil {
-				return err
-			}
-			if err := emit(ctx, &types.EventJobExpired{TaskId: job.TaskId, JobIndex: job.Index, Status: job.Status}); err != nil {
-				return err
-			}
-			return k.jobFinal(ctx, &task)
+			return k.endJob(ctx, &task, job, types.JOB_STATUS_FAILED)
 		}
 		job.Status = types.JOB_STATUS_SUBMITTED
 		job.Verifiers, job.Reports, job.Deadline, job.AssignedHeight = nil, 0, 0, 0
@@ -377,14 +370,7 @@ func (k Keeper) reopenJob(ctx context.Context, task *types.Task, job types.Job, 
 		return false, err
 	}
 	if job.Attempts >= p.MaxJobAttempts {
-		job.Status = types.JOB_STATUS_FAILED
-		if err := k.Jobs.Set(ctx, key, job); err != nil {
-			return false, err
-		}
-		if err := emit(ctx, &types.EventJobExpired{TaskId: job.TaskId, JobIndex: job.Index, Status: job.Status}); err != nil {
-			return false, err
-		}
-		return false, k.jobFinal(ctx, task)
+		return false, k.endJob(ctx, task, job, types.JOB_STATUS_FAILED)
 	}
 	job.Status = types.JOB_STATUS_OPEN
 	job.Miner, job.ClaimHeight, job.ModelHash, job.Claimed = "", 0, nil, types.FoldMetrics{}
@@ -397,6 +383,19 @@ func (k Keeper) reopenJob(ctx context.Context, task *types.Task, job types.Job, 
 		return false, err
 	}
 	return true, k.refreshTaskStatus(ctx, task)
+}
+
+// endJob ends a job unsettled (EXPIRED or FAILED): saves it, emits the
+// event and counts it final on its task.
+func (k Keeper) endJob(ctx context.Context, task *types.Task, job types.Job, status types.JobStatus) error {
+	job.Status = status
+	if err := k.Jobs.Set(ctx, collections.Join(job.TaskId, job.Index), job); err != nil {
+		return err
+	}
+	if err := emit(ctx, &types.EventJobExpired{TaskId: job.TaskId, JobIndex: job.Index, Status: status}); err != nil {
+		return err
+	}
+	return k.jobFinal(ctx, task)
 }
 
 // jobFinal counts one more final job and closes the task when it was the last.
