@@ -15,6 +15,7 @@ const (
 	DomainWeights = "pouw/weights/v1"
 	DomainGrads   = "pouw/grads/v1"
 	DomainBatch   = "pouw/batch/v1"
+	DomainOptim   = "pouw/optim/v1"
 )
 
 // HashTensors is SHA-256 over domain, then for each tensor: uint32 name
@@ -61,6 +62,14 @@ func WeightsTensors(m *Model) []NamedTensor {
 
 // WeightsHash is H(W): HashTensors(DomainWeights, parameters and buffers).
 func WeightsHash(m *Model) Hash { return HashTensors(DomainWeights, WeightsTensors(m)) }
+
+// OptimizerHash is the hash of an optimizer's state: HashTensors(
+// DomainOptim, state tensors in canonical order). A commitment binds it next
+// to the weights hash, because the state (momentum, Adam moments, step
+// count) decides every later step as much as the weights do: a miner free
+// to pick it after seeing the lottery anchor could grind tickets. Plain SGD
+// without momentum has no state and hashes just the domain.
+func OptimizerHash(o Optimizer) Hash { return HashTensors(DomainOptim, o.State()) }
 
 // GradsHash is H(G): HashTensors(DomainGrads, gradients of the trainable
 // parameters, named like their parameters).
