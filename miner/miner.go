@@ -291,6 +291,7 @@ var errClaimLost = errors.New("claimed by another miner")
 type commit struct {
 	step uint64
 	hash ml.Hash
+	opt  ml.Hash // ml.OptimizerHash of the trainer's optimizer state
 }
 
 // interval holds the steps that descend from one commitment.
@@ -462,7 +463,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 			cur = &interval{commitStep: step}
 			intervals = append(intervals, cur)
 			imu.Unlock()
-			queue <- commit{step: step, hash: wh}
+			queue <- commit{step: step, hash: wh, opt: ml.OptimizerHash(tr.Opt)}
 		}
 		if _, err := tr.Step(hook); err != nil {
 			close(queue)
@@ -585,7 +586,7 @@ func (m *Miner) post(ctx context.Context, task uint64, index uint32, batch []com
 		}
 		msgs := make([]sdk.Msg, len(rest))
 		for i, x := range rest {
-			msgs[i] = &types.MsgCommitCheckpoint{Miner: m.cc.Address().String(), TaskId: task, JobIndex: index, Step: x.step, WeightsHash: x.hash[:]}
+			msgs[i] = &types.MsgCommitCheckpoint{Miner: m.cc.Address().String(), TaskId: task, JobIndex: index, Step: x.step, WeightsHash: x.hash[:], OptimizerHash: x.opt[:]}
 		}
 		res, berr := m.cc.Broadcast(ctx, msgs...)
 		if berr == nil {

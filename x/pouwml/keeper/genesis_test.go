@@ -109,6 +109,12 @@ func TestGenesisValidateRejects(t *testing.T) {
 		"queue for no task":      func(g *types.GenesisState) { g.DeadlineQueue[0].TaskId = 99 },
 		"bad params":             func(g *types.GenesisState) { g.Params.QuorumBps = 0 },
 		"pool slot out of range": func(g *types.GenesisState) { g.VerifierPool[0].Slot = 1000 },
+		"commitment without optimizer hash": func(g *types.GenesisState) {
+			g.Commitments = append(g.Commitments, types.Commitment{TaskId: g.Jobs[0].TaskId, JobIndex: g.Jobs[0].Index, Miner: g.Workers[0].Address, WeightsHash: make([]byte, 32)})
+		},
+		"commitment with a short weights hash": func(g *types.GenesisState) {
+			g.Commitments = append(g.Commitments, types.Commitment{TaskId: g.Jobs[0].TaskId, JobIndex: g.Jobs[0].Index, Miner: g.Workers[0].Address, WeightsHash: make([]byte, 31), OptimizerHash: make([]byte, 32)})
+		},
 	} {
 		bz, err := proto.Marshal(base)
 		if err != nil {

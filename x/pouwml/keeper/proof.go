@@ -17,8 +17,9 @@ import (
 
 // The Proof-of-Useful-Work half of the module (DESIGN.md section 4):
 //
-//   - A claiming miner commits its weights hash at steps 0, c, 2c, ... (c =
-//     commit_interval), each extending its previous commitment on the job.
+//   - A claiming miner commits its weights hash and optimizer state hash at
+//     steps 0, c, 2c, ... (c = commit_interval), each extending its previous
+//     commitment on the job.
 //     The anchor of a commitment posted at height h is the header hash of
 //     block h+1, recorded in BlockHashes when that block begins.
 //   - A step i in [s, s+c) of a commitment at step s earns
@@ -41,6 +42,11 @@ func (s msgServer) CommitCheckpoint(ctx context.Context, msg *types.MsgCommitChe
 		return nil, err
 	}
 	if err := types.ValidateHash("weights_hash", msg.WeightsHash); err != nil {
+		return nil, errorsmod.Wrap(types.ErrInvalidCommitment, err.Error())
+	}
+	// The optimizer state decides every later step as much as the weights
+	// do; unbound, a miner could choose it after seeing the anchor.
+	if err := types.ValidateHash("optimizer_hash", msg.OptimizerHash); err != nil {
 		return nil, errorsmod.Wrap(types.ErrInvalidCommitment, err.Error())
 	}
 	p, err := s.k.Params.Get(ctx)
@@ -66,14 +72,15 @@ func (s msgServer) CommitCheckpoint(ctx context.Context, msg *types.MsgCommitChe
 		}
 	}
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
-	c := types.Commitment{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, WeightsHash: msg.WeightsHash, Height: height}
+	c := types.Commitment{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, WeightsHash: msg.WeightsHash, OptimizerHash: msg.OptimizerHash, Height: height}
 	if err := s.k.Commitments.Set(ctx, collections.Join4(msg.TaskId, msg.JobIndex, addr, msg.Step), c); err != nil {
 		return nil, err
 	}
 	if err := s.k.LastCommit.Set(ctx, lastKey, msg.Step); err != nil {
 		return nil, err
 	}
-	return &types.MsgCommitCheckpointResponse{}, emit(ctx, &types.EventCheckpointCommitted{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, WeightsHash: msg.WeightsHash})
+	return &types.MsgCommitCheckpointResponse{}, emit(ctx, &types.EventCheckpointCommitted{TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step,
+		WeightsHash: msg.WeightsHash, OptimizerHash: msg.OptimizerHash})
 }
 
 // liveClaim returns the job if it is CLAIMED by miner within its training deadline.

@@ -3,7 +3,9 @@ package keeper_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	sdkmath "cosmossdk.io/math"
@@ -50,9 +52,16 @@ func weights(step uint64, who string) []byte {
 	return s[:]
 }
 
+// optim is the stand-in optimizer state hash of a miner's step.
+func optim(step uint64, who string) []byte {
+	s := sha256.Sum256([]byte(fmt.Sprintf("optim/%s/%d", who, step)))
+	return s[:]
+}
+
 func (pw *proofWorld) commit(miner string, idx uint32, step uint64) {
 	pw.t.Helper()
-	if _, err := pw.msgs.CommitCheckpoint(pw.ctx, &types.MsgCommitCheckpoint{Miner: miner, TaskId: pw.task, JobIndex: idx, Step: step, WeightsHash: weights(step, miner)}); err != nil {
+	if _, err := pw.msgs.CommitCheckpoint(pw.ctx, &types.MsgCommitCheckpoint{Miner: miner, TaskId: pw.task, JobIndex: idx, Step: step,
+		WeightsHash: weights(step, miner), OptimizerHash: optim(step, miner)}); err != nil {
 		pw.t.Fatalf("commit step %d: %v", step, err)
 	}
 }
@@ -235,7 +244,7 @@ func TestCommitmentRules(t *testing.T) {
 	pw := newProofWorld(t, 16)
 	f := pw.fixture
 	good := func() *types.MsgCommitCheckpoint {
-		return &types.MsgCommitCheckpoint{Miner: pw.miner1, TaskId: pw.task, JobIndex: 0, Step: 0, WeightsHash: weights(0, pw.miner1)}
+		return &types.MsgCommitCheckpoint{Miner: pw.miner1, TaskId: pw.task, JobIndex: 0, Step: 0, WeightsHash: weights(0, pw.miner1), OptimizerHash: optim(0, pw.miner1)}
 	}
 	cases := []struct {
 		name string
@@ -244,6 +253,7 @@ func TestCommitmentRules(t *testing.T) {
 	}{
 		{"first at step 50", types.ErrInvalidCommitment, func(m *types.MsgCommitCheckpoint) { m.Step = 50 }},
 		{"short hash", types.ErrInvalidCommitment, func(m *types.MsgCommitCheckpoint) { m.WeightsHash = []byte{1} }},
+		{"no weights hash", types.ErrInvalidCommitment, func(m *types.MsgCommitCheckpoint) { m.WeightsHash = nil }},
 		{"not the claimant", types.ErrNotJobMiner, func(m *types.MsgCommitCheckpoint) { m.Miner = pw.miner2 }},
 		{"unclaimed job", types.ErrNotJobMiner, func(m *types.MsgCommitCheckpoint) { m.JobIndex = 1 }},
 		{"unknown job", types.ErrJobNotFound, func(m *types.MsgCommitCheckpoint) { m.JobIndex = 9 }},
@@ -266,6 +276,54 @@ func TestCommitmentRules(t *testing.T) {
 	res, err := pw.query.Commitments(pw.ctx, &types.QueryCommitmentsRequest{TaskId: pw.task, JobIndex: 0})
 	if err != nil || len(res.Commitments) != 2 || res.Commitments[1].Step != 50 {
 		t.Fatalf("commitments %+v err %v", res, err)
+	}
+	if c := res.Commitments[1]; !bytes.Equal(c.WeightsHash, weights(50, pw.miner1)) || !bytes.Equal(c.OptimizerHash, optim(50, pw.miner1)) {
+		t.Fatalf("stored commitment %+v does not hold both hashes", c)
+	}
+}
+
+// TestCommitmentBindsOptimizerState: the optimizer state (momentum, Adam
+// moments) decides later steps as much as the weights do, so a commitment
+// without its 32-byte hash is refused, with an error naming the field, and
+// changes nothing; an accepted one stores and emits the hash.
+func TestCommitmentBindsOptimizerState(t *testing.T) {
+	pw := newProofWorld(t, 16)
+	f := pw.fixture
+	for _, c := range []struct {
+		name string
+		hash []byte
+	}{{"no optimizer hash", nil}, {"empty optimizer hash", []byte{}}, {"short optimizer hash", make([]byte, 31)}, {"long optimizer hash", make([]byte, 33)}} {
+		m := &types.MsgCommitCheckpoint{Miner: pw.miner1, TaskId: pw.task, JobIndex: 0, Step: 0, WeightsHash: weights(0, pw.miner1), OptimizerHash: c.hash}
+		var err error
+		f.rejects(t, c.name, types.ErrInvalidCommitment, func() error { _, err = f.msgs.CommitCheckpoint(f.ctx, m); return err })
+		want := fmt.Sprintf("optimizer_hash must be a 32-byte SHA-256, got %d bytes", len(c.hash))
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: error %q does not say %q", c.name, err, want)
+		}
+	}
+	// Nothing was recorded: the first commitment is still step 0.
+	if has, err := pw.k.LastCommit.Has(pw.ctx, collectionsJoin3(pw.task, 0, pw.addr(pw.miner1))); err != nil || has {
+		t.Fatalf("a refused commitment left a LastCommit (has %v, err %v)", has, err)
+	}
+	pw.ctx = pw.ctx.WithEventManager(sdk.NewEventManager())
+	pw.commit(pw.miner1, 0, 0)
+	c, err := pw.k.Commitments.Get(pw.ctx, collectionsJoin4(pw.task, 0, pw.addr(pw.miner1), 0))
+	if err != nil || !bytes.Equal(c.OptimizerHash, optim(0, pw.miner1)) {
+		t.Fatalf("stored commitment %+v (err %v) lacks the optimizer hash", c, err)
+	}
+	found := false
+	for _, ev := range pw.ctx.EventManager().Events() {
+		if ev.Type != "pouwml.v1.EventCheckpointCommitted" {
+			continue
+		}
+		for _, a := range ev.Attributes {
+			if a.Key == "optimizer_hash" && strings.Contains(a.Value, base64.StdEncoding.EncodeToString(optim(0, pw.miner1))) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("EventCheckpointCommitted does not carry the optimizer hash: %+v", pw.ctx.EventManager().Events())
 	}
 }
 

@@ -107,6 +107,14 @@ func (gs GenesisState) Validate() error {
 		if !jobs[jobKey{c.TaskId, c.JobIndex}] {
 			return fmt.Errorf("%w: commitment of unknown job %d/%d", ErrInvalidGenesis, c.TaskId, c.JobIndex)
 		}
+		for _, h := range []struct {
+			field string
+			b     []byte
+		}{{"weights_hash", c.WeightsHash}, {"optimizer_hash", c.OptimizerHash}} {
+			if err := ValidateHash(h.field, h.b); err != nil {
+				return fmt.Errorf("%w: commitment of job %d/%d at step %d: %v", ErrInvalidGenesis, c.TaskId, c.JobIndex, c.Step, err)
+			}
+		}
 	}
 	for _, q := range append(append([]QueueEntry{}, gs.ProofQueue...), gs.ProofDeadlines...) {
 		if !proofs[q.TaskId] {
