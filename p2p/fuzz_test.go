@@ -3,7 +3,10 @@ package p2p
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"testing"
+
+	"github.com/pouw/pouwd/ml"
 )
 
 // Each decoder must never panic and, when it accepts bytes, must re-encode
@@ -25,15 +28,52 @@ func FuzzShardRequest(f *testing.F) {
 }
 
 func FuzzCkptRequest(f *testing.F) {
-	f.Add(CkptRequest{TaskID: 2, JobIndex: 5, WeightsHash: bytes.Repeat([]byte{1}, 32)}.Marshal())
+	f.Add(CkptRequest{TaskID: 2, JobIndex: 5, WeightsHash: bytes.Repeat([]byte{1}, 32), OptimizerHash: bytes.Repeat([]byte{2}, 32)}.Marshal())
+	f.Add(CkptRequest{TaskID: 2, JobIndex: 5, WeightsHash: bytes.Repeat([]byte{1}, 32)}.Marshal()) // no optimizer hash
 	f.Add([]byte{0x1a, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r, r2 CkptRequest
 		if r.Unmarshal(b) != nil {
 			return
 		}
-		if err := r2.Unmarshal(r.Marshal()); err != nil || r2.TaskID != r.TaskID || r2.JobIndex != r.JobIndex || !bytes.Equal(r2.WeightsHash, r.WeightsHash) {
+		if len(r.WeightsHash) != 32 || len(r.OptimizerHash) != 32 {
+			t.Fatalf("accepted hashes of %d and %d bytes", len(r.WeightsHash), len(r.OptimizerHash))
+		}
+		if err := r2.Unmarshal(r.Marshal()); err != nil || r2.TaskID != r.TaskID || r2.JobIndex != r.JobIndex ||
+			!bytes.Equal(r2.WeightsHash, r.WeightsHash) || !bytes.Equal(r2.OptimizerHash, r.OptimizerHash) || r2.Key() != r.Key() {
 			t.Fatalf("re-encode: %+v != %+v (%v)", r2, r, err)
+		}
+	})
+}
+
+// FuzzVerifyCheckpoint: arbitrary bytes offered as a committed checkpoint
+// never panic, and whatever is accepted hashes to the key.
+func FuzzVerifyCheckpoint(f *testing.F) {
+	m, err := ml.NewModel("mlp:4-3-2", 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := ml.SaveModel(&buf, m); err != nil {
+		f.Fatal(err)
+	}
+	key := CkptKey{TaskID: 1, WeightsHash: ml.WeightsHash(m), OptimizerHash: ml.HashTensors(ml.DomainOptim, nil)}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:buf.Len()-1])
+	f.Add([]byte("POUWCKPT\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ck, err := VerifyCheckpoint(key, b)
+		if err != nil {
+			if !errors.Is(err, ErrMismatch) {
+				t.Fatalf("error outside ErrMismatch: %v", err)
+			}
+			return
+		}
+		if ml.HashTensors(ml.DomainWeights, ck.Weights) != key.WeightsHash || ml.HashTensors(ml.DomainOptim, ck.Optim) != key.OptimizerHash {
+			t.Fatal("accepted a checkpoint of other hashes")
+		}
+		if err := checkpointIntact(b); err != nil {
+			t.Fatalf("accepted bytes a server would call damaged: %v", err)
 		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"golang.org/x/time/rate"
 
+	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -63,9 +64,32 @@ type Fault struct {
 
 func (f Fault) String() string { return fmt.Sprintf("%s: %s: %v", f.Peer, f.What, f.Err) }
 
+// Serve is a set of protocols a Service answers.
+type Serve uint8
+
+const (
+	// ServeShards answers the shard protocol (storage peers, uploaders):
+	// get needs the dataset records (a DatasetSource), put stores what
+	// checks against them.
+	ServeShards Serve = 1 << iota
+	// ServeCheckpoints answers the checkpoint protocol from the store.
+	ServeCheckpoints
+	// ServeModels answers the model protocol from the store.
+	ServeModels
+
+	// ServeAll is every protocol (DefaultConfig).
+	ServeAll = ServeShards | ServeCheckpoints | ServeModels
+	// ServeBlobs is what a miner serves: its committed checkpoints and
+	// final models, no dataset shards (BlobConfig).
+	ServeBlobs = ServeCheckpoints | ServeModels
+)
+
 // Config configures a Service.
 type Config struct {
 	ChainID string
+	// Serve is the set of protocols Start registers (0 means ServeAll).
+	// A Service is the client of every protocol whatever it serves.
+	Serve Serve
 	// StreamTimeout bounds every stream, both ways (default 30 s).
 	StreamTimeout time.Duration
 	// DialTimeout bounds connecting to a peer we are not connected to
@@ -73,6 +97,9 @@ type Config struct {
 	// request until the handshake times out.
 	DialTimeout time.Duration
 	// MaxBlobSize caps a checkpoint or model served or fetched (default 1 GiB).
+	// Payloads are also held whole in the resource manager's stream scope,
+	// so one larger than HostConfig.ServicePeerMemory (default 256 MiB)
+	// needs that raised too.
 	MaxBlobSize uint64
 	// RequestsPerSecond and Burst limit each remote peer's requests
 	// (defaults 50 and 100).
@@ -84,7 +111,16 @@ type Config struct {
 
 // DefaultConfig returns the defaults for a chain.
 func DefaultConfig(chainID string) Config {
-	return Config{ChainID: chainID, StreamTimeout: 30 * time.Second, DialTimeout: 3 * time.Second, MaxBlobSize: 1 << 30, RequestsPerSecond: 50, Burst: 100}
+	return Config{ChainID: chainID, Serve: ServeAll, StreamTimeout: 30 * time.Second, DialTimeout: 3 * time.Second, MaxBlobSize: 1 << 30, RequestsPerSecond: 50, Burst: 100}
+}
+
+// BlobConfig is DefaultConfig serving only checkpoints and models: a
+// miner's host, which needs no dataset records, no ring and no storage
+// bond (NewService(h, BlobConfig(chainID), store, nil)).
+func BlobConfig(chainID string) Config {
+	c := DefaultConfig(chainID)
+	c.Serve = ServeBlobs
+	return c
 }
 
 // Validate checks the configuration.
@@ -92,14 +128,17 @@ func (c Config) Validate() error {
 	if c.ChainID == "" {
 		return errors.New("p2p: chain id is empty")
 	}
+	if c.Serve&^ServeAll != 0 {
+		return fmt.Errorf("p2p: unknown protocols in Serve %#x", uint8(c.Serve))
+	}
 	if c.StreamTimeout <= 0 || c.DialTimeout <= 0 || c.MaxBlobSize == 0 || c.RequestsPerSecond <= 0 || c.Burst < 1 {
 		return fmt.Errorf("p2p: bad limits (timeout %v, max blob %d, rate %v, burst %d)", c.StreamTimeout, c.MaxBlobSize, c.RequestsPerSecond, c.Burst)
 	}
 	return nil
 }
 
-// Service serves the shard, checkpoint and model protocols from a Store and
-// is the client of the same protocols. Everything it receives is checked
+// Service serves the shard, checkpoint and model protocols (those
+// Config.Serve names) from a Store and is the client of all three. Everything it receives is checked
 // against a trusted hash; peers that send bad data are recorded (Faults).
 type Service struct {
 	h        host.Host
@@ -119,10 +158,14 @@ type Service struct {
 }
 
 // NewService builds a service; store may be nil for a pure client and
-// datasets may be nil when only checkpoints and models are served.
+// datasets may be nil when no shards are served (cfg.Serve without
+// ServeShards, e.g. BlobConfig) or fetched.
 func NewService(h host.Host, cfg Config, store *Store, datasets DatasetSource) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Serve == 0 {
+		cfg.Serve = ServeAll
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -138,7 +181,8 @@ func (s *Service) Host() host.Host { return s.h }
 // Store is the service's store (nil for a pure client).
 func (s *Service) Store() *Store { return s.store }
 
-// Start registers the stream handlers (serving needs a store).
+// Start registers the stream handlers of the protocols cfg.Serve names
+// (serving needs a store).
 func (s *Service) Start(context.Context) error {
 	if s.store == nil {
 		return errors.New("p2p: serving needs a store")
@@ -149,9 +193,15 @@ func (s *Service) Start(context.Context) error {
 		return nil
 	}
 	s.started = true
-	s.h.SetStreamHandler(ShardProtocol(s.cfg.ChainID), s.wrap("shard", s.handleShard))
-	s.h.SetStreamHandler(CkptProtocol(s.cfg.ChainID), s.wrap("ckpt", s.handleCkpt))
-	s.h.SetStreamHandler(ModelProtocol(s.cfg.ChainID), s.wrap("model", s.handleModel))
+	if s.cfg.Serve&ServeShards != 0 {
+		s.h.SetStreamHandler(ShardProtocol(s.cfg.ChainID), s.wrap("shard", s.handleShard))
+	}
+	if s.cfg.Serve&ServeCheckpoints != 0 {
+		s.h.SetStreamHandler(CkptProtocol(s.cfg.ChainID), s.wrap("ckpt", s.handleCkpt))
+	}
+	if s.cfg.Serve&ServeModels != 0 {
+		s.h.SetStreamHandler(ModelProtocol(s.cfg.ChainID), s.wrap("model", s.handleModel))
+	}
 	return nil
 }
 
@@ -350,6 +400,14 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 	}
 }
 
+// handleCkpt serves a checkpoint by the commitment it is for. It trusts
+// its store for the content: PutCheckpoint parsed the bytes and checked
+// both hashes when they were stored, and re-parsing on every request
+// would cost a float32 copy of the whole checkpoint and three hash passes
+// per verifier asking. Before serving it only checks that the file is
+// intact (one SHA-256 pass over the checkpoint's own trailer), so damage on
+// disk is dropped here instead of getting this peer reported as a liar;
+// every receiver verifies in full anyway.
 func (s *Service) handleCkpt(_ context.Context, st network.Stream, r *bufio.Reader) error {
 	raw, err := ReadDelimited(r, MaxRequestSize)
 	if err != nil {
@@ -359,9 +417,17 @@ func (s *Service) handleCkpt(_ context.Context, st network.Stream, r *bufio.Read
 	if err := req.Unmarshal(raw); err != nil {
 		return err
 	}
-	b, err := s.store.Checkpoint(req.TaskID, req.JobIndex, req.WeightsHash)
-	if err != nil || uint64(len(b)) > s.cfg.MaxBlobSize {
+	key := req.Key()
+	b, err := s.store.Checkpoint(key)
+	if errors.Is(err, ErrDamaged) {
+		s.log.Error("stored checkpoint damaged; dropping it", "checkpoint", key, "err", err)
+		_ = s.store.DeleteCheckpoint(key)
+	}
+	if err != nil {
 		return refuse(st, StatusNotFound, "checkpoint not held")
+	}
+	if uint64(len(b)) > s.cfg.MaxBlobSize {
+		return refuse(st, StatusNotFound, fmt.Sprintf("checkpoint of %d bytes exceeds this peer's limit of %d", len(b), s.cfg.MaxBlobSize))
 	}
 	return sendPayload(st, b)
 }
@@ -376,8 +442,15 @@ func (s *Service) handleModel(_ context.Context, st network.Stream, r *bufio.Rea
 		return err
 	}
 	b, err := s.store.Model(req.Hash)
-	if err != nil || uint64(len(b)) > s.cfg.MaxBlobSize {
+	if errors.Is(err, ErrDamaged) {
+		s.log.Error("stored model damaged; dropping it", "model", fmt.Sprintf("%x", req.Hash), "err", err)
+		_ = s.store.DeleteModel(req.Hash)
+	}
+	if err != nil {
 		return refuse(st, StatusNotFound, "model not held")
+	}
+	if uint64(len(b)) > s.cfg.MaxBlobSize {
+		return refuse(st, StatusNotFound, fmt.Sprintf("model of %d bytes exceeds this peer's limit of %d", len(b), s.cfg.MaxBlobSize))
 	}
 	return sendPayload(st, b)
 }
@@ -499,22 +572,83 @@ func (s *Service) PutShard(ctx context.Context, p peer.ID, datasetID uint64, idx
 	return err
 }
 
-// GetCheckpoint fetches a job's checkpoint by weights hash from p and
-// checks its SHA-256 (at most max bytes; 0 means Config.MaxBlobSize).
-func (s *Service) GetCheckpoint(ctx context.Context, p peer.ID, task uint64, job uint32, weightsHash []byte, max uint64) ([]byte, error) {
-	return s.getBlob(ctx, p, CkptProtocol(s.cfg.ChainID), CkptRequest{TaskID: task, JobIndex: job, WeightsHash: weightsHash}, weightsHash, max,
-		fmt.Sprintf("task %d job %d checkpoint %x", task, job, weightsHash))
+// FetchedCheckpoint is a checkpoint received from a peer and verified
+// against its commitment.
+type FetchedCheckpoint struct {
+	Key  CkptKey
+	From peer.ID
+	// Bytes are the checkpoint as received (what Store.PutCheckpoint takes).
+	Bytes []byte
+	// Checkpoint is Bytes parsed; its weights and optimizer state hash to
+	// Key's (ml.ResumeTrainer continues from it).
+	Checkpoint *ml.Checkpoint
 }
 
-// GetModel fetches a final model by hash from p and checks its SHA-256.
+// GetCheckpoint fetches from p the checkpoint a commitment names and
+// verifies it (VerifyCheckpoint: it must parse, and its weights and
+// optimizer state must hash to key's). At most max bytes are accepted (0,
+// or more than Config.MaxBlobSize: Config.MaxBlobSize). A peer that sends
+// anything else is reported (Faults) and the error is a *MismatchError
+// naming it and the hashes (errors.Is ErrMismatch and ErrLyingPeer); a
+// refusal is a *RemoteError (ErrRemote).
+func (s *Service) GetCheckpoint(ctx context.Context, p peer.ID, key CkptKey, max uint64) (*FetchedCheckpoint, error) {
+	what := key.String()
+	b, err := s.getBlob(ctx, p, CkptProtocol(s.cfg.ChainID), key.Request(), max, what)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := VerifyCheckpoint(key, b)
+	if err != nil {
+		var me *MismatchError
+		if errors.As(err, &me) {
+			me.Peer = p
+		}
+		s.report(p, what, err)
+		return nil, err
+	}
+	return &FetchedCheckpoint{Key: key, From: p, Bytes: b, Checkpoint: ck}, nil
+}
+
+// FetchCheckpoint tries peers in order and returns the first verified
+// copy; the error joins every peer's (lying peers are *MismatchError).
+func (s *Service) FetchCheckpoint(ctx context.Context, peers []peer.ID, key CkptKey, max uint64) (*FetchedCheckpoint, error) {
+	var errs []error
+	for _, p := range peers {
+		fc, err := s.GetCheckpoint(ctx, p, key, max)
+		if err == nil {
+			return fc, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("p2p: %s from %d peers: %w", key, len(peers), errors.Join(errs...))
+}
+
+// GetModel fetches a final model by hash (the SHA-256 of its bytes, as
+// MsgSubmitResult records it) from p and checks it; other bytes are a
+// *MismatchError naming p (errors.Is ErrMismatch and ErrLyingPeer).
 func (s *Service) GetModel(ctx context.Context, p peer.ID, hash []byte, max uint64) ([]byte, error) {
-	return s.getBlob(ctx, p, ModelProtocol(s.cfg.ChainID), ModelRequest{Hash: hash}, hash, max, fmt.Sprintf("model %x", hash))
-}
-
-func (s *Service) getBlob(ctx context.Context, p peer.ID, proto protocol.ID, req marshaler, hash []byte, max uint64, what string) ([]byte, error) {
-	if len(hash) != 32 {
+	what := fmt.Sprintf("model %x", hash)
+	if len(hash) != sha256.Size {
 		return nil, fmt.Errorf("p2p: %s: hash must be 32 bytes, got %d", what, len(hash))
 	}
+	b, err := s.getBlob(ctx, p, ModelProtocol(s.cfg.ChainID), ModelRequest{Hash: hash}, max, what)
+	if err != nil {
+		return nil, err
+	}
+	if h := sha256.Sum256(b); !bytes.Equal(h[:], hash) {
+		err := &MismatchError{Peer: p, What: what, Diffs: []HashDiff{{Name: "sha256", Want: hash, Got: h[:]}}}
+		s.report(p, what, err)
+		return nil, err
+	}
+	return b, nil
+}
+
+// getBlob runs one checkpoint or model request, capping the payload at max
+// (0 or more than Config.MaxBlobSize: Config.MaxBlobSize).
+func (s *Service) getBlob(ctx context.Context, p peer.ID, proto protocol.ID, req marshaler, max uint64, what string) ([]byte, error) {
 	if max == 0 || max > s.cfg.MaxBlobSize {
 		max = s.cfg.MaxBlobSize
 	}
@@ -525,17 +659,11 @@ func (s *Service) getBlob(ctx context.Context, p peer.ID, proto protocol.ID, req
 		}
 		return nil, err
 	}
-	if h := sha256.Sum256(b); !bytes.Equal(h[:], hash) {
-		err := fmt.Errorf("%w: %s: %s has sha256 %x", ErrLyingPeer, p, what, h[:])
-		s.report(p, what, err)
-		return nil, err
-	}
 	return b, nil
 }
 
-// FetchBlob tries peers in order for a checkpoint (task, job, hash) or,
-// with task and job zero and model true, a model; it returns the first
-// verified copy.
+// FetchModel tries peers in order and returns the first verified copy of
+// a model and the peer that sent it.
 func (s *Service) FetchModel(ctx context.Context, peers []peer.ID, hash []byte, max uint64) ([]byte, peer.ID, error) {
 	var errs []error
 	for _, p := range peers {
@@ -549,20 +677,4 @@ func (s *Service) FetchModel(ctx context.Context, peers []peer.ID, hash []byte, 
 		}
 	}
 	return nil, "", fmt.Errorf("p2p: model %x from %d peers: %w", hash, len(peers), errors.Join(errs...))
-}
-
-// FetchCheckpoint tries peers in order and returns the first verified copy.
-func (s *Service) FetchCheckpoint(ctx context.Context, peers []peer.ID, task uint64, job uint32, hash []byte, max uint64) ([]byte, peer.ID, error) {
-	var errs []error
-	for _, p := range peers {
-		b, err := s.GetCheckpoint(ctx, p, task, job, hash, max)
-		if err == nil {
-			return b, p, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, "", fmt.Errorf("p2p: checkpoint %x of task %d job %d from %d peers: %w", hash, task, job, len(peers), errors.Join(errs...))
 }

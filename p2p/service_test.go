@@ -130,26 +130,14 @@ func TestPushVerifiesAgainstChain(t *testing.T) {
 	}
 }
 
-func TestCheckpointAndModel(t *testing.T) {
+func TestModel(t *testing.T) {
 	_, svcs := newMockServices(t, 3, nil, DefaultConfig(testChain))
 	ctx := testCtx(t)
-	ckpt := randomBytes(t, 300_000)
 	model := randomBytes(t, 50_000)
-	wh, err := svcs[1].store.PutCheckpoint(7, 3, ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mh, _ := svcs[1].store.PutModel(model)
-	got, from, err := svcs[0].FetchCheckpoint(ctx, []peer.ID{svcs[2].h.ID(), svcs[1].h.ID()}, 7, 3, wh, 0)
-	if err != nil || !bytes.Equal(got, ckpt) || from != svcs[1].h.ID() {
-		t.Fatalf("checkpoint: %v from %s", err, from)
-	}
-	if _, err := svcs[0].GetCheckpoint(ctx, svcs[1].h.ID(), 7, 4, wh, 0); !errors.Is(err, ErrRemote) {
-		t.Fatalf("checkpoint of another job: %v", err)
-	}
-	got, _, err = svcs[0].FetchModel(ctx, []peer.ID{svcs[1].h.ID()}, mh, 0)
-	if err != nil || !bytes.Equal(got, model) {
-		t.Fatalf("model: %v", err)
+	got, from, err := svcs[0].FetchModel(ctx, []peer.ID{svcs[2].h.ID(), svcs[1].h.ID()}, mh, 0)
+	if err != nil || !bytes.Equal(got, model) || from != svcs[1].h.ID() {
+		t.Fatalf("model: %v from %s", err, from)
 	}
 	if _, err := svcs[0].GetModel(ctx, svcs[1].h.ID(), mh, 1000); !errors.Is(err, ErrLyingPeer) {
 		t.Fatalf("model over the caller's cap: %v", err)
@@ -165,8 +153,13 @@ func TestCheckpointAndModel(t *testing.T) {
 		st.Write([]byte("fake"))
 		st.Close()
 	})
-	if _, err := svcs[0].GetModel(ctx, svcs[2].h.ID(), mh, 0); !errors.Is(err, ErrLyingPeer) {
+	_, err = svcs[0].GetModel(ctx, svcs[2].h.ID(), mh, 0)
+	var me *MismatchError
+	if !errors.Is(err, ErrLyingPeer) || !errors.Is(err, ErrMismatch) || !errors.As(err, &me) || me.Peer != svcs[2].h.ID() {
 		t.Fatalf("lying model peer: %v", err)
+	}
+	if fake := sha256.Sum256([]byte("fake")); len(me.Diffs) != 1 || !bytes.Equal(me.Diffs[0].Got, fake[:]) || !bytes.Equal(me.Diffs[0].Want, mh) {
+		t.Fatalf("diffs %+v", me.Diffs)
 	}
 	if f := svcs[0].Faults(); len(f) == 0 || f[len(f)-1].Peer != svcs[2].h.ID() {
 		t.Fatalf("liar not recorded: %v", f)

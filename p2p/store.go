@@ -12,19 +12,26 @@ import (
 	"strconv"
 )
 
-// ErrNotFound is returned for an item a store does not hold.
-var ErrNotFound = errors.New("p2p: not found")
+// Store errors.
+var (
+	// ErrNotFound is returned for an item a store does not hold.
+	ErrNotFound = errors.New("p2p: not found")
+	// ErrDamaged is returned for a stored item whose bytes no longer check.
+	ErrDamaged = errors.New("p2p: stored copy damaged")
+)
 
 // Store keeps shards, checkpoints and models on disk under one directory
-// (normally <home>/p2p/store):
+// (normally <home>/p2p/store; a miner's store holds no shards):
 //
-//	shards/<dataset id>/<index>            one verified shard
-//	ckpt/<task>/<job>/<weights hash hex>   a checkpoint, content-addressed
-//	model/<model hash hex>                 a final model, content-addressed
+//	shards/<dataset id>/<index>                              one verified shard
+//	ckpt/<task>/<job>/<weights hash hex>-<optimizer hash hex>  a committed checkpoint
+//	model/<sha256 hex>                                       a final model, content-addressed
 //
 // Files appear by rename once complete, so a reader never sees half a file.
-// Everything put is checked against the hash it is stored under (shards by
-// the caller, against the chain's record).
+// Everything put is checked against the hash it is stored under: shards by
+// the caller, against the chain's record; checkpoints by PutCheckpoint,
+// which parses them and recomputes both commitment hashes; models by their
+// SHA-256. It is safe for concurrent use.
 type Store struct {
 	root string
 }
@@ -69,17 +76,64 @@ func (s *Store) DeleteShard(id uint64, idx int) error {
 	return err
 }
 
-// PutCheckpoint stores a job's checkpoint under its SHA-256 and returns it.
-func (s *Store) PutCheckpoint(task uint64, job uint32, b []byte) ([]byte, error) {
-	h := sha256.Sum256(b)
-	p := filepath.Join(s.root, "ckpt", strconv.FormatUint(task, 10), strconv.FormatUint(uint64(job), 10), hex.EncodeToString(h[:]))
-	return h[:], s.write(p, b)
+func (s *Store) ckptPath(k CkptKey) string {
+	return filepath.Join(s.root, "ckpt", strconv.FormatUint(k.TaskID, 10), strconv.FormatUint(uint64(k.JobIndex), 10),
+		hex.EncodeToString(k.WeightsHash[:])+"-"+hex.EncodeToString(k.OptimizerHash[:]))
 }
 
-// Checkpoint reads a checkpoint by job and weights hash, re-checking the hash.
-func (s *Store) Checkpoint(task uint64, job uint32, hash []byte) ([]byte, error) {
-	p := filepath.Join(s.root, "ckpt", strconv.FormatUint(task, 10), strconv.FormatUint(uint64(job), 10), hex.EncodeToString(hash))
-	return s.readHashed(p, hash)
+// PutCheckpoint stores a checkpoint under the commitment it is for, after
+// checking that b parses as a pouwd checkpoint whose weights and optimizer
+// state hash to the key's (VerifyCheckpoint); otherwise it stores nothing
+// and returns a *MismatchError (ErrMismatch).
+func (s *Store) PutCheckpoint(key CkptKey, b []byte) error {
+	if _, err := VerifyCheckpoint(key, b); err != nil {
+		return err
+	}
+	return s.write(s.ckptPath(key), b)
+}
+
+// PutCheckpointUnverified stores b under key as it is. It exists for tests
+// that need a lying peer (one serving a checkpoint that is not the one it
+// committed): Service serves what its store holds, so a receiver is the
+// one that catches it. Never use it for real data.
+func (s *Store) PutCheckpointUnverified(key CkptKey, b []byte) error {
+	return s.write(s.ckptPath(key), b)
+}
+
+// Checkpoint reads the checkpoint stored under key (ErrNotFound when
+// absent). It checks only that the file is intact (its SHA-256 trailer):
+// PutCheckpoint verified the content when it was stored.
+func (s *Store) Checkpoint(key CkptKey) ([]byte, error) {
+	p := s.ckptPath(key)
+	b, err := s.read(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkpointIntact(b); err != nil {
+		return nil, fmt.Errorf("%w: store: %s is damaged: %v", ErrDamaged, p, err)
+	}
+	return b, nil
+}
+
+// HasCheckpoint reports whether a checkpoint is stored under key.
+func (s *Store) HasCheckpoint(key CkptKey) bool {
+	_, err := os.Stat(s.ckptPath(key))
+	return err == nil
+}
+
+// DeleteCheckpoint removes a stored checkpoint (no error when absent).
+func (s *Store) DeleteCheckpoint(key CkptKey) error {
+	err := os.Remove(s.ckptPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// DeleteJobCheckpoints removes every checkpoint of a job (once it settled,
+// nobody needs them).
+func (s *Store) DeleteJobCheckpoints(task uint64, job uint32) error {
+	return os.RemoveAll(filepath.Join(s.root, "ckpt", strconv.FormatUint(task, 10), strconv.FormatUint(uint64(job), 10)))
 }
 
 // PutModel stores a model under its SHA-256 and returns it.
@@ -88,18 +142,28 @@ func (s *Store) PutModel(b []byte) ([]byte, error) {
 	return h[:], s.write(filepath.Join(s.root, "model", hex.EncodeToString(h[:])), b)
 }
 
-// Model reads a model by hash, re-checking the hash.
-func (s *Store) Model(hash []byte) ([]byte, error) {
-	return s.readHashed(filepath.Join(s.root, "model", hex.EncodeToString(hash)), hash)
+// DeleteModel removes a stored model (no error when absent).
+func (s *Store) DeleteModel(hash []byte) error {
+	err := os.Remove(filepath.Join(s.root, "model", hex.EncodeToString(hash)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
-func (s *Store) readHashed(p string, hash []byte) ([]byte, error) {
+// Model reads a model by hash, re-checking the hash (ErrNotFound when
+// absent, ErrDamaged when the bytes on disk no longer hash to it).
+func (s *Store) Model(hash []byte) ([]byte, error) {
+	if len(hash) != sha256.Size {
+		return nil, fmt.Errorf("%w: model hash of %d bytes", ErrNotFound, len(hash))
+	}
+	p := filepath.Join(s.root, "model", hex.EncodeToString(hash))
 	b, err := s.read(p)
 	if err != nil {
 		return nil, err
 	}
 	if h := sha256.Sum256(b); !bytes.Equal(h[:], hash) {
-		return nil, fmt.Errorf("p2p: store: %s is damaged (sha256 %x)", p, h[:])
+		return nil, fmt.Errorf("%w: store: %s is damaged (sha256 %x)", ErrDamaged, p, h[:])
 	}
 	return b, nil
 }

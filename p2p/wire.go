@@ -16,7 +16,7 @@ import (
 // generated code is needed. Fields:
 //
 //	ShardRequest   1 dataset_id uint64, 2 index uint32, 3 op uint32 (0 get, 1 put), 4 size uint64 (put: payload bytes that follow)
-//	CkptRequest    1 task_id uint64, 2 job_index uint32, 3 weights_hash bytes(32)
+//	CkptRequest    1 task_id uint64, 2 job_index uint32, 3 weights_hash bytes(32), 4 optimizer_hash bytes(32)
 //	ModelRequest   1 hash bytes(32)
 //	Response       1 status uint32, 2 size uint64 (payload bytes that follow), 3 message string (<= 256 bytes)
 //
@@ -87,11 +87,24 @@ type ShardRequest struct {
 	Size      uint64
 }
 
-// CkptRequest asks for a checkpoint of a job by its weights hash.
+// CkptRequest asks for the checkpoint a job's commitment names: its
+// weights hash (ml.WeightsHash) and optimizer state hash (ml.OptimizerHash),
+// both 32 bytes, exactly as MsgCommitCheckpoint records them. The reply's
+// payload is the checkpoint file (ml.SaveCheckpoint's bytes).
 type CkptRequest struct {
-	TaskID      uint64
-	JobIndex    uint32
-	WeightsHash []byte
+	TaskID        uint64
+	JobIndex      uint32
+	WeightsHash   []byte
+	OptimizerHash []byte
+}
+
+// Key is the checkpoint the request names (hashes shorter or longer than
+// 32 bytes are cut or zero-padded: Unmarshal refuses them first).
+func (r CkptRequest) Key() CkptKey {
+	k := CkptKey{TaskID: r.TaskID, JobIndex: r.JobIndex}
+	copy(k.WeightsHash[:], r.WeightsHash)
+	copy(k.OptimizerHash[:], r.OptimizerHash)
+	return k
 }
 
 // ModelRequest asks for a final model by its hash.
@@ -152,10 +165,11 @@ func (r CkptRequest) Marshal() []byte {
 	b = appendUint(b, 1, r.TaskID)
 	b = appendUint(b, 2, uint64(r.JobIndex))
 	b = appendBytes(b, 3, r.WeightsHash)
+	b = appendBytes(b, 4, r.OptimizerHash)
 	return b
 }
 
-// Unmarshal decodes a CkptRequest; the hash must be 32 bytes.
+// Unmarshal decodes a CkptRequest; both hashes must be 32 bytes.
 func (r *CkptRequest) Unmarshal(b []byte) error {
 	*r = CkptRequest{}
 	err := decodeFields(b, func(num protowire.Number, v uint64, bs []byte, isBytes bool) error {
@@ -172,11 +186,15 @@ func (r *CkptRequest) Unmarshal(b []byte) error {
 				}
 				r.JobIndex = uint32(v)
 			}
-		case 3:
+		case 3, 4:
 			if !isBytes {
-				return fmt.Errorf("%w: field 3 must be bytes", ErrMalformed)
+				return fmt.Errorf("%w: field %d must be bytes", ErrMalformed, num)
 			}
-			r.WeightsHash = append([]byte(nil), bs...)
+			if num == 3 {
+				r.WeightsHash = append([]byte(nil), bs...)
+			} else {
+				r.OptimizerHash = append([]byte(nil), bs...)
+			}
 		}
 		return nil
 	})
@@ -185,6 +203,9 @@ func (r *CkptRequest) Unmarshal(b []byte) error {
 	}
 	if len(r.WeightsHash) != 32 {
 		return fmt.Errorf("%w: weights_hash has %d bytes, expected 32", ErrMalformed, len(r.WeightsHash))
+	}
+	if len(r.OptimizerHash) != 32 {
+		return fmt.Errorf("%w: optimizer_hash has %d bytes, expected 32", ErrMalformed, len(r.OptimizerHash))
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ func TestWireRoundTrip(t *testing.T) {
 	}{
 		&ShardRequest{DatasetID: 3, Index: 13, Op: OpPut, Size: 5_488_002},
 		&ShardRequest{},
-		&CkptRequest{TaskID: 9, JobIndex: 4, WeightsHash: h},
+		&CkptRequest{TaskID: 9, JobIndex: 4, WeightsHash: h, OptimizerHash: bytes.Repeat([]byte{8}, 32)},
 		&ModelRequest{Hash: h},
 		&Response{Status: StatusNotFound, Size: 1 << 40, Message: "nope"},
 	} {
@@ -58,6 +58,23 @@ func TestWireRejects(t *testing.T) {
 	var c CkptRequest
 	if err := c.Unmarshal([]byte{0x1a, 0x01, 0x00}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short hash: %v", err)
+	}
+	h := bytes.Repeat([]byte{7}, 32)
+	for name, r := range map[string]CkptRequest{
+		"no optimizer hash":    {TaskID: 1, WeightsHash: h},
+		"short optimizer hash": {TaskID: 1, WeightsHash: h, OptimizerHash: h[:31]},
+		"long optimizer hash":  {TaskID: 1, WeightsHash: h, OptimizerHash: append(h, 1)},
+		"no weights hash":      {TaskID: 1, OptimizerHash: h},
+	} {
+		if err := c.Unmarshal(r.Marshal()); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := c.Unmarshal(append(CkptRequest{WeightsHash: h, OptimizerHash: h}.Marshal(), 0x22, 0x01, 0x00)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("repeated optimizer hash: %v", err)
+	}
+	if err := c.Unmarshal(append(CkptRequest{WeightsHash: h, OptimizerHash: h}.Marshal(), 0x20, 0x01)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("optimizer hash as a varint: %v", err)
 	}
 	// An announced length over the cap fails before allocation.
 	big := bufio.NewReader(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}))

@@ -1,0 +1,144 @@
+package p2p
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/x/pouwml/types"
+)
+
+// ErrMismatch marks data that is not what its trusted hash names: a
+// checkpoint whose weights or optimizer state differ from the commitment
+// on chain (or that is not a checkpoint at all), a model whose SHA-256 is
+// not the submitted hash. Errors from a peer match ErrLyingPeer too; use
+// errors.As with *MismatchError for the peer and the hashes.
+var ErrMismatch = errors.New("p2p: data does not match its trusted hash")
+
+// CkptKey names a committed checkpoint: the job and the two hashes of a
+// Commitment on chain (ml.WeightsHash of the model, ml.OptimizerHash of the
+// optimizer state). It is how checkpoints are stored, asked for and checked.
+type CkptKey struct {
+	TaskID        uint64
+	JobIndex      uint32
+	WeightsHash   ml.Hash
+	OptimizerHash ml.Hash
+}
+
+// CommitmentKey is the key of a chain commitment; it fails when a hash is
+// not 32 bytes.
+func CommitmentKey(c *types.Commitment) (CkptKey, error) {
+	k := CkptKey{TaskID: c.TaskId, JobIndex: c.JobIndex}
+	if len(c.WeightsHash) != len(k.WeightsHash) || len(c.OptimizerHash) != len(k.OptimizerHash) {
+		return k, fmt.Errorf("p2p: commitment of task %d job %d step %d: weights hash has %d bytes and optimizer hash %d, expected 32 each",
+			c.TaskId, c.JobIndex, c.Step, len(c.WeightsHash), len(c.OptimizerHash))
+	}
+	copy(k.WeightsHash[:], c.WeightsHash)
+	copy(k.OptimizerHash[:], c.OptimizerHash)
+	return k, nil
+}
+
+// Request is the wire request for the key.
+func (k CkptKey) Request() CkptRequest {
+	return CkptRequest{TaskID: k.TaskID, JobIndex: k.JobIndex, WeightsHash: k.WeightsHash[:], OptimizerHash: k.OptimizerHash[:]}
+}
+
+func (k CkptKey) String() string {
+	return fmt.Sprintf("task %d job %d checkpoint (weights %x, optimizer %x)", k.TaskID, k.JobIndex, k.WeightsHash[:], k.OptimizerHash[:])
+}
+
+// HashDiff is one hash that differs from the trusted one.
+type HashDiff struct {
+	Name      string // "weights hash", "optimizer hash", "sha256"
+	Want, Got []byte
+}
+
+// MismatchError is data that does not match its trusted hash (ErrMismatch).
+// When Peer is set it came from that peer and also matches ErrLyingPeer.
+type MismatchError struct {
+	Peer peer.ID // empty when the bytes were checked locally (Store.PutCheckpoint)
+	What string  // what was asked for, with its trusted hashes
+	// Diffs lists every hash that differs; empty when the bytes could not
+	// be checked at all (Err says why: not a pouwd checkpoint, corrupt,
+	// truncated).
+	Diffs []HashDiff
+	Err   error
+}
+
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	b.WriteString("p2p: ")
+	if e.Peer != "" {
+		fmt.Fprintf(&b, "peer %s served ", e.Peer)
+	}
+	b.WriteString(e.What)
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": not a valid checkpoint: %v", e.Err)
+	}
+	for i, d := range e.Diffs {
+		sep := ";"
+		if i == 0 {
+			sep = ":"
+		}
+		fmt.Fprintf(&b, "%s %s %x, expected %x", sep, d.Name, d.Got, d.Want)
+	}
+	return b.String()
+}
+
+// Unwrap makes the error match ErrMismatch, ErrLyingPeer (from a peer) and
+// the parse error (ml.ErrCheckpoint) when there is one.
+func (e *MismatchError) Unwrap() []error {
+	out := []error{ErrMismatch}
+	if e.Peer != "" {
+		out = append(out, ErrLyingPeer)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+// VerifyCheckpoint parses b as a pouwd checkpoint (ml.ParseCheckpoint:
+// magic, version, SHA-256 trailer, every length) and checks that the
+// canonical hash of its weights, ml.HashTensors(ml.DomainWeights, ...), and
+// of its optimizer state, ml.HashTensors(ml.DomainOptim, ...), are the
+// key's. Anything else is a *MismatchError (without a peer).
+func VerifyCheckpoint(key CkptKey, b []byte) (*ml.Checkpoint, error) {
+	ck, err := ml.ParseCheckpoint(b)
+	if err != nil {
+		return nil, &MismatchError{What: key.String(), Err: err}
+	}
+	var diffs []HashDiff
+	if wh := ml.HashTensors(ml.DomainWeights, ck.Weights); wh != key.WeightsHash {
+		diffs = append(diffs, HashDiff{Name: "weights hash", Want: key.WeightsHash[:], Got: wh[:]})
+	}
+	if oh := ml.HashTensors(ml.DomainOptim, ck.Optim); oh != key.OptimizerHash {
+		diffs = append(diffs, HashDiff{Name: "optimizer hash", Want: key.OptimizerHash[:], Got: oh[:]})
+	}
+	if len(diffs) > 0 {
+		return nil, &MismatchError{What: key.String(), Diffs: diffs}
+	}
+	return ck, nil
+}
+
+// checkpointIntact is the cheap check a server makes before serving a
+// checkpoint it verified when it was stored: the pouwd magic and the file's
+// own SHA-256 trailer (one pass, no decoding), which catches damage on disk
+// and truncation.
+func checkpointIntact(b []byte) error {
+	const magic = "POUWCKPT"
+	if len(b) < len(magic)+8+sha256.Size || string(b[:len(magic)]) != magic {
+		return fmt.Errorf("not a pouwd checkpoint (%d bytes)", len(b))
+	}
+	body, trailer := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], trailer) {
+		return fmt.Errorf("SHA-256 %s does not match its trailer %s (damaged or truncated)", hex.EncodeToString(sum[:]), hex.EncodeToString(trailer))
+	}
+	return nil
+}
