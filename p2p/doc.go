@@ -8,8 +8,9 @@
 //     optional bootstrap peers dialled with retry and backoff.
 //   - Protocols, scoped by chain id: /pouw/<chain-id>/shard/1.0.0 (get or put
 //     one shard by dataset id and index), /pouw/<chain-id>/ckpt/1.0.0 (a
-//     checkpoint by task, job and weights hash), /pouw/<chain-id>/model/1.0.0
-//     (a model by hash). One varint-delimited request (protobuf wire format,
+//     checkpoint by task, job, weights hash and optimizer hash: a chain
+//     commitment), /pouw/<chain-id>/model/1.0.0 (a model by the SHA-256 of
+//     its bytes). One varint-delimited request (protobuf wire format,
 //     see wire.go for the fields), then one varint-delimited Response header
 //     and its raw payload. Every stream has a deadline and is reset when its
 //     context ends, every read is capped (requests 256 bytes, headers 512,
@@ -19,8 +20,9 @@
 //     resource manager's "pouw.data" service scope.
 //   - Trust: a receiver checks everything against a hash it already holds —
 //     shard hashes from the dataset record on chain, the dataset SHA-256
-//     after rebuilding, the weights or model hash it asked for — and records
-//     the peer that sent anything else (Service.Faults, FetchReport.Faults).
+//     after rebuilding, the commitment's weights and optimizer hashes, the
+//     model hash it asked for — and records the peer that sent anything else
+//     (Service.Faults, FetchReport.Faults).
 //   - Erasure coding (Coder): klauspost/reedsolomon, k data + m parity
 //     shards of ceil(len/k) bytes (defaults 10+4), the original length kept,
 //     one SHA-256 per shard and types.MerkleRoot over them, exactly as
@@ -41,6 +43,40 @@
 //     dropped and healed). A shard is hashed before its first serving and
 //     on every receipt; between syncs a copy damaged on disk may be served,
 //     which receivers catch and report.
+//
+// # Checkpoints and models (miners and verifiers)
+//
+// A miner commits, every commit_interval steps, the canonical hashes of its
+// checkpoint: ml.WeightsHash of the model and ml.OptimizerHash of the
+// optimizer state (MsgCommitCheckpoint). Those, not the file's SHA-256, are
+// what a verifier knows, so checkpoints are named by CkptKey (task, job,
+// weights hash, optimizer hash; CommitmentKey builds it from a chain
+// Commitment) on the wire, in the Store and in the fetcher:
+//
+//   - Store.PutCheckpoint(key, b) parses b (ml.ParseCheckpoint) and stores
+//     it only when ml.HashTensors(ml.DomainWeights, weights) and
+//     ml.HashTensors(ml.DomainOptim, optimizer state) are the key's
+//     (VerifyCheckpoint); otherwise *MismatchError. Store.PutModel(b)
+//     stores a model under its SHA-256 (the model hash of MsgSubmitResult).
+//   - The server trusts what its store verified: before serving it checks
+//     only the checkpoint's own SHA-256 trailer (damage on disk, which it
+//     drops), not a full re-parse per request; a request whose optimizer
+//     hash differs from the stored one is "not found".
+//   - Service.GetCheckpoint / FetchCheckpoint verify in full what arrives
+//     (VerifyCheckpoint, at most max bytes or Config.MaxBlobSize) and return
+//     the bytes and the parsed ml.Checkpoint. A peer serving other weights,
+//     other optimizer state or bytes that are not a valid checkpoint is
+//     reported and returned as a *MismatchError naming the peer, the
+//     committed and the served hashes (errors.Is ErrMismatch and
+//     ErrLyingPeer; ml.ErrCheckpoint too when the bytes do not parse).
+//   - A miner's host serves only these two protocols: NewService(h,
+//     BlobConfig(chainID), store, nil) needs no dataset records, ring,
+//     storage role or bond, and does not offer the shard protocol. A
+//     verifier puts the miner's registered multiaddrs in its peerstore
+//     (AddWorkerAddrs with the miner's Worker record) and fetches with any
+//     Service (it needs no store to fetch).
+//   - Store.PutCheckpointUnverified exists only for attack tests: it lets a
+//     test miner serve a checkpoint that is not the one it committed.
 //
 // The package must never sit in consensus code (x/pouwml does not import
 // it), never trust bytes it has not hashed, never allocate from a length a
