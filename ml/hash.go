@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"math"
+	"unsafe"
 )
 
 // Hash is a SHA-256 digest.
@@ -40,15 +41,31 @@ func writeTensor(h hash.Hash, t NamedTensor) {
 	for _, d := range t.Shape {
 		put(uint32(d))
 	}
-	buf := make([]byte, 4*min(len(t.Data), 1<<14))
-	for off := 0; off < len(t.Data); off += 1 << 14 {
-		chunk := t.Data[off:min(off+1<<14, len(t.Data))]
-		for i, v := range chunk {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-		}
-		h.Write(buf[:4*len(chunk)])
-	}
+	h.Write(float32Bytes(t.Data))
 }
+
+// float32Bytes returns the canonical little-endian bytes of v: on a
+// little-endian machine (every platform pouwd builds for) the memory itself,
+// without a copy, which makes hashing as fast as SHA-256 can go; elsewhere a
+// converted copy.
+func float32Bytes(v []float32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+	}
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // WeightsTensors lists the model's parameters and buffers as named tensors
 // (views, not copies) in canonical order.

@@ -123,6 +123,113 @@ type Trainer struct {
 	tape       Tape
 	xbuf       []float32
 	lastWeight *Hash
+	bg         *bgHashes // non-nil after HashInBackground
+}
+
+// bgHashes is the state of background step hashing: the step whose
+// gradient and weights hashes are being computed, and a second set of
+// gradient buffers so the next step can run backward while the previous
+// step's gradients are still being read.
+type bgHashes struct {
+	spare   [][]float32 // per trainable parameter: the other gradient buffer
+	pending *StepInfo   // the step whose G and W_after hashes are in flight
+	grads   chan Hash   // H(G) of pending
+	weights chan Hash   // H(W_after) of pending
+}
+
+// HashInBackground makes Step compute each step's gradient and weights
+// hashes on background goroutines while the next step trains, so mining
+// costs spare cores instead of training time. Each step's StepInfo then
+// reaches the hook one Step call late (in order: the call for step i+1
+// delivers step i, after its forward and backward pass); Flush delivers
+// the last one. The hashes, and the training bits, are exactly those of
+// the synchronous mode. While a step is pending, Step must be given the
+// same hook, and the trainer must not be used from other goroutines.
+//
+// Why this is safe without copying: step i's gradients stay in their
+// buffer because step i+1 accumulates into a second set (swapped in place
+// of ZeroGrad) and step i+2 swaps back only after waiting for the hash;
+// the trainable weights W_{i+1} are only written by step i+1's optimizer,
+// which runs after the wait; the buffers (batch-norm running statistics)
+// change in every forward pass, so they are copied (they are small).
+func (t *Trainer) HashInBackground() {
+	if t.bg != nil {
+		return
+	}
+	t.bg = &bgHashes{}
+	for _, p := range t.Model.params {
+		if !p.Buffer {
+			t.bg.spare = append(t.bg.spare, nil)
+		}
+	}
+}
+
+// Flush waits for the hashes of the last step (background mode) and
+// delivers it to hook. It is a no-op otherwise or when nothing is pending.
+func (t *Trainer) Flush(hook StepHook) error {
+	if t.bg == nil || t.bg.pending == nil {
+		return nil
+	}
+	info := t.bg.wait()
+	w := info.WeightsAfter
+	t.lastWeight = &w
+	if hook == nil {
+		return nil
+	}
+	return hook(info)
+}
+
+// wait completes the pending step's hashes and clears it.
+func (b *bgHashes) wait() StepInfo {
+	info := *b.pending
+	info.Grads = <-b.grads
+	info.WeightsAfter = <-b.weights
+	b.pending = nil
+	return info
+}
+
+// swapGrads is ZeroGrad for background mode: each trainable parameter
+// accumulates into the buffer that held the gradients two steps ago.
+func (b *bgHashes) swapGrads(m *Model) {
+	k := 0
+	for _, p := range m.params {
+		if p.Buffer {
+			continue
+		}
+		p.T.Grad, b.spare[k] = b.spare[k], p.T.Grad
+		p.T.gradOK = false
+		k++
+	}
+	for _, p := range m.params {
+		if p.Buffer {
+			p.T.gradOK = false
+		}
+	}
+}
+
+// gradViews lists the trainable parameters' gradients (materialising a
+// zero gradient for a parameter backward did not reach) as NamedTensors
+// that share the buffers.
+func gradViews(m *Model) []NamedTensor {
+	var ts []NamedTensor
+	for _, p := range m.params {
+		if !p.Buffer {
+			ts = append(ts, NamedTensor{Name: p.Name, Shape: p.T.Shape, Data: p.T.grad()})
+		}
+	}
+	return ts
+}
+
+// weightsViews lists WeightsTensors with the buffers copied (they change
+// in the next forward pass) and the trainable parameters shared.
+func weightsViews(m *Model) []NamedTensor {
+	ts := WeightsTensors(m)
+	for i, p := range m.params {
+		if p.Buffer {
+			ts[i].Data = append([]float32(nil), ts[i].Data...)
+		}
+	}
+	return ts
 }
 
 // NewTrainer validates the inputs and prepares training from step 0.
@@ -182,6 +289,9 @@ func (t *Trainer) batchIndices() []int {
 // Step runs one training step. With hook != nil it computes the step's
 // hashes and calls hook.
 func (t *Trainer) Step(hook StepHook) (float32, error) {
+	if t.bg != nil {
+		return t.stepBackground(hook)
+	}
 	idx := t.batchIndices()
 	var info StepInfo
 	if hook != nil {
@@ -192,6 +302,78 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 		}
 		info.Batch = BatchHash(idx)
 	}
+	t.Model.ZeroGrad()
+	loss, err := t.forwardBackward(idx)
+	if err != nil {
+		return 0, err
+	}
+	if hook != nil {
+		info.Grads = GradsHash(t.Model)
+	}
+	t.Opt.Step(t.Model.Params())
+	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
+	t.advance()
+	if hook != nil {
+		info.WeightsAfter = WeightsHash(t.Model)
+		w := info.WeightsAfter
+		t.lastWeight = &w
+		if err := hook(info); err != nil {
+			return info.Loss, err
+		}
+	} else {
+		t.lastWeight = nil
+	}
+	return info.Loss, nil
+}
+
+// stepBackground is Step in background-hash mode (see HashInBackground).
+func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
+	bg := t.bg
+	idx := t.batchIndices()
+	info := StepInfo{Batch: BatchHash(idx)}
+	if bg.pending == nil {
+		if t.lastWeight != nil {
+			info.WeightsBefore = *t.lastWeight
+		} else {
+			info.WeightsBefore = WeightsHash(t.Model)
+		}
+	}
+	bg.swapGrads(t.Model)
+	loss, err := t.forwardBackward(idx)
+	if err != nil {
+		return 0, err
+	}
+	// The optimizer is about to overwrite W_i: the previous step's hashes
+	// (which read W_i) must be complete.
+	var prev *StepInfo
+	if bg.pending != nil {
+		p := bg.wait()
+		prev = &p
+		info.WeightsBefore = p.WeightsAfter
+	}
+	grads := make(chan Hash, 1)
+	views := gradViews(t.Model)
+	go func() { grads <- HashTensors(DomainGrads, views) }()
+	t.Opt.Step(t.Model.Params())
+	info.Step, info.Epoch, info.Loss = t.step, t.epoch, loss
+	info.Indices = append([]int(nil), idx...) // delivered a step late
+	t.advance()
+	weights := make(chan Hash, 1)
+	wviews := weightsViews(t.Model)
+	go func() { weights <- HashTensors(DomainWeights, wviews) }()
+	bg.pending, bg.grads, bg.weights = &info, grads, weights
+	t.lastWeight = nil
+	if prev != nil && hook != nil {
+		if err := hook(*prev); err != nil {
+			return loss, err
+		}
+	}
+	return loss, nil
+}
+
+// forwardBackward runs the forward pass of the batch idx, the loss and the
+// backward pass, leaving the gradients in the parameters.
+func (t *Trainer) forwardBackward(idx []int) (float32, error) {
 	ss := t.Model.SampleSize()
 	bs := len(idx)
 	if cap(t.xbuf) < bs*ss {
@@ -204,7 +386,6 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 		labels[i] = t.data.Y[s]
 	}
 	xt, _ := FromData(x, append([]int{bs}, t.Model.InShape...)...)
-	t.Model.ZeroGrad()
 	c := &Ctx{B: t.B, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
 	logits := t.Model.Forward(c, xt)
 	loss, err := SoftmaxCrossEntropy(c, logits, labels)
@@ -215,28 +396,17 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 	if err := t.tape.Backward(loss); err != nil {
 		return 0, err
 	}
-	if hook != nil {
-		info.Grads = GradsHash(t.Model)
-	}
-	t.Opt.Step(t.Model.Params())
-	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss.Data[0], idx
+	return loss.Data[0], nil
+}
+
+// advance moves the position one step on.
+func (t *Trainer) advance() {
 	t.step++
 	t.batchInEp++
 	if t.batchInEp >= t.StepsPerEpoch() {
 		t.batchInEp = 0
 		t.epoch++
 	}
-	if hook != nil {
-		info.WeightsAfter = WeightsHash(t.Model)
-		w := info.WeightsAfter
-		t.lastWeight = &w
-		if err := hook(info); err != nil {
-			return info.Loss, err
-		}
-	} else {
-		t.lastWeight = nil
-	}
-	return info.Loss, nil
 }
 
 // Result summarises a Run.
@@ -263,7 +433,7 @@ func (t *Trainer) Run(ctx context.Context, hook StepHook) (Result, error) {
 			return t.result(first, loss, start), err
 		}
 	}
-	return t.result(first, loss, start), nil
+	return t.result(first, loss, start), t.Flush(hook)
 }
 
 func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {

@@ -223,3 +223,101 @@ func sameInfo(a, b ml.StepInfo) bool {
 	return a.Step == b.Step && a.Epoch == b.Epoch && a.Loss == b.Loss && a.WeightsBefore == b.WeightsBefore &&
 		a.Batch == b.Batch && a.Grads == b.Grads && a.WeightsAfter == b.WeightsAfter
 }
+
+// TestBackgroundHashesEqualSynchronous trains the same steps with step
+// hashes computed inline and on background goroutines (HashInBackground),
+// saving a checkpoint mid-way in background mode (while a step's hashes
+// are still in flight) and resuming from it: every step's hashes, batch
+// indices and the final weights must be identical, and each step must be
+// delivered exactly once, in order.
+func TestBackgroundHashesEqualSynchronous(t *testing.T) {
+	train, _ := loadMNIST(t)
+	data := subset(train, 640)
+	for _, tc := range []struct{ spec, opt string }{
+		{"mlp:784-32-10,dropout=0.2,norm=layer,act=gelu", "adamw"},
+		{"cnn:1x28x28-1x4-10,bn,pool=avg,fc=16", "sgd"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			cfg := ml.DefaultTrainConfig()
+			cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Steps, cfg.Epochs = tc.opt, 0.01, 0.9, 0.01, 64, 25, 0
+			be := cpu.MustNew(cpu.Options{Threads: 1})
+			type rec struct {
+				info ml.StepInfo
+				idx  []int
+			}
+			logTo := func(out *[]rec) ml.StepHook {
+				return func(s ml.StepInfo) error {
+					r := rec{idx: append([]int(nil), s.Indices...)}
+					s.Indices = nil
+					r.info = s
+					*out = append(*out, r)
+					return nil
+				}
+			}
+			m, _ := ml.NewModel(tc.spec, 7)
+			sync, _ := ml.NewTrainer(m, data, cfg, be)
+			var a []rec
+			resA, err := sync.Run(context.Background(), logTo(&a))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			m2, _ := ml.NewModel(tc.spec, 7)
+			bg, _ := ml.NewTrainer(m2, data, cfg, be)
+			bg.HashInBackground()
+			var b []rec
+			hook := logTo(&b)
+			for i := 0; i < 13; i++ {
+				if _, err := bg.Step(hook); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(b) != 12 {
+				t.Fatalf("after 13 background steps %d were delivered, expected 12 (one in flight)", len(b))
+			}
+			var buf bytes.Buffer
+			if err := bg.SaveCheckpoint(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := bg.Flush(hook); err != nil {
+				t.Fatal(err)
+			}
+			ck, err := ml.ReadCheckpoint(bytes.NewReader(buf.Bytes()), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resumed, err := ml.ResumeTrainer(ck, data, cpu.MustNew(cpu.Options{Threads: 2}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resumed.HashInBackground()
+			resB, err := resumed.Run(context.Background(), hook)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resA.WeightsSHA256 != resB.WeightsSHA256 {
+				t.Fatalf("final weights: synchronous %s, background %s", resA.WeightsSHA256, resB.WeightsSHA256)
+			}
+			if len(a) != 25 || len(b) != 25 {
+				t.Fatalf("steps delivered: %d synchronous, %d background", len(a), len(b))
+			}
+			for i := range a {
+				if !sameInfo(a[i].info, b[i].info) || !slicesEqual(a[i].idx, b[i].idx) {
+					t.Fatalf("step %d differs:\nsynchronous %+v\nbackground  %+v", i, a[i].info, b[i].info)
+				}
+			}
+		})
+	}
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
