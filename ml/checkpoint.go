@@ -292,6 +292,12 @@ func ResumeTrainer(ck *Checkpoint, data Dataset, b accel.Backend) (*Trainer, err
 	if ck.Header.BatchInEpoch < 0 || ck.Header.BatchInEpoch >= t.StepsPerEpoch() || ck.Header.Epoch < 0 {
 		return nil, fmt.Errorf("%w: position epoch %d batch %d, expected batch < %d", ErrCheckpoint, ck.Header.Epoch, ck.Header.BatchInEpoch, t.StepsPerEpoch())
 	}
+	// The position follows from the step (a final partial batch is always
+	// dropped); a header that says otherwise would replay other batches
+	// than the step's, which no commitment hash covers.
+	if spe := uint64(t.StepsPerEpoch()); uint64(ck.Header.Epoch) != ck.Header.Step/spe || uint64(ck.Header.BatchInEpoch) != ck.Header.Step%spe {
+		return nil, fmt.Errorf("%w: position epoch %d batch %d does not follow from step %d at %d batches per epoch", ErrCheckpoint, ck.Header.Epoch, ck.Header.BatchInEpoch, ck.Header.Step, spe)
+	}
 	t.step, t.epoch, t.batchInEp = ck.Header.Step, ck.Header.Epoch, ck.Header.BatchInEpoch
 	return t, nil
 }
