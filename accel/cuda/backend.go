@@ -214,7 +214,12 @@ func (b *Backend) freeLocked(x *Buffer) error {
 	if x.ptr == 0 {
 		return nil
 	}
+	// Kernels launched before may still use the memory.
+	serr := b.drv.sync()
 	err := b.drv.free(x.ptr)
+	if err == nil {
+		err = serr
+	}
 	b.used -= 4 * uint64(x.n)
 	x.ptr, x.n = 0, 0
 	return err
