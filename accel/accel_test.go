@@ -34,3 +34,23 @@ func TestDetect(t *testing.T) {
 		t.Fatalf("GPUError = %q", d.GPUError)
 	}
 }
+
+type oneGPU struct{}
+
+func (oneGPU) Probe(context.Context) ([]GPUInfo, error) {
+	return []GPUInfo{{Name: "NVIDIA H200", MemoryTotal: 141 << 30}}, nil
+}
+
+func TestDetectGPU(t *testing.T) {
+	d := Detect(context.Background(), oneGPU{})
+	if d.Selected != "cpu" || len(d.GPUs) != 1 || d.CUDABuilt != CUDABuilt {
+		t.Fatalf("Detect = %+v", d)
+	}
+	want := "built without cuda; training on CPU"
+	if CUDABuilt {
+		want = ""
+	}
+	if d.GPUError != want {
+		t.Fatalf("GPUError = %q, want %q", d.GPUError, want)
+	}
+}

@@ -1,13 +1,13 @@
 package accel
 
-// Backend runs the canonical kernels. Implementations: *cpu.Backend; a CUDA
-// backend (later, build tag cuda) implements the same methods on buffers it
-// mirrors on the device and must return the same bits.
+// Backend runs the canonical kernels. Implementations: *cpu.Backend and
+// *cuda.Backend (build tag cuda), which copies the operands to the device
+// and must return the same bits.
 //
 // The interface is deliberately small: elementwise and reduction operations
 // are defined once in package ml in canonical pure Go (they are cheap next
-// to GEMM); a device backend that wants them on the device adds optional
-// interfaces that ml discovers with a type assertion.
+// to GEMM); accel/cuda also offers them as device kernels on device
+// buffers, for an engine that keeps its tensors on the GPU (see its doc).
 type Backend interface {
 	// Name identifies the backend and kernel, e.g. "cpu/avx512".
 	Name() string

@@ -36,6 +36,10 @@ type GPUInfo struct {
 	UtilGPU     uint32 `json:"utilization_gpu_percent"`
 	UtilMemory  uint32 `json:"utilization_memory_percent"`
 	Driver      string `json:"driver,omitempty"`
+	// Telemetry; zero when the driver does not report it.
+	TemperatureC uint32  `json:"temperature_c,omitempty"`
+	PowerW       float64 `json:"power_watts,omitempty"`
+	PowerLimitW  float64 `json:"power_limit_watts,omitempty"`
 }
 
 // GPUProber lists GPUs. accel/nvml implements it; it returns an error
@@ -51,14 +55,25 @@ type Devices struct {
 	// GPUError explains why no GPU is listed, e.g. "no NVIDIA driver found,
 	// using CPU"; empty when the probe succeeded.
 	GPUError string `json:"gpu_error,omitempty"`
-	// Selected is the device training will use ("cpu" until the CUDA
-	// backend exists).
+	// Selected is the device training will use. Detect never opens a GPU,
+	// so it is "cpu"; a cuda build opens one with accel/cuda.Open (or
+	// OpenOrCPU) and reports it itself.
 	Selected string `json:"selected"`
+	// CUDABuilt reports whether this binary contains the CUDA backend
+	// (build tag cuda).
+	CUDABuilt bool `json:"cuda_built"`
 }
 
-// Detect describes the CPU and, when prober is not nil, the GPUs.
+// NotBuiltMessage is what a binary built without the cuda tag says on a
+// machine with an NVIDIA GPU.
+const NotBuiltMessage = "built without cuda; training on CPU"
+
+// Detect describes the CPU and, when prober is not nil, the GPUs. On a
+// machine with GPUs, a binary built without the cuda tag sets GPUError to
+// NotBuiltMessage; a cuda build leaves it empty (the caller opens the GPU
+// with accel/cuda and falls back to the CPU with that package's message).
 func Detect(ctx context.Context, prober GPUProber) Devices {
-	d := Devices{CPU: DetectCPU(), Selected: "cpu"}
+	d := Devices{CPU: DetectCPU(), Selected: "cpu", CUDABuilt: CUDABuilt}
 	if prober == nil {
 		d.GPUError = "GPU detection not built in, using CPU"
 		return d
@@ -71,8 +86,8 @@ func Detect(ctx context.Context, prober GPUProber) Devices {
 		d.GPUError = fmt.Sprintf("GPU detection failed (%v), using CPU", err)
 	case len(gpus) == 0:
 		d.GPUError = "NVIDIA driver found but no GPU, using CPU"
-	default:
-		d.GPUError = "CUDA backend not built into this binary, using CPU"
+	case !CUDABuilt:
+		d.GPUError = NotBuiltMessage
 	}
 	d.GPUs = gpus
 	return d

@@ -1,5 +1,6 @@
-// Package nvml detects NVIDIA GPUs through NVML (github.com/NVIDIA/go-nvml),
-// which loads libnvidia-ml at run time. It is a cgo leaf: the engine (ml,
+// Package nvml detects NVIDIA GPUs and reads their telemetry (memory,
+// utilisation, temperature, power) through NVML (github.com/NVIDIA/go-nvml,
+// which loads libnvidia-ml at run time). It is a cgo leaf: the engine (ml,
 // accel, accel/cpu) never imports it, so those build with CGO_ENABLED=0; the
 // CLI passes a Prober to accel.Detect. Built without cgo, Probe reports that
 // no driver can be found.

@@ -14,7 +14,8 @@ import (
 // Prober implements accel.GPUProber with NVML.
 type Prober struct{}
 
-// Probe initialises NVML, lists the GPUs and shuts NVML down again.
+// Probe initialises NVML, lists the GPUs with their memory, utilisation,
+// temperature and power, and shuts NVML down again.
 func (Prober) Probe(ctx context.Context) ([]accel.GPUInfo, error) {
 	if ret := gonvml.Init(); ret != gonvml.SUCCESS {
 		if ret == gonvml.ERROR_LIBRARY_NOT_FOUND || ret == gonvml.ERROR_DRIVER_NOT_LOADED {
@@ -45,6 +46,15 @@ func (Prober) Probe(ctx context.Context) ([]accel.GPUInfo, error) {
 		}
 		if u, ret := d.GetUtilizationRates(); ret == gonvml.SUCCESS {
 			g.UtilGPU, g.UtilMemory = u.Gpu, u.Memory
+		}
+		if c, ret := d.GetTemperature(gonvml.TEMPERATURE_GPU); ret == gonvml.SUCCESS {
+			g.TemperatureC = c
+		}
+		if mw, ret := d.GetPowerUsage(); ret == gonvml.SUCCESS {
+			g.PowerW = float64(mw) / 1000
+		}
+		if mw, ret := d.GetEnforcedPowerLimit(); ret == gonvml.SUCCESS {
+			g.PowerLimitW = float64(mw) / 1000
 		}
 		gpus = append(gpus, g)
 	}
