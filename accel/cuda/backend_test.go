@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -360,4 +361,16 @@ func TestLaunchChecksSignature(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `declares "qqq"`) {
 		t.Fatalf("launch with an int32 where the PTX has a 64-bit n: %v", err)
 	}
+}
+
+func TestTelemetry(t *testing.T) {
+	b := openOrSkip(t, DefaultOptions())
+	g, err := b.Telemetry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.MemoryTotal == 0 || g.Name == "" {
+		t.Fatalf("Telemetry = %+v", g)
+	}
+	t.Logf("%s: %d/%d bytes free, GPU %d%%, %d C, %.0f/%.0f W", g.Name, g.MemoryFree, g.MemoryTotal, g.UtilGPU, g.TemperatureC, g.PowerW, g.PowerLimitW)
 }
