@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -154,24 +155,35 @@ func gemmOperands(r *rand.Rand, transA, transB bool, c gemmCase, pad int) (a []f
 
 func TestGemm(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, kern := range []string{"auto", "t128", "t64", "t32", "ref"} {
+	kernels := []string{"auto", "t128", "t64", "t32", "ref"}
+	backends := make([]*Backend, len(kernels))
+	for i, kern := range kernels {
 		o := DefaultOptions()
 		o.Kernel = kern
-		b := openOrSkip(t, o)
-		for _, c := range gemmCases() {
-			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-				pad := r.IntN(3)
-				a, lda, bm, ldb := gemmOperands(r, tr[0], tr[1], c, pad)
-				ldc := c.n + r.IntN(2)
-				want := make([]float32, (c.m-1)*ldc+c.n)
+		backends[i] = openOrSkip(t, o)
+	}
+	fast := cpu.MustNew(cpu.Options{Threads: runtime.NumCPU()}) // same bits as GemmRef (accel/cpu's tests)
+	for _, c := range gemmCases() {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			pad := r.IntN(3)
+			a, lda, bm, ldb := gemmOperands(r, tr[0], tr[1], c, pad)
+			ldc := c.n + r.IntN(2)
+			want := make([]float32, (c.m-1)*ldc+c.n)
+			for i := range want {
+				want[i] = 12345 // the gaps between rows must survive
+			}
+			if c.m*c.n*c.k < 1<<21 {
+				cpu.GemmRef(tr[0], tr[1], c.m, c.n, c.k, a, lda, bm, ldb, want, ldc)
+			} else {
+				fast.Gemm(tr[0], tr[1], c.m, c.n, c.k, a, lda, bm, ldb, want, ldc)
+			}
+			for i, b := range backends {
 				got := make([]float32, len(want))
 				for i := range got {
-					got[i] = 12345 // the gaps between rows must survive
-					want[i] = 12345
+					got[i] = 12345
 				}
-				cpu.GemmRef(tr[0], tr[1], c.m, c.n, c.k, a, lda, bm, ldb, want, ldc)
 				b.Gemm(tr[0], tr[1], c.m, c.n, c.k, a, lda, bm, ldb, got, ldc)
-				sameBits(t, fmt.Sprintf("%s %dx%dx%d trans %v lda %d ldb %d ldc %d", kern, c.m, c.n, c.k, tr, lda, ldb, ldc), got, want)
+				sameBits(t, fmt.Sprintf("%s %dx%dx%d trans %v lda %d ldb %d ldc %d", kernels[i], c.m, c.n, c.k, tr, lda, ldb, ldc), got, want)
 			}
 		}
 	}
