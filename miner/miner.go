@@ -1,9 +1,10 @@
 // Package miner is the mining daemon (`pouwd miner start`): it bonds as a
 // miner, claims open jobs it can run within its memory budget, trains each
 // with the engine exactly as package jobspec prescribes, commits its
-// weights hash at step 0 and every commit_interval steps, keeps (and
-// serves, through Store) the checkpoint behind every commitment, draws the
-// lottery tickets of every step against the commitment's anchor, submits
+// weights and optimizer hashes at step 0 and every commit_interval steps,
+// keeps (and serves, through a p2p.Store) the checkpoint behind every
+// commitment, draws the lottery tickets of every step against the
+// commitment's anchor, submits
 // the winning proofs, measures the final model on the held-out fold and
 // submits the result (model hash = SHA-256 of ml.SaveModel's bytes, fold
 // metrics in ppm).
@@ -16,22 +17,24 @@
 // against the chain's current target. Proofs need a live claim, so every
 // proof is submitted before the result.
 //
+// Step hashes are computed on background goroutines while the next step
+// trains (ml.Trainer.HashInBackground), so they cost spare cores rather
+// than training time; each step reaches the miner's hook one step late.
+//
 // Resume. After a crash the miner finds its live claims, reads its last
 // commitment on each and resumes training from the checkpoint it stored
 // for it (ml.ResumeTrainer: the same bits as a run that never stopped).
-// Steps before that commitment are not scanned again.
+// The lottery of the steps before that commitment is drawn from the step
+// journal (Config.StateDir), where every step's hashes were recorded.
 //
-// Serving. Store holds the checkpoints under (task, job, committed weights
-// hash) and the models under their SHA-256. The p2p package's model
-// protocol fits (content-addressed); its checkpoint protocol does not yet:
-// it checks SHA-256(bytes) against the requested hash, while the chain
-// commits ml.WeightsHash (parameters and buffers only, not the optimizer
-// state), so a verifier cannot name a checkpoint's byte hash. Until p2p
-// verifies checkpoints by the weights hash of the parsed checkpoint,
-// verifiers read miners' stores directly (verifier.StoreFetcher,
-// verifier.AnyStore). The optimizer state in a checkpoint is not bound by
-// the commitment either; it is zero for plain SGD, and a verifier replays
-// whatever state the checkpoint carries.
+// Serving. The miner's p2p.Store holds its checkpoints under the
+// commitment's key (task, job, weights hash, optimizer hash: both hashes
+// are on chain, so the optimizer state cannot be picked after the lottery
+// anchor is known) and its models under their SHA-256; the daemon serves
+// them with the p2p checkpoint and model protocols from the peer id and
+// addresses it registers with its bond (verifier.P2PFetcher fetches them).
+// Datasets come from a Datasets: a prepared directory or, in the daemon,
+// the storage ring over libp2p (P2PDatasets).
 //
 // It must never submit a step it did not compute (except through the
 // explicit Attack hooks, which exist only for tests), never reuse a
@@ -44,16 +47,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	sdkmath "cosmossdk.io/math"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
@@ -88,6 +94,9 @@ type Config struct {
 	MaxProofsPerJob int
 	// StatusEvery is the period of the status log line (0: none).
 	StatusEvery time.Duration
+	// StateDir keeps the step journals (empty: none; then a restarted
+	// miner cannot draw the lottery of steps before its last commitment).
+	StateDir string
 	// Tasks restricts the miner to these task ids (empty: all).
 	Tasks  []uint64
 	Logger *slog.Logger
@@ -129,7 +138,7 @@ type Miner struct {
 	cfg      Config
 	cc       *chainclient.Client
 	datasets Datasets
-	store    *Store
+	store    *p2p.Store
 	backend  accel.Backend
 	log      *slog.Logger
 	Stats    Stats
@@ -140,7 +149,7 @@ type Miner struct {
 }
 
 // New builds a miner.
-func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *Store, backend accel.Backend) (*Miner, error) {
+func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *p2p.Store, backend accel.Backend) (*Miner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -154,7 +163,7 @@ func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *Store, ba
 }
 
 // Store is where the miner keeps what it serves.
-func (m *Miner) Store() *Store { return m.store }
+func (m *Miner) Store() *p2p.Store { return m.store }
 
 // EnsureBonded registers the miner with the minimum bond when it is not a
 // bonded miner with at least the minimum yet.
@@ -177,8 +186,16 @@ func EnsureBonded(ctx context.Context, cc *chainclient.Client, role types.Worker
 			return fmt.Errorf("%s is registered as %s, not %s", cc.Address(), w.Worker.Role, role)
 		}
 		if w.Worker.Status == types.WORKER_STATUS_BONDED && w.Worker.Bond.IsGTE(min) {
-			log.Info("already bonded", "role", role, "bond", w.Worker.Bond)
-			return nil
+			if w.Worker.PeerId == peerID && slices.Equal(w.Worker.Multiaddrs, addrs) {
+				log.Info("already bonded", "role", role, "bond", w.Worker.Bond)
+				return nil
+			}
+			// Bonded, but reachable elsewhere now (a restart on other ports):
+			// a zero top-up replaces the registered peer id and addresses.
+			log.Info("updating registered libp2p address", "role", role, "peer", peerID, "addrs", addrs)
+			_, err = cc.Broadcast(ctx, &types.MsgRegisterWorker{Address: cc.Address().String(), Role: role, Bond: sdk.NewCoin(min.Denom, sdkmath.ZeroInt()), PeerId: peerID,
+				Multiaddrs: addrs, Devices: w.Worker.Devices})
+			return err
 		}
 		if w.Worker.Bond.IsLT(min) {
 			bond = min.Sub(w.Worker.Bond)
@@ -417,28 +434,63 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 
 	var cur *interval
 	if lastCommitted >= 0 {
-		cur = &interval{commitStep: uint64(lastCommitted)}
 		cm, err := m.commitments(ctx, task.Id, index)
 		if err != nil {
 			return err
 		}
-		cur.height = cm[uint64(lastCommitted)].Height
+		// Steps trained before the crash, up to the last commitment, are
+		// not retrained: their lottery is drawn from the journal.
+		if intervals, err = m.journaled(task.Id, index, c, uint64(lastCommitted), cm); err != nil {
+			return err
+		}
+		cur = &interval{commitStep: uint64(lastCommitted), height: cm[uint64(lastCommitted)].Height}
 		intervals = append(intervals, cur)
+	}
+	var jr *journal
+	if m.cfg.StateDir != "" {
+		if jr, err = openJournal(m.cfg.StateDir, task.Id, index); err != nil {
+			return err
+		}
+		defer jr.close()
 	}
 	hook := func(s ml.StepInfo) error {
 		h := pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore), Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)}
 		if m.cfg.Attack.Step != nil {
 			m.cfg.Attack.Step(index, s.Step, &h)
 		}
+		// Background hashing delivers a step after the loop below has
+		// opened the next interval: file it by its step, not by "current".
 		imu.Lock()
-		cur.steps = append(cur.steps, stepRecord{step: s.Step, hashes: h})
+		iv := cur
+		for k := len(intervals) - 1; k >= 0; k-- {
+			if intervals[k].commitStep <= s.Step {
+				iv = intervals[k]
+				break
+			}
+		}
+		iv.steps = append(iv.steps, stepRecord{step: s.Step, hashes: h})
 		imu.Unlock()
+		if jr != nil {
+			// Flushed once an interval is whole: a kill loses at most the
+			// steps after the last commitment, which are trained again.
+			err := jr.add(s.Step, h)
+			if err == nil && (s.Step+1)%c == 0 {
+				err = jr.flush()
+			}
+			if err != nil {
+				return fmt.Errorf("step journal: %w", err)
+			}
+		}
 		js.loss = s.Loss
 		js.step = s.Step + 1
 		m.Stats.Steps.Add(1)
 		m.Stats.Samples.Add(uint64(len(s.Indices)))
 		return nil
 	}
+	// Step hashes are computed on background goroutines while the next
+	// step trains (ml.Trainer.HashInBackground): the same bits, without
+	// the hashing in training's critical path when a core is spare.
+	tr.HashInBackground()
 	for !tr.Done() {
 		if err := ctx.Err(); err != nil {
 			close(queue)
@@ -451,25 +503,35 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 			if err := tr.SaveCheckpoint(&buf); err != nil {
 				return err
 			}
-			wh := ml.WeightsHash(tr.Model)
-			b := buf.Bytes()
+			key := p2p.CkptKey{TaskID: task.Id, JobIndex: index, WeightsHash: ml.WeightsHash(tr.Model), OptimizerHash: ml.OptimizerHash(tr.Opt)}
 			if m.cfg.Attack.Checkpoint != nil {
-				b = m.cfg.Attack.Checkpoint(step, append([]byte(nil), b...))
+				b := m.cfg.Attack.Checkpoint(step, append([]byte(nil), buf.Bytes()...))
+				err = m.store.PutCheckpointUnverified(key, b)
+			} else {
+				// The miner wrote these bytes from the state it hashed a moment
+				// ago; the store parses them again and checks both hashes, so a
+				// serialisation bug can never be served (and committed) silently.
+				err = m.store.PutCheckpoint(key, buf.Bytes())
 			}
-			if err := m.store.PutCheckpoint(task.Id, index, wh[:], b); err != nil {
+			if err != nil {
 				return err
 			}
 			imu.Lock()
 			cur = &interval{commitStep: step}
 			intervals = append(intervals, cur)
 			imu.Unlock()
-			queue <- commit{step: step, hash: wh, opt: ml.OptimizerHash(tr.Opt)}
+			queue <- commit{step: step, hash: key.WeightsHash, opt: key.OptimizerHash}
 		}
 		if _, err := tr.Step(hook); err != nil {
 			close(queue)
 			<-done
 			return fmt.Errorf("step %d: %w", step, err)
 		}
+	}
+	if err := tr.Flush(hook); err != nil {
+		close(queue)
+		<-done
+		return err
 	}
 	close(queue)
 	<-done
@@ -645,6 +707,44 @@ func (m *Miner) commitments(ctx context.Context, task uint64, index uint32) (map
 	return out, nil
 }
 
+// journaled rebuilds the intervals before the commitment at last from the
+// step journal: each journaled step before last goes to the interval of
+// its commitment (step - step % interval), with that commitment's height.
+// Steps of an interval whose commitment is not on chain are dropped.
+func (m *Miner) journaled(task uint64, index uint32, every, last uint64, cm map[uint64]types.Commitment) ([]*interval, error) {
+	if m.cfg.StateDir == "" {
+		return nil, nil
+	}
+	recs, err := readJournal(m.cfg.StateDir, task, index)
+	if err != nil {
+		return nil, err
+	}
+	steps := make([]uint64, 0, len(recs))
+	for s := range recs {
+		if s < last {
+			steps = append(steps, s)
+		}
+	}
+	slices.Sort(steps)
+	var out []*interval
+	for _, s := range steps {
+		cs := s - s%every
+		c, ok := cm[cs]
+		if !ok {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1].commitStep != cs {
+			out = append(out, &interval{commitStep: cs, height: c.Height})
+		}
+		iv := out[len(out)-1]
+		iv.steps = append(iv.steps, stepRecord{step: s, hashes: recs[s]})
+	}
+	if len(out) > 0 {
+		m.log.Info("lottery of steps before the restart drawn from the step journal", "task", task, "job", index, "steps", len(steps), "intervals", len(out))
+	}
+	return out, nil
+}
+
 // resume rebuilds the trainer from the checkpoint of the last commitment.
 func (m *Miner) resume(ctx context.Context, task uint64, index uint32, job *jobspec.Job) (*ml.Trainer, int64, error) {
 	cm, err := m.commitments(ctx, task, index)
@@ -663,7 +763,12 @@ func (m *Miner) resume(ctx context.Context, task uint64, index uint32, job *jobs
 	for s := range cm {
 		last = max(last, s)
 	}
-	b, err := m.store.Checkpoint(ctx, task, index, cm[last].WeightsHash)
+	c := cm[last]
+	key, err := p2p.CommitmentKey(&c)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := m.store.Checkpoint(key)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -350,3 +350,29 @@ func badPeersNote(rep *FetchReport) string {
 	}
 	return fmt.Sprintf("; peers that sent bad data: %v", rep.BadPeers())
 }
+
+// FetchFromRing fetches a registered dataset the way every consumer does:
+// it reads the bonded storage peers from chain, puts their registered
+// addresses in the host's peerstore, places the dataset's shards on the
+// consistent-hash ring (ringCfg, the storage peers' own) and fetches any k
+// verified shards with FetchDataset, ring placement first, then the
+// registered providers, then any storage peer.
+func (s *Service) FetchFromRing(ctx context.Context, chain Chain, ds *types.Dataset, ringCfg RingConfig, opt FetchOptions) ([]byte, *FetchReport, error) {
+	workers, err := chain.StorageWorkers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(workers) == 0 {
+		return nil, nil, fmt.Errorf("p2p: dataset %d: no bonded storage peers on chain", ds.Id)
+	}
+	all := AddWorkerAddrs(s.h, workers)
+	ring, err := NewRing(PeerIDs(workers), ringCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	place, err := ring.Place(ds.Sha256, int(ds.Erasure.DataShards+ds.Erasure.ParityShards))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.FetchDataset(ctx, NewCoder(), ds, RingSources(PlacementPeers(place), ds, all), opt)
+}

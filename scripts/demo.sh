@@ -6,10 +6,13 @@
 #      not collide with a developer's localnet);
 #   2. 5 storage peers (`pouwd data serve`), MNIST prepared (`pouwd data
 #      prepare`), erasure-coded and published over libp2p (`pouwd data
-#      publish`); every miner and verifier fetches it over libp2p
-#      (`pouwd data fetch`);
+#      publish`); every miner and verifier fetches it over libp2p from
+#      the storage ring when it first needs it;
 #   3. a task: 2 MLP configurations x 3 folds over the MNIST training split;
-#   4. 2 miners (`pouwd miner start`) and 3 verifiers (`pouwd verifier start`);
+#   4. 2 miners (`pouwd miner start`) and 3 verifiers (`pouwd verifier start`),
+#      each with its own libp2p host: miners serve their committed
+#      checkpoints and final models, verifiers fetch them from the peer id
+#      and addresses the miner registered with its bond;
 #   5. a live view of jobs, proofs and votes; at the end the CV table, the
 #      best configuration, the accepted proofs and who was paid what.
 #
@@ -18,10 +21,6 @@
 #
 # Environment: DEMO_HOME (default a fresh temp dir), DEMO_PORT_SHIFT (default
 # 4000), DEMO_TIMEOUT (seconds, default 600), POUWD (default: built here).
-#
-# Checkpoints and models go from miners to verifiers through the miners'
-# store directories (--peer-stores), not over libp2p yet: see the miner
-# package doc.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -108,15 +107,6 @@ say "$n storage peers bonded; publishing MNIST over libp2p (10+4 Reed-Solomon sh
 "$POUWD" data publish "$DEMO/data/mnist" --from client --k 10 --m 4 "${TX[@]}" >"$DEMO/publish.log" 2>&1 || { cat "$DEMO/publish.log"; exit 1; }
 DS="$(q pouwml datasets | jq -r '.datasets[0].id')"
 
-say "miners and verifiers fetch dataset $DS over libp2p"
-fpids=()
-for w in miner1 miner2 verifier1 verifier2 verifier3; do
-	mkdir -p "$DEMO/$w"
-	"$POUWD" data fetch "$DS" --out "$DEMO/$w/data/mnist" --home "$DEMO/$w" --node "$NODE" >"$DEMO/$w/fetch.log" 2>&1 &
-	fpids+=($!)
-done
-for p in "${fpids[@]}"; do wait "$p" || { say "a fetch failed:"; tail -n 5 "$DEMO"/*/fetch.log; exit 1; }; done
-
 say "submitting a task: 2 MLP configurations (784-32-10, lr 0.1 and 0.05) x 3 folds"
 cfg() { echo "{\"architecture\":\"mlp\",\"layers\":[784,32,10],\"learning_rate_e9\":\"$1\",\"batch_size\":64,\"epochs\":1,\"optimizer\":\"OPTIMIZER_SGD\",\"precision\":\"PRECISION_FP32\"}"; }
 waittx "$("$POUWD" tx pouwml submit-task "$DS" 600000upouw --from client --configs "$(cfg 100000000)" --configs "$(cfg 50000000)" \
@@ -131,13 +121,15 @@ done
 
 say "starting 2 miners and 3 verifiers"
 for m in miner1 miner2; do
-	bg "$m" "$POUWD" miner start --from "$m" --home "$DEMO/$m" --data-dir "$DEMO/$m/data" --store "$DEMO/$m/store" \
+	mkdir -p "$DEMO/$m"
+	bg "$m" "$POUWD" miner start --from "$m" --home "$DEMO/$m" --store "$DEMO/$m/store" \
 		--chain-id "$CHAIN_ID" --node "$NODE" "${KR[@]}" --threads 1 --status-every 10s \
 		--max-proofs-per-job "${DEMO_PROOFS_PER_JOB:-4}"
 done
 for v in verifier1 verifier2 verifier3; do
-	bg "$v" "$POUWD" verifier start --from "$v" --home "$DEMO/$v" --data-dir "$DEMO/$v/data" \
-		--peer-stores "$DEMO/miner1/store,$DEMO/miner2/store" --chain-id "$CHAIN_ID" --node "$NODE" "${KR[@]}" --threads 1
+	mkdir -p "$DEMO/$v"
+	bg "$v" "$POUWD" verifier start --from "$v" --home "$DEMO/$v" \
+		--chain-id "$CHAIN_ID" --node "$NODE" "${KR[@]}" --threads 1
 done
 
 say "live view (task $TASK)"

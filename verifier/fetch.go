@@ -3,78 +3,72 @@ package verifier
 import (
 	"context"
 	"fmt"
-	"sync"
 
-	"github.com/pouw/pouwd/miner"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pouw/pouwd/chainclient"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// StoreFetcher reads miners' stores directly, by miner address: for tests
-// and for daemons sharing one machine, where no network is needed. It is
-// safe for concurrent use.
-type StoreFetcher struct {
-	mu     sync.RWMutex
-	stores map[string]*miner.Store
+// P2PFetcher fetches from the miner itself over libp2p: it reads the
+// miner's worker record (peer id and addresses, registered with its bond)
+// from chain, and asks that peer with the p2p checkpoint and model
+// protocols, which verify what arrives (the checkpoint against both
+// committed hashes, the model against its SHA-256) and name a lying peer.
+type P2PFetcher struct {
+	Host    host.Host
+	Service *p2p.Service
+	Query   types.QueryClient
+	// MaxBytes caps one checkpoint or model (0: the service's limit).
+	MaxBytes uint64
 }
 
-// NewStoreFetcher returns an empty StoreFetcher.
-func NewStoreFetcher() *StoreFetcher { return &StoreFetcher{stores: map[string]*miner.Store{}} }
-
-// Add makes minerAddr's store reachable.
-func (f *StoreFetcher) Add(minerAddr string, s *miner.Store) {
-	f.mu.Lock()
-	f.stores[minerAddr] = s
-	f.mu.Unlock()
-}
-
-func (f *StoreFetcher) store(minerAddr string) (*miner.Store, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	s := f.stores[minerAddr]
-	if s == nil {
-		return nil, fmt.Errorf("%w: no store for miner %s", miner.ErrNotFound, minerAddr)
-	}
-	return s, nil
-}
-
-// Checkpoint implements Fetcher.
-func (f *StoreFetcher) Checkpoint(ctx context.Context, minerAddr string, task uint64, job uint32, weightsHash []byte) ([]byte, error) {
-	s, err := f.store(minerAddr)
+// NewP2PFetcher builds a fetcher on h (a client service: it serves
+// nothing) that looks miners up through cc.
+func NewP2PFetcher(h host.Host, chainID string, cc *chainclient.Client) (*P2PFetcher, error) {
+	svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return s.Checkpoint(ctx, task, job, weightsHash)
+	return &P2PFetcher{Host: h, Service: svc, Query: cc.Query}, nil
 }
 
-// Model implements Fetcher.
-func (f *StoreFetcher) Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error) {
-	s, err := f.store(minerAddr)
+// minerPeer puts the miner's registered addresses in the peerstore and
+// returns its peer.
+func (f *P2PFetcher) minerPeer(ctx context.Context, minerAddr string) ([]peer.ID, error) {
+	w, err := f.Query.Worker(ctx, &types.QueryWorkerRequest{Address: minerAddr})
+	if err != nil {
+		return nil, fmt.Errorf("verifier: worker record of miner %s: %w", minerAddr, err)
+	}
+	ids := p2p.AddWorkerAddrs(f.Host, []types.Worker{w.Worker})
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("verifier: miner %s registered no usable libp2p peer id (%q) and addresses %v", minerAddr, w.Worker.PeerId, w.Worker.Multiaddrs)
+	}
+	return ids, nil
+}
+
+// Checkpoint implements Fetcher.
+func (f *P2PFetcher) Checkpoint(ctx context.Context, minerAddr string, key p2p.CkptKey) (*ml.Checkpoint, error) {
+	ids, err := f.minerPeer(ctx, minerAddr)
 	if err != nil {
 		return nil, err
 	}
-	return s.Model(ctx, hash)
-}
-
-// AnyStore tries each store in turn, whoever the miner is (daemons on one
-// machine reading each other's store directories). What it returns is
-// checked by the caller against the hash it asked for.
-type AnyStore []*miner.Store
-
-// Checkpoint implements Fetcher.
-func (a AnyStore) Checkpoint(ctx context.Context, _ string, task uint64, job uint32, weightsHash []byte) ([]byte, error) {
-	for _, s := range a {
-		if b, err := s.Checkpoint(ctx, task, job, weightsHash); err == nil {
-			return b, nil
-		}
+	got, err := f.Service.FetchCheckpoint(ctx, ids, key, f.MaxBytes)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: checkpoint %x of task %d job %d in %d stores", miner.ErrNotFound, weightsHash, task, job, len(a))
+	return got.Checkpoint, nil
 }
 
 // Model implements Fetcher.
-func (a AnyStore) Model(ctx context.Context, _ string, hash []byte) ([]byte, error) {
-	for _, s := range a {
-		if b, err := s.Model(ctx, hash); err == nil {
-			return b, nil
-		}
+func (f *P2PFetcher) Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error) {
+	ids, err := f.minerPeer(ctx, minerAddr)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: model %x in %d stores", miner.ErrNotFound, hash, len(a))
+	b, _, err := f.Service.FetchModel(ctx, ids, hash, f.MaxBytes)
+	return b, err
 }

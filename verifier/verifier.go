@@ -30,6 +30,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -45,14 +46,16 @@ import (
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// Fetcher gets what miners serve.
+// Fetcher gets what miners serve (P2PFetcher: from the miner over libp2p).
 type Fetcher interface {
-	// Checkpoint returns the bytes minerAddr serves for (task, job, weights hash).
-	Checkpoint(ctx context.Context, minerAddr string, task uint64, job uint32, weightsHash []byte) ([]byte, error)
+	// Checkpoint returns the checkpoint minerAddr serves for a commitment,
+	// verified against both committed hashes (p2p.VerifyCheckpoint).
+	Checkpoint(ctx context.Context, minerAddr string, key p2p.CkptKey) (*ml.Checkpoint, error)
 	// Model returns the model minerAddr serves under hash.
 	Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error)
 }
@@ -357,6 +360,27 @@ func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types
 	return &t.Task, j, err
 }
 
+// ReplayStep trains tr up to step without hashing (the hashes of the steps
+// before the proven one are not part of the proof), then runs step itself
+// with its four hashes and returns them. It costs what training those steps
+// costs, plus one step's hashes.
+func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, error) {
+	if step < tr.StepIndex() || step >= tr.TotalSteps() {
+		return ml.StepInfo{}, fmt.Errorf("replay: step %d is outside [%d, %d)", step, tr.StepIndex(), tr.TotalSteps())
+	}
+	for tr.StepIndex() < step {
+		if err := ctx.Err(); err != nil {
+			return ml.StepInfo{}, err
+		}
+		if _, err := tr.Step(nil); err != nil {
+			return ml.StepInfo{}, err
+		}
+	}
+	var got ml.StepInfo
+	_, err := tr.Step(func(s ml.StepInfo) error { got = s; return nil })
+	return got, err
+}
+
 // Check replays a proof and returns whether it holds, the recomputed
 // digest and, when it does not hold, why.
 func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, string, error) {
@@ -373,14 +397,18 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	if err != nil {
 		return false, zero, "", err
 	}
-	var committed []byte
-	for _, c := range cms.Commitments {
+	var commitment *types.Commitment
+	for i, c := range cms.Commitments {
 		if c.Miner == p.Miner && c.Step == p.CommitStep {
-			committed = c.WeightsHash
+			commitment = &cms.Commitments[i]
 		}
 	}
-	if committed == nil {
+	if commitment == nil {
 		return false, zero, fmt.Sprintf("no commitment at step %d", p.CommitStep), nil
+	}
+	key, err := p2p.CommitmentKey(commitment)
+	if err != nil {
+		return false, zero, fmt.Sprintf("commitment at step %d: %v", p.CommitStep, err), nil
 	}
 	var tr *ml.Trainer
 	if p.CommitStep == 0 {
@@ -388,16 +416,18 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		if err != nil {
 			return false, zero, "", err
 		}
-		if wh := ml.WeightsHash(model); !bytes.Equal(wh[:], committed) {
-			return false, zero, fmt.Sprintf("step-0 commitment %x is not the seeded initial weights %x", committed, wh[:]), nil
-		}
 		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
 			return false, zero, "", err
 		}
+		wh, oh := ml.WeightsHash(model), ml.OptimizerHash(tr.Opt)
+		if wh != key.WeightsHash || oh != key.OptimizerHash {
+			return false, zero, fmt.Sprintf("step-0 commitment (weights %x, optimizer %x) is not the seeded initial state (weights %x, optimizer %x)",
+				key.WeightsHash, key.OptimizerHash, wh, oh), nil
+		}
 	} else {
-		var b []byte
+		var ck *ml.Checkpoint
 		for a := 0; a < v.cfg.FetchAttempts; a++ {
-			if b, err = v.fetch.Checkpoint(ctx, p.Miner, p.TaskId, p.JobIndex, committed); err == nil {
+			if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); err == nil || errors.Is(err, p2p.ErrMismatch) {
 				break
 			}
 			select {
@@ -406,12 +436,11 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 			case <-time.After(time.Second):
 			}
 		}
-		if err != nil {
-			return false, zero, fmt.Sprintf("checkpoint %x not served: %v", committed, err), nil
+		if errors.Is(err, p2p.ErrMismatch) {
+			return false, zero, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
 		}
-		ck, err := ml.ParseCheckpoint(b)
 		if err != nil {
-			return false, zero, fmt.Sprintf("checkpoint unreadable: %v", err), nil
+			return false, zero, fmt.Sprintf("checkpoint (weights %x) not served: %v", key.WeightsHash, err), nil
 		}
 		h := ck.Header
 		if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
@@ -421,21 +450,13 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
 			return false, zero, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
 		}
-		if wh := ml.WeightsHash(tr.Model); !bytes.Equal(wh[:], committed) {
-			return false, zero, fmt.Sprintf("served checkpoint has weights %x, the commitment is %x", wh[:], committed), nil
-		}
 	}
 	if p.Step >= tr.TotalSteps() {
 		return false, zero, fmt.Sprintf("step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
 	}
-	var got ml.StepInfo
-	for tr.StepIndex() <= p.Step {
-		if err := ctx.Err(); err != nil {
-			return false, zero, "", err
-		}
-		if _, err := tr.Step(func(s ml.StepInfo) error { got = s; return nil }); err != nil {
-			return false, zero, "", err
-		}
+	got, err := ReplayStep(ctx, tr, p.Step)
+	if err != nil {
+		return false, zero, "", err
 	}
 	h := pouw.StepHashes{WeightsBefore: pouw.Hash(got.WeightsBefore), Batch: pouw.Hash(got.Batch), Gradients: pouw.Hash(got.Grads), WeightsAfter: pouw.Hash(got.WeightsAfter)}
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"github.com/pouw/pouwd/miner"
 	"os"
 	"path/filepath"
 	"testing"
@@ -196,6 +197,22 @@ func TestPublishFetchMNIST(t *testing.T) {
 	}
 	if _, _, err := data.Load(outDir); err != nil {
 		t.Fatalf("fetched dataset does not load: %v", err)
+	}
+
+	// What a miner or verifier daemon does: miner.P2PDatasets reads the
+	// ring from chain and fetches and decodes the dataset, past the stopped
+	// peer and the liar.
+	_, daemon := newNode(t, chainID, chain, false)
+	pd := &miner.P2PDatasets{Service: daemon, Chain: chain, Ring: p2p.DefaultRingConfig()}
+	dd, err := pd.Dataset(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := dd.SHA256(); err != nil || hex.EncodeToString(sum[:]) != meta.SHA256 {
+		t.Fatalf("P2PDatasets: dataset sha256 %x (%v), expected %s", sum, err, meta.SHA256)
+	}
+	if again, err := pd.Dataset(ctx, ds); err != nil || again != dd {
+		t.Fatalf("P2PDatasets did not keep the dataset: %v", err)
 	}
 
 	// Make sure the liar is caught when it is the only holder asked.

@@ -18,6 +18,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/host"
 	"log/slog"
 	"os"
 	"sort"
@@ -246,13 +247,31 @@ func TestPoUWEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	datasets := miner.MemDatasets{sum: ds}
-	fetcher := verifier.NewStoreFetcher()
+	// Every miner and verifier has its own libp2p host on loopback: miners
+	// serve their committed checkpoints and final models from their stores
+	// (p2p.BlobConfig), verifiers fetch them from the peer id and addresses
+	// the miner registered with its bond.
+	chainID := n.ClientCtx().ChainID
+	newHost := func() host.Host {
+		hc := p2p.DefaultHostConfig("")
+		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		h, err := p2p.NewHost(hc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		return h
+	}
 
 	// Verifiers.
 	var verifiers []*verifier.Verifier
 	for _, name := range []string{"verifier1", "verifier2", "verifier3"} {
 		vc := verifier.DefaultConfig()
 		vc.Poll, vc.Logger, vc.StateDir = 300*time.Millisecond, log, t.TempDir()
+		fetcher, err := verifier.NewP2PFetcher(newHost(), chainID, clients[name])
+		if err != nil {
+			t.Fatal(err)
+		}
 		v, err := verifier.New(vc, clients[name], datasets, fetcher, be)
 		if err != nil {
 			t.Fatal(err)
@@ -262,18 +281,29 @@ func TestPoUWEndToEnd(t *testing.T) {
 	}
 
 	// Honest miners on task A.
+	stateDirs := map[string]string{}
 	newMiner := func(name string, att miner.Attack, tasks []uint64) *miner.Miner {
 		cfg := miner.DefaultConfig()
 		cfg.Poll, cfg.Logger, cfg.Attack, cfg.Tasks, cfg.StatusEvery = 300*time.Millisecond, log, att, tasks, 0
-		st, err := miner.OpenStore(t.TempDir())
+		stateDirs[name] = t.TempDir()
+		cfg.StateDir = stateDirs[name]
+		st, err := p2p.OpenStore(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
+		h := newHost()
+		svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cfg.PeerID, cfg.Multiaddrs = h.ID().String(), p2p.HostAddrs(h)
 		m, err := miner.New(cfg, clients[name], datasets, st, be)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fetcher.Add(addr(name), st)
 		return m
 	}
 	for _, name := range []string{"miner1", "miner2"} {
@@ -340,12 +370,15 @@ func TestPoUWEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := make(chan error, 1)
-	var resumedSteps atomic.Uint64
+	var resumedSteps, resumedTickets atomic.Uint64
 	go func() {
 		err := first.RunJob(crashCtx, &tB, 3, false)
 		t.Logf("resumer crashed: %v", err)
 		cfg := miner.DefaultConfig()
 		cfg.Poll, cfg.Logger, cfg.StatusEvery = 300*time.Millisecond, log, 0
+		// The restarted miner keeps its store (and the host serving it)
+		// and its step journal.
+		cfg.StateDir = stateDirs["resumer"]
 		again, err := miner.New(cfg, clients["resumer"], datasets, first.Store(), be)
 		if err != nil {
 			resumed <- err
@@ -353,6 +386,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 		}
 		err = again.RunJob(ctx, &tB, 3, true)
 		resumedSteps.Store(again.Stats.Steps.Load())
+		resumedTickets.Store(again.Stats.TicketsDrawn.Load())
 		resumed <- err
 	}()
 
@@ -491,6 +525,12 @@ func TestPoUWEndToEnd(t *testing.T) {
 	}
 	if got := resumedSteps.Load(); got == 0 || got >= tr3.TotalSteps() {
 		t.Fatalf("the restarted miner trained %d of %d steps: expected a resume from a commitment after step 0", got, tr3.TotalSteps())
+	}
+	// The steps before the restart were not trained again, but their
+	// lottery was drawn from the step journal: every step's tickets.
+	tickets := pouw.TicketCount(params.OmegaBE9, params.OmegaME9, uint64(job3.Config.BatchSize), uint64(m3.NumParams()), params.MaxTicketsPerStep)
+	if got, want := resumedTickets.Load(), tickets*tr3.TotalSteps(); got != want {
+		t.Fatalf("the restarted miner drew %d tickets, expected %d (%d per step, %d steps)", got, want, tickets, tr3.TotalSteps())
 	}
 	rp := all[addr("resumer")]
 	if count(rp, types.PROOF_STATUS_REJECTED) != 0 {

@@ -393,27 +393,14 @@ DIR/meta.json. Peers that sent bad data are named.`,
 			if err != nil {
 				return err
 			}
-			workers, err := chain.StorageWorkers(ctx)
-			if err != nil {
-				return err
-			}
 			n, err := startNode(cmd, clientCtx, false, nil, chain)
 			if err != nil {
 				return err
 			}
 			defer n.h.Close()
-			all := p2p.AddWorkerAddrs(n.h, workers)
-			ring, err := p2p.NewRing(p2p.PeerIDs(workers), ringConfig(cmd))
-			if err != nil {
-				return err
-			}
-			place, err := ring.Place(ds.Sha256, int(ds.Erasure.DataShards+ds.Erasure.ParityShards))
-			if err != nil {
-				return err
-			}
 			par, _ := cmd.Flags().GetInt(flagParallel)
 			errOut := cmd.ErrOrStderr()
-			b, rep, err := n.svc.FetchDataset(ctx, p2p.NewCoder(), ds, p2p.RingSources(p2p.PlacementPeers(place), ds, all),
+			b, rep, err := n.svc.FetchFromRing(ctx, chain, ds, ringConfig(cmd),
 				p2p.FetchOptions{Parallel: par, Progress: func(v, k int) { fmt.Fprintf(errOut, "\rverified %d/%d shards", v, k) }})
 			fmt.Fprintln(errOut)
 			if rep != nil {

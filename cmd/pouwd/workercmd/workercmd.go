@@ -2,16 +2,19 @@
 // start` commands: they build a chainclient from the usual tx flags
 // (--from, --node, --chain-id, --keyring-backend, --gas-prices), a CPU
 // backend (--device auto falls back to cpu with a log line while no GPU
-// backend is built in), the local dataset directory (--data-dir: prepared
-// datasets as `pouwd data prepare` or `pouwd data fetch` write them), and
-// run the daemon until interrupted, with a status line and Prometheus
-// metrics (--metrics-addr).
+// backend is built in) and a libp2p host (identity under
+// <home>/p2p/identity.key, --p2p-listen; its peer id and addresses are
+// registered with the bond, and re-registered when they change), and run
+// the daemon until interrupted, with a status line and Prometheus metrics
+// (--metrics-addr).
 //
-// Checkpoints and models: a miner keeps them in its store (--store, default
-// <home>/pouw-store); a verifier reads the stores named by --peer-stores
-// (miners on the same machine). Serving them over libp2p waits for the p2p
-// checkpoint protocol to address checkpoints by their committed weights
-// hash (see the miner package).
+// Datasets: from --data-dir when prepared there (`pouwd data prepare` or
+// `pouwd data fetch`), else fetched over libp2p from the storage ring and
+// kept in memory (miner.P2PDatasets). Checkpoints and models: a miner keeps
+// them in its p2p store (--store, default <home>/pouw-store) and serves
+// them with the p2p checkpoint and model protocols; a verifier fetches them
+// from the miner's registered peer (verifier.P2PFetcher), verifying each
+// against its commitment or hash.
 //
 // It must never hold anything but its own key's signing rights.
 package workercmd
@@ -28,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -39,6 +43,7 @@ import (
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/verifier"
 )
 
@@ -47,7 +52,7 @@ const (
 	flagMaxJobs     = "max-jobs"
 	flagDataDir     = "data-dir"
 	flagStore       = "store"
-	flagPeerStores  = "peer-stores"
+	flagListen      = "p2p-listen"
 	flagWorkers     = "workers"
 	flagThreads     = "threads"
 	flagPoll        = "poll"
@@ -67,7 +72,7 @@ func group(use, short string, start *cobra.Command) *cobra.Command {
 // NewMinerCommand returns `miner` with `start`.
 func NewMinerCommand() *cobra.Command {
 	start := &cobra.Command{
-		Use:   "start --from KEY [--node URL] [--device auto|cpu] [--max-jobs N] [--data-dir DIR]",
+		Use:   "start --from KEY [--node URL] [--device auto|cpu] [--max-jobs N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
 		Short: "Bond as a miner, claim jobs, train, commit checkpoints, submit proofs and results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -90,21 +95,27 @@ func NewMinerCommand() *cobra.Command {
 			for _, t := range tasks {
 				cfg.Tasks = append(cfg.Tasks, uint64(t))
 			}
-			dataDir, _ := cmd.Flags().GetString(flagDataDir)
 			storeDir, _ := cmd.Flags().GetString(flagStore)
 			if storeDir == "" {
 				storeDir = filepath.Join(cc.ClientContext().HomeDir, "pouw-store")
 			}
-			st, err := miner.OpenStore(storeDir)
+			st, err := p2p.OpenStore(storeDir)
 			if err != nil {
 				return err
 			}
-			m, err := miner.New(cfg, cc, &miner.DirDatasets{Root: dataDir}, st, be)
+			nd, err := startNode(cmd, cc, st, log)
+			if err != nil {
+				return err
+			}
+			defer nd.h.Close()
+			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
+			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "miner-state")
+			m, err := miner.New(cfg, cc, nd.datasets, st, be)
 			if err != nil {
 				return err
 			}
 			serveMetrics(cmd, log, minerCollector(m))
-			log.Info("miner starting", "address", cc.Address(), "store", storeDir, "data", dataDir)
+			log.Info("miner starting", "address", cc.Address(), "store", storeDir, "peer", nd.h.ID(), "addrs", cfg.Multiaddrs)
 			return m.Run(ctx)
 		},
 	}
@@ -121,7 +132,7 @@ func NewMinerCommand() *cobra.Command {
 // NewVerifierCommand returns `verifier` with `start`.
 func NewVerifierCommand() *cobra.Command {
 	start := &cobra.Command{
-		Use:   "start --from KEY [--node URL] [--workers N] [--data-dir DIR] [--peer-stores DIR,...]",
+		Use:   "start --from KEY [--node URL] [--workers N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
 		Short: "Bond as a verifier; replay assigned proofs and vote; re-measure assigned models",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -137,38 +148,85 @@ func NewVerifierCommand() *cobra.Command {
 			cfg.Workers, _ = cmd.Flags().GetInt(flagWorkers)
 			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "verifier-state")
 			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
-			dataDir, _ := cmd.Flags().GetString(flagDataDir)
-			dirs, _ := cmd.Flags().GetStringSlice(flagPeerStores)
-			var stores []*miner.Store
-			for _, d := range dirs {
-				s, err := miner.OpenStore(d)
-				if err != nil {
-					return err
-				}
-				stores = append(stores, s)
+			nd, err := startNode(cmd, cc, nil, log)
+			if err != nil {
+				return err
 			}
-			v, err := verifier.New(cfg, cc, &miner.DirDatasets{Root: dataDir}, verifier.AnyStore(stores), be)
+			defer nd.h.Close()
+			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
+			fetcher, err := verifier.NewP2PFetcher(nd.h, nd.chainID, cc)
+			if err != nil {
+				return err
+			}
+			v, err := verifier.New(cfg, cc, nd.datasets, fetcher, be)
 			if err != nil {
 				return err
 			}
 			serveMetrics(cmd, log, verifierCollector(v))
-			log.Info("verifier starting", "address", cc.Address(), "data", dataDir, "peer_stores", dirs)
+			log.Info("verifier starting", "address", cc.Address(), "peer", nd.h.ID())
 			return v.Run(ctx)
 		},
 	}
 	addCommonFlags(start)
 	start.Flags().Int(flagWorkers, 2, "assignments worked at once")
-	start.Flags().StringSlice(flagPeerStores, nil, "miners' store directories to read checkpoints and models from")
 	return group("verifier", "Proof-of-Useful-Work verifier", start)
 }
 
 func addCommonFlags(cmd *cobra.Command) {
 	flags.AddTxFlagsToCmd(cmd)
 	cmd.Flags().String(flagDevice, "auto", "auto|cpu (auto uses the CPU until a GPU backend is built in)")
-	cmd.Flags().String(flagDataDir, "", "directory of prepared datasets (subdirectories with dataset.pouw + meta.json)")
+	cmd.Flags().String(flagDataDir, "", "directory of prepared datasets (subdirectories with dataset.pouw + meta.json); a dataset not found there is fetched over libp2p from the storage ring")
+	cmd.Flags().StringSlice(flagListen, []string{"/ip4/127.0.0.1/tcp/0"}, "libp2p listen addresses (registered on chain with the bond; a change is re-registered at start)")
 	cmd.Flags().Int(flagThreads, runtime.NumCPU(), "CPU threads per kernel")
 	cmd.Flags().Duration(flagPoll, time.Second, "chain polling period")
 	cmd.Flags().String(flagMetrics, "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
+}
+
+// node is a daemon's libp2p side: its host (identity kept under
+// <home>/p2p/identity.key), a service serving the miner's store
+// (checkpoints and models; none for a verifier) and the datasets source
+// (--data-dir first, else fetched from the storage ring).
+type node struct {
+	h        host.Host
+	chainID  string
+	datasets miner.Datasets
+}
+
+func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log *slog.Logger) (*node, error) {
+	clientCtx := cc.ClientContext()
+	chainID := clientCtx.ChainID
+	if chainID == "" && clientCtx.Client != nil {
+		// The protocol ids are scoped by chain id: ask the node.
+		st, err := clientCtx.Client.Status(cmd.Context())
+		if err != nil {
+			return nil, fmt.Errorf("no --chain-id, and the node's status failed: %w", err)
+		}
+		chainID = st.NodeInfo.Network
+	}
+	hc := p2p.DefaultHostConfig(clientCtx.HomeDir)
+	hc.ListenAddrs, _ = cmd.Flags().GetStringSlice(flagListen)
+	h, err := p2p.NewHost(hc)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), store, nil)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	if store != nil {
+		if err := svc.Start(cmd.Context()); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	dataDir, _ := cmd.Flags().GetString(flagDataDir)
+	ds := &miner.P2PDatasets{Service: svc, Chain: p2p.QueryChain{Q: cc.Query}, Ring: p2p.DefaultRingConfig(), Log: log}
+	if dataDir != "" {
+		ds.Local = &miner.DirDatasets{Root: dataDir}
+	}
+	log.Info("libp2p host", "peer", h.ID(), "addrs", p2p.HostAddrs(h), "chain", chainID)
+	return &node{h: h, chainID: chainID, datasets: ds}, nil
 }
 
 func newLogger(cmd *cobra.Command) *slog.Logger {
