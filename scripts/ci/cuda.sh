@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# CI for the CUDA backend (accel/cuda), no GPU needed. As root on a fresh
+# Debian bookworm machine with Go: enables contrib/non-free and installs
+# nvidia-cuda-toolkit (CUDA 11.8: nvcc, cuda.h, libcuda for linking; ~3 min),
+# then checks that the committed PTX is what the kernels compile to (and that
+# nvcc's output is byte-stable), vets accel/ with the cuda tag, builds the
+# cuda test binary, runs it (device tests skip; the cuInit guard and the PTX
+# checks run) and runs every device test on the host emulator (cudaemu).
+# About 4-5 minutes; each step prints its start time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+start=$(date +%s)
+step() { echo; echo "=== cuda: $* ($(($(date +%s) - start))s)"; }
+export DEBIAN_FRONTEND=noninteractive
+export CGO_CFLAGS="${CGO_CFLAGS:--Wno-deprecated-declarations}"
+
+if ! command -v nvcc >/dev/null 2>&1 || [ ! -f /usr/include/cuda.h ]; then
+	step "enable contrib non-free, install nvidia-cuda-toolkit"
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		# The same mirror URIs and suites as the main sources.
+		sed -e 's/^Components:.*/Components: contrib non-free/' /etc/apt/sources.list.d/debian.sources \
+			>/etc/apt/sources.list.d/pouwd-nonfree.sources
+	else
+		echo "deb http://deb.debian.org/debian bookworm contrib non-free" >/etc/apt/sources.list.d/pouwd-nonfree.list
+	fi
+	apt-get update -qq
+	if ! apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >/tmp/pouwd-cuda-apt.log 2>&1; then
+		tail -40 /tmp/pouwd-cuda-apt.log
+		exit 1
+	fi
+fi
+nvcc --version | tail -2
+
+step "PTX is current and byte-stable"
+bash scripts/cuda-ptx.sh --check
+
+step "go vet -tags cuda ./accel/..."
+go vet -tags cuda ./accel/...
+
+step "go test -c -tags cuda ./accel/cuda/"
+go test -c -tags cuda -o /dev/null ./accel/cuda/
+
+step "go test -tags cuda ./accel/cuda/ (no GPU: device tests skip, the guard and PTX tests run)"
+go test -tags cuda -count=1 ./accel/cuda/
+
+step "go vet and test -tags cudaemu ./accel/cuda/ (every device test on the emulator)"
+go vet -tags cudaemu ./accel/cuda/
+go test -tags cudaemu -count=1 ./accel/cuda/
+
+step "done"

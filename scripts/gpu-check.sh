@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs accel/cuda's tests and GEMM benchmarks on a GPU machine that has no Go
+# toolchain, from the test binary scripts/gpu-build.sh made elsewhere:
+#
+#   here (Go, CUDA headers):  bash scripts/gpu-build.sh      -> build/gpu/
+#   GPU machine (same tree, build/gpu carried over):  bash scripts/gpu-check.sh
+#
+# Steps: machine facts (nvidia-smi), the full test suite (every device test
+# must run: a skip for "no usable GPU" is a failure here), the canonical GEMM
+# benchmark (GFLOP/s and % of the FP32 CUDA-core peak, 1024^3 to 4096^3),
+# and, when python3 with a CUDA-enabled torch is installed, cuBLAS SGEMM with
+# TF32 off at the same sizes and the ratio ours/cuBLAS. Results go to $OUT
+# (the device tool's output folder) or build/gpu/results. About 1-2 minutes.
+#
+# Environment: POUW_FP32_PEAK_TFLOPS (default 67, H200 SXM), BENCHTIME
+# (default 20x), TEST_TIMEOUT seconds (default 300).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/build/gpu/cuda.test"
+out="${OUT:-$root/build/gpu/results}"
+mkdir -p "$out"
+start=$(date +%s)
+step() { echo; echo "=== $* ($(($(date +%s) - start))s)"; }
+status=0
+
+step "machine"
+if command -v nvidia-smi >/dev/null 2>&1; then
+	nvidia-smi --query-gpu=index,name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv 2>&1 | tee "$out/nvidia-smi.txt"
+else
+	echo "nvidia-smi not found"
+fi
+if [ ! -x "$bin" ]; then
+	echo "gpu-check: $bin is missing: run scripts/gpu-build.sh on a machine with Go and carry build/gpu here" >&2
+	exit 1
+fi
+cat "$root/build/gpu/manifest.txt" 2>/dev/null
+if ! "$bin" -test.list '^TestOpen$' >/dev/null 2>"$out/start-error.txt"; then
+	echo "gpu-check: the test binary does not start here:" >&2
+	cat "$out/start-error.txt" >&2
+	if grep -q 'libcuda.so.1' "$out/start-error.txt"; then
+		echo "gpu-check: libcuda.so.1 (the NVIDIA driver) is not installed on this machine" >&2
+	fi
+	exit 1
+fi
+
+step "tests"
+(cd "$root/accel/cuda" && timeout "${TEST_TIMEOUT:-300}" "$bin" -test.v -test.count=1 -test.timeout "$((${TEST_TIMEOUT:-300} - 10))s") >"$out/tests.txt" 2>&1
+rc=$?
+grep -E '^(--- |ok|PASS|FAIL|panic)|^\s+\S+_test\.go:[0-9]+: ' "$out/tests.txt" | cut -c1-220
+if [ "$rc" != 0 ]; then
+	echo "gpu-check: tests FAILED (exit $rc); full log in $out/tests.txt"
+	status=1
+fi
+if grep -q 'no usable GPU' "$out/tests.txt"; then
+	echo "gpu-check: device tests were SKIPPED (no usable GPU) on a GPU machine"
+	status=1
+fi
+
+step "canonical GEMM benchmark"
+(cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'Gemm' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench.txt" 2>&1 || status=1
+grep -E '^Benchmark|FAIL|panic' "$out/bench.txt"
+
+step "cuBLAS SGEMM (TF32 off)"
+: >"$out/cublas.txt"
+if command -v python3 >/dev/null 2>&1 && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+	python3 - <<'PY' 2>&1 | tee "$out/cublas.txt"
+import torch
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+try:
+    torch.set_float32_matmul_precision("highest")
+except AttributeError:
+    pass
+print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))
+for n in (1024, 2048, 4096):
+    a = torch.randn(n, n, device="cuda", dtype=torch.float32)
+    b = torch.randn(n, n, device="cuda", dtype=torch.float32)
+    for _ in range(3):
+        torch.mm(a, b)
+    torch.cuda.synchronize()
+    iters = 20
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    for _ in range(iters):
+        torch.mm(a, b)
+    e.record()
+    torch.cuda.synchronize()
+    sec = s.elapsed_time(e) / 1000 / iters
+    print("cublas n=%d %.1f GFLOP/s" % (n, 2 * n**3 / sec / 1e9))
+PY
+else
+	echo "python3 with a CUDA-enabled torch not found: no cuBLAS comparison"
+fi
+
+step "summary"
+peak=${POUW_FP32_PEAK_TFLOPS:-67}
+awk -v peak="$peak" '
+	FILENAME ~ /cublas/ && $1 == "cublas" { split($2, kv, "="); cublas[kv[2]] = $3 }
+	FILENAME ~ /bench/ && $1 ~ /^BenchmarkGemm\/n=/ {
+		split($1, p, "/"); split(p[2], kv, "="); kern = p[3]; sub(/-[0-9]+$/, "", kern)
+		for (i = 2; i < NF; i++) if ($(i + 1) == "GFLOP/s") ours[kv[2] "/" kern] = $i
+	}
+	END {
+		printf "%-6s %-6s %12s %8s %12s %8s\n", "n", "kernel", "GFLOP/s", "%peak", "cuBLAS", "ratio"
+		split("1024 2048 4096", ns, " "); split("auto t128 t64", ks, " ")
+		for (a = 1; a <= 3; a++) for (b = 1; b <= 3; b++) {
+			key = ns[a] "/" ks[b]
+			if (!(key in ours)) continue
+			cb = (ns[a] in cublas) ? sprintf("%12.0f %8.2f", cublas[ns[a]], ours[key] / cublas[ns[a]]) : sprintf("%12s %8s", "-", "-")
+			printf "%-6s %-6s %12.0f %7.1f%% %s\n", ns[a], ks[b], ours[key], 100 * ours[key] / (peak * 1000), cb
+		}
+		printf "(peak %s TFLOP/s FP32 CUDA cores; ratio = ours / cuBLAS SGEMM with TF32 off)\n", peak
+	}' "$out/cublas.txt" "$out/bench.txt" | tee "$out/summary.txt"
+
+if command -v nvidia-smi >/dev/null 2>&1; then
+	nvidia-smi --query-gpu=temperature.gpu,power.draw,clocks.sm,utilization.gpu --format=csv 2>&1 | tail -1
+fi
+step "done: $([ "$status" = 0 ] && echo PASS || echo FAIL); results in $out"
+exit "$status"
