@@ -162,7 +162,7 @@ echo "paid during the task (balance change plus the bond now held; fees of the t
 for w in miner1 miner2 verifier1 verifier2 verifier3; do
 	now="$(q bank balance "$(addr "$w")" upouw | jq -r '.balance.amount')"
 	bond="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '.worker.bond.amount // 0')"
-	acc="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '"\(.worker.accepted_count // 0) accepted, \(.worker.rejected_count // 0) rejected"')"
+	acc="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '"results and proofs: \(.worker.accepted_count // 0) accepted, \(.worker.rejected_count // 0) rejected"')"
 	printf '  %-10s %+d upouw  (bond %s, %s)\n' "$w" $((now - START_BAL[$w] + bond)) "$bond" "$acc"
 done
 say "demo finished in $((SECONDS - START)) s"
