@@ -342,11 +342,11 @@ func TestBudget(t *testing.T) {
 
 	// A host GEMM whose staging exceeds the budget panics with the budget
 	// error, or runs on the CPU with FallbackCPU (same bits).
-	m := int(math.Sqrt(float64(limit/4))) + 8
+	m := int(math.Sqrt(float64(limit/12))) + 8 // three m x m staging buffers exceed the limit
 	r := rand.New(rand.NewPCG(9, 10))
 	a, bm := randVals(r, m*m), randVals(r, m*m)
 	want := make([]float32, m*m)
-	cpu.GemmRef(false, false, m, m, m, a, m, bm, m, want, m)
+	cpu.MustNew(cpu.Options{Threads: runtime.NumCPU()}).Gemm(false, false, m, m, m, a, m, bm, m, want, m)
 	func() {
 		defer func() {
 			err, _ := recover().(error)
