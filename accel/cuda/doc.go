@@ -23,6 +23,7 @@
 //	driver_emu.go,       a host emulator of the same kernels (tag cudaemu)
 //	emu.cc, emu.h
 //	telemetry_*.go       NVML telemetry of the opened GPU (accel/nvml)
+//	nocgo.go             a clear compile error for the tags without cgo
 //
 // # Building
 //

@@ -17,6 +17,9 @@
 // (which would make the PTX depend on the checkout directory).
 #define POUW_DEV_TEMPLATE __device__ __forceinline__
 #define POUW_KERNEL extern "C" __global__ void __launch_bounds__(256)
+// GEMM kernels: at most 128 registers per thread, so two 256-thread blocks
+// fit on an SM.
+#define POUW_KERNEL_2 extern "C" __global__ void __launch_bounds__(256, 2)
 #else
 #ifndef POUW_EMU
 #error "compile with nvcc, or include emu.h first"
@@ -24,6 +27,7 @@
 #define POUW_DEV static inline
 #define POUW_DEV_TEMPLATE inline
 #define POUW_KERNEL extern "C" void
+#define POUW_KERNEL_2 extern "C" void
 #endif
 
 typedef long long i64;

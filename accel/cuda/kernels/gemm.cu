@@ -80,7 +80,8 @@ POUW_DEV_TEMPLATE void gemm_tiled(int transA, int transB, int m, int n, int k,
 			Bs[p][j] = v;
 		}
 		__syncthreads();
-		for (int p = 0; p < kk; ++p) {
+		// One step of every owned chain: acc[r][c] = fma(A[i,p], B[p,j], acc[r][c]).
+		auto step = [&](int p) {
 			float a[TM], b[TN];
 #pragma unroll
 			for (int r = 0; r < TM; ++r) a[r] = As[p][ty * TM + r];
@@ -90,6 +91,12 @@ POUW_DEV_TEMPLATE void gemm_tiled(int transA, int transB, int m, int n, int k,
 			for (int r = 0; r < TM; ++r)
 #pragma unroll
 				for (int c = 0; c < TN; ++c) acc[r][c] = f_fma(a[r], b[c], acc[r][c]);
+		};
+		if (kk == BK) { // a full slab, unrolled
+#pragma unroll
+			for (int p = 0; p < BK; ++p) step(p);
+		} else { // the last, partial slab: exactly kk steps
+			for (int p = 0; p < kk; ++p) step(p);
 		}
 		__syncthreads();
 	}
@@ -108,17 +115,17 @@ POUW_DEV_TEMPLATE void gemm_tiled(int transA, int transB, int m, int n, int k,
 // Tile shapes, largest first; the launcher picks one by output size
 // (bigger tiles are faster, smaller ones fill more SMs). All give the same
 // bits. Grid: (ceil(n/BN), ceil(m/BM)), block 256.
-POUW_KERNEL pouw_gemm_t128(int transA, int transB, int m, int n, int k,
+POUW_KERNEL_2 pouw_gemm_t128(int transA, int transB, int m, int n, int k,
                            const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
-	gemm_tiled<128, 128, 8, 8, 8>(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
+	gemm_tiled<128, 128, 16, 8, 8>(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
 }
 
-POUW_KERNEL pouw_gemm_t64(int transA, int transB, int m, int n, int k,
+POUW_KERNEL_2 pouw_gemm_t64(int transA, int transB, int m, int n, int k,
                           const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
 	gemm_tiled<64, 64, 16, 4, 4>(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
 }
 
-POUW_KERNEL pouw_gemm_t32(int transA, int transB, int m, int n, int k,
+POUW_KERNEL_2 pouw_gemm_t32(int transA, int transB, int m, int n, int k,
                           const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
 	gemm_tiled<32, 32, 32, 2, 2>(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
 }
