@@ -57,10 +57,42 @@ type Checkpoint struct {
 // SaveCheckpoint writes the model, the optimizer state and the loop
 // position.
 func (t *Trainer) SaveCheckpoint(w io.Writer) error {
-	wh := WeightsHash(t.Model)
+	return t.checkpoint(false).Write(w)
+}
+
+// Snapshot copies the trainer's state (weights, optimizer state, position)
+// into a Checkpoint that later training does not change, so it can be
+// hashed, written and stored on another goroutine while training goes on:
+// the copy is a memcpy, the hashing is not. Header.WeightsSHA256 is left
+// empty; Write fills it in.
+func (t *Trainer) Snapshot() *Checkpoint { return t.checkpoint(true) }
+
+func (t *Trainer) checkpoint(deep bool) *Checkpoint {
+	ws, os := WeightsTensors(t.Model), t.Opt.State()
+	if deep {
+		ws, os = copyTensors(ws), copyTensors(os)
+	}
 	hdr := CheckpointHeader{Spec: t.Model.Spec.raw, Seed: t.Model.Seed, Config: t.Cfg, Step: t.step, Epoch: t.epoch,
-		BatchInEpoch: t.batchInEp, Optimizer: t.Opt.Name(), WeightsSHA256: hex.EncodeToString(wh[:])}
-	return writeCheckpoint(w, hdr, WeightsTensors(t.Model), t.Opt.State())
+		BatchInEpoch: t.batchInEp, Optimizer: t.Opt.Name()}
+	return &Checkpoint{Header: hdr, Weights: ws, Optim: os}
+}
+
+func copyTensors(ts []NamedTensor) []NamedTensor {
+	out := make([]NamedTensor, len(ts))
+	for i, t := range ts {
+		out[i] = NamedTensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	}
+	return out
+}
+
+// Write serialises the checkpoint (the layout above), filling in
+// Header.WeightsSHA256 from the weights when it is empty.
+func (ck *Checkpoint) Write(w io.Writer) error {
+	if ck.Header.WeightsSHA256 == "" {
+		wh := HashTensors(DomainWeights, ck.Weights)
+		ck.Header.WeightsSHA256 = hex.EncodeToString(wh[:])
+	}
+	return writeCheckpoint(w, ck.Header, ck.Weights, ck.Optim)
 }
 
 // SaveModel writes a checkpoint of the model alone (no optimizer state).
