@@ -44,6 +44,7 @@ package miner
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -487,56 +488,58 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		m.Stats.Samples.Add(uint64(len(s.Indices)))
 		return nil
 	}
+	// The checkpointer hashes, writes and stores each commitment's snapshot
+	// in order and hands the commitment to the committer; training goes on
+	// meanwhile (it only pays for the snapshot's copy).
+	snaps := make(chan *ml.Checkpoint, 64)
+	var ckptErr error
+	go func() {
+		defer close(queue)
+		for snap := range snaps {
+			if ckptErr != nil || ctx.Err() != nil {
+				continue // drain
+			}
+			key, err := m.storeSnapshot(task.Id, index, snap)
+			if err != nil {
+				ckptErr = fmt.Errorf("checkpoint at step %d: %w", snap.Header.Step, err)
+				continue
+			}
+			queue <- commit{step: snap.Header.Step, hash: key.WeightsHash, opt: key.OptimizerHash}
+		}
+	}()
+	stop := func() {
+		close(snaps)
+		<-done
+	}
 	// Step hashes are computed on background goroutines while the next
 	// step trains (ml.Trainer.HashInBackground): the same bits, without
 	// the hashing in training's critical path when a core is spare.
 	tr.HashInBackground()
 	for !tr.Done() {
 		if err := ctx.Err(); err != nil {
-			close(queue)
-			<-done
+			stop()
 			return err
 		}
 		step := tr.StepIndex()
 		if step%c == 0 && int64(step) != lastCommitted {
-			var buf bytes.Buffer
-			if err := tr.SaveCheckpoint(&buf); err != nil {
-				return err
-			}
-			key := p2p.CkptKey{TaskID: task.Id, JobIndex: index, WeightsHash: ml.WeightsHash(tr.Model), OptimizerHash: ml.OptimizerHash(tr.Opt)}
-			if m.cfg.Attack.Checkpoint != nil {
-				b := m.cfg.Attack.Checkpoint(step, append([]byte(nil), buf.Bytes()...))
-				err = m.store.PutCheckpointUnverified(key, b)
-			} else {
-				// The miner wrote these bytes from the state it hashed a moment
-				// ago; the store parses them again and checks both hashes, so a
-				// serialisation bug can never be served (and committed) silently.
-				err = m.store.PutCheckpoint(key, buf.Bytes())
-			}
-			if err != nil {
-				return err
-			}
 			imu.Lock()
 			cur = &interval{commitStep: step}
 			intervals = append(intervals, cur)
 			imu.Unlock()
-			queue <- commit{step: step, hash: key.WeightsHash, opt: key.OptimizerHash}
+			snaps <- tr.Snapshot()
 		}
 		if _, err := tr.Step(hook); err != nil {
-			close(queue)
-			<-done
+			stop()
 			return fmt.Errorf("step %d: %w", step, err)
 		}
 	}
 	if err := tr.Flush(hook); err != nil {
-		close(queue)
-		<-done
+		stop()
 		return err
 	}
-	close(queue)
-	<-done
-	if commitErr != nil {
-		return commitErr
+	stop()
+	if err := errors.Join(ckptErr, commitErr); err != nil {
+		return err
 	}
 	log.Info("trained", "steps", total, "loss", js.loss, "commitments", len(intervals))
 
@@ -705,6 +708,24 @@ func (m *Miner) commitments(ctx context.Context, task uint64, index uint32) (map
 		}
 	}
 	return out, nil
+}
+
+// storeSnapshot hashes a commitment's snapshot (weights and optimizer
+// state), writes it and puts it in the store under its key.
+func (m *Miner) storeSnapshot(task uint64, index uint32, snap *ml.Checkpoint) (p2p.CkptKey, error) {
+	key := p2p.CkptKey{TaskID: task, JobIndex: index, WeightsHash: ml.HashTensors(ml.DomainWeights, snap.Weights),
+		OptimizerHash: ml.HashTensors(ml.DomainOptim, snap.Optim)}
+	snap.Header.WeightsSHA256 = hex.EncodeToString(key.WeightsHash[:])
+	var buf bytes.Buffer
+	if err := snap.Write(&buf); err != nil {
+		return key, err
+	}
+	if m.cfg.Attack.Checkpoint != nil {
+		return key, m.store.PutCheckpointUnverified(key, m.cfg.Attack.Checkpoint(snap.Header.Step, buf.Bytes()))
+	}
+	// The store parses the bytes again and checks both hashes, so a
+	// serialisation bug can never be served (and committed) silently.
+	return key, m.store.PutCheckpoint(key, buf.Bytes())
 }
 
 // journaled rebuilds the intervals before the commitment at last from the

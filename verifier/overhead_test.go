@@ -87,8 +87,29 @@ func TestOverhead(t *testing.T) {
 		if background {
 			tr.HashInBackground()
 		}
+		// The miner's commitments: a snapshot every commit_interval steps,
+		// hashed, written and parsed back on another goroutine (as
+		// miner.storeSnapshot does), in both mining variants.
+		snaps := make(chan *ml.Checkpoint, 64)
+		stored := make(chan struct{})
+		go func() {
+			defer close(stored)
+			for snap := range snaps {
+				_ = ml.HashTensors(ml.DomainOptim, snap.Optim)
+				var b bytes.Buffer
+				if err := snap.Write(&b); err != nil {
+					panic(err)
+				}
+				if _, err := ml.ParseCheckpoint(b.Bytes()); err != nil {
+					panic(err)
+				}
+			}
+		}()
 		c0, w0 := cpuTime(), time.Now()
 		for !tr.Done() {
+			if hook != nil && tr.StepIndex()%p.CommitInterval == 0 {
+				snaps <- tr.Snapshot()
+			}
 			if _, err := tr.Step(hook); err != nil {
 				t.Fatal(err)
 			}
@@ -96,6 +117,8 @@ func TestOverhead(t *testing.T) {
 		if err := tr.Flush(hook); err != nil {
 			t.Fatal(err)
 		}
+		close(snaps)
+		<-stored
 		return cost{time.Since(w0), cpuTime() - c0}
 	}
 	best := func(f func() cost) cost {
