@@ -125,8 +125,26 @@ func RoundBF16(f float32) float32 {
 	return math.Float32frombits(b &^ 0xffff)
 }
 
-// RoundFP16 returns FP16ToF32(F32ToFP16(f)).
-func RoundFP16(f float32) float32 { return FP16ToF32(F32ToFP16(f)) }
+// RoundFP16 returns FP16ToF32(F32ToFP16(f)), computed in the float32
+// encoding: normal results round the low 13 fraction bits to nearest even;
+// subnormal ones are |f| rounded to a multiple of 2^-24 by one float32
+// addition of 0.5 (whose ulp is 2^-24; IEEE addition rounds to nearest
+// even) and an exact subtraction.
+func RoundFP16(f float32) float32 {
+	b := math.Float32bits(f)
+	a := b & 0x7fffffff
+	switch {
+	case a >= 0x38800000 && a < 0x477ff000:
+		a += 0xfff + (a>>13)&1
+		return math.Float32frombits(b&0x80000000 | a&^0x1fff)
+	case a > 0x7f800000:
+		return math.Float32frombits(F32NaN)
+	case a >= 0x477ff000:
+		return math.Float32frombits(b&0x80000000 | 0x7f800000)
+	}
+	y := float32(math.Float32frombits(a)+0.5) - 0.5
+	return math.Float32frombits(b&0x80000000 | math.Float32bits(y))
+}
 
 // RoundBF16Slice sets dst[i] = RoundBF16(src[i]); dst and src may be the
 // same slice.
@@ -142,7 +160,7 @@ func RoundBF16Slice(dst, src []float32) {
 func RoundFP16Slice(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		dst[i] = FP16ToF32(F32ToFP16(v))
+		dst[i] = RoundFP16(v)
 	}
 }
 
