@@ -30,7 +30,7 @@ TEST_TIMEOUT ?= 20m
 demo:
 	scripts/demo.sh
 
-.PHONY: demo build install test test-go test-fuzz test-arm64 test-integration localnet localnet-stop \
+.PHONY: demo build install test test-go test-fuzz test-arm64 test-cuda gpu-build test-integration localnet localnet-stop \
 	localnet-status localnet-reset proto-gen proto-check fmt-check lint vet bench-chain clean help
 
 help:
@@ -46,7 +46,7 @@ install:
 
 # The one test command (README, CI): unit, keeper, integration and engine
 # tests, then the fuzz targets and the arm64 checks when their scripts exist.
-test: test-go test-fuzz test-arm64
+test: test-go test-fuzz test-arm64 test-cuda
 
 test-go:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
@@ -60,6 +60,16 @@ test-arm64:
 	@if [ -x scripts/ci/arm64.sh ]; then scripts/ci/arm64.sh; \
 	elif [ -f scripts/ci/arm64.sh ]; then bash scripts/ci/arm64.sh; \
 	else echo "test-arm64: scripts/ci/arm64.sh not present, skipped"; fi
+
+# The CUDA backend without a GPU: committed PTX current, cuda tag vetted and
+# compiled, device tests on the host emulator (installs nvidia-cuda-toolkit
+# from Debian non-free when nvcc is missing; as root).
+test-cuda:
+	bash scripts/ci/cuda.sh
+
+# accel/cuda's test binary for a GPU machine (then scripts/gpu-check.sh there).
+gpu-build:
+	bash scripts/gpu-build.sh
 
 test-integration:
 	$(GO) test -timeout $(TEST_TIMEOUT) -v ./tests/integration/...
