@@ -232,10 +232,16 @@ func (f *Flatten) Forward(c *Ctx, x *Tensor) *Tensor {
 // the rest by 1/(1-P): y = float32(x·scale) where kept. The keep mask for
 // element e at training step s in layer Index is
 // NewRNG("pouw/dropout/v1", seed, s, Index).Float32() >= P, drawn in element
-// order. Inference is the identity.
+// order over the step's whole batch: a micro-batch (TrainConfig.MicroBatch)
+// that starts at sample k of the batch continues the stream at element
+// k·(elements per sample), so every sample gets the same mask as in the
+// whole batch. Inference is the identity.
 type Dropout struct {
 	P     float32
 	Index int
+	// sample0 is the index of the pass's first sample in the step's batch
+	// (set on micro-batch replicas).
+	sample0 int
 }
 
 func (d *Dropout) Params() []*Param                 { return nil }
@@ -246,6 +252,9 @@ func (d *Dropout) Forward(c *Ctx, x *Tensor) *Tensor {
 		return x
 	}
 	r := NewRNG("pouw/dropout/v1", c.Seed, c.Step, uint64(d.Index))
+	if d.sample0 > 0 {
+		r.skip(uint64(d.sample0) * uint64(len(x.Data)/x.Shape[0]))
+	}
 	scale := 1 / (1 - d.P)
 	mask := make([]float32, len(x.Data))
 	y := NewTensor(x.Shape...)

@@ -48,6 +48,19 @@ type TrainConfig struct {
 	// Steps, when > 0, stops after that many steps in total.
 	Steps int    `json:"steps"`
 	Seed  uint64 `json:"seed"`
+	// Precision is the storage precision of activations, the weights'
+	// forward copies and activation gradients: "" (or "fp32", which
+	// NewTrainer normalises to ""), "bf16" or "fp16" (with dynamic loss
+	// scaling). See the package comment, "Mixed precision".
+	Precision string `json:"precision,omitempty"`
+	// MicroBatch, when > 0, computes each batch's gradient as the mean of
+	// the gradients of BatchSize/MicroBatch micro-batches, summed in a
+	// fixed order (it must divide BatchSize). 0 is the whole batch at once.
+	// See the package comment, "Micro-batches and devices".
+	MicroBatch int `json:"micro_batch,omitempty"`
+	// LossScaleWindow is the number of consecutive finite fp16 steps after
+	// which the loss scale doubles (0: DefaultLossScaleWindow, 2000).
+	LossScaleWindow int `json:"loss_scale_window,omitempty"`
 }
 
 // DefaultTrainConfig is plain SGD, lr 0.1, batch 64, one epoch, seed 1
@@ -85,6 +98,17 @@ func (c TrainConfig) Validate() error {
 	if c.Steps < 0 {
 		errs = append(errs, fmt.Errorf("steps = %d, expected >= 0", c.Steps))
 	}
+	switch c.Precision {
+	case "", PrecisionFP32, PrecisionBF16, PrecisionFP16:
+	default:
+		errs = append(errs, fmt.Errorf("precision %q, expected fp32, bf16 or fp16", c.Precision))
+	}
+	if c.MicroBatch < 0 || c.MicroBatch > 0 && c.BatchSize > 0 && c.BatchSize%c.MicroBatch != 0 {
+		errs = append(errs, fmt.Errorf("micro-batch = %d, expected 0 (the whole batch) or a divisor of the batch size %d", c.MicroBatch, c.BatchSize))
+	}
+	if c.LossScaleWindow < 0 || c.LossScaleWindow > 0 && c.Precision != PrecisionFP16 {
+		errs = append(errs, fmt.Errorf("loss scale window = %d, expected >= 0, and 0 unless the precision is fp16", c.LossScaleWindow))
+	}
 	return errors.Join(errs...)
 }
 
@@ -98,6 +122,11 @@ type StepInfo struct {
 	Batch         Hash  // H(B_i)
 	Grads         Hash  // H(G_i)
 	WeightsAfter  Hash  // H(W_{i+1})
+	// LossScale is the loss scale the step used (fp16), 0 without loss
+	// scaling; Skipped reports a step whose gradients were not finite, so
+	// the optimizer did not run (WeightsAfter = WeightsBefore).
+	LossScale float32
+	Skipped   bool
 }
 
 // StepHook receives every step; a non-nil error stops training.
@@ -124,6 +153,7 @@ type Trainer struct {
 	xbuf       []float32
 	lastWeight *Hash
 	bg         *bgHashes // non-nil after HashInBackground
+	mp         *mixed    // non-nil for half precision or micro-batches
 }
 
 // bgHashes is the state of background step hashing: the step whose
@@ -253,7 +283,12 @@ func NewTrainer(m *Model, data Dataset, cfg TrainConfig, b accel.Backend) (*Trai
 	if err != nil {
 		return nil, err
 	}
-	return &Trainer{Model: m, Opt: opt, Cfg: cfg, B: b, data: data, permEpoch: -1}, nil
+	if cfg.Precision == PrecisionFP32 {
+		cfg.Precision = "" // one encoding per computation
+	}
+	t := &Trainer{Model: m, Opt: opt, Cfg: cfg, B: b, data: data, permEpoch: -1}
+	t.setupMixed()
+	return t, nil
 }
 
 // StepsPerEpoch is floor(N / BatchSize).
@@ -310,7 +345,7 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 	if hook != nil {
 		info.Grads = GradsHash(t.Model)
 	}
-	t.Opt.Step(t.Model.Params())
+	info.LossScale, info.Skipped = t.optimize()
 	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
 	t.advance()
 	if hook != nil {
@@ -354,7 +389,7 @@ func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
 	grads := make(chan Hash, 1)
 	views := gradViews(t.Model)
 	go func() { grads <- HashTensors(DomainGrads, views) }()
-	t.Opt.Step(t.Model.Params())
+	info.LossScale, info.Skipped = t.optimize()
 	info.Step, info.Epoch, info.Loss = t.step, t.epoch, loss
 	info.Indices = append([]int(nil), idx...) // delivered a step late
 	t.advance()
@@ -374,6 +409,9 @@ func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
 // forwardBackward runs the forward pass of the batch idx, the loss and the
 // backward pass, leaving the gradients in the parameters.
 func (t *Trainer) forwardBackward(idx []int) (float32, error) {
+	if t.mp != nil {
+		return t.mp.forwardBackward(t, idx)
+	}
 	ss := t.Model.SampleSize()
 	bs := len(idx)
 	if cap(t.xbuf) < bs*ss {
