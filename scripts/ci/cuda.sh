@@ -48,4 +48,9 @@ step "go vet and test -tags cudaemu ./accel/cuda/ (every device test on the emul
 go vet -tags cudaemu ./accel/cuda/
 go test -tags cudaemu -count=1 ./accel/cuda/
 
+step "ml on the CUDA backend: vet and compile with the cuda tag; training through the emulated device gives the CPU's bits"
+go vet -tags cuda ./ml/
+go test -c -tags cuda -o /dev/null ./ml/
+go test -tags cudaemu -count=1 -run 'GoldenWeightsCUDA' -v ./ml/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|golden_cuda_test'
+
 step "done"

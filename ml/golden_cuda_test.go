@@ -1,0 +1,72 @@
+//go:build cuda || cudaemu
+
+package ml_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/accel/cuda"
+	"github.com/pouw/pouwd/ml"
+)
+
+// TestGoldenWeightsCUDA reproduces the golden hashes (TestGoldenWeights)
+// with the CUDA backend as ml's accel.Backend: every GEMM of training runs
+// on the device (tag cuda: a GPU; tag cudaemu: the host emulator of the
+// same kernels, for 3 steps against the CPU's bits, as it is slow),
+// everything else in ml's canonical Go. The bits must be the CPU's. Without a usable GPU (tag cuda) it skips, saying why.
+// scripts/gpu-build.sh builds it for a GPU machine (MNIST comes along in
+// build/gpu/mnist; POUWD_MNIST_DIR points the loader at it).
+func TestGoldenWeightsCUDA(t *testing.T) {
+	opts := cuda.DefaultOptions()
+	b, err := cuda.Open(0, opts)
+	if errors.Is(err, cuda.ErrNoGPU) {
+		t.Skipf("no usable NVIDIA GPU: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	emulated := b.Emulated()
+	if emulated {
+		// The host emulator runs a tiled kernel's threads as real threads
+		// meeting at barriers: far too slow for training. The reference
+		// kernel computes the same bits without barriers.
+		b.Close()
+		opts.Kernel = "ref"
+		if b, err = cuda.Open(0, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer b.Close()
+	train, _ := loadMNIST(t)
+	for _, g := range goldens {
+		t.Run(g.name+"/"+b.Name(), func(t *testing.T) {
+			cfg := goldenConfig()
+			want := g.want
+			if emulated {
+				// 200 steps on the emulator take minutes: 3 steps, against
+				// the CPU backend's bits for the same 3 steps.
+				cfg.Steps = 3
+				want = trainHash(t, g.spec, cfg, cpu.Options{Threads: 1}, train)
+			}
+			m, err := ml.NewModel(g.spec, cfg.Seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := ml.NewTrainer(m, train, cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := tr.Run(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.WeightsSHA256 != want {
+				t.Errorf("%s after %d steps on %s: weights SHA-256 %s, expected %s", g.spec, cfg.Steps, b.Name(), res.WeightsSHA256, want)
+			}
+			t.Logf("%s on %s: %.0f samples/s (GEMM on the device, the rest on the host)", g.spec, b.Name(), res.SamplesPerSecond)
+		})
+	}
+}
