@@ -1,8 +1,8 @@
 // Package workercmd holds the `pouwd miner start` and `pouwd verifier
 // start` commands: they build a chainclient from the usual tx flags
 // (--from, --node, --chain-id, --keyring-backend, --gas-prices), a CPU
-// backend (--device auto falls back to cpu with a log line while no GPU
-// backend is built in) and a libp2p host (identity under
+// backend (--device auto|cpu|gpu:N: the CUDA backend in a build with the
+// cuda tag, else the CPU, saying why) and a libp2p host (identity under
 // <home>/p2p/identity.key, --p2p-listen; its peer id and addresses are
 // registered with the bond, and re-registered when they change), and run
 // the daemon until interrupted, with a status line and Prometheus metrics
@@ -28,6 +28,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,6 +43,7 @@ import (
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/p2p"
@@ -174,7 +177,7 @@ func NewVerifierCommand() *cobra.Command {
 
 func addCommonFlags(cmd *cobra.Command) {
 	flags.AddTxFlagsToCmd(cmd)
-	cmd.Flags().String(flagDevice, "auto", "auto|cpu (auto uses the CPU until a GPU backend is built in)")
+	cmd.Flags().String(flagDevice, "auto", "auto|cpu|gpu:N (gpu needs a build with -tags cuda; auto falls back to the CPU, saying why; the bits are the same)")
 	cmd.Flags().String(flagDataDir, "", "directory of prepared datasets (subdirectories with dataset.pouw + meta.json); a dataset not found there is fetched over libp2p from the storage ring")
 	cmd.Flags().StringSlice(flagListen, []string{"/ip4/127.0.0.1/tcp/0"}, "libp2p listen addresses (registered on chain with the bond; a change is re-registered at start)")
 	cmd.Flags().Int(flagThreads, runtime.NumCPU(), "CPU threads per kernel")
@@ -257,19 +260,46 @@ func common(cmd *cobra.Command, log *slog.Logger) (*chainclient.Client, accel.Ba
 		return nil, nil, err
 	}
 	dev, _ := cmd.Flags().GetString(flagDevice)
-	switch dev {
-	case "cpu":
-	case "auto":
-		log.Info("device auto: no GPU backend in this build; using the CPU")
-	default:
-		return nil, nil, fmt.Errorf("--device %q: expected auto or cpu", dev)
-	}
 	threads, _ := cmd.Flags().GetInt(flagThreads)
-	be, err := cpu.New(cpu.Options{Threads: max(threads, 1)})
+	be, err := openDevice(dev, max(threads, 1), log)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cc, be, nil
+}
+
+// openDevice opens the backend --device names: cpu; gpu:N (the CUDA
+// backend on GPU N; an error when this binary is built without the cuda tag
+// or the GPU cannot be opened); auto (GPU 0 when a CUDA build can open it,
+// else the CPU, saying why). Every backend computes the same bits.
+func openDevice(dev string, threads int, log *slog.Logger) (accel.Backend, error) {
+	opts := cuda.DefaultOptions()
+	opts.CPU = cpu.Options{Threads: threads}
+	switch {
+	case dev == "cpu":
+		return cpu.New(opts.CPU)
+	case dev == "auto":
+		be, why, err := cuda.OpenOrCPU(0, opts)
+		if err == nil && why != "" {
+			log.Info("device auto: " + why)
+		}
+		return be, err
+	case strings.HasPrefix(dev, "gpu:"):
+		n, err := strconv.Atoi(strings.TrimPrefix(dev, "gpu:"))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("--device %q: expected gpu:N with N a device index", dev)
+		}
+		be, why, err := cuda.OpenOrCPU(n, opts)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			return nil, fmt.Errorf("--device %s: %s (use --device cpu or auto)", dev, strings.TrimSuffix(why, "; training on CPU"))
+		}
+		return be, nil
+	default:
+		return nil, fmt.Errorf("--device %q: expected auto, cpu or gpu:N", dev)
+	}
 }
 
 func serveMetrics(cmd *cobra.Command, log *slog.Logger, c prometheus.Collector) {
