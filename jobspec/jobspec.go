@@ -38,7 +38,8 @@
 // TrainConfig. Optimizer sgd/adam/adamw; LR, Momentum, WeightDecay =
 // float32(float64(x_e9) / 1e9) (IEEE, the same on every machine); Adam
 // betas 0.9/0.999 and eps 1e-8 (ml.DefaultTrainConfig); BatchSize and
-// Epochs as configured; Steps 0. Precision must be FP32 (or unspecified).
+// Epochs as configured; Steps 0. Precision FP32 (or unspecified), BF16 or
+// FP16 maps to ml's storage precision.
 //
 // It must never read the clock, the network or any local setting: the
 // output is a function of chain records and the dataset bytes only.
@@ -159,8 +160,18 @@ func TrainConfig(c types.ModelConfig, batchSeed uint64) (ml.TrainConfig, error) 
 	default:
 		return tc, fmt.Errorf("%w: optimizer %s", ErrUnsupported, c.Optimizer)
 	}
-	if c.Precision != types.PRECISION_FP32 && c.Precision != types.PRECISION_UNSPECIFIED {
-		return tc, fmt.Errorf("%w: precision %s (canonical arithmetic is fp32)", ErrUnsupported, c.Precision)
+	// The precision is part of the work: half-precision storage with fp32
+	// accumulation (ml.TrainConfig.Precision) computes other, equally
+	// canonical bits, which every verifier reproduces.
+	switch c.Precision {
+	case types.PRECISION_FP32, types.PRECISION_UNSPECIFIED:
+		// ml's default ("" is fp32)
+	case types.PRECISION_BF16:
+		tc.Precision = ml.PrecisionBF16
+	case types.PRECISION_FP16:
+		tc.Precision = ml.PrecisionFP16
+	default:
+		return tc, fmt.Errorf("%w: precision %s", ErrUnsupported, c.Precision)
 	}
 	tc.LR = e9(c.LearningRateE9)
 	tc.Momentum = e9(c.MomentumE9)

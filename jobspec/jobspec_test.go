@@ -107,3 +107,21 @@ func TestPrepare(t *testing.T) {
 		t.Fatalf("job 6 of 2x3: %v", err)
 	}
 }
+
+// TestTrainConfigPrecision: the task's precision becomes ml's storage
+// precision (fp32 stays ml's default, so fp32 checkpoints are unchanged);
+// an unknown one is unsupported.
+func TestTrainConfigPrecision(t *testing.T) {
+	c := testTask().Configs[0]
+	for p, want := range map[types.Precision]string{types.PRECISION_FP32: "", types.PRECISION_UNSPECIFIED: "", types.PRECISION_BF16: "bf16", types.PRECISION_FP16: "fp16"} {
+		c.Precision = p
+		tc, err := TrainConfig(c, 1)
+		if err != nil || tc.Precision != want {
+			t.Fatalf("precision %s: %q, %v; expected %q", p, tc.Precision, err, want)
+		}
+	}
+	c.Precision = 99
+	if _, err := TrainConfig(c, 1); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("precision 99: %v, expected ErrUnsupported", err)
+	}
+}
