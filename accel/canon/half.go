@@ -147,19 +147,35 @@ func RoundFP16(f float32) float32 {
 }
 
 // RoundBF16Slice sets dst[i] = RoundBF16(src[i]); dst and src may be the
-// same slice.
+// same slice. (The loop is RoundBF16 with the NaN case as a select, which
+// the compiler keeps branch-free.)
 func RoundBF16Slice(dst, src []float32) {
 	dst = dst[:len(src)]
+	k := roundBF16Fast(dst, src) // AVX2, same bits
+	dst, src = dst[k:], src[k:]
 	for i, v := range src {
-		dst[i] = RoundBF16(v)
+		b := math.Float32bits(v)
+		r := (b + 0x7fff + (b>>16)&1) &^ 0xffff
+		if b&0x7fffffff > 0x7f800000 {
+			r = F32NaN
+		}
+		dst[i] = math.Float32frombits(r)
 	}
 }
 
 // RoundFP16Slice sets dst[i] = RoundFP16(src[i]); dst and src may be the
-// same slice.
+// same slice. (RoundFP16's normal case is inlined.)
 func RoundFP16Slice(dst, src []float32) {
 	dst = dst[:len(src)]
+	k := roundFP16Fast(dst, src) // AVX2, same bits
+	dst, src = dst[k:], src[k:]
 	for i, v := range src {
+		b := math.Float32bits(v)
+		if a := b & 0x7fffffff; a-0x38800000 < 0x477ff000-0x38800000 {
+			a += 0xfff + (a>>13)&1
+			dst[i] = math.Float32frombits(b&0x80000000 | a&^0x1fff)
+			continue
+		}
 		dst[i] = RoundFP16(v)
 	}
 }

@@ -247,8 +247,9 @@ func TestHalfTiesToEven(t *testing.T) {
 // TestHalfMonotone runs over float32 patterns in order (all of
 // them with POUWD_HALF_EXHAUSTIVE=1, see below): narrowing is
 // odd-symmetric (narrow(-x) = narrow(x) | sign) and nondecreasing in x over
-// the non-negative values, every NaN gives the canonical NaN, and RoundBF16
-// and RoundFP16 (written on their own) equal widen(narrow(x)). A nondecreasing function that agrees
+// the non-negative values, every NaN gives the canonical NaN, RoundBF16
+// and RoundFP16 (written on their own) equal widen(narrow(x)), and the
+// slice versions (the AVX2 loops on amd64) equal the scalar functions. A nondecreasing function that agrees
 // with the reference on both sides of every rounding midpoint (see
 // TestHalfNarrowAgainstReference) agrees with it everywhere, so together
 // the two tests check every input the run covers (all 2^32 in the
@@ -296,11 +297,25 @@ func TestHalfMonotone(t *testing.T) {
 				if lo > 0 {
 					pb, pf = F32ToBF16(math.Float32frombits(lo-1)), F32ToFP16(math.Float32frombits(lo-1))
 				}
+				const block = 4096
+				in := make([]float32, block)
+				vb, vf := make([]float32, block), make([]float32, block)
 				for b := lo; b < lo+1<<23; b++ {
+					if k := b % block; k == 0 {
+						for i := range in {
+							in[i] = math.Float32frombits(b + uint32(i))
+						}
+						RoundBF16Slice(vb, in)
+						RoundFP16Slice(vf, in)
+					}
 					x := math.Float32frombits(b)
 					hb, hf := F32ToBF16(x), F32ToFP16(x)
 					nb, nf := F32ToBF16(-x), F32ToFP16(-x)
 					rb, rf := RoundBF16(x), RoundFP16(x)
+					if k := b % block; math.Float32bits(vb[k]) != math.Float32bits(rb) || math.Float32bits(vf[k]) != math.Float32bits(rf) {
+						fail("slice rounding at %#08x: %#08x %#08x, scalar %#08x %#08x", b,
+							math.Float32bits(vb[k]), math.Float32bits(vf[k]), math.Float32bits(rb), math.Float32bits(rf))
+					}
 					if b > 0x7f800000 {
 						if hb != BF16NaN || hf != FP16NaN || nb != BF16NaN || nf != FP16NaN ||
 							math.Float32bits(rb) != F32NaN || math.Float32bits(rf) != F32NaN {
@@ -450,6 +465,37 @@ func TestHalfSlices(t *testing.T) {
 			math.Float32bits(wb[i]) != math.Float32bits(rb[i]) || math.Float32bits(wf[i]) != math.Float32bits(rf[i]) ||
 			math.Float32bits(rb[i]) != math.Float32bits(RoundBF16(x)) || math.Float32bits(rf[i]) != math.Float32bits(RoundFP16(x)) {
 			t.Errorf("slice conversions disagree with the scalar ones at %g", x)
+		}
+	}
+}
+
+// TestHalfRoundSlicesMatchScalar: the slice loops (written apart from the
+// scalar functions for speed) give the scalar bits on random patterns, the
+// neighbourhood of every fp16 and bf16 range boundary and specials.
+func TestHalfRoundSlicesMatchScalar(t *testing.T) {
+	var in []float32
+	r := rand.New(rand.NewPCG(5, 6))
+	for k := 0; k < 1<<20; k++ {
+		in = append(in, math.Float32frombits(r.Uint32()))
+	}
+	for _, b := range []uint32{0, 0x7f800000, 0x7f7fffff, 0x38800000, 0x477ff000, 0x33000000, 0x00800000} {
+		for d := uint32(0); d < 64; d++ {
+			for _, s := range []uint32{0, 0x80000000} {
+				in = append(in, math.Float32frombits((b+d)|s), math.Float32frombits((b-d)|s))
+			}
+		}
+	}
+	for b := uint64(0x7f800000); b < 0x80000000; b += 4099 { // NaNs
+		in = append(in, math.Float32frombits(uint32(b)), math.Float32frombits(uint32(b)|0x80000000))
+	}
+	rb := make([]float32, len(in))
+	rf := make([]float32, len(in))
+	RoundBF16Slice(rb, in)
+	RoundFP16Slice(rf, in)
+	for i, x := range in {
+		if math.Float32bits(rb[i]) != math.Float32bits(RoundBF16(x)) || math.Float32bits(rf[i]) != math.Float32bits(RoundFP16(x)) {
+			t.Fatalf("%#08x: slices give %#08x %#08x, scalars %#08x %#08x", math.Float32bits(x),
+				math.Float32bits(rb[i]), math.Float32bits(rf[i]), math.Float32bits(RoundBF16(x)), math.Float32bits(RoundFP16(x)))
 		}
 	}
 }
