@@ -173,6 +173,9 @@ func (p *parallel) forwardBackward(t *Trainer, mx *mixed, idx []int, scale float
 	// Gradients: the pairwise tree over micro-batch index, then / M.
 	c := &Ctx{B: t.B}
 	mf := float32(micro)
+	// For M a power of two, v·(1/M) is v/M bit for bit (both are the
+	// correctly rounded v·2^-k), and a multiplication is cheaper.
+	inv, pow2 := 1/mf, micro&(micro-1) == 0
 	bufs := make([][]float32, micro)
 	for k, q := range mx.trainable {
 		for j := range bufs {
@@ -183,13 +186,24 @@ func (p *parallel) forwardBackward(t *Trainer, mx *mixed, idx []int, scale float
 		n := len(dst)
 		c.parallelFor((n+chunk-1)/chunk, func(lo, hi int) {
 			lo, hi = lo*chunk, min(hi*chunk, n)
-			treeSum(bufs, lo, hi)
-			if micro == 1 {
-				copy(dst[lo:hi], bufs[0][lo:hi])
-				return
-			}
-			for i, v := range bufs[0][lo:hi] {
-				dst[lo+i] = v / mf
+			d := dst[lo:hi]
+			switch {
+			case micro == 1:
+				copy(d, bufs[0][lo:hi])
+			case micro == 2: // the tree and the division in one pass
+				a, b := bufs[0][lo:hi], bufs[1][lo:hi:hi]
+				for i := range d {
+					d[i] = float32(a[i]+b[i]) * inv
+				}
+			default:
+				treeSum(bufs, lo, hi)
+				for i, v := range bufs[0][lo:hi] {
+					if pow2 {
+						d[i] = v * inv
+					} else {
+						d[i] = v / mf
+					}
+				}
 			}
 		})
 	}

@@ -344,17 +344,16 @@ func (mx *mixed) finish(c *Ctx) {
 		return
 	}
 	inv := 1 / mx.scaler.scale
-	finite := true
+	var bad uint32 // bit 31 set once an exponent field is all ones (Inf, NaN)
 	for _, p := range mx.trainable {
 		g := p.T.grad()
 		for i, v := range g {
 			v = float32(v * inv)
 			g[i] = v
-			if v-v != 0 { // Inf or NaN
-				finite = false
-			}
+			bad |= math.Float32bits(v)&0x7f800000 + 0x00800000
 		}
 	}
+	finite := bad>>31 == 0
 	if !finite {
 		nan := math.Float32frombits(canon.F32NaN)
 		for _, p := range mx.trainable {
