@@ -171,7 +171,7 @@ func (p *parallel) forwardBackward(t *Trainer, mx *mixed, idx []int, scale float
 		return 0, err
 	}
 	// Gradients: the pairwise tree over micro-batch index, then / M.
-	c := &Ctx{B: t.B}
+	c := &Ctx{B: mx.hostThreads(t)}
 	mf := float32(micro)
 	// For M a power of two, v·(1/M) is v/M bit for bit (both are the
 	// correctly rounded v·2^-k), and a multiplication is cheaper.

@@ -161,6 +161,29 @@ func (t *Trainer) setupMixed() {
 	t.mp = mx
 }
 
+// hostThreads is the backend of the step's elementwise host work (weight
+// rounding, unscaling, the micro-batch reduction): t.B, with the threads
+// of all devices when there are several (elementwise work split over any
+// number of goroutines gives the same bits).
+func (mx *mixed) hostThreads(t *Trainer) accel.Backend {
+	if mx.par == nil || len(mx.par.devices) < 2 {
+		return t.B
+	}
+	n := 0
+	for _, d := range mx.par.devices {
+		n += d.Threads()
+	}
+	return threadCount{t.B, n}
+}
+
+// threadCount is a backend with another thread count (for Ctx.parallelFor).
+type threadCount struct {
+	accel.Backend
+	n int
+}
+
+func (b threadCount) Threads() int { return b.n }
+
 // scale is the loss scale of the current step (1 without scaling).
 func (mx *mixed) scale() float32 {
 	if mx.scaler == nil {
@@ -190,7 +213,7 @@ func (t *Trainer) optimize() (float32, bool) {
 // forwardBackward is the extended canonical step's forward and backward
 // pass (see the package comment, "Mixed precision" and "Micro-batches").
 func (mx *mixed) forwardBackward(t *Trainer, idx []int) (float32, error) {
-	c := &Ctx{B: t.B}
+	c := &Ctx{B: mx.hostThreads(t)}
 	if mx.round != nil {
 		for k, p := range mx.trainable {
 			roundPar(c, mx.round, mx.half[k], p.T.Data)
