@@ -73,8 +73,9 @@ func gib(b uint64) float64 { return float64(b) / (1 << 30) }
 
 type trainFlags struct {
 	dataset, dataDir, model, optimizer, kernel, ckptDir, resume string
+	device, precision                                           string
 	lr, momentum, wd, memFraction                               float32
-	batch, epochs, steps, threads, ckptEvery                    int
+	batch, epochs, steps, threads, ckptEvery, microBatch        int
 	seed                                                        uint64
 	asJSON, noProgress                                          bool
 }
@@ -97,7 +98,8 @@ func trainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train a model on a dataset with canonical arithmetic",
 		Example: `  pouwd ml train --dataset mnist --model mlp:784-256-10 --optimizer sgd --lr 0.1 --batch 64 --epochs 1 --seed 1
-  pouwd ml train --model cnn:1x28x28-2x8-10 --lr 0.05 --momentum 0.9 --threads 2 --checkpoint-dir ./ckpt --json`,
+  pouwd ml train --model cnn:1x28x28-2x8-10 --lr 0.05 --momentum 0.9 --threads 2 --checkpoint-dir ./ckpt --json
+  pouwd ml train --model mlp:784-256-10 --precision bf16 --micro-batch 16 --device cpu:4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), cmd, f) },
 	}
@@ -115,6 +117,9 @@ func trainCmd() *cobra.Command {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of initialisation, batch order and dropout")
 	fl.IntVar(&f.threads, "threads", 1, "CPU threads (never changes the result bits)")
 	fl.StringVar(&f.kernel, "kernel", "auto", "GEMM kernel: auto, avx512, avx2 or go (never changes the result bits)")
+	fl.StringVar(&f.device, "device", "auto", "devices: auto (the CPU), cpu, cpu:N (N CPU devices, data parallel over micro-batches, --threads each), gpu:N or gpu:all (CUDA builds); never changes the result bits")
+	fl.StringVar(&f.precision, "precision", "fp32", "storage precision of activations and weight copies: fp32, bf16 or fp16 (fp16: dynamic loss scaling); part of the result")
+	fl.IntVar(&f.microBatch, "micro-batch", 0, "split each batch into micro-batches of this size (a divisor of --batch; 0: whole batches), reduced in a fixed order; part of the result, needed by cpu:N with N > 1")
 	fl.StringVar(&f.ckptDir, "checkpoint-dir", "", "write checkpoints here (final.ckpt, and step-N.ckpt with --checkpoint-every)")
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", 0, "also write a checkpoint every N steps")
 	fl.StringVar(&f.resume, "resume", "", "resume from this checkpoint (its model and config win over the flags)")
@@ -129,7 +134,20 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		ctx = context.Background()
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	be, err := cpu.New(cpu.Options{Threads: f.threads, Kernel: f.kernel})
+	logf := func(format string, a ...any) {
+		if !f.asJSON || isTerminal(errOut) {
+			fmt.Fprintf(errOut, format, a...)
+		}
+	}
+	devs, note, err := openDevices(f.device, cpu.Options{Threads: f.threads, Kernel: f.kernel})
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		logf("%s\n", note)
+	}
+	be := devs[0]
+	precision, err := parsePrecision(f.precision)
 	if err != nil {
 		return err
 	}
@@ -160,10 +178,20 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if err := tr.Cfg.Validate(); err != nil {
 			return err
 		}
+		// The precision and the micro-batch size are part of the
+		// computation: the checkpoint's win, and a different explicit
+		// value is an error rather than silently ignored.
+		if cmdChanged(cmd, "precision") && precision != tr.Cfg.Precision {
+			return fmt.Errorf("--precision %s: the checkpoint was trained in %s (the precision is part of the result)", f.precision, precisionName(tr.Cfg.Precision))
+		}
+		if cmdChanged(cmd, "micro-batch") && f.microBatch != tr.Cfg.MicroBatch {
+			return fmt.Errorf("--micro-batch %d: the checkpoint uses %d (the micro-batch size is part of the result)", f.microBatch, tr.Cfg.MicroBatch)
+		}
 	} else {
 		cfg := ml.DefaultTrainConfig()
 		cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay = f.optimizer, f.lr, f.momentum, f.wd
 		cfg.BatchSize, cfg.Epochs, cfg.Steps, cfg.Seed = f.batch, f.epochs, f.steps, f.seed
+		cfg.Precision, cfg.MicroBatch = precision, f.microBatch
 		if cfg.Steps > 0 && !cmdChanged(cmd, "epochs") {
 			cfg.Epochs = 0 // --steps alone: as many epochs as the steps need
 		}
@@ -178,16 +206,35 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 			return err
 		}
 	}
+	if len(devs) > 1 && tr.Cfg.MicroBatch == 0 {
+		return fmt.Errorf("--device %s runs %d devices data parallel over micro-batches: set --micro-batch (a divisor of the batch size %d; it is part of the result, the device count is not)", f.device, len(devs), tr.Cfg.BatchSize)
+	}
+	if err := tr.SetDevices(devs...); err != nil {
+		return err
+	}
 	budget := accel.CPUBudget(float64(f.memFraction))
-	need := tr.Model.EstimateMemory(tr.Cfg.BatchSize, tr.Opt.Slots())
+	need := trainMemory(tr, len(devs))
 	if err := budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need); err != nil {
 		return err
 	}
-	total := tr.TotalSteps()
-	if !f.asJSON || isTerminal(errOut) {
-		fmt.Fprintf(errOut, "training %s (%d parameters) on %s: %d samples, %s, batch %d, %d steps, backend %s, %d threads\n",
-			tr.Model.Spec, tr.Model.NumParams(), f.dataset, train.N, tr.Cfg.Optimizer, tr.Cfg.BatchSize, total-tr.StepIndex(), be.Name(), be.Threads())
+	actBatch := tr.Cfg.BatchSize
+	if tr.Cfg.MicroBatch > 0 {
+		actBatch = tr.Cfg.MicroBatch
 	}
+	act, err := ml.ActivationBytes(tr.Model, actBatch, tr.Cfg.Precision)
+	if err != nil {
+		return err
+	}
+	act32, _ := ml.ActivationBytes(tr.Model, actBatch, "")
+	total := tr.TotalSteps()
+	mbText := ""
+	if tr.Cfg.MicroBatch > 0 {
+		mbText = fmt.Sprintf(" (micro-batches of %d)", tr.Cfg.MicroBatch)
+	}
+	logf("training %s (%d parameters) on %s: %d samples, %s, batch %d%s, %s, %d steps, %s, backend %s, %d threads\n",
+		tr.Model.Spec, tr.Model.NumParams(), f.dataset, train.N, tr.Cfg.Optimizer, tr.Cfg.BatchSize, mbText, precisionName(tr.Cfg.Precision),
+		total-tr.StepIndex(), deviceText(len(devs)), be.Name(), be.Threads())
+	logf("activations held for backward: %.2f MiB per device pass (fp32: %.2f MiB, %.2fx)\n", float64(act)/(1<<20), float64(act32)/(1<<20), float64(act32)/float64(act))
 	var bar *progressbar.ProgressBar
 	if !f.noProgress && isTerminal(errOut) {
 		bar = progressbar.NewOptions64(int64(total-tr.StepIndex()),
@@ -207,7 +254,11 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if bar != nil {
 			done := tr.StepIndex() - first
 			sps := float64(done) * float64(tr.Cfg.BatchSize) / time.Since(start).Seconds()
-			bar.Describe(fmt.Sprintf("loss %.4f, %.0f samples/s", loss, sps))
+			desc := fmt.Sprintf("loss %.4f, %.0f samples/s", loss, sps)
+			if scale, skipped := tr.LossScale(); scale != 0 {
+				desc += fmt.Sprintf(", loss scale %g, %d skipped", scale, skipped)
+			}
+			bar.Describe(desc)
 			_ = bar.Add(1)
 		}
 		if f.ckptDir != "" && f.ckptEvery > 0 && tr.StepIndex()%uint64(f.ckptEvery) == 0 && !tr.Done() {
@@ -238,10 +289,18 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		WeightsSHA256    string  `json:"weights_sha256"`
 		Backend          string  `json:"backend"`
 		Threads          int     `json:"threads"`
+		Devices          int     `json:"devices"`
+		Precision        string  `json:"precision"`
+		MicroBatch       int     `json:"micro_batch"`
+		ActivationBytes  uint64  `json:"activation_bytes"`
+		LossScale        float32 `json:"loss_scale,omitempty"`
+		SkippedSteps     uint64  `json:"skipped_steps,omitempty"`
 		Checkpoint       string  `json:"checkpoint,omitempty"`
 	}{Model: tr.Model.Spec.String(), Steps: tr.StepIndex(), Epoch: tr.Epoch(), Samples: (tr.StepIndex() - first) * uint64(tr.Cfg.BatchSize),
 		Loss: loss, ElapsedSeconds: elapsed.Seconds(), TestAccuracy: ev.Accuracy, TestLoss: ev.Loss,
-		WeightsSHA256: fmt.Sprintf("%x", wh[:]), Backend: be.Name(), Threads: be.Threads()}
+		WeightsSHA256: fmt.Sprintf("%x", wh[:]), Backend: be.Name(), Threads: be.Threads(),
+		Devices: len(devs), Precision: precisionName(tr.Cfg.Precision), MicroBatch: tr.Cfg.MicroBatch, ActivationBytes: act}
+	summary.LossScale, summary.SkippedSteps = tr.LossScale()
 	if elapsed > 0 {
 		summary.SamplesPerSecond = float64(summary.Samples) / elapsed.Seconds()
 	}
@@ -256,6 +315,9 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	}
 	fmt.Fprintf(out, "steps %d, loss %.4f, %.0f samples/s, test accuracy %.2f%%, weights sha256 %s\n",
 		summary.Steps, summary.Loss, summary.SamplesPerSecond, 100*summary.TestAccuracy, summary.WeightsSHA256)
+	if summary.LossScale != 0 {
+		fmt.Fprintf(out, "fp16 loss scale %g, %d steps skipped\n", summary.LossScale, summary.SkippedSteps)
+	}
 	if summary.Checkpoint != "" {
 		fmt.Fprintf(out, "checkpoint %s\n", summary.Checkpoint)
 	}

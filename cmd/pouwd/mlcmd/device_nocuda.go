@@ -1,0 +1,14 @@
+//go:build !cuda
+
+package mlcmd
+
+import (
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
+)
+
+const cudaBuilt = false
+
+func openGPUs(string, cpu.Options) ([]accel.Backend, string, error) {
+	return nil, "", errNoCUDA
+}
