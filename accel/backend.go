@@ -1,5 +1,7 @@
 package accel
 
+import "fmt"
+
 // Backend runs the canonical kernels. Implementations: *cpu.Backend and
 // *cuda.Backend (build tag cuda), which copies the operands to the device
 // and must return the same bits.
@@ -18,4 +20,36 @@ type Backend interface {
 	// C[i*ldc+j] = acc. A is m x k (k x m if transA) with row stride lda,
 	// B is k x n (n x k if transB) with row stride ldb. C is overwritten.
 	Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int)
+}
+
+// CheckGemm returns an error naming the operand when Gemm's arguments do
+// not describe matrices that fit their slices (a stride below the row
+// length, a slice too short for its rows), or a dimension or stride is
+// above maxDim (0: no limit; a device backend passes its index limit).
+// Backends panic with it: a wrong shape is a programming error.
+func CheckGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, maxDim int) error {
+	need := func(name string, s []float32, rows, cols, ld int) error {
+		if ld < cols || (rows > 0 && len(s) < (rows-1)*ld+cols) {
+			return fmt.Errorf("%s is %d x %d with stride %d, needs %d elements, has %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s))
+		}
+		if maxDim > 0 && (ld > maxDim || rows > maxDim || cols > maxDim) {
+			return fmt.Errorf("%s is %d x %d with stride %d: dimensions must be at most %d", name, rows, cols, ld, maxDim)
+		}
+		return nil
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if err := need("A", a, ar, ac, lda); err != nil {
+		return err
+	}
+	if err := need("B", b, br, bc, ldb); err != nil {
+		return err
+	}
+	return need("C", c, m, n, ldc)
 }

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 
+	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/canon"
 	"runtime"
 	"sync"
@@ -160,20 +161,7 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	need := func(name string, s []float32, rows, cols, ld int) {
-		if ld < cols || (rows > 0 && len(s) < (rows-1)*ld+cols) {
-			panic(fmt.Sprintf("cpu.Gemm: %s is %d x %d with stride %d, needs %d elements, has %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s)))
-		}
+	if err := accel.CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, 0); err != nil {
+		panic("cpu.Gemm: " + err.Error())
 	}
-	if transA {
-		need("A", a, k, m, lda)
-	} else {
-		need("A", a, m, k, lda)
-	}
-	if transB {
-		need("B", b, n, k, ldb)
-	} else {
-		need("B", b, k, n, ldb)
-	}
-	need("C", c, m, n, ldc)
 }

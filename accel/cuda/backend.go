@@ -442,25 +442,9 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	need := func(name string, s []float32, rows, cols, ld int) {
-		if ld < cols || (rows > 0 && len(s) < (rows-1)*ld+cols) {
-			panic(fmt.Sprintf("cuda.Gemm: %s is %d x %d with stride %d, needs %d elements, has %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s)))
-		}
-		if ld > math.MaxInt32 || rows > math.MaxInt32 || cols > math.MaxInt32 {
-			panic(fmt.Sprintf("cuda.Gemm: %s is %d x %d with stride %d: dimensions must fit in int32", name, rows, cols, ld))
-		}
+	if err := accel.CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, math.MaxInt32); err != nil {
+		panic("cuda.Gemm: " + err.Error())
 	}
-	if transA {
-		need("A", a, k, m, lda)
-	} else {
-		need("A", a, m, k, lda)
-	}
-	if transB {
-		need("B", b, n, k, ldb)
-	} else {
-		need("B", b, k, n, ldb)
-	}
-	need("C", c, m, n, ldc)
 }
 
 // span is the number of elements a rows x cols matrix with stride ld covers.
