@@ -312,8 +312,7 @@ func TestPrecisionResume(t *testing.T) {
 	data := subset(train, 640)
 	for _, tc := range resumeCases {
 		t.Run(fmt.Sprintf("%s/%s/mb%d", tc.spec, tc.precision, tc.micro), func(t *testing.T) {
-			cfg := ml.DefaultTrainConfig()
-			cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Steps, cfg.Epochs = tc.opt, 0.01, 0.9, 0.01, 64, 25, 0
+			cfg := resumeConfig(tc.opt)
 			cfg.Precision, cfg.MicroBatch = tc.precision, tc.micro
 			m, _ := ml.NewModel(tc.spec, 7)
 			straight, err := ml.NewTrainer(m, data, cfg, cpus(1)[0])

@@ -16,6 +16,22 @@ func subset(d ml.Dataset, n int) ml.Dataset {
 	return ml.Dataset{X: d.X[:n*ss], Y: d.Y[:n], N: n, Shape: d.Shape, Classes: d.Classes}
 }
 
+// resumeModels are the models of the resume tests: dropout, layer norm,
+// GELU and AdamW; batch norm, average pooling and SGD with momentum.
+var resumeModels = []struct{ spec, opt string }{
+	{"mlp:784-32-10,dropout=0.2,norm=layer,act=gelu", "adamw"},
+	{"cnn:1x28x28-1x4-10,bn,pool=avg,fc=16", "sgd"},
+}
+
+// resumeConfig is their training: 25 steps of batch 64 (2.5 epochs of the
+// 640-sample subset, so the permutation changes), lr 0.01, momentum 0.9,
+// weight decay 0.01.
+func resumeConfig(opt string) ml.TrainConfig {
+	cfg := ml.DefaultTrainConfig()
+	cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Steps, cfg.Epochs = opt, 0.01, 0.9, 0.01, 64, 25, 0
+	return cfg
+}
+
 type stepLog struct{ infos []ml.StepInfo }
 
 func (l *stepLog) hook(s ml.StepInfo) error {
@@ -31,13 +47,9 @@ func (l *stepLog) hook(s ml.StepInfo) error {
 func TestResumeEqualsNeverStopping(t *testing.T) {
 	train, _ := loadMNIST(t)
 	data := subset(train, 640)
-	for _, tc := range []struct{ spec, opt string }{
-		{"mlp:784-32-10,dropout=0.2,norm=layer,act=gelu", "adamw"},
-		{"cnn:1x28x28-1x4-10,bn,pool=avg,fc=16", "sgd"},
-	} {
+	for _, tc := range resumeModels {
 		t.Run(tc.spec, func(t *testing.T) {
-			cfg := ml.DefaultTrainConfig()
-			cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Steps, cfg.Epochs = tc.opt, 0.01, 0.9, 0.01, 64, 25, 0
+			cfg := resumeConfig(tc.opt)
 			be := cpu.MustNew(cpu.Options{Threads: 1})
 			m, err := ml.NewModel(tc.spec, 7)
 			if err != nil {
@@ -233,13 +245,9 @@ func sameInfo(a, b ml.StepInfo) bool {
 func TestBackgroundHashesEqualSynchronous(t *testing.T) {
 	train, _ := loadMNIST(t)
 	data := subset(train, 640)
-	for _, tc := range []struct{ spec, opt string }{
-		{"mlp:784-32-10,dropout=0.2,norm=layer,act=gelu", "adamw"},
-		{"cnn:1x28x28-1x4-10,bn,pool=avg,fc=16", "sgd"},
-	} {
+	for _, tc := range resumeModels {
 		t.Run(tc.spec, func(t *testing.T) {
-			cfg := ml.DefaultTrainConfig()
-			cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Steps, cfg.Epochs = tc.opt, 0.01, 0.9, 0.01, 64, 25, 0
+			cfg := resumeConfig(tc.opt)
 			be := cpu.MustNew(cpu.Options{Threads: 1})
 			type rec struct {
 				info ml.StepInfo
