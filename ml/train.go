@@ -386,16 +386,25 @@ func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
 		prev = &p
 		info.WeightsBefore = p.WeightsAfter
 	}
-	grads := make(chan Hash, 1)
+	// One goroutine hashes G_i (during the optimizer, which only reads
+	// it), then W_{i+1} once the optimizer has written it: hashing never
+	// takes more than one core from training, so the Go scheduler does not
+	// time-slice the trainer against two hashers.
+	grads, weights := make(chan Hash, 1), make(chan Hash, 1)
 	views := gradViews(t.Model)
-	go func() { grads <- HashTensors(DomainGrads, views) }()
+	var wviews []NamedTensor
+	ready := make(chan struct{})
+	go func() {
+		grads <- HashTensors(DomainGrads, views)
+		<-ready
+		weights <- HashTensors(DomainWeights, wviews)
+	}()
 	info.LossScale, info.Skipped = t.optimize()
 	info.Step, info.Epoch, info.Loss = t.step, t.epoch, loss
 	info.Indices = append([]int(nil), idx...) // delivered a step late
 	t.advance()
-	weights := make(chan Hash, 1)
-	wviews := weightsViews(t.Model)
-	go func() { weights <- HashTensors(DomainWeights, wviews) }()
+	wviews = weightsViews(t.Model)
+	close(ready)
 	bg.pending, bg.grads, bg.weights = &info, grads, weights
 	t.lastWeight = nil
 	if prev != nil && hook != nil {
