@@ -61,3 +61,27 @@ func TestJournalRoundTrip(t *testing.T) {
 		t.Fatal("another job's journal is not empty")
 	}
 }
+
+// FuzzReadJournal: any bytes on disk read back without a panic, as whole
+// records only.
+func FuzzReadJournal(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(make([]byte, journalRecord))
+	f.Add(make([]byte, 2*journalRecord+7))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(dir+"/journal", 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(journalPath(dir, 1, 1), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := readJournal(dir, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > len(b)/journalRecord {
+			t.Fatalf("%d records from %d bytes", len(recs), len(b))
+		}
+	})
+}
