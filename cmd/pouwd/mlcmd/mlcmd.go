@@ -50,6 +50,9 @@ func devicesCmd() *cobra.Command {
 			for _, g := range d.GPUs {
 				fmt.Fprintf(out, "gpu%d: %s, memory %.1f/%.1f GiB free, utilisation %d%% (memory %d%%), driver %s\n",
 					g.Index, g.Name, gib(g.MemoryFree), gib(g.MemoryTotal), g.UtilGPU, g.UtilMemory, g.Driver)
+				if g.TemperatureC > 0 || g.PowerW > 0 {
+					fmt.Fprintf(out, "      %d C, %.0f/%.0f W\n", g.TemperatureC, g.PowerW, g.PowerLimitW)
+				}
 			}
 			if d.GPUError != "" {
 				fmt.Fprintln(out, d.GPUError)
