@@ -77,9 +77,32 @@ bg() { # bg NAME CMD...: run a daemon in the background, logging to NAME/log
 	PIDS+=($!)
 }
 
+# jq and curl drive the localnet and the live view; on a fresh Debian
+# machine as root, install them, else say what is missing.
+for tool in jq curl; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+			say "installing $tool"
+			(apt-get update -qq && apt-get install -y -qq --no-install-recommends "$tool" ca-certificates) >/dev/null
+		else
+			echo "demo: $tool is required (apt-get install $tool)" >&2
+			exit 1
+		fi
+	fi
+done
+
 if [[ -z "${DEMO_NO_BUILD:-}" && "$POUWD" == "$DEMO/pouwd" ]]; then
-	say "building pouwd"
-	(cd "$ROOT" && go build -o "$POUWD" ./cmd/pouwd)
+	tags=()
+	if ! pkg-config --exists hdf5 2>/dev/null; then
+		# The demo does not read HDF5; without libhdf5-dev pouwd builds
+		# without that one loader (pouwd data prepare --format hdf5 then
+		# says how to get it).
+		tags=(-tags nohdf5)
+		say "building pouwd (libhdf5-dev not found: without the HDF5 loader)"
+	else
+		say "building pouwd"
+	fi
+	(cd "$ROOT" && go build "${tags[@]}" -o "$POUWD" ./cmd/pouwd)
 fi
 
 say "starting a 4-validator localnet in $LOCALNET_HOME (RPC $NODE)"
