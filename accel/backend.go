@@ -22,12 +22,31 @@ type Backend interface {
 	Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int)
 }
 
-// CheckGemm returns an error naming the operand when Gemm's arguments do
-// not describe matrices that fit their slices (a stride below the row
-// length, a slice too short for its rows), or a dimension or stride is
-// above maxDim (0: no limit; a device backend passes its index limit).
-// Backends panic with it: a wrong shape is a programming error.
-func CheckGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, maxDim int) error {
+// GemmPrologue is the start every backend's Gemm shares: with m or n zero
+// there is nothing to do; arguments that do not describe matrices fitting
+// their slices (a stride below the row length, a slice too short for its
+// rows), or a dimension or stride above maxDim (0: no limit; a device
+// backend passes its index limit), panic with an error naming backend and
+// the operand, since a wrong shape is a programming error; with k zero, C
+// is cleared (the product of empty chains is +0). It reports whether the
+// product is left for the backend to compute.
+func GemmPrologue(backend string, maxDim int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
+	if m == 0 || n == 0 {
+		return false
+	}
+	if err := checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, maxDim); err != nil {
+		panic(backend + ": " + err.Error())
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+		return false
+	}
+	return true
+}
+
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, maxDim int) error {
 	need := func(name string, s []float32, rows, cols, ld int) error {
 		if ld < cols || (rows > 0 && len(s) < (rows-1)*ld+cols) {
 			return fmt.Errorf("%s is %d x %d with stride %d, needs %d elements, has %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s))

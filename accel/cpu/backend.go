@@ -122,14 +122,7 @@ func (b *Backend) parallel(n int, f func(lo, hi int)) {
 // overwriting C[m x n] (row stride ldc). A is m x k (or k x m if transA,
 // row stride lda); B is k x n (or n x k if transB, row stride ldb).
 func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	checkGemm(transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
-	if k == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
+	if !accel.GemmPrologue("cpu.Gemm", 0, transA, transB, m, n, k, a, lda, bm, ldb, c, ldc) {
 		return
 	}
 	if b.kern != nil && b.kern.fn != nil {
@@ -158,10 +151,4 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 	b.parallel((m+rows-1)/rows, func(lo, hi int) {
 		gemmGoRows(axpy, transA, lo*rows, min(hi*rows, m), n, k, a, lda, bt, btld, c, ldc)
 	})
-}
-
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if err := accel.CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, 0); err != nil {
-		panic("cpu.Gemm: " + err.Error())
-	}
 }

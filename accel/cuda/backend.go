@@ -420,14 +420,7 @@ func (b *Backend) launch1(k kernel, n int, a *launchArgs) error {
 // the budget error otherwise. Engines that keep tensors on the device use
 // GemmDevice instead.
 func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, bm []float32, ldb int, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	checkGemm(transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
-	if k == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
+	if !accel.GemmPrologue("cuda.Gemm", math.MaxInt32, transA, transB, m, n, k, a, lda, bm, ldb, c, ldc) {
 		return
 	}
 	err := b.gemmHost(transA, transB, m, n, k, a, lda, bm, ldb, c, ldc)
@@ -439,12 +432,6 @@ func (b *Backend) Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b
 		return
 	}
 	panic(err)
-}
-
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if err := accel.CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, math.MaxInt32); err != nil {
-		panic("cuda.Gemm: " + err.Error())
-	}
 }
 
 // span is the number of elements a rows x cols matrix with stride ld covers.
