@@ -90,15 +90,7 @@ func OptimizerHash(o Optimizer) Hash { return HashTensors(DomainOptim, o.State()
 
 // GradsHash is H(G): HashTensors(DomainGrads, gradients of the trainable
 // parameters, named like their parameters).
-func GradsHash(m *Model) Hash {
-	var ts []NamedTensor
-	for _, p := range m.params {
-		if !p.Buffer {
-			ts = append(ts, NamedTensor{Name: p.Name, Shape: p.T.Shape, Data: p.T.grad()})
-		}
-	}
-	return HashTensors(DomainGrads, ts)
-}
+func GradsHash(m *Model) Hash { return HashTensors(DomainGrads, gradViews(m)) }
 
 // BatchHash is H(B): SHA-256 over DomainBatch, uint64 count and each sample
 // index as uint64 little-endian, in batch order.
