@@ -455,7 +455,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		defer jr.close()
 	}
 	hook := func(s ml.StepInfo) error {
-		h := pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore), Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)}
+		h := StepHashes(s)
 		if m.cfg.Attack.Step != nil {
 			m.cfg.Attack.Step(index, s.Step, &h)
 		}
@@ -615,6 +615,12 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	m.Stats.JobsDone.Add(1)
 	log.Info("result submitted", "model", fmt.Sprintf("%x", hash[:8]), "accuracy_ppm", metrics.AccuracyPpm, "f1_ppm", metrics.F1MacroPpm)
 	return nil
+}
+
+// StepHashes are the four hashes of a training step as the work digest
+// takes them (what a miner draws tickets on and a verifier recomputes).
+func StepHashes(s ml.StepInfo) pouw.StepHashes {
+	return pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore), Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)}
 }
 
 // heldOutMetrics measures a model on the job's held-out fold.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/verifier"
@@ -37,9 +39,9 @@ func TestOverhead(t *testing.T) {
 	spec := envOr("POUWD_OVERHEAD_MODEL", "mlp:784-128-10")
 	batch := 64
 	if b := os.Getenv("POUWD_OVERHEAD_BATCH"); b != "" {
-		var n int
-		for _, c := range b {
-			n = n*10 + int(c-'0')
+		n, err := strconv.Atoi(b)
+		if err != nil || n < 1 {
+			t.Fatalf("POUWD_OVERHEAD_BATCH=%q: expected a positive batch size", b)
 		}
 		batch = n
 	}
@@ -57,7 +59,7 @@ func TestOverhead(t *testing.T) {
 	cfg := ml.DefaultTrainConfig()
 	cfg.Steps, cfg.BatchSize, cfg.Epochs = steps, batch, 0
 	p := types.DefaultParams()
-	miner := []byte("01234567890123456789")
+	minerAddr := []byte("01234567890123456789")
 	anchor := bytes.Repeat([]byte{1}, 32)
 	target := pouw.TargetFromProbability(1, 4096)
 	newTrainer := func() *ml.Trainer {
@@ -73,8 +75,7 @@ func TestOverhead(t *testing.T) {
 	}
 	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(batch), uint64(newTrainer().Model.NumParams()), p.MaxTicketsPerStep)
 	mining := func(s ml.StepInfo) error {
-		d, err := pouw.WorkDigest(pouw.JobID{TaskID: 1}, miner, s.Step, pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore),
-			Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)})
+		d, err := pouw.WorkDigest(pouw.JobID{TaskID: 1}, minerAddr, s.Step, miner.StepHashes(s))
 		if err != nil {
 			return err
 		}

@@ -458,7 +458,7 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	if err != nil {
 		return false, zero, "", err
 	}
-	h := pouw.StepHashes{WeightsBefore: pouw.Hash(got.WeightsBefore), Batch: pouw.Hash(got.Batch), Gradients: pouw.Hash(got.Grads), WeightsAfter: pouw.Hash(got.WeightsAfter)}
+	h := miner.StepHashes(got)
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
 	if err != nil {
 		return false, zero, "", err
