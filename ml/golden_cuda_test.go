@@ -3,13 +3,11 @@
 package ml_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/accel/cuda"
-	"github.com/pouw/pouwd/ml"
 )
 
 // TestGoldenWeightsCUDA reproduces the golden hashes (TestGoldenWeights)
@@ -51,18 +49,7 @@ func TestGoldenWeightsCUDA(t *testing.T) {
 				cfg.Steps = 3
 				want = trainHash(t, g.spec, cfg, cpu.Options{Threads: 1}, train)
 			}
-			m, err := ml.NewModel(g.spec, cfg.Seed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr, err := ml.NewTrainer(m, train, cfg, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := tr.Run(context.Background(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := trainOn(t, g.spec, cfg, b, train)
 			if res.WeightsSHA256 != want {
 				t.Errorf("%s after %d steps on %s: weights SHA-256 %s, expected %s", g.spec, cfg.Steps, b.Name(), res.WeightsSHA256, want)
 			}

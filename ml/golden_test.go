@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/ml/mnist"
@@ -54,11 +55,17 @@ var goldens = []struct{ name, spec, want string }{
 
 func trainHash(t testing.TB, spec string, cfg ml.TrainConfig, o cpu.Options, data ml.Dataset) string {
 	t.Helper()
+	return trainOn(t, spec, cfg, cpu.MustNew(o), data).WeightsSHA256
+}
+
+// trainOn trains spec from its seed for cfg.Steps steps on backend b.
+func trainOn(t testing.TB, spec string, cfg ml.TrainConfig, b accel.Backend, data ml.Dataset) ml.Result {
+	t.Helper()
 	m, err := ml.NewModel(spec, cfg.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(o))
+	tr, err := ml.NewTrainer(m, data, cfg, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +76,7 @@ func trainHash(t testing.TB, spec string, cfg ml.TrainConfig, o cpu.Options, dat
 	if res.Steps != uint64(cfg.Steps) {
 		t.Fatalf("ran %d steps, want %d", res.Steps, cfg.Steps)
 	}
-	return res.WeightsSHA256
+	return res
 }
 
 // TestGoldenWeights reproduces the golden hashes with every available
