@@ -68,13 +68,13 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 func (t *Trainer) Snapshot() *Checkpoint { return t.checkpoint(true) }
 
 func (t *Trainer) checkpoint(deep bool) *Checkpoint {
-	ws, os := WeightsTensors(t.Model), t.Opt.State()
+	ws, opt := WeightsTensors(t.Model), t.Opt.State()
 	if deep {
-		ws, os = copyTensors(ws), copyTensors(os)
+		ws, opt = copyTensors(ws), copyTensors(opt)
 	}
 	hdr := CheckpointHeader{Spec: t.Model.Spec.raw, Seed: t.Model.Seed, Config: t.Cfg, Step: t.step, Epoch: t.epoch,
 		BatchInEpoch: t.batchInEp, Optimizer: t.Opt.Name()}
-	return &Checkpoint{Header: hdr, Weights: ws, Optim: os}
+	return &Checkpoint{Header: hdr, Weights: ws, Optim: opt}
 }
 
 func copyTensors(ts []NamedTensor) []NamedTensor {

@@ -75,7 +75,7 @@ func group(use, short string, start *cobra.Command) *cobra.Command {
 // NewMinerCommand returns `miner` with `start`.
 func NewMinerCommand() *cobra.Command {
 	start := &cobra.Command{
-		Use:   "start --from KEY [--node URL] [--device auto|cpu] [--max-jobs N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
+		Use:   "start --from KEY [--node URL] [--device auto|cpu|gpu:N] [--max-jobs N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
 		Short: "Bond as a miner, claim jobs, train, commit checkpoints, submit proofs and results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
