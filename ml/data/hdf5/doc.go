@@ -1,10 +1,11 @@
-// Package hdf5 reads labelled datasets from HDF5 files through Debian's
-// libhdf5 (cgo, `#cgo pkg-config: hdf5`; install libhdf5-dev and
-// pkg-config, see scripts/ci/deps-data.sh) and hands them to ml/data in
-// canonical form. It is the only package of the data layer that uses cgo,
-// so the rest builds with CGO_ENABLED=0; without cgo, or with the nohdf5
-// build tag (for a pouwd binary that must not depend on libhdf5.so at run
-// time), Load returns an error.
+// Package hdf5 reads labelled datasets from HDF5 files and hands them to
+// ml/data in canonical form. It loads libhdf5 at run time with dlopen
+// (github.com/ebitengine/purego), so building pouwd needs no HDF5 headers,
+// no pkg-config and no cgo for this package; only reading an HDF5 file
+// needs the shared library (Debian: libhdf5-103-1, which python3-h5py and
+// libhdf5-dev pull in; POUWD_LIBHDF5 names another one). Without it, Load
+// says which package to install. The nohdf5 build tag leaves the loader
+// out entirely.
 //
 // Features come from one named dataset of shape (N, d1, d2, ...) (rank 1
 // means one feature per sample), labels from another of shape (N) or (N, 1)

@@ -1,71 +1,8 @@
-//go:build cgo && !nohdf5
+//go:build (linux || darwin || freebsd) && !nohdf5
 
 package hdf5
 
-/*
-#cgo pkg-config: hdf5
-#include <hdf5.h>
-#include <stdlib.h>
-#include <string.h>
-
-static hid_t pouw_open(const char *path) {
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl < 0) return -1;
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-	H5Pclose(fapl);
-	return f;
-}
-
-static int pouw_close(hid_t f) { return H5Fclose(f); }
-
-// 1 exists, 0 missing (or an intermediate group missing), -1 error
-static int pouw_exists(hid_t f, const char *name) {
-	htri_t r = H5Lexists(f, name, H5P_DEFAULT);
-	if (r <= 0) return 0;
-	hid_t o = H5Oopen(f, name, H5P_DEFAULT);
-	if (o < 0) return -1;
-	int ds = H5Iget_type(o) == H5I_DATASET;
-	H5Oclose(o);
-	return ds ? 1 : 2;
-}
-
-// kind: 1 integer, 2 float, 0 other
-static int pouw_info(hid_t f, const char *name, int *rank, hsize_t *dims, int *kind, int *size, int *is_signed) {
-	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-	if (d < 0) return -1;
-	hid_t s = H5Dget_space(d);
-	hid_t t = H5Dget_type(d);
-	int ret = 0;
-	if (s < 0 || t < 0) { ret = -1; goto out; }
-	*rank = H5Sget_simple_extent_ndims(s);
-	if (*rank < 0 || *rank > 8) { ret = -2; goto out; }
-	H5Sget_simple_extent_dims(s, dims, NULL);
-	H5T_class_t c = H5Tget_class(t);
-	*kind = c == H5T_INTEGER ? 1 : (c == H5T_FLOAT ? 2 : 0);
-	*size = (int)H5Tget_size(t);
-	*is_signed = c == H5T_INTEGER ? (H5Tget_sign(t) == H5T_SGN_2) : 1;
-out:
-	if (t >= 0) H5Tclose(t);
-	if (s >= 0) H5Sclose(s);
-	H5Dclose(d);
-	return ret;
-}
-
-// as: 0 uint8, 1 float32, 2 int64
-static int pouw_read(hid_t f, const char *name, int as, void *buf) {
-	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-	if (d < 0) return -1;
-	hid_t mt = as == 0 ? H5T_NATIVE_UINT8 : (as == 1 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64);
-	herr_t r = H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-	H5Dclose(d);
-	return r < 0 ? -1 : 0;
-}
-*/
-import "C"
-
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -75,14 +12,8 @@ import (
 	"github.com/pouw/pouwd/ml/data"
 )
 
-// Available reports whether this build can read HDF5 files.
-const Available = true
-
 // libMu serialises every libhdf5 call (the Debian build is not thread-safe).
 var libMu sync.Mutex
-
-// ErrHDF5 wraps every error of this package (and data.ErrSource).
-var ErrHDF5 = errors.New("hdf5")
 
 // maxElements bounds one dataset (2 Gi elements, 8 GiB as float32), so a
 // small file whose dataspace claims more cannot make us allocate it.
@@ -95,10 +26,70 @@ type info struct {
 	elements   int
 }
 
-func dsInfo(f C.hid_t, path, name, role string) (info, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	switch C.pouw_exists(f, cn) {
+// objectKind says what name is in f: 1 a dataset, 0 missing (or an
+// intermediate group missing), 2 another kind of object, -1 an error.
+func (l *lib) objectKind(f hid, name string) int {
+	if l.lExists(f, name, h5pDefault) <= 0 {
+		return 0
+	}
+	o := l.oOpen(f, name, h5pDefault)
+	if o < 0 {
+		return -1
+	}
+	defer l.oClose(o)
+	if l.iGetType(o) == h5iDataset {
+		return 1
+	}
+	return 2
+}
+
+// rawInfo is a dataset's dataspace and element type as libhdf5 reports it.
+type rawInfo struct {
+	rank       int
+	dims       [maxRank]uint64
+	class      int32
+	size       int
+	signed     bool
+	rankTooBig bool
+}
+
+func (l *lib) datasetInfo(f hid, name string) (rawInfo, bool) {
+	var r rawInfo
+	d := l.dOpen2(f, name, h5pDefault)
+	if d < 0 {
+		return r, false
+	}
+	defer l.dClose(d)
+	s := l.dGetSpace(d)
+	if s < 0 {
+		return r, false
+	}
+	defer l.sClose(s)
+	t := l.dGetType(d)
+	if t < 0 {
+		return r, false
+	}
+	defer l.tClose(t)
+	rank := l.sGetSimpleExtentNdims(s)
+	if rank < 0 {
+		return r, false
+	}
+	if rank > maxRank {
+		r.rankTooBig = true
+		return r, true
+	}
+	r.rank = int(rank)
+	if rank > 0 && l.sGetSimpleExtentDims(s, unsafe.Pointer(&r.dims[0]), nil) < 0 {
+		return r, false
+	}
+	r.class = l.tGetClass(t)
+	r.size = int(l.tGetSize(t))
+	r.signed = r.class != h5tInteger || l.tGetSign(t) == h5tSgn2
+	return r, true
+}
+
+func dsInfo(l *lib, f hid, path, name, role string) (info, error) {
+	switch l.objectKind(f, name) {
 	case 0:
 		return info{}, fmt.Errorf("%w: %w: %s: no dataset named %q, expected it to hold the samples' %s", data.ErrSource, ErrHDF5, path, name, role)
 	case 2:
@@ -106,17 +97,22 @@ func dsInfo(f C.hid_t, path, name, role string) (info, error) {
 	case -1:
 		return info{}, fmt.Errorf("%w: %w: %s: cannot inspect %q", data.ErrSource, ErrHDF5, path, name)
 	}
-	var rank, kind, size, signed C.int
-	var dims [8]C.hsize_t
-	if r := C.pouw_info(f, cn, &rank, &dims[0], &kind, &size, &signed); r != 0 {
-		if r == -2 {
-			return info{}, fmt.Errorf("%w: %w: %s: dataset %q has rank above 8", data.ErrSource, ErrHDF5, path, name)
-		}
+	r, ok := l.datasetInfo(f, name)
+	if !ok {
 		return info{}, fmt.Errorf("%w: %w: %s: cannot open dataset %q", data.ErrSource, ErrHDF5, path, name)
 	}
-	in := info{kind: int(kind), size: int(size), signed: signed != 0, elements: 1}
-	for i := 0; i < int(rank); i++ {
-		v := uint64(dims[i])
+	if r.rankTooBig {
+		return info{}, fmt.Errorf("%w: %w: %s: dataset %q has rank above %d", data.ErrSource, ErrHDF5, path, name, maxRank)
+	}
+	in := info{size: r.size, signed: r.signed, elements: 1}
+	switch r.class {
+	case h5tInteger:
+		in.kind = 1
+	case h5tFloat:
+		in.kind = 2
+	}
+	for i := 0; i < r.rank; i++ {
+		v := r.dims[i]
 		if v == 0 || v > maxElements {
 			return info{}, fmt.Errorf("%w: %w: %s: dataset %q dimension %d is %d, expected 1..2^31", data.ErrSource, ErrHDF5, path, name, i, v)
 		}
@@ -126,7 +122,7 @@ func dsInfo(f C.hid_t, path, name, role string) (info, error) {
 			return info{}, fmt.Errorf("%w: %w: %s: dataset %q has more than 2^31 elements, the most this reader accepts", data.ErrSource, ErrHDF5, path, name)
 		}
 	}
-	if rank == 0 {
+	if r.rank == 0 {
 		return info{}, fmt.Errorf("%w: %w: %s: dataset %q is a scalar, expected an array with one row per sample", data.ErrSource, ErrHDF5, path, name)
 	}
 	if in.kind == 0 {
@@ -135,10 +131,15 @@ func dsInfo(f C.hid_t, path, name, role string) (info, error) {
 	return in, nil
 }
 
-func read(f C.hid_t, path, name string, as int, buf unsafe.Pointer) error {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	if C.pouw_read(f, cn, C.int(as), buf) != 0 {
+// read converts the whole dataset name into memType (libhdf5 converts
+// and decompresses) and writes it to buf, which holds every element.
+func read(l *lib, f hid, path, name string, memType hid, buf unsafe.Pointer) error {
+	d := l.dOpen2(f, name, h5pDefault)
+	if d < 0 {
+		return fmt.Errorf("%w: %w: %s: cannot open dataset %q", data.ErrSource, ErrHDF5, path, name)
+	}
+	defer l.dClose(d)
+	if l.dRead(d, memType, h5sAll, h5sAll, h5pDefault, buf) < 0 {
 		return fmt.Errorf("%w: %w: %s: reading dataset %q failed (corrupt or unsupported filter)", data.ErrSource, ErrHDF5, path, name)
 	}
 	return nil
@@ -153,21 +154,28 @@ func Load(path string, opt data.HDF5Options) (*data.Dataset, []string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", data.ErrSource, err)
 	}
+	l, err := library()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", data.ErrSource, path, err)
+	}
 	libMu.Lock()
 	defer libMu.Unlock()
-	cp := C.CString(path)
-	defer C.free(unsafe.Pointer(cp))
-	f := C.pouw_open(cp)
+	fapl := l.pCreate(l.fileAccess)
+	if fapl < 0 {
+		return nil, nil, fmt.Errorf("%w: %w: %s: H5Pcreate(H5P_FILE_ACCESS) failed", data.ErrSource, ErrHDF5, path)
+	}
+	f := l.fOpen(path, h5fAccRDOnly, fapl)
+	l.pClose(fapl)
 	if f < 0 {
 		return nil, nil, fmt.Errorf("%w: %w: %s: not an HDF5 file (or unreadable), expected an HDF5 file with datasets %q and %q", data.ErrSource, ErrHDF5, path, opt.Features, opt.Labels)
 	}
-	defer C.pouw_close(f)
+	defer l.fClose(f)
 
-	fi, err := dsInfo(f, path, opt.Features, "features")
+	fi, err := dsInfo(l, f, path, opt.Features, "features")
 	if err != nil {
 		return nil, nil, err
 	}
-	li, err := dsInfo(f, path, opt.Labels, "labels")
+	li, err := dsInfo(l, f, path, opt.Labels, "labels")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -186,11 +194,11 @@ func Load(path string, opt data.HDF5Options) (*data.Dataset, []string, error) {
 	if fi.kind == 1 && fi.size == 1 && !fi.signed {
 		d.DType = data.Uint8
 		d.U8 = make([]byte, fi.elements)
-		err = read(f, path, opt.Features, 0, unsafe.Pointer(&d.U8[0]))
+		err = read(l, f, path, opt.Features, l.nativeUint8, unsafe.Pointer(&d.U8[0]))
 	} else {
 		d.DType = data.Float32
 		d.F32 = make([]float32, fi.elements)
-		err = read(f, path, opt.Features, 1, unsafe.Pointer(&d.F32[0]))
+		err = read(l, f, path, opt.Features, l.nativeFloat, unsafe.Pointer(&d.F32[0]))
 	}
 	if err != nil {
 		return nil, nil, err
@@ -205,7 +213,7 @@ func Load(path string, opt data.HDF5Options) (*data.Dataset, []string, error) {
 		}
 	}
 	lab := make([]int64, n)
-	if err := read(f, path, opt.Labels, 2, unsafe.Pointer(&lab[0])); err != nil {
+	if err := read(l, f, path, opt.Labels, l.nativeInt64, unsafe.Pointer(&lab[0])); err != nil {
 		return nil, nil, err
 	}
 	maxl := int64(-1)
@@ -223,12 +231,4 @@ func Load(path string, opt data.HDF5Options) (*data.Dataset, []string, error) {
 	}
 	d.Split = make([]uint8, n)
 	return d, []string{path}, nil
-}
-
-// LoadFunc adapts Load to data.LoadFunc.
-func LoadFunc(o data.Options) (*data.Dataset, []string, error) {
-	if o.HDF5 == nil {
-		return nil, nil, fmt.Errorf("%w: hdf5 source without dataset names", data.ErrOptions)
-	}
-	return Load(o.Path, *o.HDF5)
 }

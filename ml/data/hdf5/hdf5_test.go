@@ -1,4 +1,4 @@
-//go:build cgo && !nohdf5
+//go:build (linux || darwin || freebsd) && !nohdf5
 
 package hdf5
 
@@ -173,6 +173,19 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n"
 		if err := os.WriteFile(filepath.Join(out, "seed"+strconv.Itoa(i)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func TestMissingLibraryNamesThePackage(t *testing.T) {
+	t.Setenv(LibraryEnv, "/nonexistent/libhdf5.so.103")
+	_, err := loadLibrary()
+	if !errors.Is(err, ErrNoLibrary) || !errors.Is(err, ErrHDF5) {
+		t.Fatalf("loadLibrary with %s pointing at a missing file: %v, expected ErrNoLibrary", LibraryEnv, err)
+	}
+	for _, want := range []string{"/nonexistent/libhdf5.so.103", "libhdf5-103-1", LibraryEnv} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-//go:build !cgo || nohdf5
+//go:build !(linux || darwin || freebsd) || nohdf5
 
 package hdf5
 
