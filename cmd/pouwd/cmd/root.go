@@ -32,6 +32,9 @@ func NewRootCmd() *cobra.Command {
 		Short:         "pouwd: a Proof-of-Useful-Work chain for machine learning",
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Flags and arguments have parsed: an error from here on is
+			// not about how the command was called, so no usage text.
+			cmd.SilenceUsage = true
 			cmd.SetOut(cmd.OutOrStdout())
 			cmd.SetErr(cmd.ErrOrStderr())
 
@@ -63,7 +66,25 @@ func NewRootCmd() *cobra.Command {
 	if err := autoCliOpts.EnhanceRootCommand(rootCmd); err != nil {
 		panic(err)
 	}
+	silenceUsageOnRunErrors(rootCmd)
 	return rootCmd
+}
+
+// silenceUsageOnRunErrors makes every command print only its error, not
+// its whole usage, when it fails after its flags and arguments parsed
+// (cobra prints usage for any error unless SilenceUsage is set, and
+// commands with their own PersistentPreRunE skip the root's). Flag and
+// argument errors still show usage: cobra reports those before RunE.
+func silenceUsageOnRunErrors(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			return run(cmd, args)
+		}
+	}
+	for _, sub := range c.Commands() {
+		silenceUsageOnRunErrors(sub)
+	}
 }
 
 // honourKeyringFlags re-opens the keyring when --keyring-dir or
