@@ -57,6 +57,16 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 addr() { "$POUWD" keys show "$1" -a "${KR[@]}"; }
+# tx ARGS...: a signed tx, its JSON on stdout; the SDK's "gas estimate: N"
+# line (printed for --gas auto) is dropped, every other message kept.
+tx() {
+	local errf rc=0
+	errf="$(mktemp)"
+	"$POUWD" tx "$@" "${TX[@]}" -o json 2>"$errf" || rc=$?
+	grep -v '^gas estimate: ' "$errf" >&2 || true
+	rm -f "$errf"
+	return $rc
+}
 q() { "$POUWD" q "$@" "${Q[@]}"; }
 waittx() { # waittx TXJSON: wait until the tx is in a block
 	local hash i
@@ -105,7 +115,7 @@ for i in 1 2 3 4 5; do
 	"$POUWD" keys add "storage$i" "${KR[@]}" >/dev/null 2>&1
 	dests+=("$(addr "storage$i")")
 done
-waittx "$("$POUWD" tx bank multi-send client "${dests[@]}" 10000000upouw "${TX[@]}" -o json)"
+waittx "$(tx bank multi-send client "${dests[@]}" 10000000upouw)"
 for i in 1 2 3 4 5; do
 	bg "storage$i" "$POUWD" data serve --from "storage$i" --home "$DEMO/storage$i" "${TX[@]}" --p2p.listen /ip4/127.0.0.1/tcp/0
 done
@@ -123,9 +133,9 @@ DS="$(q pouwml datasets | jq -r '.datasets[0].id')"
 
 say "submitting a task: 2 MLP configurations (784-32-10, lr 0.1 and 0.05) x 3 folds"
 cfg() { echo "{\"architecture\":\"mlp\",\"layers\":[784,32,10],\"learning_rate_e9\":\"$1\",\"batch_size\":64,\"epochs\":1,\"optimizer\":\"OPTIMIZER_SGD\",\"precision\":\"PRECISION_FP32\"}"; }
-waittx "$("$POUWD" tx pouwml submit-task "$DS" 600000upouw --from client --configs "$(cfg 100000000)" --configs "$(cfg 50000000)" \
+waittx "$(tx pouwml submit-task "$DS" 600000upouw --from client --configs "$(cfg 100000000)" --configs "$(cfg 50000000)" \
 	--cv '{"folds":3,"stratified":true,"metric":"METRIC_ACCURACY"}' --seed 7 \
-	--deadlines '{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"200"}' "${TX[@]}" -o json)"
+	--deadlines '{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"200"}')"
 TASK="$(q pouwml tasks | jq -r '.tasks[-1].id')"
 
 declare -A START_BAL
@@ -168,15 +178,19 @@ for ((i = 0; i < 60; i++)); do
 done
 
 echo
-say "CV table of task $TASK (accuracy, ppm)"
-q pouwml cv-table "$TASK" | jq -r '.rows[] | "  config \(.score.config_index // 0): mean \(.score.mean_ppm // 0) std \(.score.std_ppm // 0) folds \(.score.folds_settled // 0)"'
-q pouwml cv-table "$TASK" | jq -r '"  best configuration: \(.best_config // 0)"'
-q pouwml proofs --page-limit 1000 | jq -r '"proofs: \([.proofs[]? | select(.status == "PROOF_STATUS_ACCEPTED")] | length) accepted, \([.proofs[]? | select(.status == "PROOF_STATUS_REJECTED")] | length) rejected, \(.proofs | length) in all"'
-echo "paid during the task (balance change plus the bond now held; fees of the task's jobs and proof rewards):"
+say "cross-validation of task $TASK, verified on chain (pouwd q pouwml cv-table $TASK)"
+"$POUWD" q pouwml cv-table "$TASK" --node "$NODE"
+echo
+labels=()
+for w in miner1 miner2 verifier1 verifier2 verifier3; do labels+=("$w=$(addr "$w")"); done
+"$POUWD" q pouwml task-work "$TASK" "${labels[@]}" --node "$NODE"
+echo
+echo "paid during the task (balance change plus the bond now held: job fees, proof rewards, verifier fees):"
 for w in miner1 miner2 verifier1 verifier2 verifier3; do
 	now="$(q bank balance "$(addr "$w")" upouw | jq -r '.balance.amount')"
 	bond="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '.worker.bond.amount // 0')"
-	acc="$(q pouwml worker "$(addr "$w")" 2>/dev/null | jq -r '"results and proofs: \(.worker.accepted_count // 0) accepted, \(.worker.rejected_count // 0) rejected"')"
-	printf '  %-10s %+d upouw  (bond %s, %s)\n' "$w" $((now - START_BAL[$w] + bond)) "$bond" "$acc"
+	d=$((now - START_BAL[$w] + bond)) sign=+
+	((d < 0)) && sign=- && d=$((-d))
+	printf '  %-10s %s%d.%06d POUW  (%s%d upouw; bond %d upouw)\n' "$w" "$sign" $((d / 1000000)) $((d % 1000000)) "$sign" "$d" "$bond"
 done
 say "demo finished in $((SECONDS - START)) s"

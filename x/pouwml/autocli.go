@@ -22,7 +22,8 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 	}
 	return &autocliv1.ModuleOptions{
 		Query: &autocliv1.ServiceCommandDescriptor{
-			Service: queryService,
+			Service:              queryService,
+			EnhanceCustomCommand: true, // added to GetQueryCmd's custom commands
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{RpcMethod: "Params", Use: "params", Short: "Show the pouwml params"},
 				{RpcMethod: "Dataset", Use: "dataset [id]", Short: "Show a dataset", PositionalArgs: pos("id")},
@@ -34,7 +35,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "Worker", Use: "worker [address]", Short: "Show a worker", PositionalArgs: pos("address")},
 				{RpcMethod: "Workers", Use: "workers", Short: "List workers (--role WORKER_ROLE_MINER to filter)"},
 				{RpcMethod: "Evaluations", Use: "evaluations [task-id] [job-index]", Short: "List a job's verifier evaluations", PositionalArgs: pos("task_id", "job_index")},
-				{RpcMethod: "CVTable", Use: "cv-table [task-id]", Short: "Show a task's cross-validation table and best configuration", PositionalArgs: pos("task_id")},
+				{RpcMethod: "CVTable", Skip: true}, // client/cli: a table in percent, ppm with -o json
 				{RpcMethod: "Commitments", Use: "commitments [task-id] [job-index]", Short: "List a job's checkpoint commitments", PositionalArgs: pos("task_id", "job_index")},
 				{RpcMethod: "Proof", Use: "proof [id]", Short: "Show a work proof", PositionalArgs: pos("id")},
 				{RpcMethod: "Proofs", Use: "proofs", Short: "List work proofs"},

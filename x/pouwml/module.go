@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/runtime"
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
 	"cosmossdk.io/core/appmodule"
@@ -16,9 +17,14 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/module"
 
+	"github.com/pouw/pouwd/x/pouwml/client/cli"
 	"github.com/pouw/pouwd/x/pouwml/keeper"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
+
+// GetQueryCmd is `pouwd q pouwml`: the hand-written commands of
+// client/cli; autocli adds the generated ones (EnhanceCustomCommand).
+func (AppModule) GetQueryCmd() *cobra.Command { return cli.QueryCmd() }
 
 // ConsensusVersion is bumped on every state-breaking change with a migration.
 const ConsensusVersion = 1
