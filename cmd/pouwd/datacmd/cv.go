@@ -68,8 +68,8 @@ Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
 	fl.StringVar(&f.metric, "metric", "accuracy", "ranking metric: accuracy, f1_macro, precision_macro, recall_macro")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "default optimizer (sgd, adam, adamw)")
 	fl.Float64Var(&f.lr, "lr", 0.1, "default learning rate")
-	fl.IntVar(&f.epochs, "epochs", 1, "default epochs")
-	fl.IntVar(&f.batch, "batch", 64, "default batch size")
+	fl.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("default epochs (0: enough whole epochs for %d steps on a training fold at the default --batch: 1 on MNIST, hundreds on a small CSV)", ml.AutoMinSteps))
+	fl.IntVar(&f.batch, "batch", 0, "default batch size (0: 64, smaller on a dataset with fewer than 256 training samples per fold)")
 	fl.Uint64Var(&f.modelSeed, "model-seed", 1, "default training seed (initial weights, batch order)")
 	fl.IntVar(&f.threads, "threads", 0, "CPU backend threads (0: all cores)")
 	fl.IntVar(&f.workers, "workers", 1, "jobs run at once")
@@ -142,8 +142,33 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 	if err != nil {
 		return err
 	}
+	idx := data.CVPool(splits)
+	if f.limit > 0 && len(idx) > f.limit {
+		idx = idx[:f.limit]
+	}
+	perFold := len(idx)
+	if f.folds > 1 {
+		perFold = len(idx) * (f.folds - 1) / f.folds
+	}
+	batch, epochs := f.batch, f.epochs
+	if batch == 0 {
+		batch = ml.AutoBatch(perFold)
+	}
+	if epochs == 0 {
+		epochs = ml.AutoEpochs(perFold, batch)
+	}
+	var chosen []string
+	if f.batch == 0 {
+		chosen = append(chosen, fmt.Sprintf("batch %d", batch))
+	}
+	if f.epochs == 0 {
+		chosen = append(chosen, fmt.Sprintf("%d epoch(s), %d or more steps", epochs, ml.AutoMinSteps))
+	}
+	if len(chosen) > 0 {
+		fmt.Fprintf(stderr, "cv: default %s on a training fold of %d samples (--batch, --epochs to choose)\n", strings.Join(chosen, ", "), perFold)
+	}
 	base := ml.DefaultTrainConfig()
-	base.Optimizer, base.LR, base.Epochs, base.BatchSize, base.Seed = f.optimizer, float32(f.lr), f.epochs, f.batch, f.modelSeed
+	base.Optimizer, base.LR, base.Epochs, base.BatchSize, base.Seed = f.optimizer, float32(f.lr), epochs, batch, f.modelSeed
 	if err := base.Validate(); err != nil {
 		return fmt.Errorf("training defaults: %w", err)
 	}
@@ -157,11 +182,7 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 	if err != nil {
 		return err
 	}
-	var idx, labels, hold, holdLabels []int
-	idx = data.CVPool(splits)
-	if f.limit > 0 && len(idx) > f.limit {
-		idx = idx[:f.limit]
-	}
+	var labels, hold, holdLabels []int
 	for _, i := range idx {
 		labels = append(labels, src.Label(i))
 	}
@@ -218,7 +239,33 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		return writeJSON(stdout, rep)
 	}
 	printReport(stdout, rep)
+	if hint := convergenceHint(rep, labels); hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
 	return nil
+}
+
+// convergenceHint says so when even the best configuration scores no
+// better than always answering the most common class: training has not
+// converged (too few steps, too small a learning rate), which defaults
+// should not leave a first user guessing about.
+func convergenceHint(rep *cv.Report, labels []int) string {
+	if len(labels) == 0 || len(rep.Configs) == 0 {
+		return ""
+	}
+	counts := map[int]int{}
+	most := 0
+	for _, l := range labels {
+		counts[l]++
+		most = max(most, counts[l])
+	}
+	baseline := float64(most) / float64(len(labels))
+	b := rep.Configs[rep.Best]
+	// "barely above": within a tenth of the way from the baseline to 1
+	if rep.Metric != cv.Accuracy || b.Mean > baseline+0.1*(1-baseline) {
+		return ""
+	}
+	return fmt.Sprintf("hint: the best configuration's accuracy %.4f is barely above always answering the most common class (%.4f): training has not converged; try more --epochs (or --steps), a larger --lr, or --optimizer adam", b.Mean, baseline)
 }
 
 func val(m cv.Metrics, name cv.Metric) float64 {
@@ -237,21 +284,24 @@ func printReport(w io.Writer, rep *cv.Report) {
 	for _, c := range rep.Ranked() {
 		row := []string{fmt.Sprint(c.Rank), c.Name}
 		for _, fr := range c.Folds {
-			row = append(row, fmt.Sprintf("%.4f", val(fr.Metrics, rep.Metric)))
+			row = append(row, percent(val(fr.Metrics, rep.Metric)))
 		}
 		soft, hard := "-", "-"
 		if c.Soft != nil {
-			soft, hard = fmt.Sprintf("%.4f", val(*c.Soft, rep.Metric)), fmt.Sprintf("%.4f", val(*c.Hard, rep.Metric))
+			soft, hard = percent(val(*c.Soft, rep.Metric)), percent(val(*c.Hard, rep.Metric))
 		}
-		row = append(row, fmt.Sprintf("%.4f", c.Mean), fmt.Sprintf("%.4f", c.Std), fmt.Sprint(c.Params),
+		row = append(row, percent(c.Mean), fmt.Sprintf("± %.2f", 100*c.Std), fmt.Sprint(c.Params),
 			c.TrainTime.Round(time.Millisecond).String(), fmt.Sprintf("%.3f", c.PerMParam), fmt.Sprintf("%.3f", c.PerSecond), soft, hard)
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	tw.Flush()
 	b := rep.Configs[rep.Best]
-	fmt.Fprintf(w, "best: %s  %s mean %.4f (%d ppm) std %.4f (%d ppm); folds %s; total %s\n",
-		b.Name, rep.Metric, b.Mean, b.MeanPPM, b.Std, b.StdPPM, foldDesc(rep.Folds), rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "best: %s  %s %s ± %.2f (std over folds); folds %s; total %s (--json for exact ppm)\n",
+		b.Name, rep.Metric, percent(b.Mean), 100*b.Std, foldDesc(rep.Folds), rep.Elapsed.Round(time.Millisecond))
 }
+
+// percent renders a metric in [0, 1] as people read it: "91.12%".
+func percent(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
 
 func foldDesc(s cv.FoldSpec) string {
 	k := "KFold"

@@ -18,7 +18,9 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/accel/nvml"
+	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/ml/mnist"
 )
 
@@ -83,9 +85,28 @@ type trainFlags struct {
 	asJSON, noProgress                                          bool
 }
 
+// loadDataset returns the training and test samples of name: "mnist"
+// (the original files, from dir or the GoMNIST module), or a directory
+// prepared by `pouwd data prepare` (its train and validation splits train,
+// its test split tests).
 func loadDataset(name, dir string) (train, test ml.Dataset, err error) {
 	if name != "mnist" {
-		return train, test, fmt.Errorf("dataset %q: expected mnist (the dataset layer adds more)", name)
+		if _, statErr := os.Stat(filepath.Join(name, data.MetaFile)); statErr != nil {
+			return train, test, fmt.Errorf("dataset %q: expected mnist or a directory prepared by `pouwd data prepare` (no %s there)", name, data.MetaFile)
+		}
+		d, _, err := data.Load(name)
+		if err != nil {
+			return train, test, err
+		}
+		var tr, te []int
+		for i, s := range d.Split {
+			if s == data.Test {
+				te = append(te, i)
+			} else {
+				tr = append(tr, i)
+			}
+		}
+		return jobspec.Gather(d, tr), jobspec.Gather(d, te), nil
 	}
 	if dir == "" {
 		if dir, err = mnist.FindDir(); err != nil {
@@ -107,15 +128,15 @@ func trainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dataset, "dataset", "mnist", "dataset name (mnist)")
+	fl.StringVar(&f.dataset, "dataset", "mnist", "mnist, or a directory prepared by pouwd data prepare")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the dataset files (default: the GoMNIST module in the Go module cache, or $POUWD_MNIST_DIR)")
 	fl.StringVar(&f.model, "model", "mlp:784-256-10", "model spec: mlp:IN-H...-OUT[,act=..][,dropout=P][,norm=batch|layer] or cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=N]")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd, adam or adamw")
 	fl.Float32Var(&f.lr, "lr", 0.1, "learning rate")
 	fl.Float32Var(&f.momentum, "momentum", 0, "SGD momentum")
 	fl.Float32Var(&f.wd, "weight-decay", 0, "weight decay (decoupled for adamw)")
-	fl.IntVar(&f.batch, "batch", 64, "batch size")
-	fl.IntVar(&f.epochs, "epochs", 1, "epochs")
+	fl.IntVar(&f.batch, "batch", 0, "batch size (0: 64, smaller on a dataset with fewer than 256 training samples)")
+	fl.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("epochs (0: the fewest whole epochs that give %d steps: 1 on MNIST, hundreds on a small CSV)", ml.AutoMinSteps))
 	fl.IntVar(&f.steps, "steps", 0, "stop after this many steps in total (0: run all epochs)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of initialisation, batch order and dropout")
 	fl.IntVar(&f.threads, "threads", 1, "CPU threads (never changes the result bits)")
@@ -195,8 +216,14 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay = f.optimizer, f.lr, f.momentum, f.wd
 		cfg.BatchSize, cfg.Epochs, cfg.Steps, cfg.Seed = f.batch, f.epochs, f.steps, f.seed
 		cfg.Precision, cfg.MicroBatch = precision, f.microBatch
+		if cfg.BatchSize == 0 {
+			cfg.BatchSize = ml.AutoBatch(train.N)
+		}
 		if cfg.Steps > 0 && !cmdChanged(cmd, "epochs") {
 			cfg.Epochs = 0 // --steps alone: as many epochs as the steps need
+		} else if cfg.Epochs == 0 {
+			cfg.Epochs = ml.AutoEpochs(train.N, cfg.BatchSize)
+			logf("%d epoch(s) by default: %d or more steps on %d samples at batch %d (--epochs or --steps to choose)\n", cfg.Epochs, ml.AutoMinSteps, train.N, cfg.BatchSize)
 		}
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -427,7 +454,7 @@ func evalCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&path, "checkpoint", "", "checkpoint file written by `pouwd ml train --checkpoint-dir`")
-	fl.StringVar(&dataset, "dataset", "mnist", "dataset name (mnist)")
+	fl.StringVar(&dataset, "dataset", "mnist", "mnist, or a directory prepared by pouwd data prepare")
 	fl.StringVar(&dataDir, "data-dir", "", "directory of the dataset files")
 	fl.IntVar(&threads, "threads", 1, "CPU threads")
 	fl.IntVar(&batch, "batch", 1000, "inference batch size")
