@@ -2,7 +2,7 @@
 #
 #   make build        ./build/pouwd
 #   make test         every test CI runs (go test ./... + fuzz + arm64 checks)
-#   make localnet     a 4-validator chain on loopback (make localnet-stop)
+#   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; make localnet-stop)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -75,7 +75,7 @@ test-integration:
 	$(GO) test -timeout $(TEST_TIMEOUT) -v ./tests/integration/...
 
 localnet: build
-	scripts/localnet.sh start
+	scripts/localnet.sh start $(if $(filter-out 0,$(WORKERS)),--workers)
 
 localnet-stop:
 	scripts/localnet.sh stop

@@ -3,8 +3,11 @@
 # process per validator, 1 s blocks.
 #
 #   scripts/localnet.sh start    create (first time) and start; prints endpoints and accounts
-#   scripts/localnet.sh stop     stop every validator (nothing is left running)
-#   scripts/localnet.sh status   per-node pid, height and peers
+#   scripts/localnet.sh start --workers
+#                                also start the off-chain workers, each its own process:
+#                                5 storage peers, 2 miners, 3 verifiers (bonded, on libp2p)
+#   scripts/localnet.sh stop     stop every worker and validator (nothing is left running)
+#   scripts/localnet.sh status   per-node pid, height and peers; per-worker pid
 #   scripts/localnet.sh reset    stop and delete the localnet home
 #
 # Environment:
@@ -16,6 +19,12 @@
 #   LOCALNET_GOGC         GOGC of the nodes (default 400: less GC work per tx)
 #   LOCALNET_REWARD_POOL  sent once from val0 to x/pouwml's proof reward pool
 #                         (default 100000000000upouw)
+#   LOCALNET_WORKERS      1: start the workers too (as start --workers)
+#   LOCALNET_MINER_FLAGS  extra flags for each `pouwd miner start` (default
+#                         "--threads 1"), LOCALNET_VERIFIER_FLAGS likewise
+#
+# Workers live in $LOCALNET_HOME/workers/NAME (home, log, pid); their keys
+# are the test accounts storage1..5, miner1..2, verifier1..3.
 #
 # Ports of node i (0..3), before LOCALNET_PORT_SHIFT:
 #   p2p 26656+100i  rpc 26657+100i  prometheus 26660+100i
@@ -40,7 +49,10 @@ KR=(--keyring-backend test --keyring-dir "$LH")
 VAL_STAKE=100000000000   # 100k POUW bonded per validator
 VAL_FUNDS=1000000000000  # 1M POUW per validator account
 ACC_FUNDS=1000000000000  # 1M POUW per user account
-ACCOUNTS=(client miner1 miner2 verifier1 verifier2 verifier3)
+STORAGE=(storage1 storage2 storage3 storage4 storage5)
+MINERS=(miner1 miner2)
+VERIFIERS=(verifier1 verifier2 verifier3)
+ACCOUNTS=(client "${MINERS[@]}" "${VERIFIERS[@]}" "${STORAGE[@]}")
 BLOCK_MAX_GAS="${LOCALNET_BLOCK_MAX_GAS:-100000000}" # 100M gas: ~1000 pouwml txs
 REWARD_POOL="${LOCALNET_REWARD_POOL:-100000000000$DENOM}" # 100k POUW for proof rewards
 
@@ -326,7 +338,101 @@ fund_reward_pool() {
 	log "reward pool funding tx $hash not committed yet"
 }
 
+worker_dir() { echo "$LH/workers/$1"; }
+
+# worker_pid NAME: the pid of worker NAME if it is running, else nothing.
+worker_pid() {
+	local f="$LH/workers/$1/pid" pid
+	[[ -f "$f" ]] || return 0
+	pid="$(cat "$f")"
+	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+		echo "$pid"
+	fi
+}
+
+# start_worker NAME CMD...: run a worker daemon in its own session, logging
+# to workers/NAME/log, unless it is already running.
+start_worker() {
+	local name="$1" d
+	shift
+	d="$(worker_dir "$name")"
+	mkdir -p "$d"
+	[[ -z "$(worker_pid "$name")" ]] || return 0
+	setsid "$@" >>"$d/log" 2>&1 </dev/null 9>&- &
+	echo $! >"$d/pid"
+}
+
+# bonded ROLE: how many workers of ROLE (storage, miner, verifier) are bonded.
+bonded() {
+	"$POUWD" q pouwml workers --role "$1" --node "tcp://127.0.0.1:$(rpc_port 0)" -o json 2>/dev/null |
+		jq '.workers | length' 2>/dev/null || echo 0
+}
+
+cmd_start_workers() {
+	local node="tcp://127.0.0.1:$(rpc_port 0)" chain name d
+	chain="$(cat "$LH/chain-id")"
+	local tx=(--chain-id "$chain" --node "$node" "${KR[@]}")
+	for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
+		"$POUWD" keys show "$name" "${KR[@]}" >/dev/null 2>&1 ||
+			die "no key $name in $LH (a localnet made before workers existed): scripts/localnet.sh reset, then start again"
+	done
+	log "starting ${#STORAGE[@]} storage peers, ${#MINERS[@]} miners, ${#VERIFIERS[@]} verifiers (logs in $LH/workers/*/log)"
+	for name in "${STORAGE[@]}"; do
+		start_worker "$name" "$POUWD" data serve --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" \
+			--yes --gas auto --gas-adjustment 2 --p2p.listen /ip4/127.0.0.1/tcp/0
+	done
+	local mflags vflags
+	read -r -a mflags <<<"${LOCALNET_MINER_FLAGS:---threads 1}"
+	read -r -a vflags <<<"${LOCALNET_VERIFIER_FLAGS:---threads 1}"
+	for name in "${MINERS[@]}"; do
+		d="$(worker_dir "$name")"
+		start_worker "$name" "$POUWD" miner start --from "$name" --home "$d" --store "$d/store" "${tx[@]}" "${mflags[@]}"
+	done
+	for name in "${VERIFIERS[@]}"; do
+		start_worker "$name" "$POUWD" verifier start --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" "${vflags[@]}"
+	done
+	# Ready when every worker has bonded (a storage peer must be bonded
+	# before a dataset can be placed on it).
+	local deadline=$((SECONDS + 120)) s=0 m=0 v=0
+	while ((SECONDS < deadline)); do
+		for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
+			if [[ -z "$(worker_pid "$name")" ]]; then
+				echo "localnet: worker $name exited; last lines of $(worker_dir "$name")/log:" >&2
+				tail -n 20 "$(worker_dir "$name")/log" >&2
+				exit 1
+			fi
+		done
+		s="$(bonded storage)" m="$(bonded miner)" v="$(bonded verifier)"
+		((s >= ${#STORAGE[@]} && m >= ${#MINERS[@]} && v >= ${#VERIFIERS[@]})) && break
+		sleep 1
+	done
+	((s >= ${#STORAGE[@]} && m >= ${#MINERS[@]} && v >= ${#VERIFIERS[@]})) ||
+		die "workers not all bonded after 120 s (storage $s, miners $m, verifiers $v); see $LH/workers/*/log"
+	log "workers bonded: $s storage peers, $m miners, $v verifiers"
+}
+
+cmd_stop_workers() {
+	local name pid pids=()
+	[[ -d "$LH/workers" ]] || return 0
+	for d in "$LH"/workers/*/; do
+		name="$(basename "$d")"
+		pid="$(worker_pid "$name")"
+		if [[ -n "$pid" ]]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	local deadline=$((SECONDS + 15))
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -f "$LH"/workers/*/pid
+	[[ ${#pids[@]} -eq 0 ]] || log "stopped ${#pids[@]} worker(s)"
+}
+
 cmd_stop() {
+	cmd_stop_workers
 	local i pid stopped=0 pids=()
 	for ((i = 0; i < NODES; i++)); do
 		pid="$(node_pid "$i")"
@@ -363,6 +469,15 @@ cmd_status() {
 		fi
 		printf '%-6s %-8s %-8s %-6s %s\n' "node$i" "${pid:-down}" "${h:--}" "${p:--}" "http://127.0.0.1:$(rpc_port "$i")"
 	done
+	if [[ -d "$LH/workers" ]]; then
+		local d name
+		printf '%-10s %-8s %s\n' worker pid log
+		for d in "$LH"/workers/*/; do
+			name="$(basename "$d")"
+			pid="$(worker_pid "$name")"
+			printf '%-10s %-8s %s\n' "$name" "${pid:-down}" "${d}log"
+		done
+	fi
 }
 
 cmd_reset() {
@@ -379,12 +494,18 @@ lock() {
 }
 
 case "${1:-}" in
-start) lock && cmd_start ;;
+start)
+	workers="${LOCALNET_WORKERS:-}"
+	[[ "${2:-}" == --workers ]] && workers=1
+	[[ -z "${2:-}" || "${2:-}" == --workers ]] || { echo "usage: $0 start [--workers]" >&2; exit 2; }
+	lock && cmd_start
+	[[ -z "$workers" || "$workers" == 0 ]] || cmd_start_workers
+	;;
 stop) lock && cmd_stop ;;
 status) cmd_status ;;
 reset) lock && cmd_reset ;;
 *)
-	echo "usage: $0 start|stop|status|reset" >&2
+	echo "usage: $0 start [--workers]|stop|status|reset" >&2
 	exit 2
 	;;
 esac

@@ -13,6 +13,32 @@ torch.set_num_threads(threads)
 torch.manual_seed(1)
 
 
+def blas_kernel():
+    """The OpenBLAS build and core kernel this process loaded (what
+    OpenBLAS chose, or what OPENBLAS_CORETYPE forced), read from the
+    library itself."""
+    import ctypes
+    import os
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # make sure BLAS is loaded
+    with open("/proc/self/maps") as f:
+        libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            return "%s, core %s (OPENBLAS_CORETYPE=%s)" % (
+                lib.openblas_get_config().decode(), lib.openblas_get_corename().decode(),
+                os.environ.get("OPENBLAS_CORETYPE", "unset"))
+        except (OSError, AttributeError):
+            continue
+    return "no OpenBLAS loaded (%s)" % torch.__config__.show().splitlines()[0]
+
+
+print("peer: PyTorch %s, %d thread(s), BLAS %s" % (torch.__version__, torch.get_num_threads(), blas_kernel()),
+      file=sys.stderr, flush=True)
+
+
 def emit(name, value, unit, per_cpu):
     print(json.dumps({"name": name, "threads": threads, "value": value, "unit": unit,
                       "per_cpu_second": per_cpu}), flush=True)

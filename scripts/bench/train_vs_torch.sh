@@ -20,19 +20,14 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/enginebench" ./scripts/bench/enginebench
 
 # PyTorch's BLAS (OpenBLAS) and OpenMP pools get the same thread count.
-# OpenBLAS does not recognise some virtualised CPUs and falls back to its
-# Prescott (SSE3) kernels, 4-5x slower; give it the kernel the CPU supports so
-# the comparison is against PyTorch at its best.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-	if grep -qw avx512f /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=SkylakeX
-	elif grep -qw avx2 /proc/cpuinfo; then
-		export OPENBLAS_CORETYPE=Haswell
-	fi
-fi
-echo "OpenBLAS core type for PyTorch: ${OPENBLAS_CORETYPE:-auto}" >&2
+# The peer runs at its best: this machine's environment may force
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (for older OpenBLAS builds), which
+# slows PyTorch by about a third here; the peer runs without them, so
+# OpenBLAS picks its own kernel, and torch_bench.py prints which kernel and
+# thread count it ran with.
 torch_run() {
-	OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 MKL_NUM_THREADS=$1 /usr/bin/python3 scripts/bench/torch_bench.py "$1" "$MIN"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 MKL_NUM_THREADS=$1 \
+		/usr/bin/python3 scripts/bench/torch_bench.py "$1" "$MIN"
 }
 for _ in $(seq "$ROUNDS"); do
 	"$tmp/enginebench" -threads 1 -min-time "${MIN}s" >> "$tmp/ours1.jsonl"

@@ -50,7 +50,25 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "RegisterDataset", Use: "register-dataset [name]", Short: "Register a canonical dataset and its erasure-coded shards", PositionalArgs: pos("name")},
 				{RpcMethod: "RegisterWorker", Use: "register-worker [role] [bond] [peer-id]", Short: "Bond as a miner, verifier or storage peer (or add to a bond)", PositionalArgs: pos("role", "bond", "peer_id")},
 				{RpcMethod: "Unbond", Use: "unbond", Short: "Start returning your worker bond"},
-				{RpcMethod: "SubmitTask", Use: "submit-task [dataset-id] [fee]", Short: "Submit a cross-validation task with an escrowed fee", PositionalArgs: pos("dataset_id", "fee")},
+				{
+					RpcMethod: "SubmitTask", Use: "submit-task [dataset-id] [fee]", Short: "Submit a cross-validation task with an escrowed fee", PositionalArgs: pos("dataset_id", "fee"),
+					Long: `Submits a task: every --configs entry (one per configuration of the search
+space) is cross-validated with --cv's K folds on the dataset's training and
+validation samples; the chain makes one job per (configuration, fold), draws
+the folds from the next block's hash, escrows the fee and pays it out to the
+miners and verifiers of settled jobs (the rest is refunded).`,
+					Example: `pouwd tx pouwml submit-task 1 600000upouw --from client \
+  --configs '{"architecture":"mlp","layers":[784,32,10],"learning_rate_e9":"100000000","batch_size":64,"epochs":1,"optimizer":"OPTIMIZER_SGD","precision":"PRECISION_FP32"}' \
+  --cv '{"folds":3,"stratified":true,"metric":"METRIC_ACCURACY"}' --seed 7 \
+  --deadlines '{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"200"}'`,
+					FlagOptions: map[string]*autocliv1.FlagOptions{
+						"configs":           {Usage: "a model configuration as JSON (repeat for each): architecture (mlp|cnn), layers (widths input..output, or CNN channels), learning_rate_e9 (learning rate x 1e9, as a string), batch_size, epochs, optimizer (OPTIMIZER_SGD|ADAM|ADAMW), momentum_e9, weight_decay_e9, precision (PRECISION_FP32|BF16|FP16)"},
+						"cv":                {Usage: "cross-validation as JSON: folds (K), stratified (bool), metric (METRIC_ACCURACY|F1_MACRO|PRECISION_MACRO|RECALL_MACRO)"},
+						"deadlines":         {Usage: "deadlines in blocks as JSON: claim_blocks (to claim a job), training_blocks (from claim to result), evaluation_blocks (for the verifiers' evaluations); each at least 1 and at most the params' max_*_blocks"},
+						"seed":              {Usage: "training seed of every job (initial weights, batch order)"},
+						"verifiers_per_job": {Usage: "verifiers assigned to each job (0: the params' default)"},
+					},
+				},
 				{RpcMethod: "CancelTask", Use: "cancel-task [task-id]", Short: "Cancel a task no job of which was claimed", PositionalArgs: pos("task_id")},
 				{RpcMethod: "ClaimJob", Use: "claim-job [task-id] [job-index]", Short: "Claim an open job", PositionalArgs: pos("task_id", "job_index")},
 				{RpcMethod: "SubmitResult", Use: "submit-result [task-id] [job-index] [model-hash-base64]", Short: "Submit a trained model's hash and claimed fold metrics", PositionalArgs: pos("task_id", "job_index", "model_hash")},

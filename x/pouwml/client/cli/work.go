@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +29,14 @@ type WorkRow struct {
 	// verifiers
 	Evaluations                 int
 	VerdictsRevealed, Committed int
+}
+
+// label is the row's name, or its address when it has none.
+func (r WorkRow) label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Address
 }
 
 // TaskWorkCmd is `pouwd q pouwml task-work TASK [name=address ...]`.
@@ -66,6 +75,9 @@ with key names.`,
 			for i := range rows {
 				rows[i].Name = names[rows[i].Address]
 			}
+			slices.SortStableFunc(rows, func(a, b WorkRow) int {
+				return cmp.Or(strings.Compare(a.Role, b.Role), strings.Compare(a.label(), b.label()))
+			})
 			return WriteTaskWork(cmd.OutOrStdout(), id, rows)
 		},
 	}
@@ -74,8 +86,7 @@ with key names.`,
 }
 
 // TaskWork gathers the rows from the task's jobs, its proofs (and their
-// verdicts) and its evaluations: miners first, then verifiers, each in
-// the order the chain lists them.
+// verdicts) and its evaluations, in the order the chain lists them.
 func TaskWork(ctx context.Context, qc types.QueryClient, taskID uint64) ([]WorkRow, error) {
 	var rows []WorkRow
 	row := func(addr, role string) *WorkRow {
@@ -150,7 +161,6 @@ func TaskWork(ctx context.Context, qc types.QueryClient, taskID uint64) ([]WorkR
 			row(e.Verifier, "verifier").Evaluations++
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b WorkRow) int { return strings.Compare(a.Role, b.Role) })
 	return rows, nil
 }
 
@@ -160,10 +170,7 @@ func WriteTaskWork(w io.Writer, taskID uint64, rows []WorkRow) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  worker\trole\twhat it did")
 	for _, r := range rows {
-		name := r.Name
-		if name == "" {
-			name = r.Address
-		}
+		name := r.label()
 		var did []string
 		if r.Role == "miner" {
 			did = append(did, fmt.Sprintf("%d jobs accepted", r.JobsAccepted))
