@@ -238,7 +238,7 @@ func (m *Model) Logits(b accel.Backend, x []float32, n int) ([]float32, error) {
 		return nil, fmt.Errorf("model %s: %d values for %d samples of %d", m.Spec.raw, len(x), n, m.SampleSize())
 	}
 	t, _ := FromData(x, append([]int{n}, m.InShape...)...)
-	return append([]float32(nil), m.Forward(&Ctx{B: b}, t).Data...), nil
+	return append([]float32(nil), m.Forward(&Ctx{Backend: b}, t).Data...), nil
 }
 
 // Predict returns the argmax class (first maximum) of each of n samples.

@@ -119,7 +119,7 @@
 // Buffers and call the Backend's methods instead of the Go loops. Without
 // changing ml's untagged code, put this in ml files tagged
 // "//go:build cuda || cudaemu" that discover the backend with
-// c.B.(*cuda.Backend). The correspondence, one method per Go loop:
+// c.Backend.(*cuda.Backend). The correspondence, one method per Go loop:
 //
 //	Linear          GemmDevice; AddBiasRows; ColSum (db, fresh) or ColSum
 //	                into a temporary + Add (accumulating)
