@@ -44,7 +44,15 @@ func atoiList(s, sep string) ([]int, error) {
 	return out, nil
 }
 
-// ParseSpec parses "mlp:..." or "cnn:..." model specs.
+// ParseSpec parses a model spec:
+//
+//	mlp:IN-H1-...-OUT[,act=relu|gelu|tanh][,dropout=P][,norm=batch|layer]
+//	cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=HIDDEN][,dropout=P]
+//
+// An MLP is Linear layers of the given widths; after each but the last come
+// the optional norm, the activation and the optional dropout. CNN block i (0-based) is a 3x3 convolution (padding 1) with
+// WIDTH*2^i channels, optional BatchNorm, ReLU and a 2x2 pool; then an
+// optional hidden Linear layer and the classifier.
 func ParseSpec(spec string) (Spec, error) {
 	s := Spec{raw: spec, Act: "relu", Pool: "max"}
 	kind, rest, ok := strings.Cut(spec, ":")

@@ -1,6 +1,6 @@
 // Package canon defines pouwd's canonical float32 arithmetic: the exact
 // operations that every backend (the pure-Go reference, the amd64 assembly
-// kernels, a future CUDA backend) must reproduce bit for bit.
+// kernels, the CUDA kernels of accel/cuda) must reproduce bit for bit.
 //
 // Rules that hold in this package and everywhere canonical arithmetic is
 // written:
