@@ -15,8 +15,8 @@
 //     own, then rounded once to float32. IEEE-754 float64 add, sub, mul, div
 //     and sqrt are correctly rounded on every platform Go supports, so the
 //     result has the same bits everywhere. The guaranteed error bound is
-//     stated on each function (at most 1 ulp; the tests check it against
-//     math/big over many inputs).
+//     stated on each function (the tests check it against math/big over
+//     many inputs).
 //   - Reductions use the fixed tree of Sum.
 //
 // This package must never call math functions whose bits may differ between

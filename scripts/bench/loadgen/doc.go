@@ -12,8 +12,8 @@
 //
 //	register-worker  x/pouwml MsgRegisterWorker: the first tx of an account
 //	                 bonds it as a storage worker with the minimum bond, the
-//	                 following ones top the bond up by 1 upouw (default)
-//	bank-send        x/bank MsgSend of 1 upouw to the next account
+//	                 following ones top the bond up by the smallest amount
+//	bank-send        x/bank MsgSend of the smallest amount to the next account
 //
 // It is a benchmark tool, not part of the node.
 package main
