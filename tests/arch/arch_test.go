@@ -100,6 +100,17 @@ var global = []struct {
 	{[]string{"scripts/..."}, []string{"scripts/..."}, "nothing outside scripts/ imports scripts/..."},
 }
 
+// fences are external packages only the named module packages may import
+// (test files included): cu's init exits the process when cuInit fails,
+// which only accel/cuda's link-time guard prevents; NVML is the cgo leaf.
+var fences = []struct {
+	ext  string
+	only []string
+}{
+	{"gorgonia.org/cu", []string{"accel/cuda"}},
+	{"github.com/NVIDIA/go-nvml", []string{"accel/nvml"}},
+}
+
 // allowed lists the edges that break the stack today, each "from -> to"
 // (module-relative). The test fails if one of them disappears or stops
 // breaking a rule, so the list cannot go stale.
@@ -239,6 +250,11 @@ func TestImportGraph(t *testing.T) {
 				for _, imp := range imports {
 					to, ok := rel(imp)
 					if !ok {
+						for _, fc := range fences {
+							if match(fc.ext+"/...", imp) && !matchAny(fc.only, from) {
+								report("forbidden import %s -> %s: only %v import it", from, imp, fc.only)
+							}
+						}
 						continue
 					}
 					edge := from + " -> " + to
