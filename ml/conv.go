@@ -75,7 +75,7 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 		}
 	})
 	out := reuse(&l.outBuf, l.Cout*Q)
-	c.B.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
+	c.Backend.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
 	y := outTensor(&l.outT, n, l.Cout, oh, ow)
 	b := l.B.T.Data
 	c.parallelFor(n, func(lo, hi int) {
@@ -111,7 +111,7 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 		}
 		if x.needGrad {
 			dcol := col // reuse
-			c.B.Gemm(true, false, R, Q, l.Cout, l.W.T.Data, R, dout, Q, dcol, Q)
+			c.Backend.Gemm(true, false, R, Q, l.Cout, l.W.T.Data, R, dout, Q, dcol, Q)
 			dx := x.grad()
 			c.parallelFor(n, func(lo, hi int) {
 				for s := lo; s < hi; s++ {

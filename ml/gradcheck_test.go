@@ -16,7 +16,7 @@ func gradCheck(t *testing.T, name string, layer Layer, x *Tensor, train bool) {
 	be := cpu.MustNew(cpu.Options{Threads: 1})
 	r := rand.New(rand.NewPCG(11, 12))
 	forward := func() *Tensor {
-		c := &Ctx{B: be, Train: train, Seed: 5, Step: 3}
+		c := &Ctx{Backend: be, Train: train, Seed: 5, Step: 3}
 		return layer.Forward(c, x)
 	}
 	y0 := forward()
@@ -39,7 +39,7 @@ func gradCheck(t *testing.T, name string, layer Layer, x *Tensor, train bool) {
 		p.T.Grad = nil
 	}
 	tape := &Tape{}
-	c := &Ctx{B: be, Tape: tape, Train: train, Seed: 5, Step: 3}
+	c := &Ctx{Backend: be, Tape: tape, Train: train, Seed: 5, Step: 3}
 	y := layer.Forward(c, x)
 	if err := tape.BackwardFrom(y, rv); err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestEmbeddingGradient(t *testing.T) {
 func gradCheckParamsOnly(t *testing.T, layer Layer, x *Tensor) {
 	t.Helper()
 	be := cpu.MustNew(cpu.Options{Threads: 1})
-	c := &Ctx{B: be, Tape: &Tape{}, Train: true}
+	c := &Ctx{Backend: be, Tape: &Tape{}, Train: true}
 	y := layer.Forward(c, x)
 	rv := make([]float32, y.Numel())
 	for i := range rv {
@@ -138,7 +138,7 @@ func gradCheckParamsOnly(t *testing.T, layer Layer, x *Tensor) {
 			old := p.T.Data[i]
 			eval := func(v float32) float64 {
 				p.T.Data[i] = v
-				y := layer.Forward(&Ctx{B: be}, x)
+				y := layer.Forward(&Ctx{Backend: be}, x)
 				var s float64
 				for j, o := range y.Data {
 					s += float64(o) * float64(rv[j])
@@ -159,7 +159,7 @@ func TestSoftmaxCrossEntropyGradient(t *testing.T) {
 	x := randInput(20, 3, 4)
 	labels := []int{0, 3, 2}
 	x.needGrad = true
-	c := &Ctx{B: be, Tape: &Tape{}}
+	c := &Ctx{Backend: be, Tape: &Tape{}}
 	loss, err := SoftmaxCrossEntropy(c, x, labels)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestSoftmaxCrossEntropyGradient(t *testing.T) {
 		old := x.Data[i]
 		eval := func(v float32) float64 {
 			x.Data[i] = v
-			l, _ := SoftmaxCrossEntropy(&Ctx{B: be}, x, labels)
+			l, _ := SoftmaxCrossEntropy(&Ctx{Backend: be}, x, labels)
 			return float64(l.Data[0])
 		}
 		num := (eval(old+1e-2) - eval(old-1e-2)) / 2e-2

@@ -80,7 +80,7 @@ func (l *Linear) Workspace([]int) int { return 0 }
 func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
 	n := x.Shape[0]
 	y := outTensor(&l.out, n, l.Out)
-	c.B.Gemm(false, false, n, l.Out, l.In, x.Data, l.In, l.W.T.Data, l.Out, y.Data, l.Out)
+	c.Backend.Gemm(false, false, n, l.Out, l.In, x.Data, l.In, l.W.T.Data, l.Out, y.Data, l.Out)
 	b := l.B.T.Data
 	for i := 0; i < n; i++ {
 		row := y.Data[i*l.Out : (i+1)*l.Out]
@@ -113,11 +113,11 @@ func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
 func gemmGrad(c *Ctx, t *Tensor, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) {
 	dst, fresh := t.gradDst()
 	if fresh {
-		c.B.Gemm(transA, transB, m, n, k, a, lda, b, ldb, dst, n)
+		c.Backend.Gemm(transA, transB, m, n, k, a, lda, b, ldb, dst, n)
 		return
 	}
 	tmp := make([]float32, m*n)
-	c.B.Gemm(transA, transB, m, n, k, a, lda, b, ldb, tmp, n)
+	c.Backend.Gemm(transA, transB, m, n, k, a, lda, b, ldb, tmp, n)
 	addTo(dst, tmp)
 }
 

@@ -44,7 +44,15 @@ func atoiList(s, sep string) ([]int, error) {
 	return out, nil
 }
 
-// ParseSpec parses "mlp:..." or "cnn:..." model specs.
+// ParseSpec parses a model spec:
+//
+//	mlp:IN-H1-...-OUT[,act=relu|gelu|tanh][,dropout=P][,norm=batch|layer]
+//	cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=HIDDEN][,dropout=P]
+//
+// An MLP is Linear layers of the given widths; after each but the last come
+// the optional norm, the activation and the optional dropout. CNN block i (0-based) is a 3x3 convolution (padding 1) with
+// WIDTH*2^i channels, optional BatchNorm, ReLU and a 2x2 pool; then an
+// optional hidden Linear layer and the classifier.
 func ParseSpec(spec string) (Spec, error) {
 	s := Spec{raw: spec, Act: "relu", Pool: "max"}
 	kind, rest, ok := strings.Cut(spec, ":")
@@ -238,7 +246,7 @@ func (m *Model) Logits(b accel.Backend, x []float32, n int) ([]float32, error) {
 		return nil, fmt.Errorf("model %s: %d values for %d samples of %d", m.Spec.raw, len(x), n, m.SampleSize())
 	}
 	t, _ := FromData(x, append([]int{n}, m.InShape...)...)
-	return append([]float32(nil), m.Forward(&Ctx{B: b}, t).Data...), nil
+	return append([]float32(nil), m.Forward(&Ctx{Backend: b}, t).Data...), nil
 }
 
 // Predict returns the argmax class (first maximum) of each of n samples.

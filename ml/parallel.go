@@ -40,7 +40,7 @@ type replica struct {
 // d, d+D, d+2D, ... of every step concurrently with the others, and the
 // step's gradient is reduced in a fixed order afterwards, so the number of
 // devices, like their thread counts, never changes a bit. devices[0] also
-// becomes Trainer.B. With MicroBatch 0 only one device is allowed.
+// becomes Trainer.Backend. With MicroBatch 0 only one device is allowed.
 func (t *Trainer) SetDevices(devices ...accel.Backend) error {
 	if len(devices) == 0 {
 		return errors.New("set devices: no device")
@@ -54,10 +54,10 @@ func (t *Trainer) SetDevices(devices ...accel.Backend) error {
 		if len(devices) > 1 {
 			return fmt.Errorf("%d devices need micro-batches: set the micro-batch size (TrainConfig.MicroBatch, a divisor of the batch size %d); it is part of the computation, the device count is not", len(devices), t.Cfg.BatchSize)
 		}
-		t.B = devices[0]
+		t.Backend = devices[0]
 		return nil
 	}
-	t.B = devices[0]
+	t.Backend = devices[0]
 	t.mp.par.devices = append([]accel.Backend(nil), devices...)
 	t.mp.par.reps = nil
 	return nil
@@ -66,7 +66,7 @@ func (t *Trainer) SetDevices(devices ...accel.Backend) error {
 // Devices lists the backends steps run on.
 func (t *Trainer) Devices() []accel.Backend {
 	if t.mp == nil || t.mp.par == nil {
-		return []accel.Backend{t.B}
+		return []accel.Backend{t.Backend}
 	}
 	return append([]accel.Backend(nil), t.mp.par.devices...)
 }
@@ -171,7 +171,7 @@ func (p *parallel) forwardBackward(t *Trainer, mx *mixed, idx []int, scale float
 		return 0, err
 	}
 	// Gradients: the pairwise tree over micro-batch index, then / M.
-	c := &Ctx{B: mx.hostThreads(t)}
+	c := &Ctx{Backend: mx.hostThreads(t)}
 	mf := float32(micro)
 	// For M a power of two, v·(1/M) is v/M bit for bit (both are the
 	// correctly rounded v·2^-k), and a multiplication is cheaper.
@@ -269,7 +269,7 @@ func (r *replica) micro(t *Trainer, mx *mixed, p *parallel, j int, idx []int, sc
 	}
 	x, labels := gatherBatch(r.xbuf[:len(idx)*ss], t.data, idx, ss)
 	xt, _ := FromData(x, append([]int{len(idx)}, r.m.InShape...)...)
-	c := &Ctx{B: r.b, Tape: &r.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
+	c := &Ctx{Backend: r.b, Tape: &r.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
 	loss, err := runPass(c, r.m, xt, labels, mx.round, scale)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func TestDropoutMicroBatchMasks(t *testing.T) {
 		x.Data[i] = 1
 	}
 	d := &Dropout{P: 0.5, Index: 2}
-	c := &Ctx{B: be, Train: true, Seed: 9, Step: 4}
+	c := &Ctx{Backend: be, Train: true, Seed: 9, Step: 4}
 	whole := append([]float32(nil), d.Forward(c, x).Data...)
 	for j := 0; j < 2; j++ {
 		half, _ := FromData(x.Data[j*20:(j+1)*20], 4, 5)
@@ -53,7 +53,7 @@ func TestActivationBytesMatchesBuffers(t *testing.T) {
 	be := cpu.MustNew(cpu.Options{Threads: 1})
 	const n = 3
 	x := NewTensor(n, 1, 12, 12)
-	c := &Ctx{B: be, Tape: &Tape{}, Train: true}
+	c := &Ctx{Backend: be, Tape: &Tape{}, Train: true}
 	m.Forward(c, x)
 	var cols, args int
 	for _, l := range m.Layers {

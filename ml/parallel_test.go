@@ -117,7 +117,7 @@ func TestParallelDevicesNeedMicroBatches(t *testing.T) {
 	if err := tr.SetDevices(cpus(1, 1)...); err == nil {
 		t.Fatal("two devices accepted without micro-batches")
 	}
-	if err := tr.SetDevices(cpus(2)...); err != nil || tr.B.Threads() != 2 {
+	if err := tr.SetDevices(cpus(2)...); err != nil || tr.Backend.Threads() != 2 {
 		t.Fatalf("one device: %v", err)
 	}
 }

@@ -156,24 +156,24 @@ func (t *Trainer) setupMixed() {
 		t.Opt = mx.scaler
 	}
 	if c.MicroBatch > 0 {
-		mx.par = &parallel{devices: []accel.Backend{t.B}}
+		mx.par = &parallel{devices: []accel.Backend{t.Backend}}
 	}
 	t.mp = mx
 }
 
 // hostThreads is the backend of the step's elementwise host work (weight
-// rounding, unscaling, the micro-batch reduction): t.B, with the threads
+// rounding, unscaling, the micro-batch reduction): t.Backend, with the threads
 // of all devices when there are several (elementwise work split over any
 // number of goroutines gives the same bits).
 func (mx *mixed) hostThreads(t *Trainer) accel.Backend {
 	if mx.par == nil || len(mx.par.devices) < 2 {
-		return t.B
+		return t.Backend
 	}
 	n := 0
 	for _, d := range mx.par.devices {
 		n += d.Threads()
 	}
-	return threadCount{t.B, n}
+	return threadCount{t.Backend, n}
 }
 
 // threadCount is a backend with another thread count (for Ctx.parallelFor).
@@ -213,7 +213,7 @@ func (t *Trainer) optimize() (float32, bool) {
 // forwardBackward is the extended canonical step's forward and backward
 // pass (see the package comment, "Mixed precision" and "Micro-batches").
 func (mx *mixed) forwardBackward(t *Trainer, idx []int) (float32, error) {
-	c := &Ctx{B: mx.hostThreads(t)}
+	c := &Ctx{Backend: mx.hostThreads(t)}
 	if mx.round != nil {
 		for k, p := range mx.trainable {
 			roundPar(c, mx.round, mx.half[k], p.T.Data)
@@ -264,7 +264,7 @@ func (mx *mixed) wholeBatch(t *Trainer, idx []int, scale float32) (float32, erro
 	}
 	x, labels := gatherBatch(t.xbuf[:len(idx)*ss], t.data, idx, ss)
 	xt, _ := FromData(x, append([]int{len(idx)}, t.Model.InShape...)...)
-	return runPass(&Ctx{B: t.B, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}, t.Model, xt, labels, mx.round, scale)
+	return runPass(&Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}, t.Model, xt, labels, mx.round, scale)
 }
 
 // gatherBatch copies the samples idx into x and returns their labels.

@@ -78,11 +78,11 @@ func numel(shape []int) int {
 // backward closures (nil for inference), the mode and the keys for seeded
 // randomness (dropout).
 type Ctx struct {
-	B     accel.Backend
-	Tape  *Tape
-	Train bool
-	Seed  uint64
-	Step  uint64
+	Backend accel.Backend
+	Tape    *Tape
+	Train   bool
+	Seed    uint64
+	Step    uint64
 }
 
 // Tape records backward closures in forward order.
@@ -175,8 +175,8 @@ func outTensor(slot **Tensor, shape ...int) *Tensor {
 // other index touches, so the thread count never changes a bit.
 func (c *Ctx) parallelFor(n int, f func(lo, hi int)) {
 	t := 1
-	if c.B != nil {
-		t = c.B.Threads()
+	if c.Backend != nil {
+		t = c.Backend.Threads()
 	}
 	if t > n {
 		t = n

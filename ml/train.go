@@ -138,11 +138,11 @@ type StepHook func(StepInfo) error
 // step zeroes gradients, runs forward, SoftmaxCrossEntropy, backward and the
 // optimizer. Dropout at global step i uses (seed, i).
 type Trainer struct {
-	Model *Model
-	Opt   Optimizer
-	Cfg   TrainConfig
-	B     accel.Backend
-	data  Dataset
+	Model   *Model
+	Opt     Optimizer
+	Cfg     TrainConfig
+	Backend accel.Backend
+	data    Dataset
 	// position
 	step       uint64
 	epoch      int
@@ -286,7 +286,7 @@ func NewTrainer(m *Model, data Dataset, cfg TrainConfig, b accel.Backend) (*Trai
 	if cfg.Precision == PrecisionFP32 {
 		cfg.Precision = "" // one encoding per computation
 	}
-	t := &Trainer{Model: m, Opt: opt, Cfg: cfg, B: b, data: data, permEpoch: -1}
+	t := &Trainer{Model: m, Opt: opt, Cfg: cfg, Backend: b, data: data, permEpoch: -1}
 	t.setupMixed()
 	return t, nil
 }
@@ -433,7 +433,7 @@ func (t *Trainer) forwardBackward(idx []int) (float32, error) {
 		labels[i] = t.data.Y[s]
 	}
 	xt, _ := FromData(x, append([]int{bs}, t.Model.InShape...)...)
-	c := &Ctx{B: t.B, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
+	c := &Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
 	logits := t.Model.Forward(c, xt)
 	loss, err := SoftmaxCrossEntropy(c, logits, labels)
 	if err != nil {
@@ -521,7 +521,7 @@ func Evaluate(m *Model, d Dataset, b accel.Backend, batch int) (EvalResult, erro
 	for lo := 0; lo < d.N; lo += batch {
 		hi := min(lo+batch, d.N)
 		x, _ := FromData(d.X[lo*ss:hi*ss], append([]int{hi - lo}, m.InShape...)...)
-		c := &Ctx{B: b}
+		c := &Ctx{Backend: b}
 		logits := m.Forward(c, x)
 		l, err := SoftmaxCrossEntropy(c, logits, d.Y[lo:hi])
 		if err != nil {

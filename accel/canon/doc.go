@@ -1,6 +1,6 @@
 // Package canon defines pouwd's canonical float32 arithmetic: the exact
 // operations that every backend (the pure-Go reference, the amd64 assembly
-// kernels, a future CUDA backend) must reproduce bit for bit.
+// kernels, the CUDA kernels of accel/cuda) must reproduce bit for bit.
 //
 // Rules that hold in this package and everywhere canonical arithmetic is
 // written:
@@ -15,8 +15,8 @@
 //     own, then rounded once to float32. IEEE-754 float64 add, sub, mul, div
 //     and sqrt are correctly rounded on every platform Go supports, so the
 //     result has the same bits everywhere. The guaranteed error bound is
-//     stated on each function (at most 1 ulp; the tests check it against
-//     math/big over many inputs).
+//     stated on each function (the tests check it against math/big over
+//     many inputs).
 //   - Reductions use the fixed tree of Sum.
 //
 // This package must never call math functions whose bits may differ between

@@ -6,6 +6,7 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/canon"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -30,10 +31,8 @@ func (o Options) Validate() error {
 	case "auto", "go":
 		return nil
 	}
-	for _, k := range Kernels() {
-		if k == o.Kernel {
-			return nil
-		}
+	if slices.Contains(Kernels(), o.Kernel) {
+		return nil
 	}
 	return fmt.Errorf("cpu backend: kernel %q is not available on this machine, expected one of auto, %v", o.Kernel, Kernels())
 }

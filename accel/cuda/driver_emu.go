@@ -26,6 +26,7 @@ import "C"
 import (
 	"embed"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -140,10 +141,8 @@ func (d *emuDriver) launch(k kernel, grid, block [3]uint32, args []uint64) error
 	if len(args) != d.np[k] {
 		return fmt.Errorf("cuda emulator: %s takes %d arguments, launched with %d", k, d.np[k], len(args))
 	}
-	for _, g := range grid {
-		if g == 0 {
-			return fmt.Errorf("cuda emulator: %s launched with grid %v", k, grid)
-		}
+	if slices.Contains(grid[:], 0) {
+		return fmt.Errorf("cuda emulator: %s launched with grid %v", k, grid)
 	}
 	if block[0]*block[1]*block[2] > 1024 {
 		return fmt.Errorf("cuda emulator: %s launched with block %v (> 1024 threads)", k, block)

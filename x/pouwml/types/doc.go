@@ -4,7 +4,8 @@
 // the off-chain miner, verifier and storage code must agree on bit for bit
 // (the shard Merkle root, the CV statistics).
 //
-// It must never import the training engine (ml, accel) or the network (p2p),
+// From this module it imports only pouw (the work-proof rules). It must
+// never import the training engine (ml, accel) or the network (p2p),
 // and never use floats, map iteration order or wall-clock time: everything
 // here runs inside consensus.
 package types

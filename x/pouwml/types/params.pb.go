@@ -59,7 +59,7 @@ type Params struct {
 	MaxAssignmentsPerBlock uint32 `protobuf:"varint,21,opt,name=max_assignments_per_block,json=maxAssignmentsPerBlock,proto3" json:"max_assignments_per_block,omitempty"`
 	MaxDeadlinesPerBlock   uint32 `protobuf:"varint,22,opt,name=max_deadlines_per_block,json=maxDeadlinesPerBlock,proto3" json:"max_deadlines_per_block,omitempty"`
 	MaxUnbondingsPerBlock  uint32 `protobuf:"varint,23,opt,name=max_unbondings_per_block,json=maxUnbondingsPerBlock,proto3" json:"max_unbondings_per_block,omitempty"`
-	// --- Proof of useful work (DESIGN.md section 4) ---
+	// --- Proof of useful work (docs/PROTOCOL.md section 2) ---
 	// commit_interval: a miner commits its weights hash every this many steps.
 	CommitInterval uint64 `protobuf:"varint,24,opt,name=commit_interval,json=commitInterval,proto3" json:"commit_interval,omitempty"`
 	// reward_per_proof is paid from the reward pool for each accepted proof.
