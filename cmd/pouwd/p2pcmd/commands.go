@@ -17,7 +17,6 @@ import (
 	sdkmath "cosmossdk.io/math"
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/tx"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/spf13/cobra"
@@ -177,7 +176,8 @@ places it on. A dataset already registered (same sha256) is only pushed again.`,
 				return err
 			}
 			if ds == nil {
-				if err := tx.GenerateOrBroadcastTxCLI(clientCtx.WithOutput(out), cmd.Flags(), msg); err != nil {
+				hash, err := broadcast(clientCtx, cmd.Flags(), out, msg)
+				if err != nil {
 					return err
 				}
 				if clientCtx.GenerateOnly {
@@ -187,7 +187,7 @@ places it on. A dataset already registered (same sha256) is only pushed again.`,
 				if err != nil {
 					return fmt.Errorf("p2pcmd: dataset registration not seen on chain: %w", err)
 				}
-				fmt.Fprintf(out, "registered dataset %d (%s)\n", ds.Id, meta.SHA256)
+				fmt.Fprintf(out, "registered dataset %d (%s)%s\n", ds.Id, meta.SHA256, inTx(hash))
 			} else {
 				fmt.Fprintf(out, "dataset %d is already registered; pushing its shards again\n", ds.Id)
 				if !bytes.Equal(types.MerkleRoot(enc.Erasure.ShardHashes), ds.Erasure.MerkleRoot) {
@@ -347,7 +347,7 @@ func ensureRegistered(ctx context.Context, cmd *cobra.Command, clientCtx client.
 		}
 	}
 	msg := &types.MsgRegisterWorker{Address: addr, Role: types.WORKER_ROLE_STORAGE, Bond: bond, PeerId: peerID, Multiaddrs: addrs}
-	if err := tx.GenerateOrBroadcastTxCLI(clientCtx.WithOutput(cmd.ErrOrStderr()), cmd.Flags(), msg); err != nil {
+	if _, err := broadcast(clientCtx, cmd.Flags(), cmd.ErrOrStderr(), msg); err != nil {
 		return err
 	}
 	_, err = waitFor(ctx, 90*time.Second, func() (*types.Worker, error) {
