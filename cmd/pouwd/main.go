@@ -1,6 +1,3 @@
-// Command pouwd is the pouwd node, client and worker binary: the chain
-// daemon (start, init, genesis ...), the Cosmos tx/query client with the
-// pouwml commands, and the local ML tools (ml, data).
 package main
 
 import (
