@@ -70,15 +70,27 @@ node_home() { echo "$LH/node$1"; }
 pid_file() { echo "$LH/node$1/pouwd.pid"; }
 log_file() { echo "$LH/node$1/pouwd.log"; }
 
-# node_pid I: the pid of node I if it is running, else nothing.
-node_pid() {
-	local f pid
-	f="$(pid_file "$1")"
-	[[ -f "$f" ]] || return 0
-	pid="$(cat "$f")"
+# running_pid FILE: the pid in FILE if that process is running, else nothing.
+running_pid() {
+	local pid
+	[[ -f "$1" ]] || return 0
+	pid="$(cat "$1")"
 	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
 		echo "$pid"
 	fi
+}
+
+# node_pid I: the pid of node I if it is running, else nothing.
+node_pid() { running_pid "$(pid_file "$1")"; }
+
+# terminate PID...: SIGTERM each, then SIGKILL whatever still runs after 15 s.
+terminate() {
+	local pid deadline=$((SECONDS + 15))
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "$@"; do
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
 }
 
 # port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
@@ -341,14 +353,7 @@ fund_reward_pool() {
 worker_dir() { echo "$LH/workers/$1"; }
 
 # worker_pid NAME: the pid of worker NAME if it is running, else nothing.
-worker_pid() {
-	local f="$LH/workers/$1/pid" pid
-	[[ -f "$f" ]] || return 0
-	pid="$(cat "$f")"
-	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-		echo "$pid"
-	fi
-}
+worker_pid() { running_pid "$LH/workers/$1/pid"; }
 
 # start_worker NAME CMD...: run a worker daemon in its own session, logging
 # to workers/NAME/log, unless it is already running.
@@ -417,40 +422,23 @@ cmd_stop_workers() {
 	for d in "$LH"/workers/*/; do
 		name="$(basename "$d")"
 		pid="$(worker_pid "$name")"
-		if [[ -n "$pid" ]]; then
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
-		fi
+		[[ -z "$pid" ]] || pids+=("$pid")
 	done
-	local deadline=$((SECONDS + 15))
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	terminate "${pids[@]}"
 	rm -f "$LH"/workers/*/pid
 	[[ ${#pids[@]} -eq 0 ]] || log "stopped ${#pids[@]} worker(s)"
 }
 
 cmd_stop() {
 	cmd_stop_workers
-	local i pid stopped=0 pids=()
+	local i pid pids=()
 	for ((i = 0; i < NODES; i++)); do
 		pid="$(node_pid "$i")"
-		if [[ -n "$pid" ]]; then
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
-		fi
+		[[ -z "$pid" ]] || pids+=("$pid")
 	done
-	local deadline=$((SECONDS + 15))
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		stopped=$((stopped + 1))
-	done
+	terminate "${pids[@]}"
 	for ((i = 0; i < NODES; i++)); do rm -f "$(pid_file "$i")"; done
-	log "stopped $stopped node(s)"
+	log "stopped ${#pids[@]} node(s)"
 }
 
 cmd_status() {
