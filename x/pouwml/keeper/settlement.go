@@ -1,192 +1,20 @@
 package keeper
 
 import (
+	"bytes"
 	"context"
 	"errors"
 
 	"cosmossdk.io/collections"
-	errorsmod "cosmossdk.io/errors"
 	sdkmath "cosmossdk.io/math"
-	"github.com/cosmos/gogoproto/proto"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-func emit(ctx context.Context, ev proto.Message) error {
-	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
-}
-
-func (k Keeper) getWorker(ctx context.Context, addr sdk.AccAddress, name string) (types.Worker, error) {
-	w, err := k.Workers.Get(ctx, addr)
-	if errors.Is(err, collections.ErrNotFound) {
-		return w, errorsmod.Wrapf(types.ErrWorkerNotFound, "%s is not a registered worker", name)
-	}
-	return w, err
-}
-
-// activeWorker returns the worker if it may take new work: registered in
-// the role, bonded (not unbonding) at or above the minimum, not jailed.
-func (k Keeper) activeWorker(ctx context.Context, addr sdk.AccAddress, name string, role types.WorkerRole, p types.Params, height int64) (types.Worker, error) {
-	w, err := k.getWorker(ctx, addr, name)
-	if err != nil {
-		return w, err
-	}
-	switch {
-	case w.Role != role:
-		return w, errorsmod.Wrapf(types.ErrWrongRole, "%s is a %s, expected %s", name, w.Role, role)
-	case w.Status != types.WORKER_STATUS_BONDED:
-		return w, errorsmod.Wrapf(types.ErrWorkerNotActive, "%s is unbonding", name)
-	case height < w.JailedUntil:
-		return w, errorsmod.Wrapf(types.ErrWorkerNotActive, "%s is jailed until height %d", name, w.JailedUntil)
-	case w.Bond.Denom != p.MinWorkerBond.Denom || w.Bond.IsLT(p.MinWorkerBond):
-		return w, errorsmod.Wrapf(types.ErrInsufficientBond, "%s bonds %s, below the minimum %s", name, w.Bond, p.MinWorkerBond)
-	}
-	return w, nil
-}
-
-func (k Keeper) getTask(ctx context.Context, id uint64) (types.Task, error) {
-	t, err := k.Tasks.Get(ctx, id)
-	if errors.Is(err, collections.ErrNotFound) {
-		return t, errorsmod.Wrapf(types.ErrTaskNotFound, "task %d", id)
-	}
-	return t, err
-}
-
-func (k Keeper) getJob(ctx context.Context, taskID uint64, idx uint32) (types.Job, error) {
-	j, err := k.Jobs.Get(ctx, collections.Join(taskID, idx))
-	if errors.Is(err, collections.ErrNotFound) {
-		return j, errorsmod.Wrapf(types.ErrJobNotFound, "job %d/%d", taskID, idx)
-	}
-	return j, err
-}
-
-// poolAdd appends a verifier to the dense assignment pool.
-func (k Keeper) poolAdd(ctx context.Context, addr sdk.AccAddress) error {
-	n, err := k.VerifierPoolSize.Get(ctx)
-	if err != nil && !errors.Is(err, collections.ErrNotFound) {
-		return err
-	}
-	if err := k.VerifierPool.Set(ctx, n, addr); err != nil {
-		return err
-	}
-	if err := k.VerifierSlot.Set(ctx, addr, n); err != nil {
-		return err
-	}
-	return k.VerifierPoolSize.Set(ctx, n+1)
-}
-
-// poolRemove removes a verifier by moving the last slot into its place.
-func (k Keeper) poolRemove(ctx context.Context, addr sdk.AccAddress) error {
-	slot, err := k.VerifierSlot.Get(ctx, addr)
-	if errors.Is(err, collections.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	n, err := k.VerifierPoolSize.Get(ctx)
-	if err != nil {
-		return err
-	}
-	last := n - 1
-	if slot != last {
-		lastAddr, err := k.VerifierPool.Get(ctx, last)
-		if err != nil {
-			return err
-		}
-		if err := k.VerifierPool.Set(ctx, slot, lastAddr); err != nil {
-			return err
-		}
-		if err := k.VerifierSlot.Set(ctx, lastAddr, slot); err != nil {
-			return err
-		}
-	}
-	if err := k.VerifierPool.Remove(ctx, last); err != nil {
-		return err
-	}
-	if err := k.VerifierSlot.Remove(ctx, addr); err != nil {
-		return err
-	}
-	return k.VerifierPoolSize.Set(ctx, last)
-}
-
-// refreshTaskStatus derives a live task's status from its counters and saves it.
-func (k Keeper) refreshTaskStatus(ctx context.Context, t *types.Task) error {
-	prev := t.Status
-	if !t.Status.IsFinal() {
-		switch {
-		case t.JobsFinal+t.JobsEvaluating == t.JobsTotal && t.JobsEvaluating > 0:
-			t.Status = types.TASK_STATUS_EVALUATING
-		case t.JobsClaimedEver > 0:
-			t.Status = types.TASK_STATUS_TRAINING
-		default:
-			t.Status = types.TASK_STATUS_OPEN
-		}
-	}
-	if err := k.Tasks.Set(ctx, t.Id, *t); err != nil {
-		return err
-	}
-	if prev != t.Status {
-		return emit(ctx, &types.EventTaskStatusChanged{Id: t.Id, Status: t.Status})
-	}
-	return nil
-}
-
-// slash burns bps/10000 of a worker's bond and saves the worker.
-func (k Keeper) slash(ctx context.Context, addr sdk.AccAddress, w *types.Worker, bps uint32, reason string) error {
-	amt := w.Bond.Amount.MulRaw(int64(bps)).QuoRaw(types.MaxBps)
-	if amt.IsPositive() {
-		coin := sdk.NewCoin(w.Bond.Denom, amt)
-		if err := k.bank.BurnCoins(ctx, types.ModuleName, sdk.NewCoins(coin)); err != nil {
-			return err
-		}
-		w.Bond = w.Bond.Sub(coin)
-		if err := emit(ctx, &types.EventWorkerSlashed{Address: w.Address, Amount: coin, Reason: reason}); err != nil {
-			return err
-		}
-	}
-	return k.Workers.Set(ctx, addr, *w)
-}
-
-// jail keeps a worker from new work for jail_blocks.
-func (k Keeper) jail(ctx context.Context, addr sdk.AccAddress, w *types.Worker, p types.Params, reason string) error {
-	w.JailedUntil = sdk.UnwrapSDKContext(ctx).BlockHeight() + int64(p.JailBlocks)
-	if err := k.Workers.Set(ctx, addr, *w); err != nil {
-		return err
-	}
-	return emit(ctx, &types.EventWorkerJailed{Address: w.Address, JailedUntil: w.JailedUntil, Reason: reason})
-}
-
-// jobEvaluations returns a job's evaluations in verifier-address order.
-func (k Keeper) jobEvaluations(ctx context.Context, taskID uint64, idx uint32) ([]types.Evaluation, error) {
-	rng := collections.NewSuperPrefixedTripleRange[uint64, uint32, sdk.AccAddress](taskID, idx)
-	iter, err := k.Evaluations.Iterate(ctx, rng)
-	if err != nil {
-		return nil, err
-	}
-	defer iter.Close()
-	return iter.Values()
-}
-
-func (k Keeper) clearEvaluations(ctx context.Context, taskID uint64, idx uint32) error {
-	rng := collections.NewSuperPrefixedTripleRange[uint64, uint32, sdk.AccAddress](taskID, idx)
-	iter, err := k.Evaluations.Iterate(ctx, rng)
-	if err != nil {
-		return err
-	}
-	keys, err := iter.Keys()
-	iter.Close()
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		if err := k.Evaluations.Remove(ctx, key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Settlement: deciding a job from its evaluations and a proof from its
+// verdicts, and paying out a task's fee when it closes.
 
 // settleJob decides an ASSIGNED job once every verifier reported, or at its
 // evaluation deadline (atDeadline) with whoever reported:
@@ -361,50 +189,103 @@ func (k Keeper) penaliseAbsent(ctx context.Context, job types.Job, evals []types
 	return nil
 }
 
-// reopenJob sends a job back to OPEN with a fresh claim window, or fails it
-// when its attempts are used up. It saves the job and the task. It reports
-// whether the job reopened.
-func (k Keeper) reopenJob(ctx context.Context, task *types.Task, job types.Job, p types.Params, height int64) (bool, error) {
-	key := collections.Join(job.TaskId, job.Index)
-	if err := k.clearEvaluations(ctx, job.TaskId, job.Index); err != nil {
-		return false, err
-	}
-	if job.Attempts >= p.MaxJobAttempts {
-		return false, k.endJob(ctx, task, job, types.JOB_STATUS_FAILED)
-	}
-	job.Status = types.JOB_STATUS_OPEN
-	job.Miner, job.ClaimHeight, job.ModelHash, job.Claimed = "", 0, nil, types.FoldMetrics{}
-	job.Verifiers, job.Reports, job.AssignedHeight = nil, 0, 0
-	job.Deadline = height + int64(task.Deadlines.ClaimBlocks)
-	if err := k.Jobs.Set(ctx, key, job); err != nil {
-		return false, err
-	}
-	if err := k.DeadlineQueue.Set(ctx, collections.Join3(job.Deadline, job.TaskId, job.Index)); err != nil {
-		return false, err
-	}
-	return true, k.refreshTaskStatus(ctx, task)
-}
+// sameHash compares model hashes.
+func sameHash(a, b []byte) bool { return bytes.Equal(a, b) }
 
-// endJob ends a job unsettled (EXPIRED or FAILED): saves it, emits the
-// event and counts it final on its task.
-func (k Keeper) endJob(ctx context.Context, task *types.Task, job types.Job, status types.JobStatus) error {
-	job.Status = status
-	if err := k.Jobs.Set(ctx, collections.Join(job.TaskId, job.Index), job); err != nil {
+// settleProof decides a proof from its revealed verdicts. With n assigned
+// verifiers and quorum q: q accepts pay the reward; q rejects slash and
+// jail the miner; otherwise the proof is UNDECIDED. Verifiers that did not
+// reveal, or voted against a decided outcome, lose verifier_miss_slash_bps.
+func (k Keeper) settleProof(ctx sdk.Context, proof types.Proof) error {
+	p, err := k.Params.Get(ctx)
+	if err != nil {
 		return err
 	}
-	if err := emit(ctx, &types.EventJobExpired{TaskId: job.TaskId, JobIndex: job.Index, Status: status}); err != nil {
+	q := uint32(types.Quorum(len(proof.Verifiers), p.QuorumBps))
+	minerAddr, err := k.parseAddr("miner", proof.Miner)
+	if err != nil {
 		return err
 	}
-	return k.jobFinal(ctx, task)
-}
-
-// jobFinal counts one more final job and closes the task when it was the last.
-func (k Keeper) jobFinal(ctx context.Context, task *types.Task) error {
-	task.JobsFinal++
-	if task.JobsFinal < task.JobsTotal {
-		return k.refreshTaskStatus(ctx, task)
+	miner, err := k.getWorker(ctx, minerAddr, proof.Miner)
+	if err != nil {
+		return err
 	}
-	return k.closeTask(ctx, task)
+	reward := sdk.NewCoin(p.RewardPerProof.Denom, sdkmath.ZeroInt())
+	switch {
+	case proof.Accepts >= q:
+		proof.Status = types.PROOF_STATUS_ACCEPTED
+		pool := k.auth.GetModuleAddress(types.RewardPoolName)
+		avail := k.bank.SpendableCoins(ctx, pool).AmountOf(p.RewardPerProof.Denom)
+		reward.Amount = sdkmath.MinInt(avail, p.RewardPerProof.Amount)
+		if reward.IsPositive() {
+			if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.RewardPoolName, minerAddr, sdk.NewCoins(reward)); err != nil {
+				return err
+			}
+		}
+		miner.AcceptedCount++
+		if err := k.Workers.Set(ctx, minerAddr, miner); err != nil {
+			return err
+		}
+		n, err := k.IntervalAccepted.Get(ctx)
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return err
+		}
+		if err := k.IntervalAccepted.Set(ctx, n+1); err != nil {
+			return err
+		}
+	case proof.Rejects >= q:
+		proof.Status = types.PROOF_STATUS_REJECTED
+		miner.RejectedCount++
+		if err := k.slash(ctx, minerAddr, &miner, p.ProofSlashBps, "proof rejected by a quorum of verifiers"); err != nil {
+			return err
+		}
+		if err := k.jail(ctx, minerAddr, &miner, p, "rejected proof"); err != nil {
+			return err
+		}
+	default:
+		proof.Status = types.PROOF_STATUS_UNDECIDED
+	}
+	decided := proof.Status != types.PROOF_STATUS_UNDECIDED
+	for _, v := range proof.Verifiers {
+		addr, err := k.parseAddr("verifier", v)
+		if err != nil {
+			return err
+		}
+		verdict, err := k.Verdicts.Get(ctx, collections.Join(proof.Id, addr))
+		revealed := err == nil && verdict.Revealed
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return err
+		}
+		w, err := k.getWorker(ctx, addr, v)
+		if err != nil {
+			return err
+		}
+		if w.OpenItems > 0 {
+			w.OpenItems--
+		}
+		losing := decided && revealed && verdict.Accept != (proof.Status == types.PROOF_STATUS_ACCEPTED)
+		switch {
+		case !revealed:
+			w.MissedCount++
+			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "no verdict revealed on a proof"); err != nil {
+				return err
+			}
+		case losing:
+			w.OutlierCount++
+			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "verdict against the quorum"); err != nil {
+				return err
+			}
+		default:
+			if err := k.Workers.Set(ctx, addr, w); err != nil {
+				return err
+			}
+		}
+	}
+	proof.SettledHeight = ctx.BlockHeight()
+	if err := k.Proofs.Set(ctx, proof.Id, proof); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventProofSettled{Id: proof.Id, Status: proof.Status, Accepts: proof.Accepts, Rejects: proof.Rejects, Reward: reward})
 }
 
 // payee accumulates a payout per recipient in first-seen order.

@@ -1,17 +1,22 @@
 package keeper
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 
 	"cosmossdk.io/collections"
-	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
+
+// Lottery and assignment: the verifier pool and the pseudo-random draws of
+// a job's or a proof's verifiers from a block hash, and the proof lottery's
+// anchors and difficulty target.
 
 // assignRetryDelay is how many blocks a result waits before another try
 // when no eligible verifier exists at all.
@@ -42,6 +47,55 @@ func draw(domain string, seed []byte, id uint64, sub, attempts uint32, i uint32,
 	h.Write(buf[:])
 	sum := h.Sum(nil)
 	return binary.BigEndian.Uint64(sum[:8]) % poolSize
+}
+
+// poolAdd appends a verifier to the dense assignment pool.
+func (k Keeper) poolAdd(ctx context.Context, addr sdk.AccAddress) error {
+	n, err := k.VerifierPoolSize.Get(ctx)
+	if err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return err
+	}
+	if err := k.VerifierPool.Set(ctx, n, addr); err != nil {
+		return err
+	}
+	if err := k.VerifierSlot.Set(ctx, addr, n); err != nil {
+		return err
+	}
+	return k.VerifierPoolSize.Set(ctx, n+1)
+}
+
+// poolRemove removes a verifier by moving the last slot into its place.
+func (k Keeper) poolRemove(ctx context.Context, addr sdk.AccAddress) error {
+	slot, err := k.VerifierSlot.Get(ctx, addr)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	n, err := k.VerifierPoolSize.Get(ctx)
+	if err != nil {
+		return err
+	}
+	last := n - 1
+	if slot != last {
+		lastAddr, err := k.VerifierPool.Get(ctx, last)
+		if err != nil {
+			return err
+		}
+		if err := k.VerifierPool.Set(ctx, slot, lastAddr); err != nil {
+			return err
+		}
+		if err := k.VerifierSlot.Set(ctx, lastAddr, slot); err != nil {
+			return err
+		}
+	}
+	if err := k.VerifierPool.Remove(ctx, last); err != nil {
+		return err
+	}
+	if err := k.VerifierSlot.Remove(ctx, addr); err != nil {
+		return err
+	}
+	return k.VerifierPoolSize.Set(ctx, last)
 }
 
 // drawVerifiers picks up to want eligible verifiers from the pool: up to
@@ -145,76 +199,72 @@ func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed
 	return emit(ctx, &types.EventVerifiersAssigned{TaskId: taskID, JobIndex: idx, Verifiers: chosen, Deadline: job.Deadline})
 }
 
-// deadlinePassed handles a job whose deadline at height has passed, if that
-// deadline is still the job's current one (otherwise the entry is stale).
-func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx uint32, p types.Params) error {
-	job, err := k.getJob(ctx, taskID, idx)
+// assignProofVerifiers draws a pending proof's verifiers and opens its
+// commit phase.
+func (k Keeper) assignProofVerifiers(ctx sdk.Context, id uint64, seed []byte, p types.Params) error {
+	proof, err := k.getProof(ctx, id)
+	if err != nil || proof.Status != types.PROOF_STATUS_PENDING {
+		return err
+	}
+	height := ctx.BlockHeight()
+	chosen, err := k.drawVerifiers(ctx, int(p.VerifiersPerProof), proof.Miner, p, func(i uint32, size uint64) uint64 {
+		return ProofDraw(seed, id, i, size)
+	})
 	if err != nil {
 		return err
 	}
-	if job.Deadline != height {
-		return nil
+	if len(chosen) == 0 {
+		return k.ProofQueue.Set(ctx, collections.Join(height+assignRetryDelay, id))
 	}
-	task, err := k.getTask(ctx, taskID)
-	if err != nil {
+	proof.Verifiers = chosen
+	proof.Status = types.PROOF_STATUS_COMMITTING
+	proof.CommitDeadline = height + int64(p.VerdictCommitBlocks)
+	proof.RevealDeadline = proof.CommitDeadline + int64(p.VerdictRevealBlocks)
+	if err := k.Proofs.Set(ctx, id, proof); err != nil {
 		return err
 	}
-	if task.Status.IsFinal() {
-		return nil
+	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.CommitDeadline, id)); err != nil {
+		return err
 	}
-	switch job.Status {
-	case types.JOB_STATUS_OPEN:
-		return k.endJob(ctx, &task, job, types.JOB_STATUS_EXPIRED)
-	case types.JOB_STATUS_CLAIMED:
-		addr, err := k.parseAddr("miner", job.Miner)
-		if err != nil {
-			return err
-		}
-		w, err := k.getWorker(ctx, addr, job.Miner)
-		if err != nil {
-			return err
-		}
-		if w.OpenItems > 0 {
-			w.OpenItems--
-		}
-		w.MissedCount++
-		if err := k.slash(ctx, addr, &w, p.ClaimLapseSlashBps, "claim missed its training deadline"); err != nil {
-			return err
-		}
-		miner := job.Miner
-		reopened, err := k.reopenJob(ctx, &task, job, p, ctx.BlockHeight())
-		if err != nil {
-			return err
-		}
-		return emit(ctx, &types.EventClaimLapsed{TaskId: taskID, JobIndex: idx, Miner: miner, Reopened: reopened})
-	case types.JOB_STATUS_ASSIGNED:
-		return k.settleJob(ctx, job, true)
+	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.RevealDeadline, id)); err != nil {
+		return err
 	}
-	return nil
+	return emit(ctx, &types.EventProofVerifiersAssigned{Id: id, Verifiers: chosen, CommitDeadline: proof.CommitDeadline, RevealDeadline: proof.RevealDeadline})
 }
 
-// completeUnbonding returns a matured bond and removes the worker.
-func (k Keeper) completeUnbonding(ctx sdk.Context, addr sdk.AccAddress, height int64) error {
-	w, err := k.Workers.Get(ctx, addr)
-	if errors.Is(err, collections.ErrNotFound) {
-		return nil
-	} else if err != nil {
+// recordBlockHash keeps this block's header hash as an anchor and forgets
+// the one that left the window: one write and one delete per block.
+func (k Keeper) recordBlockHash(ctx sdk.Context, p types.Params) error {
+	h := ctx.BlockHeight()
+	if err := k.BlockHashes.Set(ctx, h, blockSeed(ctx)); err != nil {
 		return err
 	}
-	if w.Status != types.WORKER_STATUS_UNBONDING || w.UnbondHeight != height {
+	return k.BlockHashes.Remove(ctx, h-int64(p.AnchorWindowBlocks))
+}
+
+// retarget moves the target every retarget_interval_blocks.
+func (k Keeper) retarget(ctx sdk.Context, p types.Params) error {
+	if ctx.BlockHeight()%int64(p.RetargetIntervalBlocks) != 0 {
 		return nil
 	}
-	if w.Bond.IsPositive() {
-		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, addr, sdk.NewCoins(w.Bond)); err != nil {
-			return err
-		}
-	}
-	if err := k.Workers.Remove(ctx, addr); err != nil {
+	oldBz, err := k.Target.Get(ctx)
+	if err != nil {
 		return err
 	}
-	returned := w.Bond
-	if returned.Denom == "" {
-		returned = sdk.NewCoin(types.DefaultDenom, sdkmath.ZeroInt())
+	old, err := pouw.ParseTarget(oldBz)
+	if err != nil {
+		return err
 	}
-	return emit(ctx, &types.EventWorkerUnbonded{Address: w.Address, Returned: returned})
+	n, err := k.IntervalAccepted.Get(ctx)
+	if err != nil && !errors.Is(err, collections.ErrNotFound) {
+		return err
+	}
+	next := pouw.Retarget(old, n, p.TargetProofsPerInterval, p.MaxRetargetFactor)
+	if err := k.Target.Set(ctx, next[:]); err != nil {
+		return err
+	}
+	if err := k.IntervalAccepted.Set(ctx, 0); err != nil {
+		return err
+	}
+	return emit(ctx, &types.EventTargetRetargeted{OldTarget: old[:], NewTarget: next[:], Accepted: n})
 }
