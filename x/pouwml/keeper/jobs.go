@@ -275,7 +275,7 @@ func (k Keeper) endJob(ctx context.Context, task *types.Task, job types.Job, sta
 
 // deadlinePassed handles a job whose deadline at height has passed, if that
 // deadline is still the job's current one (otherwise the entry is stale).
-func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx uint32, p types.Params) error {
+func (k Keeper) deadlinePassed(ctx context.Context, height int64, taskID uint64, idx uint32, p types.Params) error {
 	job, err := k.getJob(ctx, taskID, idx)
 	if err != nil {
 		return err
@@ -310,7 +310,7 @@ func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx
 			return err
 		}
 		miner := job.Miner
-		reopened, err := k.reopenJob(ctx, &task, job, p, ctx.BlockHeight())
+		reopened, err := k.reopenJob(ctx, &task, job, p, sdk.UnwrapSDKContext(ctx).BlockHeight())
 		if err != nil {
 			return err
 		}
@@ -319,4 +319,13 @@ func (k Keeper) deadlinePassed(ctx sdk.Context, height int64, taskID uint64, idx
 		return k.settleJob(ctx, job, true)
 	}
 	return nil
+}
+
+// enforceJobDeadlines handles the job deadlines that passed by this block
+// (up to max_deadlines_per_block).
+func (k Keeper) enforceJobDeadlines(ctx context.Context, p types.Params, height int64) error {
+	return drainQueue(ctx, k, "deadline", k.DeadlineQueue, collections.NewPrefixUntilTripleRange[int64, uint64, uint32](height), p.MaxDeadlinesPerBlock,
+		func(c context.Context, key QueueKey) error {
+			return k.deadlinePassed(c, key.K1(), key.K2(), key.K3(), p)
+		})
 }

@@ -103,12 +103,12 @@ func (k Keeper) poolRemove(ctx context.Context, addr sdk.AccAddress) error {
 // (the miner), jailed or under-bonded verifiers and repeats; if that finds
 // fewer than want, a linear sweep of at most 256 slots after the last draw
 // fills in. It marks each chosen verifier with one more open item.
-func (k Keeper) drawVerifiers(ctx sdk.Context, want int, exclude string, p types.Params, drawSlot func(i uint32, size uint64) uint64) ([]string, error) {
+func (k Keeper) drawVerifiers(ctx context.Context, want int, exclude string, p types.Params, drawSlot func(i uint32, size uint64) uint64) ([]string, error) {
 	size, err := k.VerifierPoolSize.Get(ctx)
 	if err != nil && !errors.Is(err, collections.ErrNotFound) {
 		return nil, err
 	}
-	height := ctx.BlockHeight()
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	var chosen []string
 	var chosenAddrs []sdk.AccAddress
 	consider := func(slot uint64) error {
@@ -163,7 +163,7 @@ func (k Keeper) drawVerifiers(ctx sdk.Context, want int, exclude string, p types
 // assignVerifiers draws a submitted job's verifiers from the block seed. A
 // job gets fewer than verifiers_per_job only when fewer are eligible; with
 // none it waits assignRetryDelay blocks.
-func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed []byte, p types.Params) error {
+func (k Keeper) assignVerifiers(ctx context.Context, taskID uint64, idx uint32, seed []byte, p types.Params) error {
 	job, err := k.getJob(ctx, taskID, idx)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed
 	if err != nil {
 		return err
 	}
-	height := ctx.BlockHeight()
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	chosen, err := k.drawVerifiers(ctx, int(task.VerifiersPerJob), job.Miner, p, func(i uint32, size uint64) uint64 {
 		return AssignmentDraw(seed, taskID, idx, job.Attempts, i, size)
 	})
@@ -201,12 +201,12 @@ func (k Keeper) assignVerifiers(ctx sdk.Context, taskID uint64, idx uint32, seed
 
 // assignProofVerifiers draws a pending proof's verifiers and opens its
 // commit phase.
-func (k Keeper) assignProofVerifiers(ctx sdk.Context, id uint64, seed []byte, p types.Params) error {
+func (k Keeper) assignProofVerifiers(ctx context.Context, id uint64, seed []byte, p types.Params) error {
 	proof, err := k.getProof(ctx, id)
 	if err != nil || proof.Status != types.PROOF_STATUS_PENDING {
 		return err
 	}
-	height := ctx.BlockHeight()
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	chosen, err := k.drawVerifiers(ctx, int(p.VerifiersPerProof), proof.Miner, p, func(i uint32, size uint64) uint64 {
 		return ProofDraw(seed, id, i, size)
 	})
@@ -234,8 +234,8 @@ func (k Keeper) assignProofVerifiers(ctx sdk.Context, id uint64, seed []byte, p 
 
 // recordBlockHash keeps this block's header hash as an anchor and forgets
 // the one that left the window: one write and one delete per block.
-func (k Keeper) recordBlockHash(ctx sdk.Context, p types.Params) error {
-	h := ctx.BlockHeight()
+func (k Keeper) recordBlockHash(ctx context.Context, p types.Params) error {
+	h := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	if err := k.BlockHashes.Set(ctx, h, blockSeed(ctx)); err != nil {
 		return err
 	}
@@ -243,8 +243,8 @@ func (k Keeper) recordBlockHash(ctx sdk.Context, p types.Params) error {
 }
 
 // retarget moves the target every retarget_interval_blocks.
-func (k Keeper) retarget(ctx sdk.Context, p types.Params) error {
-	if ctx.BlockHeight()%int64(p.RetargetIntervalBlocks) != 0 {
+func (k Keeper) retarget(ctx context.Context, p types.Params) error {
+	if sdk.UnwrapSDKContext(ctx).BlockHeight()%int64(p.RetargetIntervalBlocks) != 0 {
 		return nil
 	}
 	oldBz, err := k.Target.Get(ctx)
@@ -267,4 +267,20 @@ func (k Keeper) retarget(ctx sdk.Context, p types.Params) error {
 		return err
 	}
 	return emit(ctx, &types.EventTargetRetargeted{OldTarget: old[:], NewTarget: next[:], Accepted: n})
+}
+
+// assignJobs draws the verifiers of results submitted in the previous block
+// (up to max_assignments_per_block) from this block's seed.
+func (k Keeper) assignJobs(ctx context.Context, p types.Params, height int64, seed []byte) error {
+	return drainQueue(ctx, k, "assign", k.AssignmentQueue, collections.NewPrefixUntilTripleRange[int64, uint64, uint32](height), p.MaxAssignmentsPerBlock,
+		func(c context.Context, key QueueKey) error { return k.assignVerifiers(c, key.K2(), key.K3(), seed, p) })
+}
+
+// assignProofs draws the verifiers of proofs submitted in the previous block
+// (up to max_proofs_per_block) from this block's seed.
+func (k Keeper) assignProofs(ctx context.Context, p types.Params, height int64, seed []byte) error {
+	return drainQueue(ctx, k, "proof-assign", k.ProofQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxProofsPerBlock,
+		func(c context.Context, key collections.Pair[int64, uint64]) error {
+			return k.assignProofVerifiers(c, key.K2(), seed, p)
+		})
 }

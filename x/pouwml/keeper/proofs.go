@@ -316,7 +316,7 @@ func (s msgServer) RevealVerdict(ctx context.Context, msg *types.MsgRevealVerdic
 		return nil, err
 	}
 	if proof.Accepts+proof.Rejects == proof.Commits && proof.Commits == uint32(len(proof.Verifiers)) {
-		return &types.MsgRevealVerdictResponse{Settled: true}, s.k.settleProof(sdk.UnwrapSDKContext(ctx), proof)
+		return &types.MsgRevealVerdictResponse{Settled: true}, s.k.settleProof(ctx, proof)
 	}
 	return &types.MsgRevealVerdictResponse{}, nil
 }
@@ -324,7 +324,7 @@ func (s msgServer) RevealVerdict(ctx context.Context, msg *types.MsgRevealVerdic
 // proofDeadline ends a verdict phase: at the commit deadline the reveal
 // phase opens (with whoever committed); at the reveal deadline the proof
 // settles with whoever revealed.
-func (k Keeper) proofDeadline(ctx sdk.Context, height int64, id uint64) error {
+func (k Keeper) proofDeadline(ctx context.Context, height int64, id uint64) error {
 	proof, err := k.getProof(ctx, id)
 	if err != nil {
 		return err
@@ -337,4 +337,13 @@ func (k Keeper) proofDeadline(ctx sdk.Context, height int64, id uint64) error {
 		return k.settleProof(ctx, proof)
 	}
 	return nil // stale
+}
+
+// endVerdictPhases ends the verdict phases that passed by this block (up to
+// max_proofs_per_block).
+func (k Keeper) endVerdictPhases(ctx context.Context, p types.Params, height int64) error {
+	return drainQueue(ctx, k, "proof-deadline", k.ProofDeadlineQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxProofsPerBlock,
+		func(c context.Context, key collections.Pair[int64, uint64]) error {
+			return k.proofDeadline(c, key.K1(), key.K2())
+		})
 }

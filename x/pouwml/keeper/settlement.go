@@ -196,7 +196,7 @@ func sameHash(a, b []byte) bool { return bytes.Equal(a, b) }
 // verifiers and quorum q: q accepts pay the reward; q rejects slash and
 // jail the miner; otherwise the proof is UNDECIDED. Verifiers that did not
 // reveal, or voted against a decided outcome, lose verifier_miss_slash_bps.
-func (k Keeper) settleProof(ctx sdk.Context, proof types.Proof) error {
+func (k Keeper) settleProof(ctx context.Context, proof types.Proof) error {
 	p, err := k.Params.Get(ctx)
 	if err != nil {
 		return err
@@ -281,7 +281,7 @@ func (k Keeper) settleProof(ctx sdk.Context, proof types.Proof) error {
 			}
 		}
 	}
-	proof.SettledHeight = ctx.BlockHeight()
+	proof.SettledHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
 	if err := k.Proofs.Set(ctx, proof.Id, proof); err != nil {
 		return err
 	}

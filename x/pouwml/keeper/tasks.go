@@ -193,3 +193,21 @@ func (k Keeper) jobFinal(ctx context.Context, task *types.Task) error {
 	}
 	return k.closeTask(ctx, task)
 }
+
+// seedTasks gives every task submitted in the previous block (up to
+// max_seeds_per_block) this block's header hash as its fold seed.
+func (k Keeper) seedTasks(ctx context.Context, p types.Params, height int64) error {
+	seed := blockSeed(ctx)
+	return drainQueue(ctx, k, "seed", k.SeedQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxSeedsPerBlock,
+		func(c context.Context, key collections.Pair[int64, uint64]) error {
+			task, err := k.getTask(c, key.K2())
+			if err != nil || task.Status.IsFinal() || len(task.FoldSeed) > 0 {
+				return err
+			}
+			task.FoldSeed = seed
+			if err := k.Tasks.Set(c, task.Id, task); err != nil {
+				return err
+			}
+			return emit(c, &types.EventTaskSeeded{Id: task.Id, FoldSeed: seed})
+		})
+}

@@ -175,7 +175,7 @@ func (k Keeper) jail(ctx context.Context, addr sdk.AccAddress, w *types.Worker, 
 }
 
 // completeUnbonding returns a matured bond and removes the worker.
-func (k Keeper) completeUnbonding(ctx sdk.Context, addr sdk.AccAddress, height int64) error {
+func (k Keeper) completeUnbonding(ctx context.Context, addr sdk.AccAddress, height int64) error {
 	w, err := k.Workers.Get(ctx, addr)
 	if errors.Is(err, collections.ErrNotFound) {
 		return nil
@@ -198,4 +198,13 @@ func (k Keeper) completeUnbonding(ctx sdk.Context, addr sdk.AccAddress, height i
 		returned = sdk.NewCoin(types.DefaultDenom, sdkmath.ZeroInt())
 	}
 	return emit(ctx, &types.EventWorkerUnbonded{Address: w.Address, Returned: returned})
+}
+
+// returnMaturedBonds returns the bonds whose unbonding ends by this block
+// (up to max_unbondings_per_block).
+func (k Keeper) returnMaturedBonds(ctx context.Context, p types.Params, height int64) error {
+	return drainQueue(ctx, k, "unbond", k.UnbondingQueue, collections.NewPrefixUntilPairRange[int64, sdk.AccAddress](height), p.MaxUnbondingsPerBlock,
+		func(c context.Context, key collections.Pair[int64, sdk.AccAddress]) error {
+			return k.completeUnbonding(c, key.K2(), key.K1())
+		})
 }
