@@ -237,14 +237,14 @@ func (k Keeper) clearEvaluations(ctx context.Context, taskID uint64, idx uint32)
 }
 
 // reopenJob sends a job back to OPEN with a fresh claim window, or fails it
-// when its attempts are used up. It saves the job and the task. It reports
-// whether the job reopened.
-func (k Keeper) reopenJob(ctx context.Context, task *types.Task, job types.Job, p types.Params, height int64) (bool, error) {
+// when its attempts are used up (exhausted). It saves the job and the task.
+// It reports whether the job reopened.
+func (k Keeper) reopenJob(ctx context.Context, task *types.Task, job types.Job, exhausted bool, height int64) (bool, error) {
 	key := collections.Join(job.TaskId, job.Index)
 	if err := k.clearEvaluations(ctx, job.TaskId, job.Index); err != nil {
 		return false, err
 	}
-	if job.Attempts >= p.MaxJobAttempts {
+	if exhausted {
 		return false, k.endJob(ctx, task, job, types.JOB_STATUS_FAILED)
 	}
 	job.Status = types.JOB_STATUS_OPEN
@@ -310,7 +310,7 @@ func (k Keeper) deadlinePassed(ctx context.Context, height int64, taskID uint64,
 			return err
 		}
 		miner := job.Miner
-		reopened, err := k.reopenJob(ctx, &task, job, p, sdk.UnwrapSDKContext(ctx).BlockHeight())
+		reopened, err := k.reopenJob(ctx, &task, job, attemptsUsedUp(job.Attempts, p), sdk.UnwrapSDKContext(ctx).BlockHeight())
 		if err != nil {
 			return err
 		}

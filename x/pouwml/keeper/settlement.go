@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
@@ -14,19 +15,124 @@ import (
 )
 
 // Settlement: deciding a job from its evaluations and a proof from its
-// verdicts, and paying out a task's fee when it closes.
+// verdicts, and paying out a task's fee when it closes. The rules of
+// x/pouwml/README.md ("Settlement", "Proof of useful work") are the pure
+// functions decideJob and decideProof, which see plain values and touch no
+// store; settleJob and settleProof read their inputs and apply the decision.
 
-// settleJob decides an ASSIGNED job once every verifier reported, or at its
-// evaluation deadline (atDeadline) with whoever reported:
-//   - a quorum evaluated the miner's model hash: the verified value is the
-//     median of their values; a claim off by more than the tolerance is
-//     slashed and jailed (the verified value still stands);
-//   - a quorum evaluated some other hash: the result is rejected, the miner
-//     slashed and jailed, the job reopened (or failed after max attempts);
-//   - no quorum (only at the deadline): the result is re-queued for fresh
-//     verifiers (or the job fails after max attempts).
-//
-// At the deadline, assigned verifiers who did not report are slashed.
+// jobReport is one verifier's evaluation as settlement sees it.
+type jobReport struct {
+	Verifier  string
+	SameModel bool   // evaluated the model hash the miner submitted
+	ValuePpm  uint64 // its value of the task's metric
+}
+
+// jobInputs is everything decideJob looks at.
+type jobInputs struct {
+	Assigned   []string    // the job's verifiers
+	Reports    []jobReport // in verifier-address order
+	ClaimedPpm uint64      // the miner's claim on the task's metric
+	Attempts   uint32      // claims and verification rounds so far
+	AtDeadline bool        // the evaluation deadline passed (else every verifier reported)
+}
+
+// jobAction is what settlement does with a job's result.
+type jobAction int
+
+const (
+	// jobWait: no quorum yet and the deadline has not passed; nothing changes.
+	jobWait jobAction = iota
+	// jobAccept: a quorum evaluated the miner's model and the claim is
+	// within metric_tolerance_ppm of their median: SETTLED, ACCEPTED.
+	jobAccept
+	// jobMisclaim: a quorum evaluated the miner's model but the claim is
+	// off: SETTLED, MISCLAIMED at the median; the miner is slashed and jailed.
+	jobMisclaim
+	// jobReject: a quorum evaluated another model: the result is rejected,
+	// the miner slashed and jailed, the job reopened (or FAILED).
+	jobReject
+	// jobRedraw: no quorum at the deadline: fresh verifiers for the same
+	// result (or FAILED).
+	jobRedraw
+)
+
+// jobDecision is what settleJob applies.
+type jobDecision struct {
+	Action jobAction
+	// Absent are the assigned verifiers with no report at the deadline;
+	// each loses AbsentSlashBps of its bond.
+	Absent         []string
+	AbsentSlashBps uint32
+	// VerifiedPpm (accept, misclaim) is the median of the quorum's values.
+	VerifiedPpm uint64
+	// Outliers (accept, misclaim) are the reports on another model or
+	// further than outlier_ppm from the median, in report order.
+	Outliers []jobReport
+	// MinerSlashBps (misclaim, reject) is burned from the miner's bond and
+	// the miner is jailed for MinerJailBlocks.
+	MinerSlashBps   uint32
+	MinerJailBlocks uint64
+	// Exhausted (reject, redraw): max_job_attempts are used up, so the job
+	// FAILS instead of reopening (reject) or being re-queued (redraw).
+	Exhausted bool
+}
+
+// decideJob applies the settlement rules to a job's reports.
+func decideJob(in jobInputs, p types.Params) jobDecision {
+	var d jobDecision
+	if in.AtDeadline {
+		for _, v := range in.Assigned {
+			if !slices.ContainsFunc(in.Reports, func(r jobReport) bool { return r.Verifier == v }) {
+				d.Absent = append(d.Absent, v)
+			}
+		}
+		if len(d.Absent) > 0 {
+			d.AbsentSlashBps = p.VerifierMissSlashBps
+		}
+	}
+	q := types.Quorum(len(in.Assigned), p.QuorumBps)
+	var values []uint64
+	others := 0
+	for _, r := range in.Reports {
+		if r.SameModel {
+			values = append(values, r.ValuePpm)
+		} else {
+			others++
+		}
+	}
+	switch {
+	case q > 0 && len(values) >= q:
+		median := types.Median(values)
+		d.VerifiedPpm = median
+		for _, r := range in.Reports {
+			if !r.SameModel || types.AbsDiff(r.ValuePpm, median) > uint64(p.OutlierPpm) {
+				d.Outliers = append(d.Outliers, r)
+			}
+		}
+		if types.AbsDiff(in.ClaimedPpm, median) <= uint64(p.MetricTolerancePpm) {
+			d.Action = jobAccept
+		} else {
+			d.Action, d.MinerSlashBps, d.MinerJailBlocks = jobMisclaim, p.MisclaimSlashBps, p.JailBlocks
+		}
+	case q > 0 && others >= q:
+		d.Action, d.MinerSlashBps, d.MinerJailBlocks = jobReject, p.MisclaimSlashBps, p.JailBlocks
+		d.Exhausted = attemptsUsedUp(in.Attempts, p)
+	case !in.AtDeadline:
+		d.Action = jobWait // cannot happen when all reported; kept for safety
+	default:
+		d.Action = jobRedraw
+		d.Exhausted = in.Attempts+1 > p.MaxJobAttempts // this round counts as one more
+	}
+	return d
+}
+
+// attemptsUsedUp reports whether a job that made attempts claims and
+// verification rounds may not be claimed again.
+func attemptsUsedUp(attempts uint32, p types.Params) bool { return attempts >= p.MaxJobAttempts }
+
+// settleJob settles an ASSIGNED job once every verifier reported, or at its
+// evaluation deadline (atDeadline) with whoever reported: it reads the
+// reports, asks decideJob and applies the decision.
 func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) error {
 	p, err := k.Params.Get(ctx)
 	if err != nil {
@@ -40,20 +146,20 @@ func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) e
 	if err != nil {
 		return err
 	}
-	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
-	if atDeadline {
-		if err := k.penaliseAbsent(ctx, job, evals, p); err != nil {
-			return err
-		}
-	}
-	q := types.Quorum(len(job.Verifiers), p.QuorumBps)
-	var matching, other []types.Evaluation
+	metric := task.Cv.Metric
+	in := jobInputs{Assigned: job.Verifiers, ClaimedPpm: job.Claimed.Value(metric), Attempts: job.Attempts, AtDeadline: atDeadline}
 	for _, e := range evals {
-		if sameHash(e.ModelHash, job.ModelHash) {
-			matching = append(matching, e)
-		} else {
-			other = append(other, e)
-		}
+		in.Reports = append(in.Reports, jobReport{Verifier: e.Verifier, SameModel: bytes.Equal(e.ModelHash, job.ModelHash), ValuePpm: e.Metrics.Value(metric)})
+	}
+	return k.applyJobDecision(ctx, &task, job, len(evals), decideJob(in, p))
+}
+
+// applyJobDecision carries out a jobDecision on the job, its task, its
+// miner and its verifiers; reports is how many verifiers reported.
+func (k Keeper) applyJobDecision(ctx context.Context, task *types.Task, job types.Job, reports int, d jobDecision) error {
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	if err := k.penaliseAbsent(ctx, d.Absent, d.AbsentSlashBps); err != nil {
+		return err
 	}
 	minerAddr, err := k.parseAddr("miner", job.Miner)
 	if err != nil {
@@ -64,26 +170,17 @@ func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) e
 		return err
 	}
 	key := collections.Join(job.TaskId, job.Index)
-	switch {
-	case q > 0 && len(matching) >= q:
-		values := make([]uint64, len(matching))
-		for i, e := range matching {
-			values[i] = e.Metrics.Value(task.Cv.Metric)
-		}
-		median := types.Median(values)
-		for _, e := range evals {
-			v := e.Metrics.Value(task.Cv.Metric)
-			if sameHash(e.ModelHash, job.ModelHash) && types.AbsDiff(v, median) <= uint64(p.OutlierPpm) {
-				continue
-			}
-			if err := k.recordOutlier(ctx, e, v, median); err != nil {
+	switch d.Action {
+	case jobAccept, jobMisclaim:
+		for _, r := range d.Outliers {
+			if err := k.recordOutlier(ctx, job.TaskId, job.Index, r, d.VerifiedPpm); err != nil {
 				return err
 			}
 		}
-		job.VerifiedPpm = median
+		job.VerifiedPpm = d.VerifiedPpm
 		job.Status = types.JOB_STATUS_SETTLED
 		job.SettledHeight = height
-		if types.AbsDiff(job.Claimed.Value(task.Cv.Metric), median) <= uint64(p.MetricTolerancePpm) {
+		if d.Action == jobAccept {
 			job.Outcome = types.JOB_OUTCOME_ACCEPTED
 			miner.AcceptedCount++
 			if err := k.Workers.Set(ctx, minerAddr, miner); err != nil {
@@ -92,46 +189,43 @@ func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) e
 		} else {
 			job.Outcome = types.JOB_OUTCOME_MISCLAIMED
 			miner.RejectedCount++
-			if err := k.slash(ctx, minerAddr, &miner, p.MisclaimSlashBps, "claimed metric off the verified median by more than the tolerance"); err != nil {
+			if err := k.slash(ctx, minerAddr, &miner, d.MinerSlashBps, "claimed metric off the verified median by more than the tolerance"); err != nil {
 				return err
 			}
-			if err := k.jail(ctx, minerAddr, &miner, p, "misclaimed metric"); err != nil {
+			if err := k.jail(ctx, minerAddr, &miner, d.MinerJailBlocks, "misclaimed metric"); err != nil {
 				return err
 			}
 		}
 		if err := k.Jobs.Set(ctx, key, job); err != nil {
 			return err
 		}
-		if err := emit(ctx, &types.EventJobSettled{TaskId: job.TaskId, JobIndex: job.Index, VerifiedPpm: median, Outcome: job.Outcome, Reports: uint32(len(evals))}); err != nil {
+		if err := emit(ctx, &types.EventJobSettled{TaskId: job.TaskId, JobIndex: job.Index, VerifiedPpm: d.VerifiedPpm, Outcome: job.Outcome, Reports: uint32(reports)}); err != nil {
 			return err
 		}
 		task.JobsEvaluating--
-		return k.jobFinal(ctx, &task)
-	case q > 0 && len(other) >= q:
+		return k.jobFinal(ctx, task)
+	case jobReject:
 		miner.RejectedCount++
-		if err := k.slash(ctx, minerAddr, &miner, p.MisclaimSlashBps, "verifiers evaluated a different model than the one claimed"); err != nil {
+		if err := k.slash(ctx, minerAddr, &miner, d.MinerSlashBps, "verifiers evaluated a different model than the one claimed"); err != nil {
 			return err
 		}
-		if err := k.jail(ctx, minerAddr, &miner, p, "model hash mismatch"); err != nil {
+		if err := k.jail(ctx, minerAddr, &miner, d.MinerJailBlocks, "model hash mismatch"); err != nil {
 			return err
 		}
 		task.JobsEvaluating--
-		reopened, err := k.reopenJob(ctx, &task, job, p, height)
+		reopened, err := k.reopenJob(ctx, task, job, d.Exhausted, height)
 		if err != nil {
 			return err
 		}
 		return emit(ctx, &types.EventJobRejected{TaskId: job.TaskId, JobIndex: job.Index, Miner: job.Miner, Reason: "a quorum of verifiers evaluated a different model hash", Reopened: reopened})
-	case !atDeadline:
-		return nil // wait for the deadline; cannot happen when all reported, kept for safety
-	default:
-		// No quorum either way: draw fresh verifiers for the same result.
+	case jobRedraw:
 		if err := k.clearEvaluations(ctx, job.TaskId, job.Index); err != nil {
 			return err
 		}
 		job.Attempts++
-		if job.Attempts > p.MaxJobAttempts {
+		if d.Exhausted {
 			task.JobsEvaluating--
-			return k.endJob(ctx, &task, job, types.JOB_STATUS_FAILED)
+			return k.endJob(ctx, task, job, types.JOB_STATUS_FAILED)
 		}
 		job.Status = types.JOB_STATUS_SUBMITTED
 		job.Verifiers, job.Reports, job.Deadline, job.AssignedHeight = nil, 0, 0, 0
@@ -140,14 +234,16 @@ func (k Keeper) settleJob(ctx context.Context, job types.Job, atDeadline bool) e
 		}
 		return k.AssignmentQueue.Set(ctx, collections.Join3(height+1, job.TaskId, job.Index))
 	}
+	return nil // jobWait
 }
 
-func (k Keeper) recordOutlier(ctx context.Context, e types.Evaluation, v, median uint64) error {
-	addr, err := k.parseAddr("verifier", e.Verifier)
+// recordOutlier counts an outlying report against its verifier.
+func (k Keeper) recordOutlier(ctx context.Context, taskID uint64, idx uint32, r jobReport, median uint64) error {
+	addr, err := k.parseAddr("verifier", r.Verifier)
 	if err != nil {
 		return err
 	}
-	w, err := k.getWorker(ctx, addr, e.Verifier)
+	w, err := k.getWorker(ctx, addr, r.Verifier)
 	if err != nil {
 		return err
 	}
@@ -155,21 +251,13 @@ func (k Keeper) recordOutlier(ctx context.Context, e types.Evaluation, v, median
 	if err := k.Workers.Set(ctx, addr, w); err != nil {
 		return err
 	}
-	return emit(ctx, &types.EventVerifierOutlier{Address: e.Verifier, TaskId: e.TaskId, JobIndex: e.JobIndex, ReportedPpm: v, MedianPpm: median})
+	return emit(ctx, &types.EventVerifierOutlier{Address: r.Verifier, TaskId: taskID, JobIndex: idx, ReportedPpm: r.ValuePpm, MedianPpm: median})
 }
 
-// penaliseAbsent slashes assigned verifiers that did not report by the deadline.
-func (k Keeper) penaliseAbsent(ctx context.Context, job types.Job, evals []types.Evaluation, p types.Params) error {
-	for _, v := range job.Verifiers {
-		reported := false
-		for _, e := range evals {
-			if e.Verifier == v {
-				reported = true
-			}
-		}
-		if reported {
-			continue
-		}
+// penaliseAbsent slashes assigned verifiers that did not report by the
+// deadline and releases their assignment.
+func (k Keeper) penaliseAbsent(ctx context.Context, absent []string, bps uint32) error {
+	for _, v := range absent {
 		addr, err := k.parseAddr("verifier", v)
 		if err != nil {
 			return err
@@ -182,26 +270,90 @@ func (k Keeper) penaliseAbsent(ctx context.Context, job types.Job, evals []types
 		if w.OpenItems > 0 {
 			w.OpenItems--
 		}
-		if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "missed an evaluation deadline"); err != nil {
+		if err := k.slash(ctx, addr, &w, bps, "missed an evaluation deadline"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// sameHash compares model hashes.
-func sameHash(a, b []byte) bool { return bytes.Equal(a, b) }
+// proofVote is one assigned verifier's verdict as settlement sees it.
+type proofVote struct {
+	Verifier string
+	Revealed bool // committed and revealed in time
+	Accept   bool // the revealed verdict (only if Revealed)
+}
 
-// settleProof decides a proof from its revealed verdicts. With n assigned
-// verifiers and quorum q: q accepts pay the reward; q rejects slash and
-// jail the miner; otherwise the proof is UNDECIDED. Verifiers that did not
-// reveal, or voted against a decided outcome, lose verifier_miss_slash_bps.
+// proofInputs is everything decideProof looks at.
+type proofInputs struct {
+	Votes            []proofVote // one per assigned verifier, in assignment order
+	Accepts, Rejects uint32      // the proof's revealed accepts and rejects
+}
+
+// voteFate is what happens to one verifier when a proof settles.
+type voteFate int
+
+const (
+	// voteKept: revealed, and on the winning side or the proof is undecided.
+	voteKept voteFate = iota
+	// voteMissed: never revealed; counted missed and slashed.
+	voteMissed
+	// voteAgainst: revealed against the decided outcome; counted an
+	// outlier and slashed.
+	voteAgainst
+)
+
+// proofDecision is what settleProof applies.
+type proofDecision struct {
+	Status types.ProofStatus // ACCEPTED, REJECTED or UNDECIDED
+	// Reward (ACCEPTED) is owed to the miner from the reward pool, which
+	// pays what it holds if less; a zero coin otherwise.
+	Reward sdk.Coin
+	// MinerSlashBps (REJECTED) is burned from the miner's bond and the
+	// miner is jailed for MinerJailBlocks.
+	MinerSlashBps   uint32
+	MinerJailBlocks uint64
+	// Fates has one entry per vote; the slashed lose VerifierSlashBps.
+	Fates            []voteFate
+	VerifierSlashBps uint32
+}
+
+// decideProof applies the proof settlement rules to its verdicts. With n
+// assigned verifiers and quorum q: q accepts pay the reward; q rejects
+// slash and jail the miner; otherwise the proof is UNDECIDED. Verifiers that
+// did not reveal, or voted against a decided outcome, are slashed.
+func decideProof(in proofInputs, p types.Params) proofDecision {
+	d := proofDecision{Reward: sdk.NewCoin(p.RewardPerProof.Denom, sdkmath.ZeroInt()), VerifierSlashBps: p.VerifierMissSlashBps}
+	q := uint32(types.Quorum(len(in.Votes), p.QuorumBps))
+	switch {
+	case in.Accepts >= q:
+		d.Status, d.Reward = types.PROOF_STATUS_ACCEPTED, p.RewardPerProof
+	case in.Rejects >= q:
+		d.Status, d.MinerSlashBps, d.MinerJailBlocks = types.PROOF_STATUS_REJECTED, p.ProofSlashBps, p.JailBlocks
+	default:
+		d.Status = types.PROOF_STATUS_UNDECIDED
+	}
+	decided := d.Status != types.PROOF_STATUS_UNDECIDED
+	d.Fates = make([]voteFate, len(in.Votes))
+	for i, v := range in.Votes {
+		switch {
+		case !v.Revealed:
+			d.Fates[i] = voteMissed
+		case decided && v.Accept != (d.Status == types.PROOF_STATUS_ACCEPTED):
+			d.Fates[i] = voteAgainst
+		}
+	}
+	return d
+}
+
+// settleProof settles a proof from its revealed verdicts (all revealed, or
+// at the reveal deadline): it reads the votes, asks decideProof and applies
+// the decision.
 func (k Keeper) settleProof(ctx context.Context, proof types.Proof) error {
 	p, err := k.Params.Get(ctx)
 	if err != nil {
 		return err
 	}
-	q := uint32(types.Quorum(len(proof.Verifiers), p.QuorumBps))
 	minerAddr, err := k.parseAddr("miner", proof.Miner)
 	if err != nil {
 		return err
@@ -210,13 +362,26 @@ func (k Keeper) settleProof(ctx context.Context, proof types.Proof) error {
 	if err != nil {
 		return err
 	}
-	reward := sdk.NewCoin(p.RewardPerProof.Denom, sdkmath.ZeroInt())
-	switch {
-	case proof.Accepts >= q:
-		proof.Status = types.PROOF_STATUS_ACCEPTED
+	in := proofInputs{Accepts: proof.Accepts, Rejects: proof.Rejects}
+	addrs := make([]sdk.AccAddress, len(proof.Verifiers))
+	for i, v := range proof.Verifiers {
+		if addrs[i], err = k.parseAddr("verifier", v); err != nil {
+			return err
+		}
+		verdict, err := k.Verdicts.Get(ctx, collections.Join(proof.Id, addrs[i]))
+		if err != nil && !errors.Is(err, collections.ErrNotFound) {
+			return err
+		}
+		in.Votes = append(in.Votes, proofVote{Verifier: v, Revealed: err == nil && verdict.Revealed, Accept: verdict.Accept})
+	}
+	d := decideProof(in, p)
+
+	reward := sdk.NewCoin(d.Reward.Denom, sdkmath.ZeroInt())
+	switch d.Status {
+	case types.PROOF_STATUS_ACCEPTED:
 		pool := k.auth.GetModuleAddress(types.RewardPoolName)
-		avail := k.bank.SpendableCoins(ctx, pool).AmountOf(p.RewardPerProof.Denom)
-		reward.Amount = sdkmath.MinInt(avail, p.RewardPerProof.Amount)
+		avail := k.bank.SpendableCoins(ctx, pool).AmountOf(d.Reward.Denom)
+		reward.Amount = sdkmath.MinInt(avail, d.Reward.Amount)
 		if reward.IsPositive() {
 			if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.RewardPoolName, minerAddr, sdk.NewCoins(reward)); err != nil {
 				return err
@@ -233,54 +398,41 @@ func (k Keeper) settleProof(ctx context.Context, proof types.Proof) error {
 		if err := k.IntervalAccepted.Set(ctx, n+1); err != nil {
 			return err
 		}
-	case proof.Rejects >= q:
-		proof.Status = types.PROOF_STATUS_REJECTED
+	case types.PROOF_STATUS_REJECTED:
 		miner.RejectedCount++
-		if err := k.slash(ctx, minerAddr, &miner, p.ProofSlashBps, "proof rejected by a quorum of verifiers"); err != nil {
+		if err := k.slash(ctx, minerAddr, &miner, d.MinerSlashBps, "proof rejected by a quorum of verifiers"); err != nil {
 			return err
 		}
-		if err := k.jail(ctx, minerAddr, &miner, p, "rejected proof"); err != nil {
+		if err := k.jail(ctx, minerAddr, &miner, d.MinerJailBlocks, "rejected proof"); err != nil {
 			return err
 		}
-	default:
-		proof.Status = types.PROOF_STATUS_UNDECIDED
 	}
-	decided := proof.Status != types.PROOF_STATUS_UNDECIDED
-	for _, v := range proof.Verifiers {
-		addr, err := k.parseAddr("verifier", v)
-		if err != nil {
-			return err
-		}
-		verdict, err := k.Verdicts.Get(ctx, collections.Join(proof.Id, addr))
-		revealed := err == nil && verdict.Revealed
-		if err != nil && !errors.Is(err, collections.ErrNotFound) {
-			return err
-		}
-		w, err := k.getWorker(ctx, addr, v)
+	for i, v := range proof.Verifiers {
+		w, err := k.getWorker(ctx, addrs[i], v)
 		if err != nil {
 			return err
 		}
 		if w.OpenItems > 0 {
 			w.OpenItems--
 		}
-		losing := decided && revealed && verdict.Accept != (proof.Status == types.PROOF_STATUS_ACCEPTED)
-		switch {
-		case !revealed:
+		switch d.Fates[i] {
+		case voteMissed:
 			w.MissedCount++
-			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "no verdict revealed on a proof"); err != nil {
+			if err := k.slash(ctx, addrs[i], &w, d.VerifierSlashBps, "no verdict revealed on a proof"); err != nil {
 				return err
 			}
-		case losing:
+		case voteAgainst:
 			w.OutlierCount++
-			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "verdict against the quorum"); err != nil {
+			if err := k.slash(ctx, addrs[i], &w, d.VerifierSlashBps, "verdict against the quorum"); err != nil {
 				return err
 			}
 		default:
-			if err := k.Workers.Set(ctx, addr, w); err != nil {
+			if err := k.Workers.Set(ctx, addrs[i], w); err != nil {
 				return err
 			}
 		}
 	}
+	proof.Status = d.Status
 	proof.SettledHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
 	if err := k.Proofs.Set(ctx, proof.Id, proof); err != nil {
 		return err
@@ -345,7 +497,7 @@ func (k Keeper) closeTask(ctx context.Context, task *types.Task) error {
 			}
 			var reporters []string
 			for _, e := range evals {
-				if sameHash(e.ModelHash, job.ModelHash) {
+				if bytes.Equal(e.ModelHash, job.ModelHash) {
 					reporters = append(reporters, e.Verifier)
 				}
 			}

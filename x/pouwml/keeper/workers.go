@@ -165,9 +165,10 @@ func (k Keeper) slash(ctx context.Context, addr sdk.AccAddress, w *types.Worker,
 	return k.Workers.Set(ctx, addr, *w)
 }
 
-// jail keeps a worker from new work for jail_blocks.
-func (k Keeper) jail(ctx context.Context, addr sdk.AccAddress, w *types.Worker, p types.Params, reason string) error {
-	w.JailedUntil = sdk.UnwrapSDKContext(ctx).BlockHeight() + int64(p.JailBlocks)
+// jail keeps a worker from new work for the given number of blocks
+// (jail_blocks; the decision that jails says how many).
+func (k Keeper) jail(ctx context.Context, addr sdk.AccAddress, w *types.Worker, blocks uint64, reason string) error {
+	w.JailedUntil = sdk.UnwrapSDKContext(ctx).BlockHeight() + int64(blocks)
 	if err := k.Workers.Set(ctx, addr, *w); err != nil {
 		return err
 	}
