@@ -140,6 +140,52 @@ func TestMisclaimSlashesAndJails(t *testing.T) {
 	}
 }
 
+// Reports further than outlier_ppm from the median, or on another hash,
+// count as outliers: recorded on the verifier, with an event; the job still
+// settles on the quorum's median.
+func TestOutliersRecorded(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		models []string
+		values []uint32
+	}{
+		{"far from the median", []string{"m0", "m0", "m0"}, []uint32{900_000, 700_000, 910_000}},
+		{"on another hash", []string{"m0", "other", "m0"}, []uint32{900_000, 900_000, 900_000}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			id := w.submit(1, 2, 10_000)
+			j := w.assignedAfterResult(w.miner1, id, 0, "m0", 900_000)
+			for i, v := range j.Verifiers {
+				if _, err := w.msgs.SubmitEvaluation(w.ctx, &types.MsgSubmitEvaluation{Verifier: v, TaskId: id, JobIndex: 0, ModelHash: modelHash(c.models[i]), Metrics: acc(c.values[i])}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if j := w.job(id, 0); j.Status != types.JOB_STATUS_SETTLED || j.Outcome != types.JOB_OUTCOME_ACCEPTED || j.VerifiedPpm != 900_000 {
+				t.Fatalf("job %+v", j)
+			}
+			for i, v := range j.Verifiers {
+				want := uint64(0)
+				if i == 1 {
+					want = 1
+				}
+				if got := w.worker(v).OutlierCount; got != want {
+					t.Fatalf("verifier %d (%s): outlier count %d, want %d", i, v, got, want)
+				}
+			}
+			events := 0
+			for _, ev := range w.ctx.EventManager().Events() {
+				if ev.Type == "pouwml.v1.EventVerifierOutlier" {
+					events++
+				}
+			}
+			if events != 1 {
+				t.Fatalf("%d outlier events, want 1", events)
+			}
+		})
+	}
+}
+
 func TestModelHashMismatchRejectsAndReopens(t *testing.T) {
 	w := newWorld(t)
 	id := w.submit(1, 2, 10_000)
