@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -147,13 +148,7 @@ func (s msgServer) SubmitEvaluation(ctx context.Context, msg *types.MsgSubmitEva
 	if job.Status != types.JOB_STATUS_ASSIGNED {
 		return nil, errorsmod.Wrapf(types.ErrInvalidJobState, "job %d/%d is %s, expected ASSIGNED", job.TaskId, job.Index, job.Status)
 	}
-	assigned := false
-	for _, v := range job.Verifiers {
-		if v == msg.Verifier {
-			assigned = true
-		}
-	}
-	if !assigned {
+	if !slices.Contains(job.Verifiers, msg.Verifier) {
 		return nil, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not among job %d/%d's verifiers", msg.Verifier, job.TaskId, job.Index)
 	}
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"cosmossdk.io/collections"
 
@@ -121,10 +122,8 @@ func (k Keeper) drawVerifiers(ctx context.Context, want int, exclude string, p t
 		if name == exclude {
 			return nil
 		}
-		for _, c := range chosen {
-			if c == name {
-				return nil
-			}
+		if slices.Contains(chosen, name) {
+			return nil
 		}
 		if _, err := k.activeWorker(ctx, addr, name, types.WORKER_ROLE_VERIFIER, p, height); err != nil {
 			return nil // jailed, under-bonded: not eligible now

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -215,15 +216,6 @@ func (k Keeper) getProof(ctx context.Context, id uint64) (types.Proof, error) {
 	return p, err
 }
 
-func assigned(list []string, who string) bool {
-	for _, v := range list {
-		if v == who {
-			return true
-		}
-	}
-	return false
-}
-
 func (s msgServer) SubmitVerdict(ctx context.Context, msg *types.MsgSubmitVerdict) (*types.MsgSubmitVerdictResponse, error) {
 	addr, err := s.k.parseAddr("verifier", msg.Verifier)
 	if err != nil {
@@ -239,7 +231,7 @@ func (s msgServer) SubmitVerdict(ctx context.Context, msg *types.MsgSubmitVerdic
 	if proof.Status != types.PROOF_STATUS_COMMITTING {
 		return nil, errorsmod.Wrapf(types.ErrVerdictPhase, "proof %d is %s; verdicts are committed while it is COMMITTING", proof.Id, proof.Status)
 	}
-	if !assigned(proof.Verifiers, msg.Verifier) {
+	if !slices.Contains(proof.Verifiers, msg.Verifier) {
 		return nil, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not among proof %d's verifiers", msg.Verifier, proof.Id)
 	}
 	key := collections.Join(proof.Id, addr)

@@ -118,7 +118,7 @@ func decideJob(in jobInputs, p types.Params) jobDecision {
 		d.Action, d.MinerSlashBps, d.MinerJailBlocks = jobReject, p.MisclaimSlashBps, p.JailBlocks
 		d.Exhausted = attemptsUsedUp(in.Attempts, p)
 	case !in.AtDeadline:
-		d.Action = jobWait // cannot happen when all reported; kept for safety
+		d.Action = jobWait // every verifier reported, split without a quorum: the deadline redraws
 	default:
 		d.Action = jobRedraw
 		d.Exhausted = in.Attempts+1 > p.MaxJobAttempts // this round counts as one more
@@ -451,11 +451,9 @@ func addPay(list []payee, addr, role string, amt sdkmath.Int) []payee {
 	if !amt.IsPositive() {
 		return list
 	}
-	for i := range list {
-		if list[i].addr == addr && list[i].role == role {
-			list[i].amount = list[i].amount.Add(amt)
-			return list
-		}
+	if i := slices.IndexFunc(list, func(p payee) bool { return p.addr == addr && p.role == role }); i >= 0 {
+		list[i].amount = list[i].amount.Add(amt)
+		return list
 	}
 	return append(list, payee{addr: addr, role: role, amount: amt})
 }
