@@ -15,26 +15,28 @@ import (
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// The Proof-of-Useful-Work half of the module (DESIGN.md section 4):
+// Proofs: the Proof-of-Useful-Work half of the module, specified in
+// x/pouwml/README.md ("Proof of useful work"):
 //
 //   - A claiming miner commits its weights hash and optimizer state hash at
 //     steps 0, c, 2c, ... (c = commit_interval), each extending its previous
 //     commitment on the job.
 //     The anchor of a commitment posted at height h is the header hash of
-//     block h+1, recorded in BlockHashes when that block begins.
+//     block h+1, recorded in BlockHashes when that block begins (lottery.go).
 //   - A step i in [s, s+c) of a commitment at step s earns
 //     pouw.TicketCount tickets; ticket j wins when
 //     pouw.TicketValue(d_i, anchor, j) < target. SubmitProof recomputes the
 //     digest from its parts (binding the miner), checks the claim, the
 //     commitment, the step range, the ticket range and the lottery, and
 //     refuses any digest seen before.
-//   - Verifiers drawn from the next block's hash replay the steps off chain
-//     and vote by commit-reveal; a quorum of accepts pays reward_per_proof
-//     from the reward pool, a quorum of rejects slashes and jails the miner;
-//     verifiers on the losing side, silent or not revealing, are slashed.
+//   - Verifiers drawn from the next block's hash (lottery.go) replay the
+//     steps off chain and vote by commit-reveal; settlement.go decides and
+//     pays: a quorum of accepts pays reward_per_proof from the reward pool,
+//     a quorum of rejects slashes and jails the miner; verifiers on the
+//     losing side, silent or not revealing, are slashed.
 //   - Every retarget_interval_blocks the target moves toward
 //     target_proofs_per_interval accepted proofs by at most
-//     max_retarget_factor.
+//     max_retarget_factor (lottery.go).
 
 func (s msgServer) CommitCheckpoint(ctx context.Context, msg *types.MsgCommitCheckpoint) (*types.MsgCommitCheckpointResponse, error) {
 	addr, err := s.k.parseAddr("miner", msg.Miner)
