@@ -458,68 +458,117 @@ func addPay(list []payee, addr, role string, amt sdkmath.Int) []payee {
 	return append(list, payee{addr: addr, role: role, amount: amt})
 }
 
-// closeTask scores every configuration, picks the best, pays the fee and
-// refunds the rest. Each job is worth floor(fee / jobs); of a settled job's
-// share, miner_fee_bps go to its miner (unless it misclaimed) and the rest
-// is split equally among the verifiers who reported the verified model.
-// Everything not paid (rounding, unsettled jobs, misclaims) goes back to
-// the client.
+// closingJob is one job of a closing task as the payout sees it.
+type closingJob struct {
+	Settled     bool // SETTLED; a job that ended otherwise earns and scores nothing
+	Accepted    bool // outcome ACCEPTED: its miner is paid
+	Miner       string
+	VerifiedPpm uint64
+	Reporters   []string // verifiers that evaluated the verified model, in address order
+}
+
+// payoutInputs is everything decidePayout looks at.
+type payoutInputs struct {
+	Jobs        []closingJob // in index order: config * folds + fold
+	Configs     uint32
+	Folds       uint32
+	JobsTotal   uint32
+	Fee, Escrow sdkmath.Int // the task's fee and what its escrow still holds
+	MinerFeeBps uint32
+}
+
+// payoutDecision is what closeTask applies.
+type payoutDecision struct {
+	Scores     []types.ConfigScore // one per configuration
+	HasBest    bool
+	BestConfig uint32
+	Pays       []payee     // in first-seen order
+	Paid       sdkmath.Int // the sum of Pays
+	Refund     sdkmath.Int // the rest of the escrow, back to the client
+}
+
+// decidePayout scores every configuration, picks the best and splits the
+// fee. Each job is worth floor(fee / jobs); of a settled job's share,
+// miner_fee_bps go to its miner (unless it misclaimed) and the rest is split
+// equally among the verifiers who reported the verified model. Everything
+// not paid (rounding, unsettled jobs, misclaims) is refunded. A
+// configuration is complete when all its folds settled; the best is the
+// complete one with the highest mean, ties to the lower index.
+func decidePayout(in payoutInputs) payoutDecision {
+	jobShare := in.Fee.QuoRaw(int64(in.JobsTotal))
+	minerShare := jobShare.MulRaw(int64(in.MinerFeeBps)).QuoRaw(types.MaxBps)
+	verifierPot := jobShare.Sub(minerShare)
+	d := payoutDecision{Scores: make([]types.ConfigScore, 0, in.Configs), Paid: sdkmath.ZeroInt()}
+	for c := uint32(0); c < in.Configs; c++ {
+		var values []uint64
+		for _, job := range in.Jobs[c*in.Folds : (c+1)*in.Folds] {
+			if !job.Settled {
+				continue
+			}
+			values = append(values, job.VerifiedPpm)
+			if job.Accepted {
+				d.Pays = addPay(d.Pays, job.Miner, "miner", minerShare)
+			}
+			if len(job.Reporters) > 0 {
+				each := verifierPot.QuoRaw(int64(len(job.Reporters)))
+				for _, r := range job.Reporters {
+					d.Pays = addPay(d.Pays, r, "verifier", each)
+				}
+			}
+		}
+		mean, std := types.MeanStd(values)
+		score := types.ConfigScore{ConfigIndex: c, Complete: uint32(len(values)) == in.Folds, FoldsSettled: uint32(len(values)), MeanPpm: mean, StdPpm: std}
+		d.Scores = append(d.Scores, score)
+		if score.Complete && (!d.HasBest || mean > d.Scores[d.BestConfig].MeanPpm) {
+			d.HasBest, d.BestConfig = true, c
+		}
+	}
+	for _, py := range d.Pays {
+		d.Paid = d.Paid.Add(py.amount)
+	}
+	d.Refund = in.Escrow.Sub(d.Paid)
+	return d
+}
+
+// closeTask reads a finished task's jobs, asks decidePayout, and applies
+// it: scores and best on the task, payouts, the refund, the closed status.
 func (k Keeper) closeTask(ctx context.Context, task *types.Task) error {
 	p, err := k.Params.Get(ctx)
 	if err != nil {
 		return err
 	}
-	folds := task.Cv.Folds
-	jobShare := task.Fee.Amount.QuoRaw(int64(task.JobsTotal))
-	minerShare := jobShare.MulRaw(int64(p.MinerFeeBps)).QuoRaw(types.MaxBps)
-	verifierPot := jobShare.Sub(minerShare)
-	var pays []payee
-	scores := make([]types.ConfigScore, 0, len(task.Configs))
-	for c := uint32(0); c < uint32(len(task.Configs)); c++ {
-		var values []uint64
-		for f := uint32(0); f < folds; f++ {
-			job, err := k.getJob(ctx, task.Id, c*folds+f)
-			if err != nil {
-				return err
-			}
-			if job.Status != types.JOB_STATUS_SETTLED {
-				continue
-			}
-			values = append(values, job.VerifiedPpm)
-			if job.Outcome == types.JOB_OUTCOME_ACCEPTED {
-				pays = addPay(pays, job.Miner, "miner", minerShare)
-			}
+	in := payoutInputs{Configs: uint32(len(task.Configs)), Folds: task.Cv.Folds, JobsTotal: task.JobsTotal,
+		Fee: task.Fee.Amount, Escrow: task.Escrow.Amount, MinerFeeBps: p.MinerFeeBps}
+	for idx := uint32(0); idx < in.Configs*in.Folds; idx++ {
+		job, err := k.getJob(ctx, task.Id, idx)
+		if err != nil {
+			return err
+		}
+		cj := closingJob{Settled: job.Status == types.JOB_STATUS_SETTLED}
+		if cj.Settled {
+			cj.Accepted, cj.Miner, cj.VerifiedPpm = job.Outcome == types.JOB_OUTCOME_ACCEPTED, job.Miner, job.VerifiedPpm
 			evals, err := k.jobEvaluations(ctx, task.Id, job.Index)
 			if err != nil {
 				return err
 			}
-			var reporters []string
 			for _, e := range evals {
 				if bytes.Equal(e.ModelHash, job.ModelHash) {
-					reporters = append(reporters, e.Verifier)
-				}
-			}
-			if len(reporters) > 0 {
-				each := verifierPot.QuoRaw(int64(len(reporters)))
-				for _, r := range reporters {
-					pays = addPay(pays, r, "verifier", each)
+					cj.Reporters = append(cj.Reporters, e.Verifier)
 				}
 			}
 		}
-		mean, std := types.MeanStd(values)
-		score := types.ConfigScore{ConfigIndex: c, Complete: uint32(len(values)) == folds, FoldsSettled: uint32(len(values)), MeanPpm: mean, StdPpm: std}
-		scores = append(scores, score)
-		if err := emit(ctx, &types.EventConfigScored{TaskId: task.Id, ConfigIndex: c, Complete: score.Complete, MeanPpm: mean, StdPpm: std}); err != nil {
+		in.Jobs = append(in.Jobs, cj)
+	}
+	d := decidePayout(in)
+
+	for _, score := range d.Scores {
+		if err := emit(ctx, &types.EventConfigScored{TaskId: task.Id, ConfigIndex: score.ConfigIndex, Complete: score.Complete, MeanPpm: score.MeanPpm, StdPpm: score.StdPpm}); err != nil {
 			return err
 		}
-		if score.Complete && (!task.HasBest || mean > scores[task.BestConfig].MeanPpm) {
-			task.HasBest, task.BestConfig = true, c
-		}
 	}
-	task.Scores = scores
+	task.Scores, task.HasBest, task.BestConfig = d.Scores, d.HasBest, d.BestConfig
 	denom := task.Fee.Denom
-	paid := sdkmath.ZeroInt()
-	for _, py := range pays {
+	for _, py := range d.Pays {
 		addr, err := k.parseAddr(py.role, py.addr)
 		if err != nil {
 			return err
@@ -528,30 +577,28 @@ func (k Keeper) closeTask(ctx context.Context, task *types.Task) error {
 		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, addr, sdk.NewCoins(coin)); err != nil {
 			return err
 		}
-		paid = paid.Add(py.amount)
 		if err := emit(ctx, &types.EventPayout{TaskId: task.Id, Recipient: py.addr, Amount: coin, Role: py.role}); err != nil {
 			return err
 		}
 	}
-	refund := task.Escrow.Amount.Sub(paid)
-	if refund.IsPositive() {
+	if d.Refund.IsPositive() {
 		client, err := k.parseAddr("client", task.Client)
 		if err != nil {
 			return err
 		}
-		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, client, sdk.NewCoins(sdk.NewCoin(denom, refund))); err != nil {
+		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, client, sdk.NewCoins(sdk.NewCoin(denom, d.Refund))); err != nil {
 			return err
 		}
 	}
-	task.Paid = task.Paid.Add(sdk.NewCoin(denom, paid))
-	task.Refunded = task.Refunded.Add(sdk.NewCoin(denom, refund))
+	task.Paid = task.Paid.Add(sdk.NewCoin(denom, d.Paid))
+	task.Refunded = task.Refunded.Add(sdk.NewCoin(denom, d.Refund))
 	task.Escrow = sdk.NewCoin(denom, sdkmath.ZeroInt())
 	task.ClosedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
 	task.Status = types.TASK_STATUS_EXPIRED
 	var bestMean uint64
 	if task.HasBest {
 		task.Status = types.TASK_STATUS_COMPLETED
-		bestMean = scores[task.BestConfig].MeanPpm
+		bestMean = task.Scores[task.BestConfig].MeanPpm
 	}
 	if err := k.Tasks.Set(ctx, task.Id, *task); err != nil {
 		return err
