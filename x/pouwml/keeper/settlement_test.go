@@ -229,3 +229,123 @@ func TestDecideProof(t *testing.T) {
 		})
 	}
 }
+
+func TestDecidePayout(t *testing.T) {
+	p := types.DefaultParams() // miner_fee_bps 8000
+	settled := func(miner string, ppm uint64, reporters ...string) closingJob {
+		return closingJob{Settled: true, Accepted: true, Miner: miner, VerifiedPpm: ppm, Reporters: reporters}
+	}
+	misclaimed := func(miner string, ppm uint64, reporters ...string) closingJob {
+		j := settled(miner, ppm, reporters...)
+		j.Accepted = false
+		return j
+	}
+	unsettled := closingJob{}
+	score := func(c uint32, complete bool, folds uint32, mean, std uint64) types.ConfigScore {
+		return types.ConfigScore{ConfigIndex: c, Complete: complete, FoldsSettled: folds, MeanPpm: mean, StdPpm: std}
+	}
+	for _, tc := range []struct {
+		rule           string
+		configs, folds uint32
+		fee            int64
+		jobs           []closingJob
+		wantScores     []types.ConfigScore
+		wantBest       int // -1: none
+		wantPays       []string
+		wantRefund     int64
+	}{
+		{
+			rule:    "each job is worth floor(fee / jobs): miner_fee_bps of it to the miner of an accepted job, the rest split equally (floor) among the verifiers who reported the verified model; rounding is refunded",
+			configs: 1, folds: 2, fee: 1_001,
+			jobs:       []closingJob{settled("m1", 900_000, "v1", "v2", "v3"), settled("m1", 800_000, "v1", "v2")},
+			wantScores: []types.ConfigScore{score(0, true, 2, 850_000, 50_000)},
+			wantBest:   0,
+			wantPays:   []string{"m1 miner 800", "v1 verifier 83", "v2 verifier 83", "v3 verifier 33"},
+			wantRefund: 2,
+		},
+		{
+			rule:    "a misclaimed job still scores and pays its verifiers, but its miner's share is refunded",
+			configs: 1, folds: 2, fee: 1_000,
+			jobs:       []closingJob{misclaimed("m1", 900_000, "v1", "v2"), settled("m2", 900_000, "v1", "v2")},
+			wantScores: []types.ConfigScore{score(0, true, 2, 900_000, 0)},
+			wantBest:   0,
+			wantPays:   []string{"v1 verifier 100", "v2 verifier 100", "m2 miner 400"},
+			wantRefund: 400,
+		},
+		{
+			rule:    "an unsettled job (expired, failed) earns nothing and leaves its configuration incomplete: no best configuration",
+			configs: 1, folds: 2, fee: 1_000,
+			jobs:       []closingJob{settled("m1", 900_000, "v1"), unsettled},
+			wantScores: []types.ConfigScore{score(0, false, 1, 900_000, 0)},
+			wantBest:   -1,
+			wantPays:   []string{"m1 miner 400", "v1 verifier 100"},
+			wantRefund: 500,
+		},
+		{
+			rule:    "a settled job without a reporter on the verified model pays no verifier; the verifiers' part is refunded",
+			configs: 1, folds: 2, fee: 1_000,
+			jobs:       []closingJob{settled("m1", 900_000), settled("m1", 900_000)},
+			wantScores: []types.ConfigScore{score(0, true, 2, 900_000, 0)},
+			wantBest:   0,
+			wantPays:   []string{"m1 miner 800"},
+			wantRefund: 200,
+		},
+		{
+			rule:    "the best is the complete configuration with the highest mean; an incomplete one never is, whatever its mean",
+			configs: 3, folds: 2, fee: 6_000,
+			jobs: []closingJob{
+				settled("m1", 800_000, "v1"), settled("m1", 800_001, "v1"),
+				settled("m1", 900_000, "v1"), settled("m1", 900_000, "v1"),
+				settled("m1", 990_000, "v1"), unsettled,
+			},
+			wantScores: []types.ConfigScore{score(0, true, 2, 800_000, 0), score(1, true, 2, 900_000, 0), score(2, false, 1, 990_000, 0)},
+			wantBest:   1,
+			wantPays:   []string{"m1 miner 4000", "v1 verifier 1000"},
+			wantRefund: 1_000,
+		},
+		{
+			rule:    "equal means: the best is the lower index",
+			configs: 2, folds: 2, fee: 4_000,
+			jobs:       []closingJob{settled("m1", 900_000, "v1"), settled("m1", 900_000, "v1"), settled("m2", 900_000, "v1"), settled("m2", 900_000, "v1")},
+			wantScores: []types.ConfigScore{score(0, true, 2, 900_000, 0), score(1, true, 2, 900_000, 0)},
+			wantBest:   0,
+			wantPays:   []string{"m1 miner 1600", "v1 verifier 800", "m2 miner 1600"},
+			wantRefund: 0,
+		},
+		{
+			rule:    "nothing settled: everything is refunded and the task has no best",
+			configs: 1, folds: 2, fee: 1_000,
+			jobs:       []closingJob{unsettled, unsettled},
+			wantScores: []types.ConfigScore{score(0, false, 0, 0, 0)},
+			wantBest:   -1,
+			wantRefund: 1_000,
+		},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			fee := sdkmath.NewInt(tc.fee)
+			d := decidePayout(payoutInputs{Jobs: tc.jobs, Configs: tc.configs, Folds: tc.folds, JobsTotal: tc.configs * tc.folds, Fee: fee, Escrow: fee, MinerFeeBps: p.MinerFeeBps})
+			if !reflect.DeepEqual(d.Scores, tc.wantScores) {
+				t.Fatalf("scores\n got  %+v\n want %+v", d.Scores, tc.wantScores)
+			}
+			if best := int(d.BestConfig); !d.HasBest {
+				if tc.wantBest != -1 {
+					t.Fatalf("no best, want config %d", tc.wantBest)
+				}
+			} else if best != tc.wantBest {
+				t.Fatalf("best config %d, want %d", best, tc.wantBest)
+			}
+			var pays []string
+			total := sdkmath.ZeroInt()
+			for _, py := range d.Pays {
+				pays = append(pays, py.addr+" "+py.role+" "+py.amount.String())
+				total = total.Add(py.amount)
+			}
+			if !reflect.DeepEqual(pays, tc.wantPays) {
+				t.Fatalf("pays %q, want %q", pays, tc.wantPays)
+			}
+			if !d.Paid.Equal(total) || !d.Refund.Equal(sdkmath.NewInt(tc.wantRefund)) || !d.Paid.Add(d.Refund).Equal(fee) {
+				t.Fatalf("paid %s, refund %s; want paid %s, refund %d, summing to the fee %s", d.Paid, d.Refund, total, tc.wantRefund, fee)
+			}
+		})
+	}
+}
