@@ -313,6 +313,14 @@ func TestDecidePayout(t *testing.T) {
 			wantRefund: 0,
 		},
 		{
+			rule:    "a share that rounds down to zero pays nobody and is refunded",
+			configs: 1, folds: 2, fee: 2,
+			jobs:       []closingJob{settled("m1", 900_000, "v1", "v2", "v3"), settled("m1", 900_000, "v1", "v2", "v3")},
+			wantScores: []types.ConfigScore{score(0, true, 2, 900_000, 0)},
+			wantBest:   0,
+			wantRefund: 2,
+		},
+		{
 			rule:    "nothing settled: everything is refunded and the task has no best",
 			configs: 1, folds: 2, fee: 1_000,
 			jobs:       []closingJob{unsettled, unsettled},
