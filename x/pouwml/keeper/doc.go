@@ -20,8 +20,8 @@
 //   - A handler validates everything before its first write, so a rejected
 //     Msg changes nothing.
 //   - Settlement is decided by pure functions of plain values (decideJob,
-//     decideProof); only the keeper methods that apply a decision touch the
-//     store.
+//     decidePayout, decideProof); only the keeper methods that apply a
+//     decision touch the store.
 //   - Block hooks take at most a per-block limit of items from height-keyed
 //     queues and run each in its own CacheContext: an item that fails is
 //     logged and dropped, and the chain goes on.

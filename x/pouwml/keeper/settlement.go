@@ -16,9 +16,10 @@ import (
 
 // Settlement: deciding a job from its evaluations and a proof from its
 // verdicts, and paying out a task's fee when it closes. The rules of
-// x/pouwml/README.md ("Settlement", "Proof of useful work") are the pure
-// functions decideJob and decideProof, which see plain values and touch no
-// store; settleJob and settleProof read their inputs and apply the decision.
+// x/pouwml/README.md ("Settlement", "Completion and payout", "Proof of
+// useful work") are the pure functions decideJob, decidePayout and
+// decideProof, which see plain values and touch no store; settleJob,
+// closeTask and settleProof read their inputs and apply the decision.
 
 // jobReport is one verifier's evaluation as settlement sees it.
 type jobReport struct {
