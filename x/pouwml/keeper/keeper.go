@@ -1,11 +1,13 @@
 package keeper
 
 import (
+	"context"
 	"fmt"
 
 	"cosmossdk.io/collections"
 	"cosmossdk.io/collections/indexes"
 	corestore "cosmossdk.io/core/store"
+	"github.com/cosmos/gogoproto/proto"
 
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -179,4 +181,8 @@ func (k Keeper) parseAddr(field, s string) (sdk.AccAddress, error) {
 		return nil, fmt.Errorf("%w: %s %q: %v", types.ErrInvalidAddress, field, s, err)
 	}
 	return bz, nil
+}
+
+func emit(ctx context.Context, ev proto.Message) error {
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(ev)
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
-	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
@@ -15,26 +15,28 @@ import (
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// The Proof-of-Useful-Work half of the module (DESIGN.md section 4):
+// Proofs: the Proof-of-Useful-Work half of the module, specified in
+// x/pouwml/README.md ("Proof of useful work"):
 //
 //   - A claiming miner commits its weights hash and optimizer state hash at
 //     steps 0, c, 2c, ... (c = commit_interval), each extending its previous
 //     commitment on the job.
 //     The anchor of a commitment posted at height h is the header hash of
-//     block h+1, recorded in BlockHashes when that block begins.
+//     block h+1, recorded in BlockHashes when that block begins (lottery.go).
 //   - A step i in [s, s+c) of a commitment at step s earns
 //     pouw.TicketCount tickets; ticket j wins when
 //     pouw.TicketValue(d_i, anchor, j) < target. SubmitProof recomputes the
 //     digest from its parts (binding the miner), checks the claim, the
 //     commitment, the step range, the ticket range and the lottery, and
 //     refuses any digest seen before.
-//   - Verifiers drawn from the next block's hash replay the steps off chain
-//     and vote by commit-reveal; a quorum of accepts pays reward_per_proof
-//     from the reward pool, a quorum of rejects slashes and jails the miner;
-//     verifiers on the losing side, silent or not revealing, are slashed.
+//   - Verifiers drawn from the next block's hash (lottery.go) replay the
+//     steps off chain and vote by commit-reveal; settlement.go decides and
+//     pays: a quorum of accepts pays reward_per_proof from the reward pool,
+//     a quorum of rejects slashes and jails the miner; verifiers on the
+//     losing side, silent or not revealing, are slashed.
 //   - Every retarget_interval_blocks the target moves toward
 //     target_proofs_per_interval accepted proofs by at most
-//     max_retarget_factor.
+//     max_retarget_factor (lottery.go).
 
 func (s msgServer) CommitCheckpoint(ctx context.Context, msg *types.MsgCommitCheckpoint) (*types.MsgCommitCheckpointResponse, error) {
 	addr, err := s.k.parseAddr("miner", msg.Miner)
@@ -216,15 +218,6 @@ func (k Keeper) getProof(ctx context.Context, id uint64) (types.Proof, error) {
 	return p, err
 }
 
-func assigned(list []string, who string) bool {
-	for _, v := range list {
-		if v == who {
-			return true
-		}
-	}
-	return false
-}
-
 func (s msgServer) SubmitVerdict(ctx context.Context, msg *types.MsgSubmitVerdict) (*types.MsgSubmitVerdictResponse, error) {
 	addr, err := s.k.parseAddr("verifier", msg.Verifier)
 	if err != nil {
@@ -240,7 +233,7 @@ func (s msgServer) SubmitVerdict(ctx context.Context, msg *types.MsgSubmitVerdic
 	if proof.Status != types.PROOF_STATUS_COMMITTING {
 		return nil, errorsmod.Wrapf(types.ErrVerdictPhase, "proof %d is %s; verdicts are committed while it is COMMITTING", proof.Id, proof.Status)
 	}
-	if !assigned(proof.Verifiers, msg.Verifier) {
+	if !slices.Contains(proof.Verifiers, msg.Verifier) {
 		return nil, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not among proof %d's verifiers", msg.Verifier, proof.Id)
 	}
 	key := collections.Join(proof.Id, addr)
@@ -317,58 +310,15 @@ func (s msgServer) RevealVerdict(ctx context.Context, msg *types.MsgRevealVerdic
 		return nil, err
 	}
 	if proof.Accepts+proof.Rejects == proof.Commits && proof.Commits == uint32(len(proof.Verifiers)) {
-		return &types.MsgRevealVerdictResponse{Settled: true}, s.k.settleProof(sdk.UnwrapSDKContext(ctx), proof)
+		return &types.MsgRevealVerdictResponse{Settled: true}, s.k.settleProof(ctx, proof)
 	}
 	return &types.MsgRevealVerdictResponse{}, nil
-}
-
-// recordBlockHash keeps this block's header hash as an anchor and forgets
-// the one that left the window: one write and one delete per block.
-func (k Keeper) recordBlockHash(ctx sdk.Context, p types.Params) error {
-	h := ctx.BlockHeight()
-	if err := k.BlockHashes.Set(ctx, h, blockSeed(ctx)); err != nil {
-		return err
-	}
-	return k.BlockHashes.Remove(ctx, h-int64(p.AnchorWindowBlocks))
-}
-
-// assignProofVerifiers draws a pending proof's verifiers and opens its
-// commit phase.
-func (k Keeper) assignProofVerifiers(ctx sdk.Context, id uint64, seed []byte, p types.Params) error {
-	proof, err := k.getProof(ctx, id)
-	if err != nil || proof.Status != types.PROOF_STATUS_PENDING {
-		return err
-	}
-	height := ctx.BlockHeight()
-	chosen, err := k.drawVerifiers(ctx, int(p.VerifiersPerProof), proof.Miner, p, func(i uint32, size uint64) uint64 {
-		return ProofDraw(seed, id, i, size)
-	})
-	if err != nil {
-		return err
-	}
-	if len(chosen) == 0 {
-		return k.ProofQueue.Set(ctx, collections.Join(height+assignRetryDelay, id))
-	}
-	proof.Verifiers = chosen
-	proof.Status = types.PROOF_STATUS_COMMITTING
-	proof.CommitDeadline = height + int64(p.VerdictCommitBlocks)
-	proof.RevealDeadline = proof.CommitDeadline + int64(p.VerdictRevealBlocks)
-	if err := k.Proofs.Set(ctx, id, proof); err != nil {
-		return err
-	}
-	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.CommitDeadline, id)); err != nil {
-		return err
-	}
-	if err := k.ProofDeadlineQueue.Set(ctx, collections.Join(proof.RevealDeadline, id)); err != nil {
-		return err
-	}
-	return emit(ctx, &types.EventProofVerifiersAssigned{Id: id, Verifiers: chosen, CommitDeadline: proof.CommitDeadline, RevealDeadline: proof.RevealDeadline})
 }
 
 // proofDeadline ends a verdict phase: at the commit deadline the reveal
 // phase opens (with whoever committed); at the reveal deadline the proof
 // settles with whoever revealed.
-func (k Keeper) proofDeadline(ctx sdk.Context, height int64, id uint64) error {
+func (k Keeper) proofDeadline(ctx context.Context, height int64, id uint64) error {
 	proof, err := k.getProof(ctx, id)
 	if err != nil {
 		return err
@@ -383,125 +333,11 @@ func (k Keeper) proofDeadline(ctx sdk.Context, height int64, id uint64) error {
 	return nil // stale
 }
 
-// settleProof decides a proof from its revealed verdicts. With n assigned
-// verifiers and quorum q: q accepts pay the reward; q rejects slash and
-// jail the miner; otherwise the proof is UNDECIDED. Verifiers that did not
-// reveal, or voted against a decided outcome, lose verifier_miss_slash_bps.
-func (k Keeper) settleProof(ctx sdk.Context, proof types.Proof) error {
-	p, err := k.Params.Get(ctx)
-	if err != nil {
-		return err
-	}
-	q := uint32(types.Quorum(len(proof.Verifiers), p.QuorumBps))
-	minerAddr, err := k.parseAddr("miner", proof.Miner)
-	if err != nil {
-		return err
-	}
-	miner, err := k.getWorker(ctx, minerAddr, proof.Miner)
-	if err != nil {
-		return err
-	}
-	reward := sdk.NewCoin(p.RewardPerProof.Denom, sdkmath.ZeroInt())
-	switch {
-	case proof.Accepts >= q:
-		proof.Status = types.PROOF_STATUS_ACCEPTED
-		pool := k.auth.GetModuleAddress(types.RewardPoolName)
-		avail := k.bank.SpendableCoins(ctx, pool).AmountOf(p.RewardPerProof.Denom)
-		reward.Amount = sdkmath.MinInt(avail, p.RewardPerProof.Amount)
-		if reward.IsPositive() {
-			if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.RewardPoolName, minerAddr, sdk.NewCoins(reward)); err != nil {
-				return err
-			}
-		}
-		miner.AcceptedCount++
-		if err := k.Workers.Set(ctx, minerAddr, miner); err != nil {
-			return err
-		}
-		n, err := k.IntervalAccepted.Get(ctx)
-		if err != nil && !errors.Is(err, collections.ErrNotFound) {
-			return err
-		}
-		if err := k.IntervalAccepted.Set(ctx, n+1); err != nil {
-			return err
-		}
-	case proof.Rejects >= q:
-		proof.Status = types.PROOF_STATUS_REJECTED
-		miner.RejectedCount++
-		if err := k.slash(ctx, minerAddr, &miner, p.ProofSlashBps, "proof rejected by a quorum of verifiers"); err != nil {
-			return err
-		}
-		if err := k.jail(ctx, minerAddr, &miner, p, "rejected proof"); err != nil {
-			return err
-		}
-	default:
-		proof.Status = types.PROOF_STATUS_UNDECIDED
-	}
-	decided := proof.Status != types.PROOF_STATUS_UNDECIDED
-	for _, v := range proof.Verifiers {
-		addr, err := k.parseAddr("verifier", v)
-		if err != nil {
-			return err
-		}
-		verdict, err := k.Verdicts.Get(ctx, collections.Join(proof.Id, addr))
-		revealed := err == nil && verdict.Revealed
-		if err != nil && !errors.Is(err, collections.ErrNotFound) {
-			return err
-		}
-		w, err := k.getWorker(ctx, addr, v)
-		if err != nil {
-			return err
-		}
-		if w.OpenItems > 0 {
-			w.OpenItems--
-		}
-		losing := decided && revealed && verdict.Accept != (proof.Status == types.PROOF_STATUS_ACCEPTED)
-		switch {
-		case !revealed:
-			w.MissedCount++
-			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "no verdict revealed on a proof"); err != nil {
-				return err
-			}
-		case losing:
-			w.OutlierCount++
-			if err := k.slash(ctx, addr, &w, p.VerifierMissSlashBps, "verdict against the quorum"); err != nil {
-				return err
-			}
-		default:
-			if err := k.Workers.Set(ctx, addr, w); err != nil {
-				return err
-			}
-		}
-	}
-	proof.SettledHeight = ctx.BlockHeight()
-	if err := k.Proofs.Set(ctx, proof.Id, proof); err != nil {
-		return err
-	}
-	return emit(ctx, &types.EventProofSettled{Id: proof.Id, Status: proof.Status, Accepts: proof.Accepts, Rejects: proof.Rejects, Reward: reward})
-}
-
-// retarget moves the target every retarget_interval_blocks.
-func (k Keeper) retarget(ctx sdk.Context, p types.Params) error {
-	if ctx.BlockHeight()%int64(p.RetargetIntervalBlocks) != 0 {
-		return nil
-	}
-	oldBz, err := k.Target.Get(ctx)
-	if err != nil {
-		return err
-	}
-	old, err := pouw.ParseTarget(oldBz)
-	if err != nil {
-		return err
-	}
-	n, err := k.IntervalAccepted.Get(ctx)
-	if err != nil && !errors.Is(err, collections.ErrNotFound) {
-		return err
-	}
-	next := pouw.Retarget(old, n, p.TargetProofsPerInterval, p.MaxRetargetFactor)
-	if err := k.Target.Set(ctx, next[:]); err != nil {
-		return err
-	}
-	if err := k.IntervalAccepted.Set(ctx, 0); err != nil {
-		return err
-	}
-	return emit(ctx, &types.EventTargetRetargeted{OldTarget: old[:], NewTarget: next[:], Accepted: n})
+// endVerdictPhases ends the verdict phases that passed by this block (up to
+// max_proofs_per_block).
+func (k Keeper) endVerdictPhases(ctx context.Context, p types.Params, height int64) error {
+	return drainQueue(ctx, k, "proof-deadline", k.ProofDeadlineQueue, collections.NewPrefixUntilPairRange[int64, uint64](height), p.MaxProofsPerBlock,
+		func(c context.Context, key collections.Pair[int64, uint64]) error {
+			return k.proofDeadline(c, key.K1(), key.K2())
+		})
 }
