@@ -53,7 +53,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	sdkmath "cosmossdk.io/math"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/pouw/pouwd/accel"
@@ -62,6 +61,7 @@ import (
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -80,43 +80,37 @@ type Attack struct {
 	Metrics func(m *types.FoldMetrics)
 }
 
-// Config configures a Miner.
+// Config configures a Miner. The shared fields (Poll, PeerID, Multiaddrs,
+// Devices, Logger; StateDir keeps the step journals: empty, and a
+// restarted miner cannot draw the lottery of steps before its last
+// commitment) are worker.Config's.
 type Config struct {
+	worker.Config
 	// MaxJobs is the number of jobs trained at once (default 1).
 	MaxJobs int
-	// Poll is how often the chain is polled (default 1 s).
-	Poll time.Duration
 	// Budget bounds the memory a job may need (model + optimizer + data).
 	Budget accel.Budget
-	// PeerID and Multiaddrs are registered with the bond.
-	PeerID     string
-	Multiaddrs []string
 	// MaxProofsPerJob caps the proofs submitted per job (0: all winners).
 	MaxProofsPerJob int
 	// StatusEvery is the period of the status log line (0: none).
 	StatusEvery time.Duration
-	// StateDir keeps the step journals (empty: none; then a restarted
-	// miner cannot draw the lottery of steps before its last commitment).
-	StateDir string
 	// Tasks restricts the miner to these task ids (empty: all).
 	Tasks  []uint64
-	Logger *slog.Logger
 	Attack Attack
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MaxJobs: 1, Poll: time.Second, Budget: accel.CPUBudget(0.8), StatusEvery: 5 * time.Second,
-		PeerID: "12D3KooWLtxJQg1GQ2VFDMnaoZH2YdkoHN8jL4e8tNAiJPfTPGvv", Multiaddrs: []string{"/ip4/127.0.0.1/tcp/4001"}}
+	return Config{Config: worker.DefaultConfig(), MaxJobs: 1, Budget: accel.CPUBudget(0.8), StatusEvery: 5 * time.Second}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
-	if c.MaxJobs < 1 || c.Poll <= 0 || c.MaxProofsPerJob < 0 {
-		return fmt.Errorf("miner: max jobs %d, poll %s, max proofs %d: expected >= 1, > 0, >= 0", c.MaxJobs, c.Poll, c.MaxProofsPerJob)
+	if c.MaxJobs < 1 || c.MaxProofsPerJob < 0 {
+		return fmt.Errorf("miner: max jobs %d, max proofs %d: expected >= 1, >= 0", c.MaxJobs, c.MaxProofsPerJob)
 	}
-	if len(c.PeerID) < 32 {
-		return fmt.Errorf("miner: peer id %q is not a libp2p peer id", c.PeerID)
+	if err := c.Config.Validate("miner"); err != nil {
+		return err
 	}
 	return c.Budget.Validate()
 }
@@ -138,7 +132,7 @@ type jobStatus struct {
 type Miner struct {
 	cfg      Config
 	cc       *chainclient.Client
-	datasets Datasets
+	datasets worker.Datasets
 	store    *p2p.Store
 	backend  accel.Backend
 	log      *slog.Logger
@@ -150,7 +144,7 @@ type Miner struct {
 }
 
 // New builds a miner.
-func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *p2p.Store, backend accel.Backend) (*Miner, error) {
+func New(cfg Config, cc *chainclient.Client, datasets worker.Datasets, store *p2p.Store, backend accel.Backend) (*Miner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -167,45 +161,9 @@ func New(cfg Config, cc *chainclient.Client, datasets Datasets, store *p2p.Store
 func (m *Miner) Store() *p2p.Store { return m.store }
 
 // EnsureBonded registers the miner with the minimum bond when it is not a
-// bonded miner with at least the minimum yet.
+// bonded miner with at least the minimum yet (worker.EnsureBonded).
 func (m *Miner) EnsureBonded(ctx context.Context) error {
-	return EnsureBonded(ctx, m.cc, types.WORKER_ROLE_MINER, m.cfg.PeerID, m.cfg.Multiaddrs, m.log)
-}
-
-// EnsureBonded registers addr's worker record for role with the minimum
-// bond, or tops the bond up to it.
-func EnsureBonded(ctx context.Context, cc *chainclient.Client, role types.WorkerRole, peerID string, addrs []string, log *slog.Logger) error {
-	p, err := cc.Query.Params(ctx, &types.QueryParamsRequest{})
-	if err != nil {
-		return fmt.Errorf("params: %w", err)
-	}
-	min := p.Params.MinWorkerBond
-	bond := min
-	w, err := cc.Query.Worker(ctx, &types.QueryWorkerRequest{Address: cc.Address().String()})
-	if err == nil {
-		if w.Worker.Role != role {
-			return fmt.Errorf("%s is registered as %s, not %s", cc.Address(), w.Worker.Role, role)
-		}
-		if w.Worker.Status == types.WORKER_STATUS_BONDED && w.Worker.Bond.IsGTE(min) {
-			if w.Worker.PeerId == peerID && slices.Equal(w.Worker.Multiaddrs, addrs) {
-				log.Info("already bonded", "role", role, "bond", w.Worker.Bond)
-				return nil
-			}
-			// Bonded, but reachable elsewhere now (a restart on other ports):
-			// a zero top-up replaces the registered peer id and addresses.
-			log.Info("updating registered libp2p address", "role", role, "peer", peerID, "addrs", addrs)
-			_, err = cc.Broadcast(ctx, &types.MsgRegisterWorker{Address: cc.Address().String(), Role: role, Bond: sdk.NewCoin(min.Denom, sdkmath.ZeroInt()), PeerId: peerID,
-				Multiaddrs: addrs, Devices: w.Worker.Devices})
-			return err
-		}
-		if w.Worker.Bond.IsLT(min) {
-			bond = min.Sub(w.Worker.Bond)
-		}
-	}
-	log.Info("registering and bonding", "role", role, "bond", bond)
-	_, err = cc.Broadcast(ctx, &types.MsgRegisterWorker{Address: cc.Address().String(), Role: role, Bond: bond, PeerId: peerID,
-		Multiaddrs: addrs, Devices: []types.Device{{Kind: "cpu", Name: "cpu", MemoryBytes: 1 << 30}}})
-	return err
+	return worker.EnsureBonded(ctx, worker.NewClient(m.cc), types.WORKER_ROLE_MINER, m.cfg.Config, m.log)
 }
 
 // Run bonds, then claims and trains jobs until ctx ends.
@@ -455,7 +413,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		defer jr.close()
 	}
 	hook := func(s ml.StepInfo) error {
-		h := StepHashes(s)
+		h := jobspec.StepHashes(s)
 		if m.cfg.Attack.Step != nil {
 			m.cfg.Attack.Step(index, s.Step, &h)
 		}
@@ -547,17 +505,17 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	var proofs []sdk.Msg
 	for _, iv := range intervals {
 		anchorHeight := iv.height + 1
+		// The anchor is the header hash of the block after the
+		// commitment's: wait for it.
 		var lot *types.QueryLotteryResponse
-		for {
-			lot, err = m.cc.Query.Lottery(ctx, &types.QueryLotteryRequest{AnchorHeight: anchorHeight})
-			if err == nil && len(lot.Anchor) == 32 {
-				break
+		if err := worker.Retry(ctx, 0, 300*time.Millisecond, func() error {
+			var err error
+			if lot, err = m.cc.Query.Lottery(ctx, &types.QueryLotteryRequest{AnchorHeight: anchorHeight}); err == nil && len(lot.Anchor) != 32 {
+				err = fmt.Errorf("no anchor at height %d yet", anchorHeight)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(300 * time.Millisecond):
-			}
+			return err
+		}); err != nil {
+			return err
 		}
 		target, err := pouw.ParseTarget(lot.Target)
 		if err != nil {
@@ -594,7 +552,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	log.Info("lottery drawn", "winners", len(proofs), "tickets_per_step", tickets)
 
 	// Result: the model's hash and its metrics on the held-out fold.
-	metrics, err := heldOutMetrics(tr.Model, job, m.backend)
+	metrics, err := jobspec.HeldOutMetrics(tr.Model, job, m.backend)
 	if err != nil {
 		return err
 	}
@@ -615,27 +573,6 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	m.Stats.JobsDone.Add(1)
 	log.Info("result submitted", "model", fmt.Sprintf("%x", hash[:8]), "accuracy_ppm", metrics.AccuracyPpm, "f1_ppm", metrics.F1MacroPpm)
 	return nil
-}
-
-// StepHashes are the four hashes of a training step as the work digest
-// takes them (what a miner draws tickets on and a verifier recomputes).
-func StepHashes(s ml.StepInfo) pouw.StepHashes {
-	return pouw.StepHashes{WeightsBefore: pouw.Hash(s.WeightsBefore), Batch: pouw.Hash(s.Batch), Gradients: pouw.Hash(s.Grads), WeightsAfter: pouw.Hash(s.WeightsAfter)}
-}
-
-// heldOutMetrics measures a model on the job's held-out fold.
-func heldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.FoldMetrics, error) {
-	pred, err := model.Predict(b, job.HeldOut.X, job.HeldOut.N)
-	if err != nil {
-		return types.FoldMetrics{}, err
-	}
-	return jobspec.Metrics(job.HeldOut.Classes, job.HeldOut.Y, pred)
-}
-
-// HeldOutMetrics is what a verifier measures: a model's ppm metrics on a
-// job's held-out fold.
-func HeldOutMetrics(model *ml.Model, job *jobspec.Job, b accel.Backend) (types.FoldMetrics, error) {
-	return heldOutMetrics(model, job, b)
 }
 
 // post commits a batch, skipping what the chain already holds (a tx of an
@@ -731,7 +668,7 @@ func (m *Miner) storeSnapshot(task uint64, index uint32, snap *ml.Checkpoint) (p
 	}
 	// The store parses the bytes again and checks both hashes, so a
 	// serialisation bug can never be served (and committed) silently.
-	return key, m.store.PutCheckpoint(key, buf.Bytes())
+	return key, m.store.PutCheckpoint(key, buf.Bytes(), worker.VerifyCheckpoint)
 }
 
 // journaled rebuilds the intervals before the commitment at last from the
@@ -800,7 +737,7 @@ func (m *Miner) resume(ctx context.Context, task uint64, index uint32, job *jobs
 		return nil, 0, err
 	}
 	// The same check a verifier makes: both committed hashes.
-	ck, err := p2p.VerifyCheckpoint(key, b)
+	ck, err := ml.VerifyCheckpoint(b, key.WeightsHash, key.OptimizerHash)
 	if err != nil {
 		return nil, 0, fmt.Errorf("stored checkpoint of the commitment at step %d: %w", last, err)
 	}

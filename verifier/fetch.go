@@ -10,6 +10,7 @@ import (
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -56,11 +57,11 @@ func (f *P2PFetcher) Checkpoint(ctx context.Context, minerAddr string, key p2p.C
 	if err != nil {
 		return nil, err
 	}
-	got, err := f.Service.FetchCheckpoint(ctx, ids, key, f.MaxBytes)
+	got, err := f.Service.FetchCheckpoint(ctx, ids, key, f.MaxBytes, worker.VerifyCheckpoint)
 	if err != nil {
 		return nil, err
 	}
-	return got.Checkpoint, nil
+	return got.Checkpoint.(*ml.Checkpoint), nil
 }
 
 // Model implements Fetcher.

@@ -44,50 +44,46 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/jobspec"
-	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
 // Fetcher gets what miners serve (P2PFetcher: from the miner over libp2p).
 type Fetcher interface {
 	// Checkpoint returns the checkpoint minerAddr serves for a commitment,
-	// verified against both committed hashes (p2p.VerifyCheckpoint).
+	// verified against both committed hashes (ml.VerifyCheckpoint).
 	Checkpoint(ctx context.Context, minerAddr string, key p2p.CkptKey) (*ml.Checkpoint, error)
 	// Model returns the model minerAddr serves under hash.
 	Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error)
 }
 
-// Config configures a Verifier.
+// Config configures a Verifier. The shared fields (Poll, PeerID,
+// Multiaddrs, Devices, Logger; StateDir, when set, keeps committed
+// verdicts with their salts on disk, so a restarted verifier still reveals
+// them) are worker.Config's.
 type Config struct {
+	worker.Config
 	// Workers bounds concurrent replays and evaluations (default 2).
 	Workers int
-	// Poll is how often the chain is polled (default 1 s).
-	Poll       time.Duration
-	PeerID     string
-	Multiaddrs []string
-	// FetchAttempts per checkpoint or model (default 3).
+	// FetchAttempts per checkpoint or model (default 3), FetchWait apart.
 	FetchAttempts int
-	// StateDir, when set, keeps committed verdicts (with their salts) on
-	// disk, so a restarted verifier still reveals them.
-	StateDir string
-	Logger   *slog.Logger
+	FetchWait     time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Workers: 2, Poll: time.Second, FetchAttempts: 3,
-		PeerID: "12D3KooWLtxJQg1GQ2VFDMnaoZH2YdkoHN8jL4e8tNAiJPfTPGvv", Multiaddrs: []string{"/ip4/127.0.0.1/tcp/4001"}}
+	return Config{Config: worker.DefaultConfig(), Workers: 2, FetchAttempts: 3, FetchWait: time.Second}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
-	if c.Workers < 1 || c.Poll <= 0 || c.FetchAttempts < 1 {
-		return fmt.Errorf("verifier: workers %d, poll %s, fetch attempts %d: expected >= 1, > 0, >= 1", c.Workers, c.Poll, c.FetchAttempts)
+	if c.Workers < 1 || c.FetchAttempts < 1 || c.FetchWait < 0 {
+		return fmt.Errorf("verifier: workers %d, fetch attempts %d, fetch wait %s: expected >= 1, >= 1, >= 0", c.Workers, c.FetchAttempts, c.FetchWait)
 	}
-	return nil
+	return c.Config.Validate("verifier")
 }
 
 // Stats count the verifier's work.
@@ -107,7 +103,7 @@ type verdict struct {
 type Verifier struct {
 	cfg      Config
 	cc       *chainclient.Client
-	datasets miner.Datasets
+	datasets worker.Datasets
 	fetch    Fetcher
 	backend  accel.Backend
 	log      *slog.Logger
@@ -124,7 +120,7 @@ type Verifier struct {
 }
 
 // New builds a verifier.
-func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
+func New(cfg Config, cc *chainclient.Client, datasets worker.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -142,7 +138,7 @@ func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetc
 
 // Run bonds, then works assignments until ctx ends.
 func (v *Verifier) Run(ctx context.Context) error {
-	if err := miner.EnsureBonded(ctx, v.cc, types.WORKER_ROLE_VERIFIER, v.cfg.PeerID, v.cfg.Multiaddrs, v.log); err != nil {
+	if err := worker.EnsureBonded(ctx, worker.NewClient(v.cc), types.WORKER_ROLE_VERIFIER, v.cfg.Config, v.log); err != nil {
 		return fmt.Errorf("verifier: bond: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -426,15 +422,15 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		}
 	} else {
 		var ck *ml.Checkpoint
-		for a := 0; a < v.cfg.FetchAttempts; a++ {
-			if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); err == nil || errors.Is(err, p2p.ErrMismatch) {
-				break
+		err := worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+			var err error
+			if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); errors.Is(err, p2p.ErrMismatch) {
+				return worker.Permanent(err) // a liar does not mend on a second ask
 			}
-			select {
-			case <-ctx.Done():
-				return false, zero, "", ctx.Err()
-			case <-time.After(time.Second):
-			}
+			return err
+		})
+		if ctx.Err() != nil {
+			return false, zero, "", ctx.Err()
 		}
 		if errors.Is(err, p2p.ErrMismatch) {
 			return false, zero, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
@@ -458,7 +454,7 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	if err != nil {
 		return false, zero, "", err
 	}
-	h := miner.StepHashes(got)
+	h := jobspec.StepHashes(got)
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
 	if err != nil {
 		return false, zero, "", err
@@ -623,15 +619,13 @@ func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.Fold
 		return nil, types.FoldMetrics{}, err
 	}
 	var b []byte
-	for a := 0; a < v.cfg.FetchAttempts; a++ {
-		if b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, types.FoldMetrics{}, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+		var err error
+		b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash)
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, types.FoldMetrics{}, ctx.Err()
 	}
 	if err != nil {
 		v.log.Warn("model not served", "task", j.TaskId, "job", j.Index, "err", err)
@@ -653,7 +647,7 @@ func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.Fold
 	if err != nil {
 		return bad, types.FoldMetrics{}, nil
 	}
-	m, err := miner.HeldOutMetrics(model, job, v.backend)
+	m, err := jobspec.HeldOutMetrics(model, job, v.backend)
 	if err != nil {
 		return nil, types.FoldMetrics{}, err
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/tests/integration"
 	"github.com/pouw/pouwd/verifier"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -246,7 +247,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	datasets := miner.MemDatasets{sum: ds}
+	datasets := worker.MemDatasets{sum: ds}
 	// Every miner and verifier has its own libp2p host on loopback: miners
 	// serve their committed checkpoints and final models from their stores
 	// (p2p.BlobConfig), verifiers fetch them from the peer id and addresses

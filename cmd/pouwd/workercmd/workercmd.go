@@ -10,7 +10,7 @@
 //
 // Datasets: from --data-dir when prepared there (`pouwd data prepare` or
 // `pouwd data fetch`), else fetched over libp2p from the storage ring and
-// kept in memory (miner.P2PDatasets). Checkpoints and models: a miner keeps
+// kept in memory (worker.P2PDatasets). Checkpoints and models: a miner keeps
 // them in its p2p store (--store, default <home>/pouw-store) and serves
 // them with the p2p checkpoint and model protocols; a verifier fetches them
 // from the miner's registered peer (verifier.P2PFetcher), verifying each
@@ -48,6 +48,7 @@ import (
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/verifier"
+	"github.com/pouw/pouwd/worker"
 )
 
 const (
@@ -192,7 +193,7 @@ func addCommonFlags(cmd *cobra.Command) {
 type node struct {
 	h        host.Host
 	chainID  string
-	datasets miner.Datasets
+	datasets worker.Datasets
 }
 
 func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log *slog.Logger) (*node, error) {
@@ -224,9 +225,9 @@ func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log
 		}
 	}
 	dataDir, _ := cmd.Flags().GetString(flagDataDir)
-	ds := &miner.P2PDatasets{Service: svc, Chain: p2p.QueryChain{Q: cc.Query}, Ring: p2p.DefaultRingConfig(), Log: log}
+	ds := &worker.P2PDatasets{Service: svc, Chain: p2p.QueryChain{Q: cc.Query}, Ring: p2p.DefaultRingConfig(), Log: log}
 	if dataDir != "" {
-		ds.Local = &miner.DirDatasets{Root: dataDir}
+		ds.Local = &worker.DirDatasets{Root: dataDir}
 	}
 	log.Info("libp2p host", "peer", h.ID(), "addrs", p2p.HostAddrs(h), "chain", chainID)
 	return &node{h: h, chainID: chainID, datasets: ds}, nil
