@@ -56,7 +56,6 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/pouw/pouwd/accel"
-	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
@@ -131,9 +130,9 @@ type jobStatus struct {
 // Miner is the daemon.
 type Miner struct {
 	cfg      Config
-	cc       *chainclient.Client
+	chain    Chain
 	datasets worker.Datasets
-	store    *p2p.Store
+	store    Store
 	backend  accel.Backend
 	log      *slog.Logger
 	Stats    Stats
@@ -144,26 +143,26 @@ type Miner struct {
 }
 
 // New builds a miner.
-func New(cfg Config, cc *chainclient.Client, datasets worker.Datasets, store *p2p.Store, backend accel.Backend) (*Miner, error) {
+func New(cfg Config, chain Chain, datasets worker.Datasets, store Store, backend accel.Backend) (*Miner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Miner{cfg: cfg, cc: cc, datasets: datasets, store: store, backend: backend,
-		log: cfg.Logger.With("miner", cc.Address().String()), running: map[[2]uint64]bool{}, failed: map[[2]uint64]bool{}}
+	m := &Miner{cfg: cfg, chain: chain, datasets: datasets, store: store, backend: backend,
+		log: cfg.Logger.With("miner", chain.Address().String()), running: map[[2]uint64]bool{}, failed: map[[2]uint64]bool{}}
 	m.Stats.current = map[[2]uint64]*jobStatus{}
 	return m, nil
 }
 
 // Store is where the miner keeps what it serves.
-func (m *Miner) Store() *p2p.Store { return m.store }
+func (m *Miner) Store() Store { return m.store }
 
 // EnsureBonded registers the miner with the minimum bond when it is not a
 // bonded miner with at least the minimum yet (worker.EnsureBonded).
 func (m *Miner) EnsureBonded(ctx context.Context) error {
-	return worker.EnsureBonded(ctx, worker.NewClient(m.cc), types.WORKER_ROLE_MINER, m.cfg.Config, m.log)
+	return worker.EnsureBonded(ctx, m.chain, types.WORKER_ROLE_MINER, m.cfg.Config, m.log)
 }
 
 // Run bonds, then claims and trains jobs until ctx ends.
@@ -205,10 +204,10 @@ func (m *Miner) wantTask(id uint64) bool {
 // schedule resumes live claims of this miner and claims open jobs while
 // fewer than MaxJobs run.
 func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
-	me := m.cc.Address().String()
+	me := m.chain.Address().String()
 	var tasks []types.Task
 	for _, st := range []types.TaskStatus{types.TASK_STATUS_OPEN, types.TASK_STATUS_TRAINING} {
-		res, err := m.cc.Query.Tasks(ctx, &types.QueryTasksRequest{Status: st})
+		res, err := m.chain.Tasks(ctx, &types.QueryTasksRequest{Status: st})
 		if err != nil {
 			return err
 		}
@@ -219,7 +218,7 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 		if len(task.FoldSeed) != 32 || !m.wantTask(task.Id) {
 			continue
 		}
-		jobs, err := m.cc.Query.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: task.Id})
+		jobs, err := m.chain.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: task.Id})
 		if err != nil {
 			return err
 		}
@@ -285,13 +284,13 @@ type stepRecord struct {
 // RunJob claims (unless resume) and works one job to its result.
 func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resume bool) error {
 	log := m.log.With("task", task.Id, "job", index)
-	me := m.cc.Address()
-	params, err := m.cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	me := m.chain.Address()
+	params, err := m.chain.Params(ctx, &types.QueryParamsRequest{})
 	if err != nil {
 		return err
 	}
 	p := params.Params
-	dsRec, err := m.cc.Query.Dataset(ctx, &types.QueryDatasetRequest{Id: task.DatasetId})
+	dsRec, err := m.chain.Dataset(ctx, &types.QueryDatasetRequest{Id: task.DatasetId})
 	if err != nil {
 		return fmt.Errorf("dataset %d: %w", task.DatasetId, err)
 	}
@@ -323,8 +322,8 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		}
 		log.Info("resuming from checkpoint", "step", lastCommitted)
 	} else {
-		if _, err := m.cc.Broadcast(ctx, &types.MsgClaimJob{Miner: me.String(), TaskId: task.Id, JobIndex: index}); err != nil {
-			if j, qerr := m.cc.Query.Job(ctx, &types.QueryJobRequest{TaskId: task.Id, JobIndex: index}); qerr == nil && j.Job.Miner != me.String() {
+		if _, err := m.chain.Broadcast(ctx, &types.MsgClaimJob{Miner: me.String(), TaskId: task.Id, JobIndex: index}); err != nil {
+			if j, qerr := m.chain.Job(ctx, &types.QueryJobRequest{TaskId: task.Id, JobIndex: index}); qerr == nil && j.Job.Miner != me.String() {
 				return fmt.Errorf("%w: %v", errClaimLost, err)
 			}
 			return fmt.Errorf("claim: %w", err)
@@ -510,7 +509,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 		var lot *types.QueryLotteryResponse
 		if err := worker.Retry(ctx, 0, 300*time.Millisecond, func() error {
 			var err error
-			if lot, err = m.cc.Query.Lottery(ctx, &types.QueryLotteryRequest{AnchorHeight: anchorHeight}); err == nil && len(lot.Anchor) != 32 {
+			if lot, err = m.chain.Lottery(ctx, &types.QueryLotteryRequest{AnchorHeight: anchorHeight}); err == nil && len(lot.Anchor) != 32 {
 				err = fmt.Errorf("no anchor at height %d yet", anchorHeight)
 			}
 			return err
@@ -543,7 +542,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	}
 	for i := 0; i < len(proofs); i += 16 {
 		batch := proofs[i:min(i+16, len(proofs))]
-		if _, err := m.cc.Broadcast(ctx, batch...); err != nil {
+		if _, err := m.chain.Broadcast(ctx, batch...); err != nil {
 			log.Warn("proofs refused", "count", len(batch), "err", err)
 			continue
 		}
@@ -567,7 +566,7 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	if err != nil {
 		return err
 	}
-	if _, err := m.cc.Broadcast(ctx, &types.MsgSubmitResult{Miner: me.String(), TaskId: task.Id, JobIndex: index, ModelHash: hash, Metrics: metrics}); err != nil {
+	if _, err := m.chain.Broadcast(ctx, &types.MsgSubmitResult{Miner: me.String(), TaskId: task.Id, JobIndex: index, ModelHash: hash, Metrics: metrics}); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
 	m.Stats.JobsDone.Add(1)
@@ -594,9 +593,9 @@ func (m *Miner) post(ctx context.Context, task uint64, index uint32, batch []com
 		}
 		msgs := make([]sdk.Msg, len(rest))
 		for i, x := range rest {
-			msgs[i] = &types.MsgCommitCheckpoint{Miner: m.cc.Address().String(), TaskId: task, JobIndex: index, Step: x.step, WeightsHash: x.hash[:], OptimizerHash: x.opt[:]}
+			msgs[i] = &types.MsgCommitCheckpoint{Miner: m.chain.Address().String(), TaskId: task, JobIndex: index, Step: x.step, WeightsHash: x.hash[:], OptimizerHash: x.opt[:]}
 		}
-		res, berr := m.cc.Broadcast(ctx, msgs...)
+		res, berr := m.chain.Broadcast(ctx, msgs...)
 		if berr == nil {
 			for _, x := range rest {
 				heights[x.step] = res.Height
@@ -640,13 +639,13 @@ func (m *Miner) onChain(ctx context.Context, task uint64, index uint32, batch []
 
 // commitments returns this miner's commitments on a job by step.
 func (m *Miner) commitments(ctx context.Context, task uint64, index uint32) (map[uint64]types.Commitment, error) {
-	res, err := m.cc.Query.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: task, JobIndex: index})
+	res, err := m.chain.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: task, JobIndex: index})
 	if err != nil {
 		return nil, err
 	}
 	out := map[uint64]types.Commitment{}
 	for _, c := range res.Commitments {
-		if c.Miner == m.cc.Address().String() {
+		if c.Miner == m.chain.Address().String() {
 			out[c.Step] = c
 		}
 	}

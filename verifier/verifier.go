@@ -42,7 +42,6 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/pouw/pouwd/accel"
-	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
@@ -50,15 +49,6 @@ import (
 	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
-
-// Fetcher gets what miners serve (P2PFetcher: from the miner over libp2p).
-type Fetcher interface {
-	// Checkpoint returns the checkpoint minerAddr serves for a commitment,
-	// verified against both committed hashes (ml.VerifyCheckpoint).
-	Checkpoint(ctx context.Context, minerAddr string, key p2p.CkptKey) (*ml.Checkpoint, error)
-	// Model returns the model minerAddr serves under hash.
-	Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error)
-}
 
 // Config configures a Verifier. The shared fields (Poll, PeerID,
 // Multiaddrs, Devices, Logger; StateDir, when set, keeps committed
@@ -102,7 +92,7 @@ type verdict struct {
 // Verifier is the daemon.
 type Verifier struct {
 	cfg      Config
-	cc       *chainclient.Client
+	chain    Chain
 	datasets worker.Datasets
 	fetch    Fetcher
 	backend  accel.Backend
@@ -120,15 +110,15 @@ type Verifier struct {
 }
 
 // New builds a verifier.
-func New(cfg Config, cc *chainclient.Client, datasets worker.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
+func New(cfg Config, chain Chain, datasets worker.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	v := &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
-		log: cfg.Logger.With("verifier", cc.Address().String()), nextProof: 1, watch: map[uint64]bool{},
+	v := &Verifier{cfg: cfg, chain: chain, datasets: datasets, fetch: fetch, backend: backend,
+		log: cfg.Logger.With("verifier", chain.Address().String()), nextProof: 1, watch: map[uint64]bool{},
 		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
 	if err := v.load(); err != nil {
 		return nil, fmt.Errorf("verifier: state %s: %w", cfg.StateDir, err)
@@ -138,7 +128,7 @@ func New(cfg Config, cc *chainclient.Client, datasets worker.Datasets, fetch Fet
 
 // Run bonds, then works assignments until ctx ends.
 func (v *Verifier) Run(ctx context.Context) error {
-	if err := worker.EnsureBonded(ctx, worker.NewClient(v.cc), types.WORKER_ROLE_VERIFIER, v.cfg.Config, v.log); err != nil {
+	if err := worker.EnsureBonded(ctx, v.chain, types.WORKER_ROLE_VERIFIER, v.cfg.Config, v.log); err != nil {
 		return fmt.Errorf("verifier: bond: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -194,7 +184,7 @@ func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struc
 func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 	// Discover new proofs by id.
 	for {
-		_, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
+		_, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
 		if err != nil {
 			break
 		}
@@ -209,11 +199,11 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		ids = append(ids, id)
 	}
 	v.mu.Unlock()
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	var reveals []sdk.Msg
 	var revealed []uint64
 	for _, id := range ids {
-		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		res, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: id})
 		if err != nil {
 			return err
 		}
@@ -247,7 +237,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		return err
 	}
 	if len(reveals) > 0 {
-		if _, err := v.cc.Broadcast(ctx, reveals...); err != nil {
+		if _, err := v.chain.Broadcast(ctx, reveals...); err != nil {
 			return fmt.Errorf("reveal %v: %w", revealed, err)
 		}
 		v.Stats.Revealed.Add(uint64(len(reveals)))
@@ -340,11 +330,11 @@ func contains(list []string, s string) bool {
 
 // job rebuilds a job from chain records and the local dataset.
 func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types.Task, *jobspec.Job, error) {
-	t, err := v.cc.Query.Task(ctx, &types.QueryTaskRequest{Id: taskID})
+	t, err := v.chain.Task(ctx, &types.QueryTaskRequest{Id: taskID})
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := v.cc.Query.Dataset(ctx, &types.QueryDatasetRequest{Id: t.Task.DatasetId})
+	rec, err := v.chain.Dataset(ctx, &types.QueryDatasetRequest{Id: t.Task.DatasetId})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -381,7 +371,7 @@ func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, 
 // digest and, when it does not hold, why.
 func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, string, error) {
 	var zero pouw.Hash
-	params, err := v.cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	params, err := v.chain.Params(ctx, &types.QueryParamsRequest{})
 	if err != nil {
 		return false, zero, "", err
 	}
@@ -389,7 +379,7 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	if err != nil {
 		return false, zero, "", err
 	}
-	cms, err := v.cc.Query.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
+	cms, err := v.chain.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
 	if err != nil {
 		return false, zero, "", err
 	}
@@ -488,7 +478,7 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 // commitVerdicts commits every judged verdict not yet committed, in one
 // tx (one tx per verdict when the batch is refused).
 func (v *Verifier) commitVerdicts(ctx context.Context) error {
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	v.mu.Lock()
 	var pending []uint64
 	for id, vd := range v.verdicts {
@@ -502,7 +492,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 	for _, id := range pending {
 		// Only proofs still in their commit phase: one late verdict must not
 		// sink the others' tx.
-		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		res, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: id})
 		if err != nil {
 			return err
 		}
@@ -533,7 +523,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 			v.save(id, vd)
 		}
 	}
-	if _, err := v.cc.Broadcast(ctx, msgs...); err == nil {
+	if _, err := v.chain.Broadcast(ctx, msgs...); err == nil {
 		for _, id := range ids {
 			mark(id)
 		}
@@ -543,7 +533,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 		return fmt.Errorf("commit verdict on proof %d: %w", ids[0], err)
 	}
 	for i, m := range msgs {
-		if _, err := v.cc.Broadcast(ctx, m); err != nil {
+		if _, err := v.chain.Broadcast(ctx, m); err != nil {
 			v.log.Warn("verdict commit refused", "proof", ids[i], "err", err)
 			continue
 		}
@@ -568,7 +558,7 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	} else if d == (pouw.Hash{}) {
 		d = sha256.Sum256([]byte("pouw/verifier/unreplayable"))
 	}
-	c := pouw.VerdictCommitment(p.Id, v.cc.Address(), ok, d, salt)
+	c := pouw.VerdictCommitment(p.Id, v.chain.Address(), ok, d, salt)
 	v.mu.Lock()
 	v.verdicts[p.Id] = &verdict{commit: c, accept: ok, digest: d, salt: salt}
 	v.mu.Unlock()
@@ -584,14 +574,14 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 }
 
 func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	for _, st := range []types.TaskStatus{types.TASK_STATUS_TRAINING, types.TASK_STATUS_EVALUATING, types.TASK_STATUS_OPEN} {
-		res, err := v.cc.Query.Tasks(ctx, &types.QueryTasksRequest{Status: st})
+		res, err := v.chain.Tasks(ctx, &types.QueryTasksRequest{Status: st})
 		if err != nil {
 			return err
 		}
 		for _, t := range res.Tasks {
-			jobs, err := v.cc.Query.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
+			jobs, err := v.chain.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
 			if err != nil {
 				return err
 			}
@@ -659,7 +649,7 @@ func (v *Verifier) evaluate(ctx context.Context, j types.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := v.cc.Broadcast(ctx, &types.MsgSubmitEvaluation{Verifier: v.cc.Address().String(), TaskId: j.TaskId, JobIndex: j.Index,
+	if _, err := v.chain.Broadcast(ctx, &types.MsgSubmitEvaluation{Verifier: v.chain.Address().String(), TaskId: j.TaskId, JobIndex: j.Index,
 		ModelHash: hash, Metrics: m}); err != nil {
 		return fmt.Errorf("evaluation of %d/%d: %w", j.TaskId, j.Index, err)
 	}

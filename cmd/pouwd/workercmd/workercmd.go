@@ -114,7 +114,7 @@ func NewMinerCommand() *cobra.Command {
 			defer nd.h.Close()
 			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
 			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "miner-state")
-			m, err := miner.New(cfg, cc, nd.datasets, st, be)
+			m, err := miner.New(cfg, worker.NewClient(cc), nd.datasets, st, be)
 			if err != nil {
 				return err
 			}
@@ -158,11 +158,11 @@ func NewVerifierCommand() *cobra.Command {
 			}
 			defer nd.h.Close()
 			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
-			fetcher, err := verifier.NewP2PFetcher(nd.h, nd.chainID, cc)
+			fetcher, err := verifier.NewP2PFetcher(nd.h, nd.chainID, cc.Query)
 			if err != nil {
 				return err
 			}
-			v, err := verifier.New(cfg, cc, nd.datasets, fetcher, be)
+			v, err := verifier.New(cfg, worker.NewClient(cc), nd.datasets, fetcher, be)
 			if err != nil {
 				return err
 			}
