@@ -35,11 +35,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/jobspec"
@@ -81,7 +84,28 @@ type Stats struct {
 	ProofsAccepted, ProofsRejected, Revealed, Evaluations atomic.Uint64
 }
 
-type verdict struct {
+// Verdict is the outcome of replaying a proof (Check).
+type Verdict struct {
+	// Accept is whether the proof holds: every recomputed hash, the digest,
+	// the parameter count, the ticket and the lottery value match.
+	Accept bool
+	// Digest is the recomputed work digest; zero when the replay did not
+	// get that far (no commitment, no checkpoint, a step out of range).
+	Digest pouw.Hash
+	// Reason says why a rejected proof does not hold (empty on accept).
+	Reason string
+}
+
+func accept(d pouw.Hash) Verdict { return Verdict{Accept: true, Digest: d} }
+
+func reject(d pouw.Hash, format string, args ...any) Verdict {
+	return Verdict{Digest: d, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ballot is a verdict on its way to the chain: committed as
+// pouw.VerdictCommitment(proof, verifier, accept, digest, salt), then
+// revealed with the same accept, digest and salt.
+type ballot struct {
 	committed bool
 	commit    pouw.Hash
 	accept    bool
@@ -101,12 +125,12 @@ type Verifier struct {
 
 	mu        sync.Mutex
 	nextProof uint64
-	watch     map[uint64]bool     // proofs not yet assigned or settled
-	verdicts  map[uint64]*verdict // committed, not yet revealed
-	busy      map[string]bool     // work in progress
-	done      map[string]bool     // work finished (evaluations, commits)
-	sem       chan struct{}       // proof replays
-	evalSem   chan struct{}       // model evaluations: never starved by a flood of proofs
+	watch     map[uint64]bool    // proofs not yet assigned or settled
+	verdicts  map[uint64]*ballot // committed, not yet revealed
+	busy      map[string]bool    // work in progress
+	done      map[string]bool    // work finished (evaluations, commits)
+	sem       chan struct{}      // proof replays
+	evalSem   chan struct{}      // model evaluations: never starved by a flood of proofs
 }
 
 // New builds a verifier.
@@ -119,7 +143,7 @@ func New(cfg Config, chain Chain, datasets worker.Datasets, fetch Fetcher, backe
 	}
 	v := &Verifier{cfg: cfg, chain: chain, datasets: datasets, fetch: fetch, backend: backend,
 		log: cfg.Logger.With("verifier", chain.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
+		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
 	if err := v.load(); err != nil {
 		return nil, fmt.Errorf("verifier: state %s: %w", cfg.StateDir, err)
 	}
@@ -181,12 +205,20 @@ func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struc
 	}()
 }
 
+// pollProofs discovers new proofs by id, judges those this verifier is
+// among the verifiers of, commits the verdicts judged and reveals those
+// whose proof is REVEALING.
 func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
-	// Discover new proofs by id.
+	// Discover new proofs by id: ids are dense, so the first one the chain
+	// does not have (NotFound) is the end of the list; any other error is
+	// an error, and the next poll starts again from the same id.
 	for {
 		_, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
-		if err != nil {
+		if status.Code(err) == codes.NotFound {
 			break
+		}
+		if err != nil {
+			return fmt.Errorf("proof %d: %w", v.nextProof, err)
 		}
 		v.mu.Lock()
 		v.watch[v.nextProof] = true
@@ -212,7 +244,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		case types.PROOF_STATUS_PENDING:
 			continue
 		case types.PROOF_STATUS_COMMITTING:
-			if !contains(p.Verifiers, me) {
+			if !slices.Contains(p.Verifiers, me) {
 				v.forget(id)
 				continue
 			}
@@ -222,7 +254,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			vd := v.verdicts[id]
 			v.mu.Unlock()
 			if vd == nil || !vd.committed {
-				if !contains(p.Verifiers, me) {
+				if !slices.Contains(p.Verifiers, me) {
 					v.forget(id)
 				}
 				continue
@@ -268,7 +300,7 @@ type savedVerdict struct {
 }
 
 // save keeps a committed verdict on disk (written, then renamed).
-func (v *Verifier) save(id uint64, vd *verdict) {
+func (v *Verifier) save(id uint64, vd *ballot) {
 	if v.cfg.StateDir == "" {
 		return
 	}
@@ -306,7 +338,7 @@ func (v *Verifier) load() error {
 			v.log.Warn("ignoring a damaged saved verdict", "file", f, "err", err)
 			continue
 		}
-		vd := &verdict{committed: true, accept: sv.Accept, salt: sv.Salt}
+		vd := &ballot{committed: true, accept: sv.Accept, salt: sv.Salt}
 		copy(vd.digest[:], sv.Digest)
 		copy(vd.commit[:], sv.Commit)
 		v.verdicts[sv.Proof] = vd
@@ -317,15 +349,6 @@ func (v *Verifier) load() error {
 		v.log.Info("restored committed verdicts", "count", len(files))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // job rebuilds a job from chain records and the local dataset.
@@ -367,21 +390,24 @@ func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, 
 	return got, err
 }
 
-// Check replays a proof and returns whether it holds, the recomputed
-// digest and, when it does not hold, why.
-func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, string, error) {
+// Check replays a proof and returns its verdict. An error means the proof
+// could not be judged here and now (a chain query failed, the dataset is
+// not available, ctx ended): the caller tries again later. Everything the
+// miner is answerable for (a missing commitment, a checkpoint not served or
+// not the committed one, any hash that differs) is a rejecting verdict.
+func (v *Verifier) Check(ctx context.Context, p types.Proof) (Verdict, error) {
 	var zero pouw.Hash
 	params, err := v.chain.Params(ctx, &types.QueryParamsRequest{})
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	_, job, err := v.job(ctx, p.TaskId, p.JobIndex)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	cms, err := v.chain.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	var commitment *types.Commitment
 	for i, c := range cms.Commitments {
@@ -390,68 +416,31 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		}
 	}
 	if commitment == nil {
-		return false, zero, fmt.Sprintf("no commitment at step %d", p.CommitStep), nil
+		return reject(zero, "no commitment at step %d", p.CommitStep), nil
 	}
 	key, err := p2p.CommitmentKey(commitment)
 	if err != nil {
-		return false, zero, fmt.Sprintf("commitment at step %d: %v", p.CommitStep, err), nil
+		return reject(zero, "commitment at step %d: %v", p.CommitStep, err), nil
 	}
-	var tr *ml.Trainer
-	if p.CommitStep == 0 {
-		model, err := job.NewModel()
-		if err != nil {
-			return false, zero, "", err
-		}
-		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
-			return false, zero, "", err
-		}
-		wh, oh := ml.WeightsHash(model), ml.OptimizerHash(tr.Opt)
-		if wh != key.WeightsHash || oh != key.OptimizerHash {
-			return false, zero, fmt.Sprintf("step-0 commitment (weights %x, optimizer %x) is not the seeded initial state (weights %x, optimizer %x)",
-				key.WeightsHash, key.OptimizerHash, wh, oh), nil
-		}
-	} else {
-		var ck *ml.Checkpoint
-		err := worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
-			var err error
-			if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); errors.Is(err, p2p.ErrMismatch) {
-				return worker.Permanent(err) // a liar does not mend on a second ask
-			}
-			return err
-		})
-		if ctx.Err() != nil {
-			return false, zero, "", ctx.Err()
-		}
-		if errors.Is(err, p2p.ErrMismatch) {
-			return false, zero, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
-		}
-		if err != nil {
-			return false, zero, fmt.Sprintf("checkpoint (weights %x) not served: %v", key.WeightsHash, err), nil
-		}
-		h := ck.Header
-		if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
-			return false, zero, fmt.Sprintf("checkpoint is %s init seed %d config %+v step %d, the job is %s init seed %d config %+v step %d",
-				h.Spec, h.Seed, h.Config, h.Step, job.ModelSpec, job.InitSeed, job.Config, p.CommitStep), nil
-		}
-		if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
-			return false, zero, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
-		}
+	tr, why, err := v.startReplay(ctx, p, job, key)
+	if err != nil || why != "" {
+		return reject(zero, "%s", why), err
 	}
 	if p.Step >= tr.TotalSteps() {
-		return false, zero, fmt.Sprintf("step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
+		return reject(zero, "step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
 	}
 	got, err := ReplayStep(ctx, tr, p.Step)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	h := jobspec.StepHashes(got)
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	d, err := pouw.WorkDigest(pouw.JobID{TaskID: p.TaskId, JobIndex: p.JobIndex}, minerAddr, p.Step, h)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	for _, f := range []struct {
 		name      string
@@ -459,20 +448,68 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	}{{"H(W_i)", h.WeightsBefore[:], p.WeightsBefore}, {"H(B_i)", h.Batch[:], p.Batch}, {"H(G_i)", h.Gradients[:], p.Gradients},
 		{"H(W_i+1)", h.WeightsAfter[:], p.WeightsAfter}, {"digest", d[:], p.Digest}} {
 		if !bytes.Equal(f.got, f.want) {
-			return false, d, fmt.Sprintf("%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
+			return reject(d, "%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
 		}
 	}
 	if n := uint64(tr.Model.NumParams()); n != p.ParamCount {
-		return false, d, fmt.Sprintf("param count %d, proof says %d", n, p.ParamCount), nil
+		return reject(d, "param count %d, proof says %d", n, p.ParamCount), nil
 	}
 	pp := params.Params
 	if tickets := pouw.TicketCount(pp.OmegaBE9, pp.OmegaME9, uint64(job.Config.BatchSize), p.ParamCount, pp.MaxTicketsPerStep); p.TicketIndex >= tickets {
-		return false, d, fmt.Sprintf("ticket %d of %d", p.TicketIndex, tickets), nil
+		return reject(d, "ticket %d of %d", p.TicketIndex, tickets), nil
 	}
 	if val := pouw.TicketValue(d, p.Anchor, p.TicketIndex); !bytes.Equal(val[:], p.Value) {
-		return false, d, fmt.Sprintf("lottery value %x, proof says %x", val[:], p.Value), nil
+		return reject(d, "lottery value %x, proof says %x", val[:], p.Value), nil
 	}
-	return true, d, "", nil
+	return accept(d), nil
+}
+
+// startReplay returns a trainer at the proof's commitment: at step 0 the
+// seeded initial state (no fetch), which must be what was committed; later
+// the miner's checkpoint, fetched by the commitment's key (verified against
+// both hashes), which must be the job's spec, seed, config and position.
+// A non-empty why rejects the proof; an error defers it.
+func (v *Verifier) startReplay(ctx context.Context, p types.Proof, job *jobspec.Job, key p2p.CkptKey) (tr *ml.Trainer, why string, err error) {
+	if p.CommitStep == 0 {
+		model, err := job.NewModel()
+		if err != nil {
+			return nil, "", err
+		}
+		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
+			return nil, "", err
+		}
+		wh, oh := ml.WeightsHash(model), ml.OptimizerHash(tr.Opt)
+		if wh != key.WeightsHash || oh != key.OptimizerHash {
+			return nil, fmt.Sprintf("step-0 commitment (weights %x, optimizer %x) is not the seeded initial state (weights %x, optimizer %x)",
+				key.WeightsHash, key.OptimizerHash, wh, oh), nil
+		}
+		return tr, "", nil
+	}
+	var ck *ml.Checkpoint
+	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+		var err error
+		if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); errors.Is(err, p2p.ErrMismatch) {
+			return worker.Permanent(err) // a liar does not mend on a second ask
+		}
+		return err
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil, "", ctx.Err()
+	case errors.Is(err, p2p.ErrMismatch):
+		return nil, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
+	case err != nil:
+		return nil, fmt.Sprintf("checkpoint (weights %x) not served: %v", key.WeightsHash, err), nil
+	}
+	h := ck.Header
+	if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
+		return nil, fmt.Sprintf("checkpoint is %s init seed %d config %+v step %d, the job is %s init seed %d config %+v step %d",
+			h.Spec, h.Seed, h.Config, h.Step, job.ModelSpec, job.InitSeed, job.Config, p.CommitStep), nil
+	}
+	if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
+		return nil, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
+	}
+	return tr, "", nil
 }
 
 // commitVerdicts commits every judged verdict not yet committed, in one
@@ -545,10 +582,11 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 // judge replays a proof and records the verdict for commitVerdicts.
 func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	start := time.Now()
-	ok, d, why, err := v.Check(ctx, p)
+	vd, err := v.Check(ctx, p)
 	if err != nil {
 		return err
 	}
+	ok, d := vd.Accept, vd.Digest
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
 		return err
@@ -560,7 +598,7 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	}
 	c := pouw.VerdictCommitment(p.Id, v.chain.Address(), ok, d, salt)
 	v.mu.Lock()
-	v.verdicts[p.Id] = &verdict{commit: c, accept: ok, digest: d, salt: salt}
+	v.verdicts[p.Id] = &ballot{commit: c, accept: ok, digest: d, salt: salt}
 	v.mu.Unlock()
 	if ok {
 		v.Stats.ProofsAccepted.Add(1)
@@ -568,7 +606,7 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 			"replayed", p.Step-p.CommitStep+1, "took", time.Since(start).Round(time.Millisecond))
 	} else {
 		v.Stats.ProofsRejected.Add(1)
-		v.log.Warn("proof replayed: reject", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step, "why", why)
+		v.log.Warn("proof replayed: reject", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step, "why", vd.Reason)
 	}
 	return nil
 }
@@ -586,10 +624,9 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 				return err
 			}
 			for _, j := range jobs.Jobs {
-				if j.Status != types.JOB_STATUS_ASSIGNED || !contains(j.Verifiers, me) {
+				if j.Status != types.JOB_STATUS_ASSIGNED || !slices.Contains(j.Verifiers, me) {
 					continue
 				}
-				j := j
 				v.start(ctx, wg, v.evalSem, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
 					return v.evaluate(ctx, j)
 				})
