@@ -24,7 +24,8 @@ import (
 // Chain is an in-memory chain: records by id, a height that grows by one
 // per accepted tx, and every accepted message in order. A broadcast applies
 // the few state changes the daemons read back (a worker registration, a
-// job claim, a checkpoint commitment); everything else is only recorded.
+// job claim, a checkpoint commitment, a job result); everything else is
+// only recorded.
 // Fail injects errors. It is safe for concurrent use.
 type Chain struct {
 	Addr sdk.AccAddress
@@ -182,6 +183,13 @@ func (c *Chain) apply(m sdk.Msg, h int64) error {
 			return fmt.Errorf("claim: job %d/%d is %s", m.TaskId, m.JobIndex, j.Status)
 		}
 		j.Status, j.Miner, j.ClaimHeight = types.JOB_STATUS_CLAIMED, m.Miner, h
+	case *types.MsgSubmitResult:
+		jobs := c.jobs[m.TaskId]
+		if int(m.JobIndex) >= len(jobs) || jobs[m.JobIndex].Miner != m.Miner || jobs[m.JobIndex].Status != types.JOB_STATUS_CLAIMED {
+			return fmt.Errorf("result: job %d/%d is not claimed by %s", m.TaskId, m.JobIndex, m.Miner)
+		}
+		j := &jobs[m.JobIndex]
+		j.Status, j.ModelHash, j.Claimed = types.JOB_STATUS_SUBMITTED, m.ModelHash, m.Metrics
 	case *types.MsgCommitCheckpoint:
 		for _, x := range c.commits {
 			if x.TaskId == m.TaskId && x.JobIndex == m.JobIndex && x.Miner == m.Miner && x.Step == m.Step {
@@ -303,7 +311,8 @@ func (c *Chain) Commitments(_ context.Context, in *types.QueryCommitmentsRequest
 }
 
 // Lottery implements the daemons' Chain: the anchor of a height that
-// exists (Anchor), else none yet, and the target.
+// exists (Anchor), else none yet (and an empty block is added: a caller
+// polling for an anchor sees the chain advance), and the target.
 func (c *Chain) Lottery(_ context.Context, in *types.QueryLotteryRequest, _ ...grpc.CallOption) (*types.QueryLotteryResponse, error) {
 	if err := c.query("Lottery"); err != nil {
 		return nil, err
@@ -313,6 +322,8 @@ func (c *Chain) Lottery(_ context.Context, in *types.QueryLotteryRequest, _ ...g
 	out := &types.QueryLotteryResponse{Target: c.target}
 	if in.AnchorHeight <= c.height {
 		out.Anchor = Anchor(in.AnchorHeight)
+	} else {
+		c.height++ // the anchor block is not there yet; time passes, a block comes
 	}
 	return out, nil
 }
