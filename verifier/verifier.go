@@ -1,27 +1,3 @@
-// Package verifier is the verifying daemon (`pouwd verifier start`): it
-// bonds as a verifier and works what the chain assigns to it.
-//
-//   - A proof (COMMITTING, this verifier among its verifiers): rebuild the
-//     job with package jobspec; take W at the proof's commitment (step 0:
-//     the seeded initial model, no fetch; later: the miner's checkpoint
-//     fetched by (task, job, committed weights hash), whose weights must
-//     hash to the commitment and whose spec, seed, config and position must
-//     be the job's); replay the steps commit_step..step with the engine;
-//     recompute H(W_i), H(B_i), H(G_i), H(W_{i+1}), the digest (binding the
-//     miner), the parameter count, the ticket count and the lottery value.
-//     Accept only when everything matches. The verdict is committed
-//     (pouw.VerdictCommitment with 32 random salt bytes kept in memory) and
-//     revealed once the proof is REVEALING.
-//   - A job result (ASSIGNED, this verifier among its verifiers): fetch the
-//     model by its hash, check it is the job's architecture, measure it on
-//     the held-out fold and submit the ppm metrics. A model that cannot be
-//     fetched or parsed is reported under another hash (the zero hash),
-//     which the chain counts against the miner.
-//
-// Proof replays run on up to Config.Workers goroutines, evaluations on one
-// more of their own (so a flood of proofs never starves results). It must never accept a
-// step it did not recompute, nor reveal a verdict other than the one it
-// committed.
 package verifier
 
 import (

@@ -1,7 +1,3 @@
-// Package workertest holds in-memory fakes of what the worker daemons talk
-// to (the chain, the miner's store, the verifier's fetcher), for the unit
-// tests of packages miner and verifier. Nothing here touches a network or a
-// disk; the engine is never faked.
 package workertest
 
 import (
