@@ -90,7 +90,7 @@ func TestOverhead(t *testing.T) {
 		}
 		// The miner's commitments: a snapshot every commit_interval steps,
 		// hashed, written and parsed back on another goroutine (as
-		// miner.storeSnapshot does), in both mining variants.
+		// the miner's storeSnapshot does), in both mining variants.
 		snaps := make(chan *ml.Checkpoint, 64)
 		stored := make(chan struct{})
 		go func() {
