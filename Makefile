@@ -1,7 +1,7 @@
 # pouwd: build, test, localnet, protobuf, benchmark.
 #
 #   make build        ./build/pouwd
-#   make test         every test CI runs (go test ./... + fuzz + arm64 checks)
+#   make test         every test CI runs (go test -race ./... + fuzz + arm64 + CUDA-emulator checks)
 #   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; make localnet-stop)
 
 SHELL := /bin/bash
@@ -48,8 +48,10 @@ install:
 # tests, then the fuzz targets and the arm64 checks when their scripts exist.
 test: test-go test-fuzz test-arm64 test-cuda
 
+# With the race detector: the daemons' goroutines (trainer, committer,
+# checkpointer, status loop, verifier workers) must be race-free.
 test-go:
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 test-fuzz:
 	@if [ -x scripts/ci/fuzz.sh ]; then scripts/ci/fuzz.sh; \

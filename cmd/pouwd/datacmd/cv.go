@@ -265,7 +265,7 @@ func convergenceHint(rep *cv.Report, labels []int) string {
 	if rep.Metric != cv.Accuracy || b.Mean > baseline+0.1*(1-baseline) {
 		return ""
 	}
-	return fmt.Sprintf("hint: the best configuration's accuracy %.4f is barely above always answering the most common class (%.4f): training has not converged; try more --epochs (or --steps), a larger --lr, or --optimizer adam", b.Mean, baseline)
+	return fmt.Sprintf("hint: the best configuration's accuracy %s is not clearly above always answering the most common class (%s): training has not converged; try more --epochs (or --steps), a larger --lr, or --optimizer adam", percent(b.Mean), percent(baseline))
 }
 
 func val(m cv.Metrics, name cv.Metric) float64 {

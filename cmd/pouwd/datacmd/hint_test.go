@@ -26,8 +26,8 @@ func TestConvergenceHint(t *testing.T) {
 		if (h != "") != c.hint {
 			t.Errorf("%s %.2f: hint %q, expected a hint: %v", c.rep.Metric, c.rep.Configs[0].Mean, h, c.hint)
 		}
-		if h != "" && !strings.Contains(h, "0.4000") {
-			t.Errorf("hint %q does not name the baseline 0.4000", h)
+		if h != "" && !strings.Contains(h, "40.00%") {
+			t.Errorf("hint %q does not name the baseline 40.00%%", h)
 		}
 	}
 	if h := convergenceHint(rep(cv.Accuracy, 0.1), nil); h != "" {

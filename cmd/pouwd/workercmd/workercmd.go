@@ -100,7 +100,7 @@ func NewMinerCommand() *cobra.Command {
 				return err
 			}
 			serveMetrics(cmd, log, minerCollector(m))
-			log.Info("miner starting", "address", cc.Address(), "store", storeDir, "peer", nd.h.ID(), "addrs", cfg.Multiaddrs)
+			log.Info("miner starting", "address", cc.Address().String(), "store", storeDir, "peer", nd.h.ID(), "addrs", cfg.Multiaddrs)
 			return m.Run(ctx)
 		},
 	}
@@ -148,7 +148,7 @@ func NewVerifierCommand() *cobra.Command {
 				return err
 			}
 			serveMetrics(cmd, log, verifierCollector(v))
-			log.Info("verifier starting", "address", cc.Address(), "peer", nd.h.ID())
+			log.Info("verifier starting", "address", cc.Address().String(), "peer", nd.h.ID())
 			return v.Run(ctx)
 		},
 	}
