@@ -40,7 +40,20 @@ func NewConv2d(name string, cin, cout, k, s, p int, seed uint64, index int) *Con
 	return l
 }
 
-func (l *Conv2d) Params() []*Param { return []*Param{l.W, l.B} }
+// NewConv2dNoBias returns a convolution without bias (B is nil), as
+// torchvision's ResNet convolutions (each is followed by BatchNorm).
+func NewConv2dNoBias(name string, cin, cout, k, s, p int, seed uint64, index int) *Conv2d {
+	l := &Conv2d{Cin: cin, Cout: cout, K: k, S: s, P: p, W: newParam(name+".weight", cout, cin*k*k)}
+	heUniform(l.W.T, cin*k*k, seed, index)
+	return l
+}
+
+func (l *Conv2d) Params() []*Param {
+	if l.B == nil {
+		return []*Param{l.W}
+	}
+	return []*Param{l.W, l.B}
+}
 
 func (l *Conv2d) out(h, w int) (int, int) {
 	return (h+2*l.P-l.K)/l.S + 1, (w+2*l.P-l.K)/l.S + 1
@@ -77,19 +90,27 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	out := reuse(&l.outBuf, l.Cout*Q)
 	c.Backend.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
 	y := outTensor(&l.outT, n, l.Cout, oh, ow)
-	b := l.B.T.Data
+	var b []float32
+	var bT *Tensor
+	if l.B != nil {
+		b, bT = l.B.T.Data, l.B.T
+	}
 	c.parallelFor(n, func(lo, hi int) {
 		for s := lo; s < hi; s++ {
 			for co := 0; co < l.Cout; co++ {
 				src := out[co*Q+s*P : co*Q+(s+1)*P]
 				dst := y.Data[(s*l.Cout+co)*P : (s*l.Cout+co+1)*P]
+				if b == nil {
+					copy(dst, src)
+					continue
+				}
 				for i, v := range src {
 					dst[i] = v + b[co]
 				}
 			}
 		}
 	})
-	c.record(y, []*Tensor{x, l.W.T, l.B.T}, func() {
+	c.record(y, []*Tensor{x, l.W.T, bT}, func() {
 		dout := out // reuse: [Cout, Q]
 		c.parallelFor(n, func(lo, hi int) {
 			for s := lo; s < hi; s++ {
@@ -100,6 +121,8 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 		})
 		if l.W.T.needGrad {
 			gemmGrad(c, l.W.T, false, true, l.Cout, R, Q, dout, Q, col, Q)
+		}
+		if l.W.T.needGrad && l.B != nil {
 			db := l.B.T.grad()
 			for co := 0; co < l.Cout; co++ {
 				var acc float32
