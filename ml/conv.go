@@ -359,6 +359,7 @@ type Norm struct {
 	Gamma      *Param
 	Beta       *Param
 	RMean, RVa *Param // BatchNorm buffers
+	bn         bnScratch
 }
 
 // NewBatchNorm returns BatchNorm over c channels (γ = 1, β = 0).
@@ -410,6 +411,9 @@ func (l *Norm) layout(x *Tensor) (groups, m int, idx func(g, i int) int) {
 }
 
 func (l *Norm) Forward(c *Ctx, x *Tensor) *Tensor {
+	if !l.Layer {
+		return l.batchNormForward(c, x) // the same bits, faster (batchnorm.go)
+	}
 	groups, m := 0, 0
 	var idx func(g, i int) int
 	groups, m, idx = l.layout(x)
