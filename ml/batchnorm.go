@@ -129,3 +129,11 @@ func (l *Norm) batchNormForward(c *Ctx, x *Tensor) *Tensor {
 	})
 	return y
 }
+
+// zeroShort sets the (few: padding columns) elements of s to +0 without a
+// runtime memclr call.
+func zeroShort(s []float32) {
+	for j := 0; j < len(s); j++ {
+		s[j] = 0
+	}
+}

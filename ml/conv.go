@@ -174,9 +174,9 @@ func (l *Conv2d) im2col(col []float32, ld, q0 int, img []float32, h, w, oh, ow i
 							clear(row)
 							continue
 						}
-						clear(row[:lo])
+						zeroShort(row[:lo])
 						copy(row[lo:hi], src[lo+off:hi+off])
-						clear(row[hi:])
+						zeroShort(row[hi:])
 						continue
 					}
 					for ox := range row {
@@ -567,8 +567,8 @@ func (l *Conv2d) im2colSame(col []float32, ld, q0 int, img []float32, h, w int) 
 				copy(dst[a:b], plane[a+sh:b+sh])
 				for y := y0; y < y1; y++ {
 					row := dst[y*w : (y+1)*w]
-					clear(row[:x0])
-					clear(row[x1:])
+					zeroShort(row[:x0])
+					zeroShort(row[x1:])
 				}
 			}
 		}
@@ -595,8 +595,8 @@ func (l *Conv2d) col2imSame(dimg []float32, col []float32, ld, q0 int, h, w int)
 				}
 				for y := y0; y < y1; y++ {
 					row := src[y*w : (y+1)*w]
-					clear(row[:x0])
-					clear(row[x1:])
+					zeroShort(row[:x0])
+					zeroShort(row[x1:])
 				}
 				sh := dy*w + dx
 				a, b := y0*w, y1*w
