@@ -137,3 +137,20 @@ func zeroShort(s []float32) {
 		s[j] = 0
 	}
 }
+
+// zeroCols sets columns [0, x0) and [x1, w) of rows [y0, y1) of the
+// row-major w-wide matrix m to +0 (the padding columns of a "same"
+// convolution), one strided pass per column.
+func zeroCols(m []float32, w, y0, y1, x0, x1 int) {
+	end := y1 * w
+	for c := 0; c < x0; c++ {
+		for i := y0*w + c; i < end; i += w {
+			m[i] = 0
+		}
+	}
+	for c := x1; c < w; c++ {
+		for i := y0*w + c; i < end; i += w {
+			m[i] = 0
+		}
+	}
+}

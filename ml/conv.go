@@ -565,11 +565,7 @@ func (l *Conv2d) im2colSame(col []float32, ld, q0 int, img []float32, h, w int) 
 					b = hw - sh
 				}
 				copy(dst[a:b], plane[a+sh:b+sh])
-				for y := y0; y < y1; y++ {
-					row := dst[y*w : (y+1)*w]
-					zeroShort(row[:x0])
-					zeroShort(row[x1:])
-				}
+				zeroCols(dst, w, y0, y1, x0, x1)
 			}
 		}
 	}
@@ -593,11 +589,7 @@ func (l *Conv2d) col2imSame(dimg []float32, col []float32, ld, q0 int, h, w int)
 				if y0 >= y1 || x0 >= x1 {
 					continue
 				}
-				for y := y0; y < y1; y++ {
-					row := src[y*w : (y+1)*w]
-					zeroShort(row[:x0])
-					zeroShort(row[x1:])
-				}
+				zeroCols(src, w, y0, y1, x0, x1)
 				sh := dy*w + dx
 				a, b := y0*w, y1*w
 				if a+sh < 0 {
