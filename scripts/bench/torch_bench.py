@@ -37,7 +37,13 @@ def blas_kernel():
     return "no OpenBLAS loaded (%s)" % torch.__config__.show().splitlines()[0]
 
 
-print("peer: PyTorch %s, %d thread(s), BLAS %s" % (torch.__version__, torch.get_num_threads(), blas_kernel()),
+# Convolutions run on oneDNN (MKL-DNN) when torch has it, not on OpenBLAS;
+# POUWD_TORCH_MKLDNN=0 turns it off (then im2col + OpenBLAS, like pouwd).
+if os.environ.get("POUWD_TORCH_MKLDNN") == "0":
+    torch.backends.mkldnn.enabled = False
+print("peer: PyTorch %s, %d thread(s), BLAS %s, oneDNN convolutions %s" % (
+    torch.__version__, torch.get_num_threads(), blas_kernel(),
+    "on" if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else "off"),
       file=sys.stderr, flush=True)
 
 

@@ -7,7 +7,9 @@
 # best seen, so a noisy shared machine penalises neither side more.
 # Targets at 1 thread: GEMM >= 0.8x, MLP >= 1.0x, small CNN >= 0.8x PyTorch,
 # ResNet-20 (3x32x32, batch 128, SGD momentum; option B shortcuts on both
-# sides) >= 1.0x.
+# sides) >= 1.0x. PyTorch's convolutions use oneDNN (Debian's torch is built
+# with MKL-DNN); POUWD_TORCH_MKLDNN=0 in the environment makes the peer use
+# im2col + OpenBLAS instead, as pouwd does (torch_bench.py prints which).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MIN=${1:-2}
