@@ -49,6 +49,9 @@ func forEachLayer(ls []Layer, f func(Layer)) {
 // to the main output and to the shortcut output (or x); gradients
 // accumulate into x in the order documented at the top of this file.
 // Params are the main path's, then the shortcut's, each in layer order.
+// With half precision (TrainConfig.Precision) the trainer rounds the
+// block's output and its gradient like any layer's; the tensors inside
+// the block stay fp32 (a fixed rule, the same on every device).
 type Residual struct {
 	Main, Shortcut []Layer
 	out            *Tensor
