@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/pouw/pouwd/accel"
 )
@@ -332,4 +333,58 @@ func ResumeTrainer(ck *Checkpoint, data Dataset, b accel.Backend) (*Trainer, err
 	}
 	t.step, t.epoch, t.batchInEp = ck.Header.Step, ck.Header.Epoch, ck.Header.BatchInEpoch
 	return t, nil
+}
+
+// ErrCheckpointMismatch marks a checkpoint that parses but whose weights or
+// optimizer state are not the ones a commitment names (a
+// *CheckpointMismatchError).
+var ErrCheckpointMismatch = errors.New("ml: checkpoint does not match its committed hashes")
+
+// HashDiff is one committed hash that a checkpoint does not have.
+type HashDiff struct {
+	Name      string // "weights hash" or "optimizer hash"
+	Want, Got Hash
+}
+
+// CheckpointMismatchError lists every committed hash a checkpoint differs
+// from; it matches ErrCheckpointMismatch (never ErrCheckpoint: the bytes
+// parsed).
+type CheckpointMismatchError struct{ Diffs []HashDiff }
+
+func (e *CheckpointMismatchError) Error() string {
+	var b strings.Builder
+	for i, d := range e.Diffs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %x, expected %x", d.Name, d.Got[:], d.Want[:])
+	}
+	return b.String()
+}
+
+func (e *CheckpointMismatchError) Unwrap() error { return ErrCheckpointMismatch }
+
+// VerifyCheckpoint is the check every committed checkpoint gets before it
+// is stored, served or resumed from: b must parse (ParseCheckpoint: magic,
+// version, SHA-256 trailer, every length; else an error matching
+// ErrCheckpoint), and the canonical hashes of its weights,
+// HashTensors(DomainWeights, ...), and of its optimizer state,
+// HashTensors(DomainOptim, ...), must be the committed ones (else a
+// *CheckpointMismatchError naming each that differs).
+func VerifyCheckpoint(b []byte, weights, optim Hash) (*Checkpoint, error) {
+	ck, err := ParseCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid checkpoint: %w", err)
+	}
+	var diffs []HashDiff
+	if wh := HashTensors(DomainWeights, ck.Weights); wh != weights {
+		diffs = append(diffs, HashDiff{Name: "weights hash", Want: weights, Got: wh})
+	}
+	if oh := HashTensors(DomainOptim, ck.Optim); oh != optim {
+		diffs = append(diffs, HashDiff{Name: "optimizer hash", Want: optim, Got: oh})
+	}
+	if len(diffs) > 0 {
+		return nil, &CheckpointMismatchError{Diffs: diffs}
+	}
+	return ck, nil
 }

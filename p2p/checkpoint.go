@@ -10,7 +10,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -27,9 +26,18 @@ var ErrMismatch = errors.New("p2p: data does not match its trusted hash")
 type CkptKey struct {
 	TaskID        uint64
 	JobIndex      uint32
-	WeightsHash   ml.Hash
-	OptimizerHash ml.Hash
+	WeightsHash   [32]byte
+	OptimizerHash [32]byte
 }
+
+// VerifyFunc checks that b is the checkpoint key names (for pouwd
+// checkpoints: ml.VerifyCheckpoint against key's two hashes, which is what
+// worker.VerifyCheckpoint does) and returns it parsed. p2p never looks
+// inside a checkpoint: it stores, serves and fetches bytes, and what the
+// function returns is handed back as it is (FetchedCheckpoint.Checkpoint).
+// Any error means the bytes are not the committed checkpoint; p2p reports
+// it as a *MismatchError wrapping it.
+type VerifyFunc func(key CkptKey, b []byte) (any, error)
 
 // CommitmentKey is the key of a chain commitment; it fails when a hash is
 // not 32 bytes.
@@ -64,9 +72,11 @@ type HashDiff struct {
 type MismatchError struct {
 	Peer peer.ID // empty when the bytes were checked locally (Store.PutCheckpoint)
 	What string  // what was asked for, with its trusted hashes
-	// Diffs lists every hash that differs; empty when the bytes could not
-	// be checked at all (Err says why: not a pouwd checkpoint, corrupt,
-	// truncated).
+	// Diffs lists every hash p2p itself found to differ (a model's
+	// SHA-256). For a checkpoint it is empty and Err is the VerifyFunc's
+	// error: with ml.VerifyCheckpoint, an *ml.CheckpointMismatchError
+	// listing the committed hashes that differ, or why the bytes are not a
+	// checkpoint at all (ml.ErrCheckpoint: foreign, corrupt, truncated).
 	Diffs []HashDiff
 	Err   error
 }
@@ -79,7 +89,7 @@ func (e *MismatchError) Error() string {
 	}
 	b.WriteString(e.What)
 	if e.Err != nil {
-		fmt.Fprintf(&b, ": not a valid checkpoint: %v", e.Err)
+		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	for i, d := range e.Diffs {
 		sep := ";"
@@ -92,7 +102,8 @@ func (e *MismatchError) Error() string {
 }
 
 // Unwrap makes the error match ErrMismatch, ErrLyingPeer (from a peer) and
-// the parse error (ml.ErrCheckpoint) when there is one.
+// the verification error when there is one (ml.ErrCheckpoint,
+// ml.ErrCheckpointMismatch).
 func (e *MismatchError) Unwrap() []error {
 	out := []error{ErrMismatch}
 	if e.Peer != "" {
@@ -104,25 +115,15 @@ func (e *MismatchError) Unwrap() []error {
 	return out
 }
 
-// VerifyCheckpoint parses b as a pouwd checkpoint (ml.ParseCheckpoint:
-// magic, version, SHA-256 trailer, every length) and checks that the
-// canonical hash of its weights, ml.HashTensors(ml.DomainWeights, ...), and
-// of its optimizer state, ml.HashTensors(ml.DomainOptim, ...), are the
-// key's. Anything else is a *MismatchError (without a peer).
-func VerifyCheckpoint(key CkptKey, b []byte) (*ml.Checkpoint, error) {
-	ck, err := ml.ParseCheckpoint(b)
+// verifyCheckpoint runs verify on b and reports a failure as a
+// *MismatchError (without a peer) wrapping its error.
+func verifyCheckpoint(verify VerifyFunc, key CkptKey, b []byte) (any, error) {
+	if verify == nil {
+		return nil, fmt.Errorf("p2p: %s: no checkpoint verifier", key)
+	}
+	ck, err := verify(key, b)
 	if err != nil {
 		return nil, &MismatchError{What: key.String(), Err: err}
-	}
-	var diffs []HashDiff
-	if wh := ml.HashTensors(ml.DomainWeights, ck.Weights); wh != key.WeightsHash {
-		diffs = append(diffs, HashDiff{Name: "weights hash", Want: key.WeightsHash[:], Got: wh[:]})
-	}
-	if oh := ml.HashTensors(ml.DomainOptim, ck.Optim); oh != key.OptimizerHash {
-		diffs = append(diffs, HashDiff{Name: "optimizer hash", Want: key.OptimizerHash[:], Got: oh[:]})
-	}
-	if len(diffs) > 0 {
-		return nil, &MismatchError{What: key.String(), Diffs: diffs}
 	}
 	return ck, nil
 }

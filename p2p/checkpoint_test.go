@@ -94,7 +94,7 @@ func newCkptCase(t *testing.T) *ckptCase {
 
 func TestVerifyCheckpoint(t *testing.T) {
 	c := newCkptCase(t)
-	ck, err := VerifyCheckpoint(c.key, c.good)
+	ck, err := checkCkpt(c.key, c.good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +111,13 @@ func TestVerifyCheckpoint(t *testing.T) {
 		{"corrupt", c.other.corrupt, nil},
 		{"empty", nil, nil},
 	} {
-		_, err := VerifyCheckpoint(c.key, tc.b)
+		_, err := checkCkpt(c.key, tc.b)
 		var me *MismatchError
 		if !errors.Is(err, ErrMismatch) || !errors.As(err, &me) || errors.Is(err, ErrLyingPeer) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		var names []string
-		for _, d := range me.Diffs {
+		for _, d := range ckptDiffs(err) {
 			names = append(names, d.Name)
 		}
 		if !slices.Equal(names, tc.diffs) || (tc.diffs == nil) != errors.Is(err, ml.ErrCheckpoint) {
@@ -141,14 +141,14 @@ func TestStoreCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, b := range map[string][]byte{"other weights": c.other.weights, "other optimizer state": c.other.optim, "corrupt": c.other.corrupt} {
-		if err := st.PutCheckpoint(c.key, b); !errors.Is(err, ErrMismatch) {
+		if err := st.PutCheckpoint(c.key, b, verifyCkpt); !errors.Is(err, ErrMismatch) {
 			t.Fatalf("put %s: %v", name, err)
 		}
 		if st.HasCheckpoint(c.key) {
 			t.Fatalf("put %s stored something", name)
 		}
 	}
-	if err := st.PutCheckpoint(c.key, c.good); err != nil {
+	if err := st.PutCheckpoint(c.key, c.good, verifyCkpt); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := st.Checkpoint(c.key); err != nil || !bytes.Equal(b, c.good) {
@@ -193,13 +193,13 @@ func TestCheckpointOverP2P(t *testing.T) {
 	_, svcs := newMockServices(t, 4, nil, BlobConfig(testChain))
 	ctx := testCtx(t)
 	client, honest, liar, liar2 := svcs[0], svcs[1], svcs[2], svcs[3]
-	if err := honest.store.PutCheckpoint(c.key, c.good); err != nil {
+	if err := honest.store.PutCheckpoint(c.key, c.good, verifyCkpt); err != nil {
 		t.Fatal(err)
 	}
 
 	// Honest fetch, past a peer that does not hold it.
-	fc, err := client.FetchCheckpoint(ctx, []peer.ID{liar.h.ID(), honest.h.ID()}, c.key, 0)
-	if err != nil || fc.From != honest.h.ID() || !bytes.Equal(fc.Bytes, c.good) || ml.HashTensors(ml.DomainOptim, fc.Checkpoint.Optim) != c.oh {
+	fc, err := client.FetchCheckpoint(ctx, []peer.ID{liar.h.ID(), honest.h.ID()}, c.key, 0, verifyCkpt)
+	if err != nil || fc.From != honest.h.ID() || !bytes.Equal(fc.Bytes, c.good) || ml.HashTensors(ml.DomainOptim, fc.Checkpoint.(*ml.Checkpoint).Optim) != c.oh {
 		t.Fatalf("honest fetch: %v", err)
 	}
 	if len(client.Faults()) != 0 {
@@ -208,16 +208,16 @@ func TestCheckpointOverP2P(t *testing.T) {
 	// Another job, or the same weights with another optimizer state, is not held.
 	other := c.key
 	other.JobIndex = 4
-	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), other, 0); !errors.Is(err, ErrRemote) {
+	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), other, 0, verifyCkpt); !errors.Is(err, ErrRemote) {
 		t.Fatalf("checkpoint of another job: %v", err)
 	}
 	other = c.key
 	other.OptimizerHash = c.other.optimHash
-	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), other, 0); !errors.Is(err, ErrRemote) {
+	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), other, 0, verifyCkpt); !errors.Is(err, ErrRemote) {
 		t.Fatalf("other optimizer hash: %v", err)
 	}
 	// A payload over the caller's cap is refused before it is read.
-	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), c.key, uint64(len(c.good)-1)); !errors.Is(err, ErrLyingPeer) {
+	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), c.key, uint64(len(c.good)-1), verifyCkpt); !errors.Is(err, ErrLyingPeer) {
 		t.Fatalf("over the cap: %v", err)
 	}
 
@@ -242,7 +242,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 			serveCkpt(liar.h, tc.b)
 		}
 		before := len(client.Faults())
-		_, err := client.GetCheckpoint(ctx, liar.h.ID(), c.key, 0)
+		_, err := client.GetCheckpoint(ctx, liar.h.ID(), c.key, 0, verifyCkpt)
 		var me *MismatchError
 		if !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrLyingPeer) || !errors.As(err, &me) || me.Peer != liar.h.ID() {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -251,8 +251,8 @@ func TestCheckpointOverP2P(t *testing.T) {
 			t.Fatalf("%s: error does not name the peer: %v", tc.name, err)
 		}
 		if tc.field != "" {
-			if len(me.Diffs) != 1 || me.Diffs[0].Name != tc.field || !bytes.Equal(me.Diffs[0].Want, tc.want) || !bytes.Equal(me.Diffs[0].Got, tc.got) {
-				t.Fatalf("%s: diffs %+v", tc.name, me.Diffs)
+			if d := ckptDiffs(err); len(d) != 1 || d[0].Name != tc.field || !bytes.Equal(d[0].Want[:], tc.want) || !bytes.Equal(d[0].Got[:], tc.got) {
+				t.Fatalf("%s: diffs %+v", tc.name, d)
 			}
 			for _, h := range [][]byte{tc.want, tc.got} {
 				if !strings.Contains(err.Error(), hex.EncodeToString(h)) {
@@ -272,7 +272,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 
 	// FetchCheckpoint moves past a liar to an honest peer.
 	serveCkpt(liar2.h, c.other.weights)
-	fc, err = client.FetchCheckpoint(ctx, []peer.ID{liar2.h.ID(), honest.h.ID()}, c.key, 0)
+	fc, err = client.FetchCheckpoint(ctx, []peer.ID{liar2.h.ID(), honest.h.ID()}, c.key, 0, verifyCkpt)
 	if err != nil || fc.From != honest.h.ID() {
 		t.Fatalf("fetch past a liar: %v", err)
 	}
@@ -280,7 +280,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 		t.Fatalf("liar not recorded: %v", f)
 	}
 	// Only liars: the joined error still says who lied.
-	_, err = client.FetchCheckpoint(ctx, []peer.ID{liar2.h.ID()}, c.key, 0)
+	_, err = client.FetchCheckpoint(ctx, []peer.ID{liar2.h.ID()}, c.key, 0, verifyCkpt)
 	var me *MismatchError
 	if !errors.As(err, &me) || me.Peer != liar2.h.ID() {
 		t.Fatalf("only liars: %v", err)
@@ -292,7 +292,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(client.Faults())
-	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), c.key, 0); !errors.Is(err, ErrRemote) {
+	if _, err := client.GetCheckpoint(ctx, honest.h.ID(), c.key, 0, verifyCkpt); !errors.Is(err, ErrRemote) {
 		t.Fatalf("damaged copy: %v", err)
 	}
 	if honest.store.HasCheckpoint(c.key) || len(client.Faults()) != before {
@@ -308,14 +308,14 @@ func TestBlobOnlyService(t *testing.T) {
 	_, svcs := newMockServices(t, 2, nil, BlobConfig(testChain))
 	ctx := testCtx(t)
 	miner, verifier := svcs[1], svcs[0]
-	if err := miner.store.PutCheckpoint(c.key, c.good); err != nil {
+	if err := miner.store.PutCheckpoint(c.key, c.good, verifyCkpt); err != nil {
 		t.Fatal(err)
 	}
 	mh, err := miner.store.PutModel([]byte("final model"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifier.GetCheckpoint(ctx, miner.h.ID(), c.key, 0); err != nil {
+	if _, err := verifier.GetCheckpoint(ctx, miner.h.ID(), c.key, 0, verifyCkpt); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := verifier.GetModel(ctx, miner.h.ID(), mh, 0); err != nil || string(b) != "final model" {

@@ -1,5 +1,5 @@
 // Package p2p moves datasets, checkpoints and models between pouwd nodes
-// over libp2p (DESIGN.md section 5).
+// over libp2p (docs/ARCHITECTURE.md).
 //
 //   - Host: a libp2p host (TCP and QUIC, 127.0.0.1 by default) whose Ed25519
 //     identity lives in <home>/p2p/identity.key (0600), with a resource
@@ -51,24 +51,27 @@
 // optimizer state (MsgCommitCheckpoint). Those, not the file's SHA-256, are
 // what a verifier knows, so checkpoints are named by CkptKey (task, job,
 // weights hash, optimizer hash; CommitmentKey builds it from a chain
-// Commitment) on the wire, in the Store and in the fetcher:
+// Commitment) on the wire, in the Store and in the fetcher. p2p does not
+// know the checkpoint format (it does not import the engine): whoever
+// stores or fetches one passes a VerifyFunc, which for pouwd checkpoints is
+// worker.VerifyCheckpoint (ml.VerifyCheckpoint against the key's hashes).
 //
-//   - Store.PutCheckpoint(key, b) parses b (ml.ParseCheckpoint) and stores
-//     it only when ml.HashTensors(ml.DomainWeights, weights) and
-//     ml.HashTensors(ml.DomainOptim, optimizer state) are the key's
-//     (VerifyCheckpoint); otherwise *MismatchError. Store.PutModel(b)
-//     stores a model under its SHA-256 (the model hash of MsgSubmitResult).
+//   - Store.PutCheckpoint(key, b, verify) stores b only when verify accepts
+//     it; otherwise *MismatchError. Store.PutModel(b) stores a model under
+//     its SHA-256 (the model hash of MsgSubmitResult).
 //   - The server trusts what its store verified: before serving it checks
 //     only the checkpoint's own SHA-256 trailer (damage on disk, which it
 //     drops), not a full re-parse per request; a request whose optimizer
 //     hash differs from the stored one is "not found".
 //   - Service.GetCheckpoint / FetchCheckpoint verify in full what arrives
-//     (VerifyCheckpoint, at most max bytes or Config.MaxBlobSize) and return
-//     the bytes and the parsed ml.Checkpoint. A peer serving other weights,
-//     other optimizer state or bytes that are not a valid checkpoint is
-//     reported and returned as a *MismatchError naming the peer, the
-//     committed and the served hashes (errors.Is ErrMismatch and
-//     ErrLyingPeer; ml.ErrCheckpoint too when the bytes do not parse).
+//     (the VerifyFunc, on at most max bytes or Config.MaxBlobSize) and
+//     return the bytes and what the VerifyFunc parsed (an *ml.Checkpoint).
+//     A peer serving other weights, other optimizer state or bytes that are
+//     not a valid checkpoint is reported and returned as a *MismatchError
+//     naming the peer and wrapping the VerifyFunc's error (errors.Is
+//     ErrMismatch and ErrLyingPeer; with ml.VerifyCheckpoint, an
+//     *ml.CheckpointMismatchError with the committed and the served hashes,
+//     or ml.ErrCheckpoint when the bytes do not parse).
 //   - A miner's host serves only these two protocols: NewService(h,
 //     BlobConfig(chainID), store, nil) needs no dataset records, ring,
 //     storage role or bond, and does not offer the shard protocol. A
@@ -79,7 +82,7 @@
 //     test miner serve a checkpoint that is not the one it committed.
 //
 // The package must never sit in consensus code (x/pouwml does not import
-// it), never trust bytes it has not hashed, never allocate from a length a
+// it), never import the training engine (ml), never trust bytes it has not hashed, never allocate from a length a
 // peer announced without checking it against a cap first, and never block
 // without a deadline.
 package p2p

@@ -62,7 +62,7 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 	f.Add(buf.Bytes()[:buf.Len()-1])
 	f.Add([]byte("POUWCKPT\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ck, err := VerifyCheckpoint(key, b)
+		ck, err := checkCkpt(key, b)
 		if err != nil {
 			if !errors.Is(err, ErrMismatch) {
 				t.Fatalf("error outside ErrMismatch: %v", err)

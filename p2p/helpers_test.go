@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 
+	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -140,4 +142,33 @@ func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// verifyCkpt is the checkpoint verifier the daemons pass to p2p
+// (worker.VerifyCheckpoint, spelled out: package worker imports p2p).
+func verifyCkpt(key CkptKey, b []byte) (any, error) {
+	ck, err := ml.VerifyCheckpoint(b, key.WeightsHash, key.OptimizerHash)
+	if err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
+// checkCkpt verifies b as the store and the service do (a *MismatchError
+// on failure) and returns the parsed checkpoint.
+func checkCkpt(key CkptKey, b []byte) (*ml.Checkpoint, error) {
+	ck, err := verifyCheckpoint(verifyCkpt, key, b)
+	if err != nil {
+		return nil, err
+	}
+	return ck.(*ml.Checkpoint), nil
+}
+
+// ckptDiffs are the committed hashes a checkpoint error says differ.
+func ckptDiffs(err error) []ml.HashDiff {
+	var cm *ml.CheckpointMismatchError
+	if !errors.As(err, &cm) {
+		return nil
+	}
+	return cm.Diffs
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"golang.org/x/time/rate"
 
-	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -579,25 +578,26 @@ type FetchedCheckpoint struct {
 	From peer.ID
 	// Bytes are the checkpoint as received (what Store.PutCheckpoint takes).
 	Bytes []byte
-	// Checkpoint is Bytes parsed; its weights and optimizer state hash to
-	// Key's (ml.ResumeTrainer continues from it).
-	Checkpoint *ml.Checkpoint
+	// Checkpoint is what the VerifyFunc returned for Bytes (with
+	// worker.VerifyCheckpoint, the *ml.Checkpoint whose weights and
+	// optimizer state hash to Key's).
+	Checkpoint any
 }
 
 // GetCheckpoint fetches from p the checkpoint a commitment names and
-// verifies it (VerifyCheckpoint: it must parse, and its weights and
-// optimizer state must hash to key's). At most max bytes are accepted (0,
+// verifies it with verify (it must parse, and its weights and optimizer
+// state must hash to key's). At most max bytes are accepted (0,
 // or more than Config.MaxBlobSize: Config.MaxBlobSize). A peer that sends
 // anything else is reported (Faults) and the error is a *MismatchError
 // naming it and the hashes (errors.Is ErrMismatch and ErrLyingPeer); a
 // refusal is a *RemoteError (ErrRemote).
-func (s *Service) GetCheckpoint(ctx context.Context, p peer.ID, key CkptKey, max uint64) (*FetchedCheckpoint, error) {
+func (s *Service) GetCheckpoint(ctx context.Context, p peer.ID, key CkptKey, max uint64, verify VerifyFunc) (*FetchedCheckpoint, error) {
 	what := key.String()
 	b, err := s.getBlob(ctx, p, CkptProtocol(s.cfg.ChainID), key.Request(), max, what)
 	if err != nil {
 		return nil, err
 	}
-	ck, err := VerifyCheckpoint(key, b)
+	ck, err := verifyCheckpoint(verify, key, b)
 	if err != nil {
 		var me *MismatchError
 		if errors.As(err, &me) {
@@ -611,10 +611,10 @@ func (s *Service) GetCheckpoint(ctx context.Context, p peer.ID, key CkptKey, max
 
 // FetchCheckpoint tries peers in order and returns the first verified
 // copy; the error joins every peer's (lying peers are *MismatchError).
-func (s *Service) FetchCheckpoint(ctx context.Context, peers []peer.ID, key CkptKey, max uint64) (*FetchedCheckpoint, error) {
+func (s *Service) FetchCheckpoint(ctx context.Context, peers []peer.ID, key CkptKey, max uint64, verify VerifyFunc) (*FetchedCheckpoint, error) {
 	var errs []error
 	for _, p := range peers {
-		fc, err := s.GetCheckpoint(ctx, p, key, max)
+		fc, err := s.GetCheckpoint(ctx, p, key, max, verify)
 		if err == nil {
 			return fc, nil
 		}

@@ -82,11 +82,11 @@ func (s *Store) ckptPath(k CkptKey) string {
 }
 
 // PutCheckpoint stores a checkpoint under the commitment it is for, after
-// checking that b parses as a pouwd checkpoint whose weights and optimizer
-// state hash to the key's (VerifyCheckpoint); otherwise it stores nothing
-// and returns a *MismatchError (ErrMismatch).
-func (s *Store) PutCheckpoint(key CkptKey, b []byte) error {
-	if _, err := VerifyCheckpoint(key, b); err != nil {
+// verify has checked that b is the checkpoint key names (parses, and its
+// weights and optimizer state hash to the key's); otherwise it stores
+// nothing and returns a *MismatchError (ErrMismatch).
+func (s *Store) PutCheckpoint(key CkptKey, b []byte, verify VerifyFunc) error {
+	if _, err := verifyCheckpoint(verify, key, b); err != nil {
 		return err
 	}
 	return s.write(s.ckptPath(key), b)

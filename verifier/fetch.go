@@ -7,9 +7,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -21,19 +21,19 @@ import (
 type P2PFetcher struct {
 	Host    host.Host
 	Service *p2p.Service
-	Query   types.QueryClient
+	Query   WorkerRecords
 	// MaxBytes caps one checkpoint or model (0: the service's limit).
 	MaxBytes uint64
 }
 
 // NewP2PFetcher builds a fetcher on h (a client service: it serves
-// nothing) that looks miners up through cc.
-func NewP2PFetcher(h host.Host, chainID string, cc *chainclient.Client) (*P2PFetcher, error) {
+// nothing) that looks miners up through q (a chain client's queries).
+func NewP2PFetcher(h host.Host, chainID string, q WorkerRecords) (*P2PFetcher, error) {
 	svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &P2PFetcher{Host: h, Service: svc, Query: cc.Query}, nil
+	return &P2PFetcher{Host: h, Service: svc, Query: q}, nil
 }
 
 // minerPeer puts the miner's registered addresses in the peerstore and
@@ -56,11 +56,11 @@ func (f *P2PFetcher) Checkpoint(ctx context.Context, minerAddr string, key p2p.C
 	if err != nil {
 		return nil, err
 	}
-	got, err := f.Service.FetchCheckpoint(ctx, ids, key, f.MaxBytes)
+	got, err := f.Service.FetchCheckpoint(ctx, ids, key, f.MaxBytes, worker.VerifyCheckpoint)
 	if err != nil {
 		return nil, err
 	}
-	return got.Checkpoint, nil
+	return got.Checkpoint.(*ml.Checkpoint), nil
 }
 
 // Model implements Fetcher.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pouw/pouwd/accel/cpu"
-	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/verifier"
@@ -75,7 +75,7 @@ func TestOverhead(t *testing.T) {
 	}
 	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(batch), uint64(newTrainer().Model.NumParams()), p.MaxTicketsPerStep)
 	mining := func(s ml.StepInfo) error {
-		d, err := pouw.WorkDigest(pouw.JobID{TaskID: 1}, minerAddr, s.Step, miner.StepHashes(s))
+		d, err := pouw.WorkDigest(pouw.JobID{TaskID: 1}, minerAddr, s.Step, jobspec.StepHashes(s))
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func TestOverhead(t *testing.T) {
 		}
 		// The miner's commitments: a snapshot every commit_interval steps,
 		// hashed, written and parsed back on another goroutine (as
-		// miner.storeSnapshot does), in both mining variants.
+		// the miner's storeSnapshot does), in both mining variants.
 		snaps := make(chan *ml.Checkpoint, 64)
 		stored := make(chan struct{})
 		go func() {

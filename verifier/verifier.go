@@ -1,27 +1,3 @@
-// Package verifier is the verifying daemon (`pouwd verifier start`): it
-// bonds as a verifier and works what the chain assigns to it.
-//
-//   - A proof (COMMITTING, this verifier among its verifiers): rebuild the
-//     job with package jobspec; take W at the proof's commitment (step 0:
-//     the seeded initial model, no fetch; later: the miner's checkpoint
-//     fetched by (task, job, committed weights hash), whose weights must
-//     hash to the commitment and whose spec, seed, config and position must
-//     be the job's); replay the steps commit_step..step with the engine;
-//     recompute H(W_i), H(B_i), H(G_i), H(W_{i+1}), the digest (binding the
-//     miner), the parameter count, the ticket count and the lottery value.
-//     Accept only when everything matches. The verdict is committed
-//     (pouw.VerdictCommitment with 32 random salt bytes kept in memory) and
-//     revealed once the proof is REVEALING.
-//   - A job result (ASSIGNED, this verifier among its verifiers): fetch the
-//     model by its hash, check it is the job's architecture, measure it on
-//     the held-out fold and submit the ppm metrics. A model that cannot be
-//     fetched or parsed is reported under another hash (the zero hash),
-//     which the chain counts against the miner.
-//
-// Proof replays run on up to Config.Workers goroutines, evaluations on one
-// more of their own (so a flood of proofs never starves results). It must never accept a
-// step it did not recompute, nor reveal a verdict other than the one it
-// committed.
 package verifier
 
 import (
@@ -35,59 +11,48 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pouw/pouwd/accel"
-	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/jobspec"
-	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// Fetcher gets what miners serve (P2PFetcher: from the miner over libp2p).
-type Fetcher interface {
-	// Checkpoint returns the checkpoint minerAddr serves for a commitment,
-	// verified against both committed hashes (p2p.VerifyCheckpoint).
-	Checkpoint(ctx context.Context, minerAddr string, key p2p.CkptKey) (*ml.Checkpoint, error)
-	// Model returns the model minerAddr serves under hash.
-	Model(ctx context.Context, minerAddr string, hash []byte) ([]byte, error)
-}
-
-// Config configures a Verifier.
+// Config configures a Verifier. The shared fields (Poll, PeerID,
+// Multiaddrs, Devices, Logger; StateDir, when set, keeps committed
+// verdicts with their salts on disk, so a restarted verifier still reveals
+// them) are worker.Config's.
 type Config struct {
+	worker.Config
 	// Workers bounds concurrent replays and evaluations (default 2).
 	Workers int
-	// Poll is how often the chain is polled (default 1 s).
-	Poll       time.Duration
-	PeerID     string
-	Multiaddrs []string
-	// FetchAttempts per checkpoint or model (default 3).
+	// FetchAttempts per checkpoint or model (default 3), FetchWait apart.
 	FetchAttempts int
-	// StateDir, when set, keeps committed verdicts (with their salts) on
-	// disk, so a restarted verifier still reveals them.
-	StateDir string
-	Logger   *slog.Logger
+	FetchWait     time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Workers: 2, Poll: time.Second, FetchAttempts: 3,
-		PeerID: "12D3KooWLtxJQg1GQ2VFDMnaoZH2YdkoHN8jL4e8tNAiJPfTPGvv", Multiaddrs: []string{"/ip4/127.0.0.1/tcp/4001"}}
+	return Config{Config: worker.DefaultConfig(), Workers: 2, FetchAttempts: 3, FetchWait: time.Second}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
-	if c.Workers < 1 || c.Poll <= 0 || c.FetchAttempts < 1 {
-		return fmt.Errorf("verifier: workers %d, poll %s, fetch attempts %d: expected >= 1, > 0, >= 1", c.Workers, c.Poll, c.FetchAttempts)
+	if c.Workers < 1 || c.FetchAttempts < 1 || c.FetchWait < 0 {
+		return fmt.Errorf("verifier: workers %d, fetch attempts %d, fetch wait %s: expected >= 1, >= 1, >= 0", c.Workers, c.FetchAttempts, c.FetchWait)
 	}
-	return nil
+	return c.Config.Validate("verifier")
 }
 
 // Stats count the verifier's work.
@@ -95,7 +60,28 @@ type Stats struct {
 	ProofsAccepted, ProofsRejected, Revealed, Evaluations atomic.Uint64
 }
 
-type verdict struct {
+// Verdict is the outcome of replaying a proof (Check).
+type Verdict struct {
+	// Accept is whether the proof holds: every recomputed hash, the digest,
+	// the parameter count, the ticket and the lottery value match.
+	Accept bool
+	// Digest is the recomputed work digest; zero when the replay did not
+	// get that far (no commitment, no checkpoint, a step out of range).
+	Digest pouw.Hash
+	// Reason says why a rejected proof does not hold (empty on accept).
+	Reason string
+}
+
+func accept(d pouw.Hash) Verdict { return Verdict{Accept: true, Digest: d} }
+
+func reject(d pouw.Hash, format string, args ...any) Verdict {
+	return Verdict{Digest: d, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ballot is a verdict on its way to the chain: committed as
+// pouw.VerdictCommitment(proof, verifier, accept, digest, salt), then
+// revealed with the same accept, digest and salt.
+type ballot struct {
 	committed bool
 	commit    pouw.Hash
 	accept    bool
@@ -106,8 +92,8 @@ type verdict struct {
 // Verifier is the daemon.
 type Verifier struct {
 	cfg      Config
-	cc       *chainclient.Client
-	datasets miner.Datasets
+	chain    Chain
+	datasets worker.Datasets
 	fetch    Fetcher
 	backend  accel.Backend
 	log      *slog.Logger
@@ -115,25 +101,25 @@ type Verifier struct {
 
 	mu        sync.Mutex
 	nextProof uint64
-	watch     map[uint64]bool     // proofs not yet assigned or settled
-	verdicts  map[uint64]*verdict // committed, not yet revealed
-	busy      map[string]bool     // work in progress
-	done      map[string]bool     // work finished (evaluations, commits)
-	sem       chan struct{}       // proof replays
-	evalSem   chan struct{}       // model evaluations: never starved by a flood of proofs
+	watch     map[uint64]bool    // proofs not yet assigned or settled
+	verdicts  map[uint64]*ballot // committed, not yet revealed
+	busy      map[string]bool    // work in progress
+	done      map[string]bool    // work finished (evaluations, commits)
+	sem       chan struct{}      // proof replays
+	evalSem   chan struct{}      // model evaluations: never starved by a flood of proofs
 }
 
 // New builds a verifier.
-func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
+func New(cfg Config, chain Chain, datasets worker.Datasets, fetch Fetcher, backend accel.Backend) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	v := &Verifier{cfg: cfg, cc: cc, datasets: datasets, fetch: fetch, backend: backend,
-		log: cfg.Logger.With("verifier", cc.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*verdict{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
+	v := &Verifier{cfg: cfg, chain: chain, datasets: datasets, fetch: fetch, backend: backend,
+		log: cfg.Logger.With("verifier", chain.Address().String()), nextProof: 1, watch: map[uint64]bool{},
+		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
 	if err := v.load(); err != nil {
 		return nil, fmt.Errorf("verifier: state %s: %w", cfg.StateDir, err)
 	}
@@ -142,7 +128,7 @@ func New(cfg Config, cc *chainclient.Client, datasets miner.Datasets, fetch Fetc
 
 // Run bonds, then works assignments until ctx ends.
 func (v *Verifier) Run(ctx context.Context) error {
-	if err := miner.EnsureBonded(ctx, v.cc, types.WORKER_ROLE_VERIFIER, v.cfg.PeerID, v.cfg.Multiaddrs, v.log); err != nil {
+	if err := worker.EnsureBonded(ctx, v.chain, types.WORKER_ROLE_VERIFIER, v.cfg.Config, v.log); err != nil {
 		return fmt.Errorf("verifier: bond: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -195,12 +181,20 @@ func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struc
 	}()
 }
 
+// pollProofs discovers new proofs by id, judges those this verifier is
+// among the verifiers of, commits the verdicts judged and reveals those
+// whose proof is REVEALING.
 func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
-	// Discover new proofs by id.
+	// Discover new proofs by id: ids are dense, so the first one the chain
+	// does not have (NotFound) is the end of the list; any other error is
+	// an error, and the next poll starts again from the same id.
 	for {
-		_, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
-		if err != nil {
+		_, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: v.nextProof})
+		if status.Code(err) == codes.NotFound {
 			break
+		}
+		if err != nil {
+			return fmt.Errorf("proof %d: %w", v.nextProof, err)
 		}
 		v.mu.Lock()
 		v.watch[v.nextProof] = true
@@ -213,11 +207,11 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		ids = append(ids, id)
 	}
 	v.mu.Unlock()
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	var reveals []sdk.Msg
 	var revealed []uint64
 	for _, id := range ids {
-		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		res, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: id})
 		if err != nil {
 			return err
 		}
@@ -226,7 +220,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		case types.PROOF_STATUS_PENDING:
 			continue
 		case types.PROOF_STATUS_COMMITTING:
-			if !contains(p.Verifiers, me) {
+			if !slices.Contains(p.Verifiers, me) {
 				v.forget(id)
 				continue
 			}
@@ -236,7 +230,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			vd := v.verdicts[id]
 			v.mu.Unlock()
 			if vd == nil || !vd.committed {
-				if !contains(p.Verifiers, me) {
+				if !slices.Contains(p.Verifiers, me) {
 					v.forget(id)
 				}
 				continue
@@ -251,7 +245,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		return err
 	}
 	if len(reveals) > 0 {
-		if _, err := v.cc.Broadcast(ctx, reveals...); err != nil {
+		if _, err := v.chain.Broadcast(ctx, reveals...); err != nil {
 			return fmt.Errorf("reveal %v: %w", revealed, err)
 		}
 		v.Stats.Revealed.Add(uint64(len(reveals)))
@@ -282,7 +276,7 @@ type savedVerdict struct {
 }
 
 // save keeps a committed verdict on disk (written, then renamed).
-func (v *Verifier) save(id uint64, vd *verdict) {
+func (v *Verifier) save(id uint64, vd *ballot) {
 	if v.cfg.StateDir == "" {
 		return
 	}
@@ -320,7 +314,7 @@ func (v *Verifier) load() error {
 			v.log.Warn("ignoring a damaged saved verdict", "file", f, "err", err)
 			continue
 		}
-		vd := &verdict{committed: true, accept: sv.Accept, salt: sv.Salt}
+		vd := &ballot{committed: true, accept: sv.Accept, salt: sv.Salt}
 		copy(vd.digest[:], sv.Digest)
 		copy(vd.commit[:], sv.Commit)
 		v.verdicts[sv.Proof] = vd
@@ -333,22 +327,13 @@ func (v *Verifier) load() error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // job rebuilds a job from chain records and the local dataset.
 func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types.Task, *jobspec.Job, error) {
-	t, err := v.cc.Query.Task(ctx, &types.QueryTaskRequest{Id: taskID})
+	t, err := v.chain.Task(ctx, &types.QueryTaskRequest{Id: taskID})
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := v.cc.Query.Dataset(ctx, &types.QueryDatasetRequest{Id: t.Task.DatasetId})
+	rec, err := v.chain.Dataset(ctx, &types.QueryDatasetRequest{Id: t.Task.DatasetId})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -381,21 +366,24 @@ func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, 
 	return got, err
 }
 
-// Check replays a proof and returns whether it holds, the recomputed
-// digest and, when it does not hold, why.
-func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, string, error) {
+// Check replays a proof and returns its verdict. An error means the proof
+// could not be judged here and now (a chain query failed, the dataset is
+// not available, ctx ended): the caller tries again later. Everything the
+// miner is answerable for (a missing commitment, a checkpoint not served or
+// not the committed one, any hash that differs) is a rejecting verdict.
+func (v *Verifier) Check(ctx context.Context, p types.Proof) (Verdict, error) {
 	var zero pouw.Hash
-	params, err := v.cc.Query.Params(ctx, &types.QueryParamsRequest{})
+	params, err := v.chain.Params(ctx, &types.QueryParamsRequest{})
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	_, job, err := v.job(ctx, p.TaskId, p.JobIndex)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
-	cms, err := v.cc.Query.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
+	cms, err := v.chain.Commitments(ctx, &types.QueryCommitmentsRequest{TaskId: p.TaskId, JobIndex: p.JobIndex})
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	var commitment *types.Commitment
 	for i, c := range cms.Commitments {
@@ -404,68 +392,31 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 		}
 	}
 	if commitment == nil {
-		return false, zero, fmt.Sprintf("no commitment at step %d", p.CommitStep), nil
+		return reject(zero, "no commitment at step %d", p.CommitStep), nil
 	}
 	key, err := p2p.CommitmentKey(commitment)
 	if err != nil {
-		return false, zero, fmt.Sprintf("commitment at step %d: %v", p.CommitStep, err), nil
+		return reject(zero, "commitment at step %d: %v", p.CommitStep, err), nil
 	}
-	var tr *ml.Trainer
-	if p.CommitStep == 0 {
-		model, err := job.NewModel()
-		if err != nil {
-			return false, zero, "", err
-		}
-		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
-			return false, zero, "", err
-		}
-		wh, oh := ml.WeightsHash(model), ml.OptimizerHash(tr.Opt)
-		if wh != key.WeightsHash || oh != key.OptimizerHash {
-			return false, zero, fmt.Sprintf("step-0 commitment (weights %x, optimizer %x) is not the seeded initial state (weights %x, optimizer %x)",
-				key.WeightsHash, key.OptimizerHash, wh, oh), nil
-		}
-	} else {
-		var ck *ml.Checkpoint
-		for a := 0; a < v.cfg.FetchAttempts; a++ {
-			if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); err == nil || errors.Is(err, p2p.ErrMismatch) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return false, zero, "", ctx.Err()
-			case <-time.After(time.Second):
-			}
-		}
-		if errors.Is(err, p2p.ErrMismatch) {
-			return false, zero, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
-		}
-		if err != nil {
-			return false, zero, fmt.Sprintf("checkpoint (weights %x) not served: %v", key.WeightsHash, err), nil
-		}
-		h := ck.Header
-		if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
-			return false, zero, fmt.Sprintf("checkpoint is %s init seed %d config %+v step %d, the job is %s init seed %d config %+v step %d",
-				h.Spec, h.Seed, h.Config, h.Step, job.ModelSpec, job.InitSeed, job.Config, p.CommitStep), nil
-		}
-		if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
-			return false, zero, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
-		}
+	tr, why, err := v.startReplay(ctx, p, job, key)
+	if err != nil || why != "" {
+		return reject(zero, "%s", why), err
 	}
 	if p.Step >= tr.TotalSteps() {
-		return false, zero, fmt.Sprintf("step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
+		return reject(zero, "step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
 	}
 	got, err := ReplayStep(ctx, tr, p.Step)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
-	h := miner.StepHashes(got)
+	h := jobspec.StepHashes(got)
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	d, err := pouw.WorkDigest(pouw.JobID{TaskID: p.TaskId, JobIndex: p.JobIndex}, minerAddr, p.Step, h)
 	if err != nil {
-		return false, zero, "", err
+		return Verdict{}, err
 	}
 	for _, f := range []struct {
 		name      string
@@ -473,26 +424,74 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (bool, pouw.Hash, s
 	}{{"H(W_i)", h.WeightsBefore[:], p.WeightsBefore}, {"H(B_i)", h.Batch[:], p.Batch}, {"H(G_i)", h.Gradients[:], p.Gradients},
 		{"H(W_i+1)", h.WeightsAfter[:], p.WeightsAfter}, {"digest", d[:], p.Digest}} {
 		if !bytes.Equal(f.got, f.want) {
-			return false, d, fmt.Sprintf("%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
+			return reject(d, "%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
 		}
 	}
 	if n := uint64(tr.Model.NumParams()); n != p.ParamCount {
-		return false, d, fmt.Sprintf("param count %d, proof says %d", n, p.ParamCount), nil
+		return reject(d, "param count %d, proof says %d", n, p.ParamCount), nil
 	}
 	pp := params.Params
 	if tickets := pouw.TicketCount(pp.OmegaBE9, pp.OmegaME9, uint64(job.Config.BatchSize), p.ParamCount, pp.MaxTicketsPerStep); p.TicketIndex >= tickets {
-		return false, d, fmt.Sprintf("ticket %d of %d", p.TicketIndex, tickets), nil
+		return reject(d, "ticket %d of %d", p.TicketIndex, tickets), nil
 	}
 	if val := pouw.TicketValue(d, p.Anchor, p.TicketIndex); !bytes.Equal(val[:], p.Value) {
-		return false, d, fmt.Sprintf("lottery value %x, proof says %x", val[:], p.Value), nil
+		return reject(d, "lottery value %x, proof says %x", val[:], p.Value), nil
 	}
-	return true, d, "", nil
+	return accept(d), nil
+}
+
+// startReplay returns a trainer at the proof's commitment: at step 0 the
+// seeded initial state (no fetch), which must be what was committed; later
+// the miner's checkpoint, fetched by the commitment's key (verified against
+// both hashes), which must be the job's spec, seed, config and position.
+// A non-empty why rejects the proof; an error defers it.
+func (v *Verifier) startReplay(ctx context.Context, p types.Proof, job *jobspec.Job, key p2p.CkptKey) (tr *ml.Trainer, why string, err error) {
+	if p.CommitStep == 0 {
+		model, err := job.NewModel()
+		if err != nil {
+			return nil, "", err
+		}
+		if tr, err = ml.NewTrainer(model, job.Train, job.Config, v.backend); err != nil {
+			return nil, "", err
+		}
+		wh, oh := ml.WeightsHash(model), ml.OptimizerHash(tr.Opt)
+		if wh != key.WeightsHash || oh != key.OptimizerHash {
+			return nil, fmt.Sprintf("step-0 commitment (weights %x, optimizer %x) is not the seeded initial state (weights %x, optimizer %x)",
+				key.WeightsHash, key.OptimizerHash, wh, oh), nil
+		}
+		return tr, "", nil
+	}
+	var ck *ml.Checkpoint
+	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+		var err error
+		if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); errors.Is(err, p2p.ErrMismatch) {
+			return worker.Permanent(err) // a liar does not mend on a second ask
+		}
+		return err
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil, "", ctx.Err()
+	case errors.Is(err, p2p.ErrMismatch):
+		return nil, fmt.Sprintf("served checkpoint does not match the commitment: %v", err), nil
+	case err != nil:
+		return nil, fmt.Sprintf("checkpoint (weights %x) not served: %v", key.WeightsHash, err), nil
+	}
+	h := ck.Header
+	if h.Spec != job.ModelSpec || h.Seed != job.InitSeed || h.Config != job.Config || h.Step != p.CommitStep {
+		return nil, fmt.Sprintf("checkpoint is %s init seed %d config %+v step %d, the job is %s init seed %d config %+v step %d",
+			h.Spec, h.Seed, h.Config, h.Step, job.ModelSpec, job.InitSeed, job.Config, p.CommitStep), nil
+	}
+	if tr, err = ml.ResumeTrainer(ck, job.Train, v.backend); err != nil {
+		return nil, fmt.Sprintf("checkpoint cannot resume: %v", err), nil
+	}
+	return tr, "", nil
 }
 
 // commitVerdicts commits every judged verdict not yet committed, in one
 // tx (one tx per verdict when the batch is refused).
 func (v *Verifier) commitVerdicts(ctx context.Context) error {
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	v.mu.Lock()
 	var pending []uint64
 	for id, vd := range v.verdicts {
@@ -506,7 +505,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 	for _, id := range pending {
 		// Only proofs still in their commit phase: one late verdict must not
 		// sink the others' tx.
-		res, err := v.cc.Query.Proof(ctx, &types.QueryProofRequest{Id: id})
+		res, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: id})
 		if err != nil {
 			return err
 		}
@@ -537,7 +536,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 			v.save(id, vd)
 		}
 	}
-	if _, err := v.cc.Broadcast(ctx, msgs...); err == nil {
+	if _, err := v.chain.Broadcast(ctx, msgs...); err == nil {
 		for _, id := range ids {
 			mark(id)
 		}
@@ -547,7 +546,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 		return fmt.Errorf("commit verdict on proof %d: %w", ids[0], err)
 	}
 	for i, m := range msgs {
-		if _, err := v.cc.Broadcast(ctx, m); err != nil {
+		if _, err := v.chain.Broadcast(ctx, m); err != nil {
 			v.log.Warn("verdict commit refused", "proof", ids[i], "err", err)
 			continue
 		}
@@ -559,10 +558,11 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 // judge replays a proof and records the verdict for commitVerdicts.
 func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	start := time.Now()
-	ok, d, why, err := v.Check(ctx, p)
+	vd, err := v.Check(ctx, p)
 	if err != nil {
 		return err
 	}
+	ok, d := vd.Accept, vd.Digest
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
 		return err
@@ -572,9 +572,9 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	} else if d == (pouw.Hash{}) {
 		d = sha256.Sum256([]byte("pouw/verifier/unreplayable"))
 	}
-	c := pouw.VerdictCommitment(p.Id, v.cc.Address(), ok, d, salt)
+	c := pouw.VerdictCommitment(p.Id, v.chain.Address(), ok, d, salt)
 	v.mu.Lock()
-	v.verdicts[p.Id] = &verdict{commit: c, accept: ok, digest: d, salt: salt}
+	v.verdicts[p.Id] = &ballot{commit: c, accept: ok, digest: d, salt: salt}
 	v.mu.Unlock()
 	if ok {
 		v.Stats.ProofsAccepted.Add(1)
@@ -582,28 +582,27 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 			"replayed", p.Step-p.CommitStep+1, "took", time.Since(start).Round(time.Millisecond))
 	} else {
 		v.Stats.ProofsRejected.Add(1)
-		v.log.Warn("proof replayed: reject", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step, "why", why)
+		v.log.Warn("proof replayed: reject", "proof", p.Id, "task", p.TaskId, "job", p.JobIndex, "step", p.Step, "why", vd.Reason)
 	}
 	return nil
 }
 
 func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
-	me := v.cc.Address().String()
+	me := v.chain.Address().String()
 	for _, st := range []types.TaskStatus{types.TASK_STATUS_TRAINING, types.TASK_STATUS_EVALUATING, types.TASK_STATUS_OPEN} {
-		res, err := v.cc.Query.Tasks(ctx, &types.QueryTasksRequest{Status: st})
+		res, err := v.chain.Tasks(ctx, &types.QueryTasksRequest{Status: st})
 		if err != nil {
 			return err
 		}
 		for _, t := range res.Tasks {
-			jobs, err := v.cc.Query.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
+			jobs, err := v.chain.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
 			if err != nil {
 				return err
 			}
 			for _, j := range jobs.Jobs {
-				if j.Status != types.JOB_STATUS_ASSIGNED || !contains(j.Verifiers, me) {
+				if j.Status != types.JOB_STATUS_ASSIGNED || !slices.Contains(j.Verifiers, me) {
 					continue
 				}
-				j := j
 				v.start(ctx, wg, v.evalSem, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
 					return v.evaluate(ctx, j)
 				})
@@ -623,15 +622,13 @@ func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.Fold
 		return nil, types.FoldMetrics{}, err
 	}
 	var b []byte
-	for a := 0; a < v.cfg.FetchAttempts; a++ {
-		if b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, types.FoldMetrics{}, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+		var err error
+		b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash)
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, types.FoldMetrics{}, ctx.Err()
 	}
 	if err != nil {
 		v.log.Warn("model not served", "task", j.TaskId, "job", j.Index, "err", err)
@@ -653,7 +650,7 @@ func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.Fold
 	if err != nil {
 		return bad, types.FoldMetrics{}, nil
 	}
-	m, err := miner.HeldOutMetrics(model, job, v.backend)
+	m, err := jobspec.HeldOutMetrics(model, job, v.backend)
 	if err != nil {
 		return nil, types.FoldMetrics{}, err
 	}
@@ -665,7 +662,7 @@ func (v *Verifier) evaluate(ctx context.Context, j types.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := v.cc.Broadcast(ctx, &types.MsgSubmitEvaluation{Verifier: v.cc.Address().String(), TaskId: j.TaskId, JobIndex: j.Index,
+	if _, err := v.chain.Broadcast(ctx, &types.MsgSubmitEvaluation{Verifier: v.chain.Address().String(), TaskId: j.TaskId, JobIndex: j.Index,
 		ModelHash: hash, Metrics: m}); err != nil {
 		return fmt.Errorf("evaluation of %d/%d: %w", j.TaskId, j.Index, err)
 	}

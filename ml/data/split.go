@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pouw/pouwd/ml/cv"
+	"github.com/pouw/pouwd/ml/rng"
 )
 
 // PPM is one million: ratios are integers in parts per million.
@@ -135,16 +135,16 @@ func AssignSplits(labels []int, classes int, o SplitOptions) ([]uint8, error) {
 		}
 	}
 	if !o.Stratified {
-		assign(cv.Permutation(n, o.Seed))
+		assign(rng.Permutation(n, o.Seed))
 		return out, nil
 	}
 	members := make([][]int, classes)
 	for i, l := range labels {
 		members[l] = append(members[l], i)
 	}
-	rng := cv.NewMT19937(o.Seed)
+	r := rng.NewMT19937(o.Seed)
 	for _, g := range members {
-		cv.Shuffle(rng, g)
+		rng.Shuffle(r, g)
 		assign(g)
 	}
 	return out, nil

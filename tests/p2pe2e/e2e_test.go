@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"github.com/pouw/pouwd/miner"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/tests/integration"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -199,11 +199,11 @@ func TestPublishFetchMNIST(t *testing.T) {
 		t.Fatalf("fetched dataset does not load: %v", err)
 	}
 
-	// What a miner or verifier daemon does: miner.P2PDatasets reads the
+	// What a miner or verifier daemon does: worker.P2PDatasets reads the
 	// ring from chain and fetches and decodes the dataset, past the stopped
 	// peer and the liar.
 	_, daemon := newNode(t, chainID, chain, false)
-	pd := &miner.P2PDatasets{Service: daemon, Chain: chain, Ring: p2p.DefaultRingConfig()}
+	pd := &worker.P2PDatasets{Service: daemon, Chain: chain, Ring: p2p.DefaultRingConfig()}
 	dd, err := pd.Dataset(ctx, ds)
 	if err != nil {
 		t.Fatal(err)

@@ -45,6 +45,7 @@ import (
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/tests/integration"
 	"github.com/pouw/pouwd/verifier"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -246,7 +247,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	datasets := miner.MemDatasets{sum: ds}
+	datasets := worker.MemDatasets{sum: ds}
 	// Every miner and verifier has its own libp2p host on loopback: miners
 	// serve their committed checkpoints and final models from their stores
 	// (p2p.BlobConfig), verifiers fetch them from the peer id and addresses
@@ -268,11 +269,11 @@ func TestPoUWEndToEnd(t *testing.T) {
 	for _, name := range []string{"verifier1", "verifier2", "verifier3"} {
 		vc := verifier.DefaultConfig()
 		vc.Poll, vc.Logger, vc.StateDir = 300*time.Millisecond, log, t.TempDir()
-		fetcher, err := verifier.NewP2PFetcher(newHost(), chainID, clients[name])
+		fetcher, err := verifier.NewP2PFetcher(newHost(), chainID, clients[name].Query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := verifier.New(vc, clients[name], datasets, fetcher, be)
+		v, err := verifier.New(vc, worker.NewClient(clients[name]), datasets, fetcher, be)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +301,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.PeerID, cfg.Multiaddrs = h.ID().String(), p2p.HostAddrs(h)
-		m, err := miner.New(cfg, clients[name], datasets, st, be)
+		m, err := miner.New(cfg, worker.NewClient(clients[name]), datasets, st, be)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +380,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 		// The restarted miner keeps its store (and the host serving it)
 		// and its step journal.
 		cfg.StateDir = stateDirs["resumer"]
-		again, err := miner.New(cfg, clients["resumer"], datasets, first.Store(), be)
+		again, err := miner.New(cfg, worker.NewClient(clients["resumer"]), datasets, first.Store(), be)
 		if err != nil {
 			resumed <- err
 			return

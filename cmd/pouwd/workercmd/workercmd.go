@@ -1,22 +1,3 @@
-// Package workercmd holds the `pouwd miner start` and `pouwd verifier
-// start` commands: they build a chainclient from the usual tx flags
-// (--from, --node, --chain-id, --keyring-backend, --gas-prices), a CPU
-// backend (--device auto|cpu|gpu:N: the CUDA backend in a build with the
-// cuda tag, else the CPU, saying why) and a libp2p host (identity under
-// <home>/p2p/identity.key, --p2p-listen; its peer id and addresses are
-// registered with the bond, and re-registered when they change), and run
-// the daemon until interrupted, with a status line and Prometheus metrics
-// (--metrics-addr).
-//
-// Datasets: from --data-dir when prepared there (`pouwd data prepare` or
-// `pouwd data fetch`), else fetched over libp2p from the storage ring and
-// kept in memory (miner.P2PDatasets). Checkpoints and models: a miner keeps
-// them in its p2p store (--store, default <home>/pouw-store) and serves
-// them with the p2p checkpoint and model protocols; a verifier fetches them
-// from the miner's registered peer (verifier.P2PFetcher), verifying each
-// against its commitment or hash.
-//
-// It must never hold anything but its own key's signing rights.
 package workercmd
 
 import (
@@ -48,6 +29,7 @@ import (
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/verifier"
+	"github.com/pouw/pouwd/worker"
 )
 
 const (
@@ -113,7 +95,7 @@ func NewMinerCommand() *cobra.Command {
 			defer nd.h.Close()
 			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
 			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "miner-state")
-			m, err := miner.New(cfg, cc, nd.datasets, st, be)
+			m, err := miner.New(cfg, worker.NewClient(cc), nd.datasets, st, be)
 			if err != nil {
 				return err
 			}
@@ -157,11 +139,11 @@ func NewVerifierCommand() *cobra.Command {
 			}
 			defer nd.h.Close()
 			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
-			fetcher, err := verifier.NewP2PFetcher(nd.h, nd.chainID, cc)
+			fetcher, err := verifier.NewP2PFetcher(nd.h, nd.chainID, cc.Query)
 			if err != nil {
 				return err
 			}
-			v, err := verifier.New(cfg, cc, nd.datasets, fetcher, be)
+			v, err := verifier.New(cfg, worker.NewClient(cc), nd.datasets, fetcher, be)
 			if err != nil {
 				return err
 			}
@@ -192,7 +174,7 @@ func addCommonFlags(cmd *cobra.Command) {
 type node struct {
 	h        host.Host
 	chainID  string
-	datasets miner.Datasets
+	datasets worker.Datasets
 }
 
 func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log *slog.Logger) (*node, error) {
@@ -224,9 +206,9 @@ func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log
 		}
 	}
 	dataDir, _ := cmd.Flags().GetString(flagDataDir)
-	ds := &miner.P2PDatasets{Service: svc, Chain: p2p.QueryChain{Q: cc.Query}, Ring: p2p.DefaultRingConfig(), Log: log}
+	ds := &worker.P2PDatasets{Service: svc, Chain: p2p.QueryChain{Q: cc.Query}, Ring: p2p.DefaultRingConfig(), Log: log}
 	if dataDir != "" {
-		ds.Local = &miner.DirDatasets{Root: dataDir}
+		ds.Local = &worker.DirDatasets{Root: dataDir}
 	}
 	log.Info("libp2p host", "peer", h.ID(), "addrs", p2p.HostAddrs(h), "chain", chainID)
 	return &node{h: h, chainID: chainID, datasets: ds}, nil

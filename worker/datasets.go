@@ -1,4 +1,4 @@
-package miner
+package worker
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 )
 
 // ErrNotFound is returned for a dataset that is not held.
-var ErrNotFound = errors.New("miner: not found")
+var ErrNotFound = errors.New("worker: not found")
 
 // Datasets gives the canonical dataset a chain record names.
 type Datasets interface {
@@ -53,7 +53,7 @@ func (d *DirDatasets) Dataset(_ context.Context, rec *types.Dataset) (*data.Data
 		}
 		ds, _, err := data.Load(dir)
 		if err != nil {
-			return nil, fmt.Errorf("miner: dataset %d in %s: %w", rec.Id, dir, err)
+			return nil, fmt.Errorf("worker: dataset %d in %s: %w", rec.Id, dir, err)
 		}
 		d.cache.Store(want, ds)
 		return ds, nil
@@ -118,11 +118,11 @@ func (d *P2PDatasets) Dataset(ctx context.Context, rec *types.Dataset) (*data.Da
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("miner: dataset %d (%s) over libp2p: %w", rec.Id, rec.Name, err)
+		return nil, fmt.Errorf("worker: dataset %d (%s) over libp2p: %w", rec.Id, rec.Name, err)
 	}
 	ds, err := data.Decode(data.DataFile, b)
 	if err != nil {
-		return nil, fmt.Errorf("miner: dataset %d (%s): %w", rec.Id, rec.Name, err)
+		return nil, fmt.Errorf("worker: dataset %d (%s): %w", rec.Id, rec.Name, err)
 	}
 	log.Info("dataset fetched", "dataset", rec.Id, "samples", ds.Len(), "took", rep.Elapsed.Round(time.Millisecond), "parity_used", rep.Rebuilt)
 	if d.cache == nil {

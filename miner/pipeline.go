@@ -1,0 +1,97 @@
+package miner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/p2p"
+)
+
+// checkpointer stores each commitment's snapshot in order (hash, write,
+// put in the store) and hands its commitment to the committer; training
+// goes on meanwhile (it only pays for the snapshot's copy). After its
+// first failure it only drains. It owns its state; done gets its error
+// once in is closed, and out is closed then.
+type checkpointer struct {
+	store func(*ml.Checkpoint) (p2p.CkptKey, error)
+	in    chan *ml.Checkpoint
+	out   chan<- commit
+	done  chan error
+}
+
+func newCheckpointer(store func(*ml.Checkpoint) (p2p.CkptKey, error), out chan<- commit) *checkpointer {
+	return &checkpointer{store: store, in: make(chan *ml.Checkpoint, 64), out: out, done: make(chan error, 1)}
+}
+
+func (c *checkpointer) run(ctx context.Context) {
+	defer close(c.out)
+	var err error
+	for snap := range c.in {
+		if err != nil || ctx.Err() != nil {
+			continue // drain
+		}
+		key, serr := c.store(snap)
+		if serr != nil {
+			err = fmt.Errorf("checkpoint at step %d: %w", snap.Header.Step, serr)
+			continue
+		}
+		c.out <- commit{step: snap.Header.Step, hash: key.WeightsHash, opt: key.OptimizerHash}
+	}
+	c.done <- err
+}
+
+// committed is what a committer hands back: the inclusion height of every
+// commitment it posted or found on chain, or why it stopped.
+type committed struct {
+	heights map[uint64]int64
+	err     error
+}
+
+// committer posts commitments in order, several in one tx when training is
+// ahead of the chain (up to maxBatch). After its first failure it only
+// drains. It owns its state; done gets the result once in is closed.
+type committer struct {
+	post     func(context.Context, []commit) (map[uint64]int64, error)
+	onPosted func(n int)
+	in       chan commit
+	done     chan committed
+}
+
+const maxCommitBatch = 32
+
+func newCommitter(post func(context.Context, []commit) (map[uint64]int64, error), onPosted func(int)) *committer {
+	return &committer{post: post, onPosted: onPosted, in: make(chan commit, 1024), done: make(chan committed, 1)}
+}
+
+func (c *committer) run(ctx context.Context) {
+	res := committed{heights: map[uint64]int64{}}
+	for first := range c.in {
+		if res.err != nil {
+			continue // drain
+		}
+		batch := []commit{first}
+	more:
+		for len(batch) < maxCommitBatch {
+			select {
+			case x, ok := <-c.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, x)
+			default:
+				break more
+			}
+		}
+		heights, err := c.post(ctx, batch)
+		if err != nil {
+			res.err = fmt.Errorf("commit: %w", err)
+			continue
+		}
+		for s, h := range heights {
+			res.heights[s] = h
+		}
+		c.onPosted(len(batch))
+	}
+	c.done <- res
+}

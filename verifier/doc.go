@@ -1,0 +1,36 @@
+// Package verifier is the verifying daemon (`pouwd verifier start`): it
+// bonds as a verifier (worker.EnsureBonded) and works what the chain
+// assigns to it (docs/PROTOCOL.md).
+//
+//   - A proof (COMMITTING, this verifier among its verifiers): Check
+//     rebuilds the job with package jobspec; takes W at the proof's
+//     commitment (step 0: the seeded initial model, no fetch; later: the
+//     miner's checkpoint fetched by the commitment's key, which must hash to
+//     both committed hashes and be the job's spec, seed, config and
+//     position); replays the steps commit_step..step with the engine; and
+//     recomputes H(W_i), H(B_i), H(G_i), H(W_{i+1}), the digest (binding the
+//     miner), the parameter count, the ticket count and the lottery value.
+//     It returns a Verdict: accept only when everything matches, else a
+//     reject with the recomputed digest (when it got that far) and the
+//     reason. An error instead of a verdict means the proof could not be
+//     judged yet (a chain query failed, no dataset, ctx ended) and is
+//     retried. The verdict is committed (pouw.VerdictCommitment with 32
+//     random salt bytes, kept under Config.StateDir so a restarted verifier
+//     still reveals it) and revealed once the proof is REVEALING.
+//   - A job result (ASSIGNED, this verifier among its verifiers): Measure
+//     fetches the model by its hash, checks it is the job's architecture,
+//     measures it on the held-out fold and submits the ppm metrics. A model
+//     that cannot be fetched or parsed is reported under the zero hash,
+//     which the chain counts against the miner.
+//
+// New proofs are discovered by id until the chain answers NotFound; any
+// other query error ends the poll with that error and the next poll starts
+// from the same id. Proof replays run on up to Config.Workers goroutines,
+// evaluations on one more of their own (so a flood of proofs never starves
+// results). The daemon depends on interfaces it declares: Chain (its
+// signer and the queries it makes; worker.NewClient adapts a chain client)
+// and Fetcher (P2PFetcher: from the miner's registered peer over libp2p).
+//
+// It must never accept a step it did not recompute, nor reveal a verdict
+// other than the one it committed.
+package verifier
