@@ -40,7 +40,20 @@ func NewConv2d(name string, cin, cout, k, s, p int, seed uint64, index int) *Con
 	return l
 }
 
-func (l *Conv2d) Params() []*Param { return []*Param{l.W, l.B} }
+// NewConv2dNoBias returns a convolution without bias (B is nil), as
+// torchvision's ResNet convolutions (each is followed by BatchNorm).
+func NewConv2dNoBias(name string, cin, cout, k, s, p int, seed uint64, index int) *Conv2d {
+	l := &Conv2d{Cin: cin, Cout: cout, K: k, S: s, P: p, W: newParam(name+".weight", cout, cin*k*k)}
+	heUniform(l.W.T, cin*k*k, seed, index)
+	return l
+}
+
+func (l *Conv2d) Params() []*Param {
+	if l.B == nil {
+		return []*Param{l.W}
+	}
+	return []*Param{l.W, l.B}
+}
 
 func (l *Conv2d) out(h, w int) (int, int) {
 	return (h+2*l.P-l.K)/l.S + 1, (w+2*l.P-l.K)/l.S + 1
@@ -77,19 +90,27 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 	out := reuse(&l.outBuf, l.Cout*Q)
 	c.Backend.Gemm(false, false, l.Cout, Q, R, l.W.T.Data, R, col, Q, out, Q)
 	y := outTensor(&l.outT, n, l.Cout, oh, ow)
-	b := l.B.T.Data
+	var b []float32
+	var bT *Tensor
+	if l.B != nil {
+		b, bT = l.B.T.Data, l.B.T
+	}
 	c.parallelFor(n, func(lo, hi int) {
 		for s := lo; s < hi; s++ {
 			for co := 0; co < l.Cout; co++ {
 				src := out[co*Q+s*P : co*Q+(s+1)*P]
 				dst := y.Data[(s*l.Cout+co)*P : (s*l.Cout+co+1)*P]
+				if b == nil {
+					copy(dst, src)
+					continue
+				}
 				for i, v := range src {
 					dst[i] = v + b[co]
 				}
 			}
 		}
 	})
-	c.record(y, []*Tensor{x, l.W.T, l.B.T}, func() {
+	c.record(y, []*Tensor{x, l.W.T, bT}, func() {
 		dout := out // reuse: [Cout, Q]
 		c.parallelFor(n, func(lo, hi int) {
 			for s := lo; s < hi; s++ {
@@ -100,6 +121,8 @@ func (l *Conv2d) Forward(c *Ctx, x *Tensor) *Tensor {
 		})
 		if l.W.T.needGrad {
 			gemmGrad(c, l.W.T, false, true, l.Cout, R, Q, dout, Q, col, Q)
+		}
+		if l.W.T.needGrad && l.B != nil {
 			db := l.B.T.grad()
 			for co := 0; co < l.Cout; co++ {
 				var acc float32
@@ -151,9 +174,9 @@ func (l *Conv2d) im2col(col []float32, ld, q0 int, img []float32, h, w, oh, ow i
 							clear(row)
 							continue
 						}
-						clear(row[:lo])
+						zeroShort(row[:lo])
 						copy(row[lo:hi], src[lo+off:hi+off])
-						clear(row[hi:])
+						zeroShort(row[hi:])
 						continue
 					}
 					for ox := range row {
@@ -336,6 +359,7 @@ type Norm struct {
 	Gamma      *Param
 	Beta       *Param
 	RMean, RVa *Param // BatchNorm buffers
+	bn         bnScratch
 }
 
 // NewBatchNorm returns BatchNorm over c channels (γ = 1, β = 0).
@@ -387,6 +411,9 @@ func (l *Norm) layout(x *Tensor) (groups, m int, idx func(g, i int) int) {
 }
 
 func (l *Norm) Forward(c *Ctx, x *Tensor) *Tensor {
+	if !l.Layer {
+		return l.batchNormForward(c, x) // the same bits, faster (batchnorm.go)
+	}
 	groups, m := 0, 0
 	var idx func(g, i int) int
 	groups, m, idx = l.layout(x)
@@ -538,11 +565,7 @@ func (l *Conv2d) im2colSame(col []float32, ld, q0 int, img []float32, h, w int) 
 					b = hw - sh
 				}
 				copy(dst[a:b], plane[a+sh:b+sh])
-				for y := y0; y < y1; y++ {
-					row := dst[y*w : (y+1)*w]
-					clear(row[:x0])
-					clear(row[x1:])
-				}
+				zeroCols(dst, w, y0, y1, x0, x1)
 			}
 		}
 	}
@@ -566,11 +589,7 @@ func (l *Conv2d) col2imSame(dimg []float32, col []float32, ld, q0 int, h, w int)
 				if y0 >= y1 || x0 >= x1 {
 					continue
 				}
-				for y := y0; y < y1; y++ {
-					row := src[y*w : (y+1)*w]
-					clear(row[:x0])
-					clear(row[x1:])
-				}
+				zeroCols(src, w, y0, y1, x0, x1)
 				sh := dy*w + dx
 				a, b := y0*w, y1*w
 				if a+sh < 0 {

@@ -13,6 +13,13 @@ import (
 // finite differences of f evaluated in float64 from the float32 outputs.
 func gradCheck(t *testing.T, name string, layer Layer, x *Tensor, train bool) {
 	t.Helper()
+	gradCheckStep(t, name, layer, x, train, 1e-2)
+}
+
+// gradCheckStep is gradCheck with finite difference step h (a smaller step
+// for blocks with ReLU kinks inside, e.g. Residual).
+func gradCheckStep(t *testing.T, name string, layer Layer, x *Tensor, train bool, h float64) {
+	t.Helper()
 	be := cpu.MustNew(cpu.Options{Threads: 1})
 	r := rand.New(rand.NewPCG(11, 12))
 	forward := func() *Tensor {
@@ -45,12 +52,11 @@ func gradCheck(t *testing.T, name string, layer Layer, x *Tensor, train bool) {
 		t.Fatal(err)
 	}
 	check := func(what string, data, grad []float32) {
-		const h = 1e-2
 		for i := range data {
 			old := data[i]
-			data[i] = old + h
+			data[i] = old + float32(h)
 			fp := f()
-			data[i] = old - h
+			data[i] = old - float32(h)
 			fm := f()
 			data[i] = old
 			num := (fp - fm) / (2 * h)

@@ -14,11 +14,11 @@ var ErrSpec = errors.New("invalid model spec")
 
 // Spec is a parsed model spec (see the package comment for the grammar).
 type Spec struct {
-	Kind    string // "mlp" or "cnn"
+	Kind    string // "mlp", "cnn" or "resnet"
 	Sizes   []int  // mlp: IN, hidden..., OUT
-	Input   []int  // cnn: C, H, W
+	Input   []int  // cnn, resnet: C, H, W
 	Depth   int    // cnn blocks
-	Width   int    // cnn channels of the first block
+	Width   int    // cnn channels of the first block; resnet base width
 	Classes int
 	Act     string  // mlp activation: relu (default), gelu, tanh
 	Dropout float32 // dropout probability before each hidden Linear output; 0 = none
@@ -26,7 +26,10 @@ type Spec struct {
 	BN      bool    // cnn: BatchNorm after each conv
 	Pool    string  // cnn: "max" (default) or "avg"
 	FC      int     // cnn: hidden Linear width, 0 = none
-	raw     string
+	// WidthMul (cnn, resnet: ",width=M") multiplies every channel width; 0 = 1.
+	WidthMul int
+	Res      ResNetSpec // resnet (resnet.go)
+	raw      string
 }
 
 // String is the spec as given.
@@ -47,12 +50,33 @@ func atoiList(s, sep string) ([]int, error) {
 // ParseSpec parses a model spec:
 //
 //	mlp:IN-H1-...-OUT[,act=relu|gelu|tanh][,dropout=P][,norm=batch|layer]
-//	cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=HIDDEN][,dropout=P]
+//	cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=HIDDEN][,dropout=P][,width=M]
+//	resnet:CxHxW-PRESET-CLASSES[,width=M][,stem=cifar|imagenet]
+//	resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES[,width=M][,stem=cifar|imagenet]
 //
 // An MLP is Linear layers of the given widths; after each but the last come
 // the optional norm, the activation and the optional dropout. CNN block i (0-based) is a 3x3 convolution (padding 1) with
 // WIDTH*2^i channels, optional BatchNorm, ReLU and a 2x2 pool; then an
-// optional hidden Linear layer and the classifier.
+// optional hidden Linear layer and the classifier. ",width=M" multiplies
+// WIDTH by M (cnn and resnet).
+//
+// A ResNet (resnet.go, torchvision's layout and parameter names) is a stem,
+// stages of residual blocks, global average pooling and a Linear
+// classifier; every convolution is bias-free and followed by BatchNorm.
+// Stage i has planes = WIDTH·M·2^i, Di blocks and stride 2 in its first
+// block for i > 0; a block whose stride or channels change has a 1x1
+// stride-s convolution + BatchNorm shortcut (option B), otherwise the
+// identity. basic blocks are two 3x3 convolutions (out = planes);
+// bottleneck blocks are 1x1, 3x3 (with the stride), 1x1 to 4·planes. The
+// cifar stem is a 3x3 convolution to WIDTH·M channels, BatchNorm and ReLU;
+// the imagenet stem a 7x7 stride-2 convolution, BatchNorm, ReLU and a 3x3
+// stride-2 max pool with padding 1. The default stem is imagenet for 4 or
+// more stages, cifar otherwise. Presets: resnet20, resnet32, resnet44,
+// resnet56, resnet110 (basic, 3 stages of 3, 5, 7, 9, 18 blocks, width 16,
+// cifar stem: He et al. 2016 section 4.2 with option B shortcuts) and
+// resnet18, resnet34 (basic), resnet50, resnet101, resnet152 (bottleneck)
+// with torchvision's stages, width 64 and the imagenet stem; they take any
+// input size that survives the downsampling.
 func ParseSpec(spec string) (Spec, error) {
 	s := Spec{raw: spec, Act: "relu", Pool: "max"}
 	kind, rest, ok := strings.Cut(spec, ":")
@@ -83,8 +107,12 @@ func ParseSpec(spec string) (Spec, error) {
 		if s.Depth > 16 {
 			return s, fmt.Errorf("%w %q: depth %d, expected at most 16", ErrSpec, spec, s.Depth)
 		}
+	case "resnet":
+		if err := parseResNet(&s, parts[0]); err != nil {
+			return s, err
+		}
 	default:
-		return s, fmt.Errorf("%w %q: unknown kind %q, expected mlp or cnn (resnet and transformer come later)", ErrSpec, spec, kind)
+		return s, fmt.Errorf("%w %q: unknown kind %q, expected mlp, cnn or resnet", ErrSpec, spec, kind)
 	}
 	for _, opt := range parts[1:] {
 		k, v, _ := strings.Cut(opt, "=")
@@ -109,6 +137,12 @@ func ParseSpec(spec string) (Spec, error) {
 			s.FC, err = strconv.Atoi(v)
 			if err == nil && s.FC < 1 {
 				err = fmt.Errorf("fc %d", s.FC)
+			}
+		case k == "width" && (kind == "cnn" || kind == "resnet"):
+			err = widthOption(&s, v)
+		case kind == "resnet" && k == "stem":
+			if ok, _ := resnetOption(&s, k, v); !ok {
+				err = fmt.Errorf("stem %q, expected cifar or imagenet", v)
 			}
 		default:
 			err = fmt.Errorf("unknown option")
@@ -163,7 +197,7 @@ func NewModel(spec string, seed uint64) (*Model, error) {
 		m.InShape = append([]int(nil), s.Input...)
 		ch := s.Input[0]
 		for i := 0; i < s.Depth; i++ {
-			out := s.Width << i
+			out := s.Width * max(1, s.WidthMul) << i
 			m.Layers = append(m.Layers, NewConv2d(fmt.Sprintf("conv%d", i), ch, out, 3, 1, 1, seed, next()))
 			if s.BN {
 				m.Layers = append(m.Layers, NewBatchNorm(fmt.Sprintf("bn%d", i), out))
@@ -185,6 +219,10 @@ func NewModel(spec string, seed uint64) (*Model, error) {
 			feat = s.FC
 		}
 		m.Layers = append(m.Layers, NewLinear("out", feat, s.Classes, seed, next()))
+	case "resnet":
+		if err := buildResNet(m, s, seed, next); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := m.shapeAfter(len(m.Layers)); err != nil {
 		return nil, err

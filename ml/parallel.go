@@ -75,11 +75,11 @@ func (t *Trainer) Devices() []accel.Backend {
 func (p *parallel) ensure(t *Trainer, micro int) error {
 	if p.mom == nil {
 		mom := map[*Param]float32{}
-		for _, l := range t.Model.Layers {
+		forEachLayer(t.Model.Layers, func(l Layer) {
 			if n, ok := l.(*Norm); ok && !n.Layer {
 				mom[n.RMean], mom[n.RVa] = n.Mom, n.Mom
 			}
-		}
+		})
 		p.mom = []float32{}
 		for _, q := range t.Model.params {
 			if q.Buffer {
@@ -105,11 +105,11 @@ func (p *parallel) ensure(t *Trainer, micro int) error {
 					r.buffers = append(r.buffers, q)
 				}
 			}
-			for _, l := range m.Layers {
+			forEachLayer(m.Layers, func(l Layer) {
 				if d, ok := l.(*Dropout); ok {
 					r.dropout = append(r.dropout, d)
 				}
-			}
+			})
 			p.reps = append(p.reps, r)
 		}
 	}

@@ -453,7 +453,15 @@ func ActivationBytes(m *Model, batch int, precision string) (uint64, error) {
 			if l.P > 0 {
 				fp32 += uint64(numel(in))
 			}
-		case *Flatten:
+		case *Flatten, *GlobalAvgPool:
+		case *MaxPool:
+			fp32 += uint64(numel(out))
+		case *Residual:
+			a, f, pb, err := residualActivation(l, in)
+			if err != nil {
+				return 0, err
+			}
+			atPrec, fp32, perBatch = atPrec+a, fp32+f, perBatch+pb
 		default:
 			return 0, fmt.Errorf("activation bytes: layer %T has no rule", l)
 		}

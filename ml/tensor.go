@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
 )
 
 // Tensor is a dense row-major float32 tensor with an optional gradient.
@@ -123,8 +124,13 @@ func (tp *Tape) Backward(loss *Tensor) error {
 // Reset drops the recorded closures.
 func (tp *Tape) Reset() { tp.ops = tp.ops[:0] }
 
-// addTo adds src into dst elementwise (float32 additions).
+// addTo adds src into dst elementwise (float32 additions; cpu.Add's vector
+// kernel for long slices, the same bits).
 func addTo(dst, src []float32) {
+	if len(src) >= 32 {
+		cpu.Add(dst, src)
+		return
+	}
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] += v

@@ -90,7 +90,64 @@ func Sum(x []float32) float32 {
 		}
 		return s
 	}
+	if n <= 4*SumLeaf {
+		return sum4(x)
+	}
 	return Sum(x[:n/2]) + Sum(x[n/2:])
+}
+
+// sum4 is Sum for SumLeaf < len(x) <= 4·SumLeaf with the leaves' chains
+// interleaved (independent additions overlap in the CPU; each leaf still
+// adds its elements left to right from 0, and the leaves combine along
+// the same tree), so it returns Sum's bits.
+func sum4(x []float32) float32 {
+	n := len(x)
+	a, b := x[:n/2], x[n/2:]
+	if len(a) <= SumLeaf { // both children are leaves (len(b) <= len(a)+1 <= SumLeaf+1)
+		if len(b) > SumLeaf {
+			return seqSum(a) + (seqSum(b[:len(b)/2]) + seqSum(b[len(b)/2:]))
+		}
+		var sa, sb float32
+		for i := range a {
+			sa += a[i]
+			sb += b[i]
+		}
+		for _, v := range b[len(a):] {
+			sb += v
+		}
+		return sa + sb
+	}
+	l0, l1 := a[:len(a)/2], a[len(a)/2:]
+	l2, l3 := b[:len(b)/2], b[len(b)/2:]
+	if len(l0) > SumLeaf || len(l1) > SumLeaf || len(l2) > SumLeaf || len(l3) > SumLeaf {
+		return Sum(a) + Sum(b)
+	}
+	var s0, s1, s2, s3 float32
+	m := len(l0) // the shortest: len(a)/2 <= the others
+	for i := 0; i < m; i++ {
+		s0 += l0[i]
+		s1 += l1[i]
+		s2 += l2[i]
+		s3 += l3[i]
+	}
+	for _, v := range l1[m:] {
+		s1 += v
+	}
+	for _, v := range l2[m:] {
+		s2 += v
+	}
+	for _, v := range l3[m:] {
+		s3 += v
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func seqSum(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
 }
 
 // SumSq returns the canonical sum of squared deviations Σ (x_i - mean)²

@@ -58,3 +58,14 @@ func MaxPool2Row(r0, r1, y []float32, arg []int32, base0, w int) {
 		arg[o] = int32(bi)
 	}
 }
+
+// Add sets dst[i] = dst[i] + src[i] for i < len(src) (one float32 addition
+// per element, the same bits as the scalar loop).
+func Add(dst, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	done := addFast(dst, src)
+	for i := done; i < n; i++ {
+		dst[i] += src[i]
+	}
+}

@@ -50,3 +50,23 @@ func maxPool2RowFast(r0, r1, y []float32, arg []int32, base0, w int) int {
 	maxPool2RowAVX512(&r0[0], &r1[0], &y[0], &arg[0], n, int32(base0), int32(w))
 	return n
 }
+
+//go:noescape
+func addAVX512(dst, src *float32, n int)
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+func addFast(dst, src []float32) int {
+	switch {
+	case hasAVX512() && len(dst) >= 16:
+		n := len(dst) &^ 15
+		addAVX512(&dst[0], &src[0], n)
+		return n
+	case hasAVX2() && len(dst) >= 8:
+		n := len(dst) &^ 7
+		addAVX2(&dst[0], &src[0], n)
+		return n
+	}
+	return 0
+}

@@ -165,3 +165,43 @@ GLOBL ·c8(SB), RODATA, $4
 DATA ·c32+0(SB)/4, $32
 GLOBL ·c32(SB), RODATA, $4
 
+// func addAVX512(dst, src *float32, n int)
+// for i < n (n a multiple of 16): dst[i] = dst[i] + src[i] (one float32 addition)
+TEXT ·addAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+addAVX512_loop:
+	CMPQ CX, $16
+	JLT addAVX512_done
+	VMOVUPS (DI), Z0
+	VADDPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP addAVX512_loop
+addAVX512_done:
+	VZEROUPPER
+	RET
+
+// func addAVX2(dst, src *float32, n int)
+// for i < n (n a multiple of 8): dst[i] = dst[i] + src[i] (one float32 addition)
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+addAVX2_loop:
+	CMPQ CX, $8
+	JLT addAVX2_done
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP addAVX2_loop
+addAVX2_done:
+	VZEROUPPER
+	RET
+

@@ -1,6 +1,7 @@
 """PyTorch side of scripts/bench/train_vs_torch.sh: the same GEMMs and
 training loops as enginebench, one JSON object per line."""
 import json
+import os
 import sys
 import time
 
@@ -9,6 +10,7 @@ import torch.nn as nn
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 min_time = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
+only = sys.argv[3] if len(sys.argv) > 3 else ""  # run only this benchmark
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 
@@ -35,7 +37,13 @@ def blas_kernel():
     return "no OpenBLAS loaded (%s)" % torch.__config__.show().splitlines()[0]
 
 
-print("peer: PyTorch %s, %d thread(s), BLAS %s" % (torch.__version__, torch.get_num_threads(), blas_kernel()),
+# Convolutions run on oneDNN (MKL-DNN) when torch has it, not on OpenBLAS;
+# POUWD_TORCH_MKLDNN=0 turns it off (then im2col + OpenBLAS, like pouwd).
+if os.environ.get("POUWD_TORCH_MKLDNN") == "0":
+    torch.backends.mkldnn.enabled = False
+print("peer: PyTorch %s, %d thread(s), BLAS %s, oneDNN convolutions %s" % (
+    torch.__version__, torch.get_num_threads(), blas_kernel(),
+    "on" if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else "off"),
       file=sys.stderr, flush=True)
 
 
@@ -45,6 +53,8 @@ def emit(name, value, unit, per_cpu):
 
 
 for name, m, n, k in [("gemm_1024x1024x1024", 1024, 1024, 1024), ("gemm_512x784x128", 512, 128, 784)]:
+    if only and name != only:
+        continue
     a, b = torch.randn(m, k), torch.randn(k, n)
     c = torch.empty(m, n)
     torch.mm(a, b, out=c)
@@ -69,10 +79,21 @@ def cnn():
                          nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
 
 
+def resnet20():
+    # The same architecture as pouwd's resnet:3x32x32-resnet20-10 (option B
+    # shortcuts), built in plain torch.nn by resnet_params.py.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from resnet_params import build
+    return build("resnet:3x32x32-resnet20-10")
+
+
 for name, build, batch, shape in [("mlp_784-256-10_b64", mlp, 64, (784,)),
                                   ("mlp_784-256-10_b256", mlp, 256, (784,)),
-                                  ("cnn_small_b64", cnn, 64, (1, 28, 28))]:
-    n = 8192
+                                  ("cnn_small_b64", cnn, 64, (1, 28, 28)),
+                                  ("resnet20_b128", resnet20, 128, (3, 32, 32))]:
+    if only and name != only:
+        continue
+    n = 1024 if len(shape) == 3 and shape[0] > 1 else 8192  # CIFAR-sized samples: a smaller pool
     X = torch.rand(n, *shape)
     Y = torch.randint(0, 10, (n,))
     model = build()
@@ -93,7 +114,7 @@ for name, build, batch, shape in [("mlp_784-256-10_b64", mlp, 64, (784,)),
         loss.backward()
         opt.step()
 
-    for _ in range(5):
+    for _ in range(2 if batch >= 128 else 5):
         step()
     best = 0.0
     c0, total = time.process_time(), 0

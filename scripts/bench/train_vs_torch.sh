@@ -5,7 +5,11 @@
 #   scripts/bench/train_vs_torch.sh [MIN_SECONDS_PER_MEASUREMENT [ROUNDS]]
 # Both sides run alternately ROUNDS times (default 2) and each figure is the
 # best seen, so a noisy shared machine penalises neither side more.
-# Targets at 1 thread: GEMM >= 0.8x, MLP >= 1.0x, small CNN >= 0.8x PyTorch.
+# Targets at 1 thread: GEMM >= 0.8x, MLP >= 1.0x, small CNN >= 0.8x PyTorch,
+# ResNet-20 (3x32x32, batch 128, SGD momentum; option B shortcuts on both
+# sides) >= 1.0x. PyTorch's convolutions use oneDNN (Debian's torch is built
+# with MKL-DNN); POUWD_TORCH_MKLDNN=0 in the environment makes the peer use
+# im2col + OpenBLAS instead, as pouwd does (torch_bench.py prints which).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MIN=${1:-2}
@@ -49,7 +53,7 @@ def load(f):
     return best
 o1, t1, o2, t2 = load("ours1.jsonl"), load("torch1.jsonl"), load("ours2.jsonl"), load("torch2.jsonl")
 target = {"gemm_1024x1024x1024": 0.8, "gemm_512x784x128": 0.8, "mlp_784-256-10_b64": 1.0,
-          "mlp_784-256-10_b256": 1.0, "cnn_small_b64": 0.8}
+          "mlp_784-256-10_b256": 1.0, "cnn_small_b64": 0.8, "resnet20_b128": 1.0}
 print(f"{'benchmark':24} {'unit':10} {'pouwd 1t':>10} {'torch 1t':>10} {'ratio':>6} {'target':>6}   {'pouwd 2t':>10} {'torch 2t':>10} {'ratio':>6}   {'ratio per CPU-second, 1t':>10}")
 for name in o1:
     a, b = o1[name]["value"], t1[name]["value"]

@@ -77,12 +77,20 @@ func main() {
 		{"mlp_784-256-10_b64", "mlp:784-256-10", 64, []int{784}},
 		{"mlp_784-256-10_b256", "mlp:784-256-10", 256, []int{784}},
 		{"cnn_small_b64", "cnn:1x28x28-2x8-10", 64, []int{1, 28, 28}},
+		{"resnet20_b128", "resnet:3x32x32-resnet20-10", 128, []int{3, 32, 32}},
 	} {
 		if *only != "" && *only != tc.name {
 			continue
 		}
+		size := 1
+		for _, v := range tc.shape {
+			size *= v
+		}
 		n := 8192
-		d := ml.Dataset{X: make([]float32, n*784), Y: make([]int, n), N: n, Shape: tc.shape, Classes: 10}
+		if size > 1024 { // CIFAR-sized samples: a smaller pool
+			n = 1024
+		}
+		d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: tc.shape, Classes: 10}
 		for i := range d.X {
 			d.X[i] = r.Float32()
 		}
@@ -99,7 +107,11 @@ func main() {
 		if err != nil {
 			panic(err)
 		}
-		for i := 0; i < 5; i++ { // warm up
+		warm := 5
+		if tc.batch >= 128 {
+			warm = 2
+		}
+		for i := 0; i < warm; i++ { // warm up
 			if _, err := tr.Step(nil); err != nil {
 				panic(err)
 			}

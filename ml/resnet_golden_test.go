@@ -1,0 +1,99 @@
+package ml_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+)
+
+// resnetGoldenData is a synthetic 3x8x8, 10-class dataset: each class is a
+// fixed random pattern plus per-sample noise, all drawn from ml.NewRNG
+// (integer arithmetic and one float32 conversion, the same everywhere).
+func resnetGoldenData() ml.Dataset {
+	const n, classes, size = 512, 10, 3 * 8 * 8
+	pat := ml.NewRNG("pouw/test/resnet-golden/patterns", 1, 0, 0)
+	patterns := make([]float32, classes*size)
+	for i := range patterns {
+		patterns[i] = pat.Float32()
+	}
+	r := ml.NewRNG("pouw/test/resnet-golden/samples", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: []int{3, 8, 8}, Classes: classes}
+	for i := 0; i < n; i++ {
+		y := r.Intn(classes)
+		d.Y[i] = y
+		for j := 0; j < size; j++ {
+			d.X[i*size+j] = patterns[y*size+j] + float32(0.5*r.Float32())
+		}
+	}
+	return d
+}
+
+// resnetGoldenConfig: SGD, lr 0.05, momentum 0.9, weight decay 5e-4, batch
+// 32, seed 1, 12 steps.
+func resnetGoldenConfig() ml.TrainConfig {
+	cfg := ml.DefaultTrainConfig()
+	cfg.LR, cfg.Momentum, cfg.WeightDecay, cfg.BatchSize, cfg.Seed, cfg.Steps = 0.05, 0.9, 5e-4, 32, 1, 12
+	return cfg
+}
+
+// The tiny ResNet: cifar stem, two stages of two basic blocks (identity
+// and 1x1 stride-2 projection shortcuts), base width 8.
+const resnetGoldenSpec = "resnet:3x8x8-basic-2.2-8-10"
+
+// Golden weights SHA-256 of resnetGoldenSpec after resnetGoldenConfig's 12
+// steps: whole batches, and micro-batches of 8 (ghost batch-norm
+// statistics per micro-batch, so a different computation).
+const (
+	resnetGolden      = "c71058edcd7ddf34fdd7e0b7d1ebdd586e50c6de431a91588c1a9c99342c5d98"
+	resnetGoldenMicro = "2e1625eda9e32e3f9d205241b061fec6903186fad8e407e55859fb94426e36a3"
+)
+
+// TestResNetGoldenWeights reproduces the pinned hashes with every CPU
+// kernel at 1 and 2 threads, and the micro-batch hash on 1 and 2 CPU
+// devices (SetDevices), so neither threads, kernels nor devices change a
+// bit of a residual network's training.
+func TestResNetGoldenWeights(t *testing.T) {
+	data := resnetGoldenData()
+	kernels := append(cpu.Kernels(), "go")
+	for _, k := range kernels {
+		for _, th := range []int{1, 2} {
+			if k == "go" && th == 2 && len(kernels) > 1 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/t%d", k, th), func(t *testing.T) {
+				got := trainHash(t, resnetGoldenSpec, resnetGoldenConfig(), cpu.Options{Threads: th, Kernel: k}, data)
+				if got != resnetGolden {
+					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", resnetGoldenSpec, k, th, got, resnetGolden)
+				}
+			})
+		}
+	}
+	cfg := resnetGoldenConfig()
+	cfg.MicroBatch = 8
+	for _, devs := range [][]int{{1}, {2}, {1, 1}, {2, 1}} {
+		t.Run(fmt.Sprintf("micro8/devices%v", devs), func(t *testing.T) {
+			var devices []accel.Backend
+			for _, th := range devs {
+				devices = append(devices, cpu.MustNew(cpu.Options{Threads: th}))
+			}
+			_, res := parallelRunSeed(t, resnetGoldenSpec, cfg, data, devices, cfg.Seed)
+			if res.WeightsSHA256 != resnetGoldenMicro {
+				t.Errorf("%s, micro-batch 8, devices with threads %v: weights SHA-256 %s, golden %s", resnetGoldenSpec, devs, res.WeightsSHA256, resnetGoldenMicro)
+			}
+		})
+	}
+}
+
+// TestResNetHalfPrecisionDevices: bf16 training of the tiny ResNet gives
+// the same step hashes on 1 and 2 devices and thread counts.
+func TestResNetHalfPrecisionDevices(t *testing.T) {
+	data := resnetGoldenData()
+	cfg := resnetGoldenConfig()
+	cfg.Steps, cfg.Precision, cfg.MicroBatch = 4, ml.PrecisionBF16, 16
+	a, ra := parallelRunSeed(t, resnetGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 1})}, 1)
+	b, rb := parallelRunSeed(t, resnetGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 2}), cpu.MustNew(cpu.Options{Threads: 1})}, 1)
+	sameRuns(t, "bf16 resnet, 1 vs 2 devices", a, b, ra, rb)
+}
