@@ -1,7 +1,7 @@
 # pouwd: build, test, localnet, protobuf, benchmark.
 #
 #   make build        ./build/pouwd
-#   make test         every test CI runs (go test -race ./... + fuzz + arm64 + CUDA-emulator checks)
+#   make test         every test CI runs (go test ./..., again under -race, fuzz, arm64, CUDA emulator)
 #   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; make localnet-stop)
 
 SHELL := /bin/bash
@@ -48,10 +48,19 @@ install:
 # tests, then the fuzz targets and the arm64 checks when their scripts exist.
 test: test-go test-fuzz test-arm64 test-cuda
 
-# With the race detector: the daemons' goroutines (trainer, committer,
-# checkpointer, status loop, verifier workers) must be race-free.
+# Every test, then again under the race detector: the daemons' goroutines
+# (trainer, committer, checkpointer, status loop, verifier workers), the
+# chain harnesses and the p2p services must be race-free. Left out of the
+# race run: accel/canon (exhaustive single-goroutine numerics, minutes
+# under the detector) and ml's long golden trainings (over 20 minutes under
+# the detector); ml's multi-device, micro-batch and background-hashing
+# tests do run with it.
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$')
+RACE_ML_TESTS = Parallel|Background|Devices|MicroBatch
 test-go:
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+	$(GO) test -race -short -timeout $(TEST_TIMEOUT) -run '$(RACE_ML_TESTS)' ./ml
 
 test-fuzz:
 	@if [ -x scripts/ci/fuzz.sh ]; then scripts/ci/fuzz.sh; \
