@@ -1,7 +1,7 @@
 # pouwd: build, test, localnet, protobuf, benchmark.
 #
 #   make build        ./build/pouwd
-#   make test         every test CI runs (go test ./..., again under -race, fuzz, arm64, CUDA emulator)
+#   make test         every test CI runs (go test ./..., again under -race, the test-vector cross-check, fuzz, arm64, CUDA emulator)
 #   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; make localnet-stop)
 
 SHELL := /bin/bash
@@ -30,7 +30,7 @@ TEST_TIMEOUT ?= 20m
 demo:
 	scripts/demo.sh
 
-.PHONY: demo build install test test-go test-fuzz test-arm64 test-cuda gpu-build test-integration localnet localnet-stop \
+.PHONY: demo build install test test-go test-vectors test-fuzz test-arm64 test-cuda gpu-build test-integration localnet localnet-stop \
 	localnet-status localnet-reset proto-gen proto-check fmt-check lint vet bench-chain clean help
 
 help:
@@ -45,8 +45,10 @@ install:
 	$(GO) install $(BUILD_FLAGS) ./cmd/pouwd
 
 # The one test command (README, CI): unit, keeper, integration and engine
-# tests, then the fuzz targets and the arm64 checks when their scripts exist.
-test: test-go test-fuzz test-arm64 test-cuda
+# tests, the work-proof test vectors recomputed by an independent Python
+# implementation (scripts/pouw_vectors.py), then the fuzz targets and the
+# arm64 checks when their scripts exist.
+test: test-go test-vectors test-fuzz test-arm64 test-cuda
 
 # Every test, then again under the race detector: the daemons' goroutines
 # (trainer, committer, checkpointer, status loop, verifier workers), the
@@ -61,6 +63,11 @@ test-go:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	$(GO) test -race -short -timeout $(TEST_TIMEOUT) -run '$(RACE_ML_TESTS)' ./ml
+
+# The committed pouw and statehash vectors, recomputed from their written
+# specification in Python (standard library only, BLAKE3 included).
+test-vectors:
+	bash scripts/ci/vectors.sh
 
 test-fuzz:
 	@if [ -x scripts/ci/fuzz.sh ]; then scripts/ci/fuzz.sh; \

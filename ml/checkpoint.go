@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/pouw/statehash"
 )
 
 // ErrCheckpoint reports a checkpoint that is corrupt, foreign or does not
@@ -20,8 +21,11 @@ import (
 var ErrCheckpoint = errors.New("invalid checkpoint")
 
 const (
-	ckptMagic   = "POUWCKPT"
-	ckptVersion = 1
+	ckptMagic = "POUWCKPT"
+	// ckptVersion is the version written; ParseCheckpoint also reads
+	// version 1 (a SHA-256 trailer over every byte, weights_sha256 in the
+	// header).
+	ckptVersion = 2
 	// DefaultMaxCheckpointBytes bounds ReadCheckpoint when max is 0.
 	DefaultMaxCheckpointBytes = 4 << 30
 	maxNameLen                = 1024
@@ -37,7 +41,13 @@ type CheckpointHeader struct {
 	Epoch         int         `json:"epoch"`
 	BatchInEpoch  int         `json:"batch_in_epoch"`
 	Optimizer     string      `json:"optimizer"`
-	WeightsSHA256 string      `json:"weights_sha256"`
+	// WeightsHash and OptimizerHash (version 2) are the state hashes of
+	// the weights and optimizer tensors (WeightsHash, OptimizerHash: what
+	// a commitment names), hex.
+	WeightsHash   string `json:"weights_hash,omitempty"`
+	OptimizerHash string `json:"optimizer_hash,omitempty"`
+	// WeightsSHA256 is version 1's HashTensors(DomainWeights, weights).
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 }
 
 // Checkpoint is a decoded, verified checkpoint.
@@ -45,15 +55,24 @@ type Checkpoint struct {
 	Header  CheckpointHeader
 	Weights []NamedTensor
 	Optim   []NamedTensor
+	// WeightsHash and OptimizerHash are the state hashes of Weights and
+	// Optim, verified against the header when parsed.
+	WeightsHash, OptimizerHash Hash
 }
 
 // Layout (all integers little-endian):
 //
-//	"POUWCKPT" | u32 version (1) | u32 n | header JSON (n bytes)
+//	"POUWCKPT" | u32 version (2) | u32 n | header JSON (n bytes)
 //	| u32 count | count tensors | u32 count | count optimizer tensors
-//	| SHA-256 of every preceding byte
+//	| SHA-256 of every preceding byte except the tensors' float32 data
 //
 // tensor = u32 name length | name | u32 rank | rank x u32 dims | float32 data.
+//
+// The float32 data is covered by the header's two state hashes, which
+// reading recomputes (once, on every core): together with the trailer they
+// verify every byte, and reading and verifying a checkpoint against a
+// commitment costs one pass over the tensors. Version 1 had a SHA-256 of
+// every byte and a SHA-256 weights hash in the header (three passes).
 
 // SaveCheckpoint writes the model, the optimizer state and the loop
 // position.
@@ -64,8 +83,8 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 // Snapshot copies the trainer's state (weights, optimizer state, position)
 // into a Checkpoint that later training does not change, so it can be
 // hashed, written and stored on another goroutine while training goes on:
-// the copy is a memcpy, the hashing is not. Header.WeightsSHA256 is left
-// empty; Write fills it in.
+// the copy is a memcpy, the hashing is not. Its state hashes are left
+// zero; Write computes them unless the caller sets them.
 func (t *Trainer) Snapshot() *Checkpoint { return t.checkpoint(true) }
 
 func (t *Trainer) checkpoint(deep bool) *Checkpoint {
@@ -86,21 +105,23 @@ func copyTensors(ts []NamedTensor) []NamedTensor {
 	return out
 }
 
-// Write serialises the checkpoint (the layout above), filling in
-// Header.WeightsSHA256 from the weights when it is empty.
+// Write serialises the checkpoint (the layout above). The header's state
+// hashes are taken from ck.WeightsHash and ck.OptimizerHash when both are
+// set (a miner computes them at the commitment), else computed.
 func (ck *Checkpoint) Write(w io.Writer) error {
-	if ck.Header.WeightsSHA256 == "" {
-		wh := HashTensors(DomainWeights, ck.Weights)
-		ck.Header.WeightsSHA256 = hex.EncodeToString(wh[:])
+	if ck.WeightsHash == (Hash{}) && ck.OptimizerHash == (Hash{}) {
+		ck.WeightsHash = StateHash(statehash.WeightsDomain, ck.Weights)
+		ck.OptimizerHash = StateHash(statehash.OptimDomain, ck.Optim)
 	}
+	ck.Header.WeightsHash, ck.Header.OptimizerHash = hex.EncodeToString(ck.WeightsHash[:]), hex.EncodeToString(ck.OptimizerHash[:])
+	ck.Header.WeightsSHA256 = ""
 	return writeCheckpoint(w, ck.Header, ck.Weights, ck.Optim)
 }
 
 // SaveModel writes a checkpoint of the model alone (no optimizer state).
 func SaveModel(w io.Writer, m *Model) error {
-	wh := WeightsHash(m)
-	hdr := CheckpointHeader{Spec: m.Spec.raw, Seed: m.Seed, WeightsSHA256: hex.EncodeToString(wh[:])}
-	return writeCheckpoint(w, hdr, WeightsTensors(m), nil)
+	ck := &Checkpoint{Header: CheckpointHeader{Spec: m.Spec.raw, Seed: m.Seed}, Weights: WeightsTensors(m)}
+	return ck.Write(w)
 }
 
 func writeCheckpoint(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTensor) error {
@@ -108,6 +129,7 @@ func writeCheckpoint(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTe
 	if err != nil {
 		return err
 	}
+	// The trailer hashes the framing; the data goes to w alone.
 	h := sha256.New()
 	mw := io.MultiWriter(w, h)
 	var buf bytes.Buffer
@@ -129,11 +151,7 @@ func writeCheckpoint(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTe
 				return err
 			}
 			buf.Reset()
-			data := make([]byte, 4*len(t.Data))
-			for i, v := range t.Data {
-				binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-			}
-			if _, err := mw.Write(data); err != nil {
+			if _, err := w.Write(float32Bytes(t.Data)); err != nil {
 				return err
 			}
 		}
@@ -146,8 +164,8 @@ func writeCheckpoint(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTe
 }
 
 // ReadCheckpoint reads and verifies a checkpoint of at most max bytes (0:
-// DefaultMaxCheckpointBytes): magic, version, the SHA-256 trailer, every
-// length and the header's weights hash against the tensors.
+// DefaultMaxCheckpointBytes): magic, version, the trailer, every length
+// and the header's state hashes against the tensors.
 func ReadCheckpoint(r io.Reader, max int64) (*Checkpoint, error) {
 	if max <= 0 {
 		max = DefaultMaxCheckpointBytes
@@ -168,12 +186,17 @@ func ParseCheckpoint(raw []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%w: not a pouwd checkpoint (expected magic %q)", ErrCheckpoint, ckptMagic)
 	}
 	body, trailer := raw[:len(raw)-32], raw[len(raw)-32:]
-	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], trailer) {
-		return nil, fmt.Errorf("%w: SHA-256 %x does not match the trailer %x (corrupt or truncated)", ErrCheckpoint, sum, trailer)
-	}
 	p := &ckptParser{b: body[len(ckptMagic):]}
-	if v := p.u32(); v != ckptVersion {
-		return nil, fmt.Errorf("%w: version %d, expected %d", ErrCheckpoint, v, ckptVersion)
+	version := p.u32()
+	switch version {
+	case 1:
+		if sum := sha256.Sum256(body); !bytes.Equal(sum[:], trailer) {
+			return nil, fmt.Errorf("%w: SHA-256 %x does not match the trailer %x (corrupt or truncated)", ErrCheckpoint, sum, trailer)
+		}
+	case ckptVersion:
+		p.base = body
+	default:
+		return nil, fmt.Errorf("%w: version %d, expected 1 or %d", ErrCheckpoint, version, ckptVersion)
 	}
 	ck := &Checkpoint{}
 	hl := p.u32()
@@ -193,16 +216,51 @@ func ParseCheckpoint(raw []byte) (*Checkpoint, error) {
 	if p.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, p.err)
 	}
-	wh := HashTensors(DomainWeights, ck.Weights)
-	if hex.EncodeToString(wh[:]) != ck.Header.WeightsSHA256 {
-		return nil, fmt.Errorf("%w: weights hash %x, header says %s", ErrCheckpoint, wh, ck.Header.WeightsSHA256)
+	if version == 1 {
+		if wh := HashTensors(DomainWeights, ck.Weights); hex.EncodeToString(wh[:]) != ck.Header.WeightsSHA256 {
+			return nil, fmt.Errorf("%w: weights hash %x, header says %s", ErrCheckpoint, wh, ck.Header.WeightsSHA256)
+		}
+	} else if sum := p.framingHash(); !bytes.Equal(sum[:], trailer) {
+		return nil, fmt.Errorf("%w: SHA-256 of the framing %x does not match the trailer %x (corrupt or truncated)", ErrCheckpoint, sum, trailer)
+	}
+	ck.WeightsHash = StateHash(statehash.WeightsDomain, ck.Weights)
+	ck.OptimizerHash = StateHash(statehash.OptimDomain, ck.Optim)
+	if version == 1 {
+		return ck, nil
+	}
+	for _, f := range []struct {
+		name, header string
+		got          Hash
+	}{{"weights", ck.Header.WeightsHash, ck.WeightsHash}, {"optimizer", ck.Header.OptimizerHash, ck.OptimizerHash}} {
+		if hex.EncodeToString(f.got[:]) != f.header {
+			return nil, fmt.Errorf("%w: %s state hash %x, header says %q", ErrCheckpoint, f.name, f.got, f.header)
+		}
 	}
 	return ck, nil
 }
 
+// ckptParser walks a checkpoint's body. With base set (version 2) it
+// records where each tensor's data lies, so framingHash can hash every
+// other byte.
 type ckptParser struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	base []byte
+	data [][2]int // [start, end) of each tensor's data in base
+}
+
+// framingHash is SHA-256 of base without the recorded data ranges.
+func (p *ckptParser) framingHash() [32]byte {
+	h := sha256.New()
+	at := 0
+	for _, r := range p.data {
+		h.Write(p.base[at:r[0]])
+		at = r[1]
+	}
+	h.Write(p.base[at:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 func (p *ckptParser) bytes(n int) []byte {
@@ -257,13 +315,21 @@ func (p *ckptParser) tensors() []NamedTensor {
 		if p.err != nil {
 			break
 		}
+		at := len(p.base) - len(p.b)
 		data := p.bytes(int(4 * count))
-		if data == nil {
+		if p.err != nil {
 			break
 		}
+		if p.base != nil {
+			p.data = append(p.data, [2]int{at, at + len(data)})
+		}
 		t.Data = make([]float32, count)
-		for j := range t.Data {
-			t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*j:]))
+		if littleEndian {
+			copy(float32Bytes(t.Data), data)
+		} else {
+			for j := range t.Data {
+				t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*j:]))
+			}
 		}
 		out = append(out, t)
 	}
@@ -366,22 +432,21 @@ func (e *CheckpointMismatchError) Unwrap() error { return ErrCheckpointMismatch 
 
 // VerifyCheckpoint is the check every committed checkpoint gets before it
 // is stored, served or resumed from: b must parse (ParseCheckpoint: magic,
-// version, SHA-256 trailer, every length; else an error matching
-// ErrCheckpoint), and the canonical hashes of its weights,
-// HashTensors(DomainWeights, ...), and of its optimizer state,
-// HashTensors(DomainOptim, ...), must be the committed ones (else a
-// *CheckpointMismatchError naming each that differs).
+// version, trailer, every length, the header's state hashes; else an error
+// matching ErrCheckpoint), and the state hashes of its weights and of its
+// optimizer state (WeightsHash, OptimizerHash) must be the committed ones
+// (else a *CheckpointMismatchError naming each that differs).
 func VerifyCheckpoint(b []byte, weights, optim Hash) (*Checkpoint, error) {
 	ck, err := ParseCheckpoint(b)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid checkpoint: %w", err)
 	}
 	var diffs []HashDiff
-	if wh := HashTensors(DomainWeights, ck.Weights); wh != weights {
-		diffs = append(diffs, HashDiff{Name: "weights hash", Want: weights, Got: wh})
+	if ck.WeightsHash != weights {
+		diffs = append(diffs, HashDiff{Name: "weights hash", Want: weights, Got: ck.WeightsHash})
 	}
-	if oh := HashTensors(DomainOptim, ck.Optim); oh != optim {
-		diffs = append(diffs, HashDiff{Name: "optimizer hash", Want: optim, Got: oh})
+	if ck.OptimizerHash != optim {
+		diffs = append(diffs, HashDiff{Name: "optimizer hash", Want: optim, Got: ck.OptimizerHash})
 	}
 	if len(diffs) > 0 {
 		return nil, &CheckpointMismatchError{Diffs: diffs}

@@ -3,15 +3,22 @@ package ml
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"math"
+	"sort"
 	"unsafe"
+
+	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/pouw/statehash"
 )
 
 // Hash is a SHA-256 digest.
 type Hash [32]byte
 
-// Domain strings of the canonical hashes.
+// Domain strings of the version 1 hashes (HashTensors, BatchHash): the
+// per-step fingerprints of StepInfo and Result.WeightsSHA256. The work
+// proof's state hashes are version 2 (StateHash).
 const (
 	DomainWeights = "pouw/weights/v1"
 	DomainGrads   = "pouw/grads/v1"
@@ -77,16 +84,75 @@ func WeightsTensors(m *Model) []NamedTensor {
 	return out
 }
 
-// WeightsHash is H(W): HashTensors(DomainWeights, parameters and buffers).
-func WeightsHash(m *Model) Hash { return HashTensors(DomainWeights, WeightsTensors(m)) }
+// StateHash is the work proof's (pouw/v2) hash of a state:
+// statehash.Sum over the tensors' bytes read in place, its leaves hashed
+// on every core.
+func StateHash(domain string, ts []NamedTensor) Hash {
+	st := make([]statehash.Tensor, len(ts))
+	for i, t := range ts {
+		st[i] = statehash.Tensor{Name: t.Name, Shape: t.Shape, Data: float32Bytes(t.Data)}
+	}
+	return Hash(statehash.Sum(domain, st, 0))
+}
 
-// OptimizerHash is the hash of an optimizer's state: HashTensors(
-// DomainOptim, state tensors in canonical order). A commitment binds it next
-// to the weights hash, because the state (momentum, Adam moments, step
-// count) decides every later step as much as the weights do: a miner free
-// to pick it after seeing the lottery anchor could grind tickets. Plain SGD
-// without momentum has no state and hashes just the domain.
-func OptimizerHash(o Optimizer) Hash { return HashTensors(DomainOptim, o.State()) }
+// WeightsHash is H(W), the state hash a commitment names for the weights:
+// StateHash(statehash.WeightsDomain, parameters and buffers).
+func WeightsHash(m *Model) Hash { return StateHash(statehash.WeightsDomain, WeightsTensors(m)) }
+
+// OptimizerHash is the state hash of an optimizer's state:
+// StateHash(statehash.OptimDomain, state tensors in canonical order). A
+// commitment binds it next to the weights hash, because the state
+// (momentum, Adam moments, step count) decides every later step as much as
+// the weights do: a miner free to pick it after seeing the lottery anchor
+// could grind tickets. Plain SGD without momentum has no state and hashes
+// an empty list.
+func OptimizerHash(o Optimizer) Hash { return StateHash(statehash.OptimDomain, o.State()) }
+
+// sampleInto gathers the float32s of the concatenation of ts at the
+// positions pouw.SamplePositions draws from prev for stream, as
+// little-endian bytes in buf, and returns the total element count and the
+// sampled bytes (none when the tensors are empty). It reads the tensors in
+// place.
+func sampleInto(ts []NamedTensor, prev pouw.Hash, stream int, buf *[4 * pouw.SampleCount]byte) (uint64, []byte) {
+	var ends [64]uint64
+	off := ends[:0]
+	var n uint64
+	for _, t := range ts {
+		n += uint64(len(t.Data))
+		off = append(off, n)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var pos [pouw.SampleCount]uint64
+	pouw.SamplePositions(prev, stream, n, pos[:])
+	for k, p := range pos {
+		i := sort.Search(len(off), func(i int) bool { return off[i] > p })
+		start := off[i] - uint64(len(ts[i].Data))
+		binary.LittleEndian.PutUint32(buf[4*k:], math.Float32bits(ts[i].Data[p-start]))
+	}
+	return n, buf[:]
+}
+
+// Samples computes the step's pouw/v2 samples in place: the gradient
+// sample (the loss and G_i at the positions drawn from prev, stream
+// SampleGrads, over the trainable parameters' gradients) and the weight
+// sample (W_{i+1}, parameters and buffers, stream SampleWeights). It reads
+// the model, so it is valid only inside the StepHook call of a trainer in
+// sampled mode (Trainer.SampledSteps); otherwise it returns an error.
+func (s StepInfo) Samples(prev pouw.Hash) (grad, weight pouw.Hash, err error) {
+	if s.model == nil {
+		return grad, weight, fmt.Errorf("ml: step %d: samples are read in place during the hook of a trainer in sampled mode", s.Step)
+	}
+	var buf [4 * pouw.SampleCount]byte
+	n, vals := sampleInto(gradViews(s.model), prev, pouw.SampleGrads, &buf)
+	if grad, err = pouw.GradSample(math.Float32bits(s.Loss), n, vals); err != nil {
+		return
+	}
+	n, vals = sampleInto(WeightsTensors(s.model), prev, pouw.SampleWeights, &buf)
+	weight, err = pouw.WeightSample(n, vals)
+	return
+}
 
 // GradsHash is H(G): HashTensors(DomainGrads, gradients of the trainable
 // parameters, named like their parameters).

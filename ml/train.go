@@ -112,21 +112,28 @@ func (c TrainConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// StepInfo describes one finished training step for the work proof.
+// StepInfo describes one finished training step. In the default mode it
+// carries four version 1 hashes of the step (every weight and gradient
+// hashed: fingerprints for tests and debugging, 8 bytes per parameter per
+// step); in sampled mode (Trainer.SampledSteps, what miners and verifiers
+// use) only Batch is set and Samples reads the step's pouw/v2 samples in
+// place during the hook call.
 type StepInfo struct {
 	Step          uint64 // 0-based global step index i
 	Epoch         int
 	Loss          float32
 	Indices       []int // the batch's sample indices (do not retain)
-	WeightsBefore Hash  // H(W_i)
+	WeightsBefore Hash  // H(W_i) (default mode)
 	Batch         Hash  // H(B_i)
-	Grads         Hash  // H(G_i)
-	WeightsAfter  Hash  // H(W_{i+1})
+	Grads         Hash  // H(G_i) (default mode)
+	WeightsAfter  Hash  // H(W_{i+1}) (default mode)
 	// LossScale is the loss scale the step used (fp16), 0 without loss
 	// scaling; Skipped reports a step whose gradients were not finite, so
 	// the optimizer did not run (WeightsAfter = WeightsBefore).
 	LossScale float32
 	Skipped   bool
+	// model is the trained model during the hook call of a sampled step.
+	model *Model
 }
 
 // StepHook receives every step; a non-nil error stops training.
@@ -153,6 +160,7 @@ type Trainer struct {
 	xbuf       []float32
 	lastWeight *Hash
 	bg         *bgHashes // non-nil after HashInBackground
+	sampled    bool      // SampledSteps: no v1 hashes, samples in place
 	mp         *mixed    // non-nil for half precision or micro-batches
 }
 
@@ -192,6 +200,15 @@ func (t *Trainer) HashInBackground() {
 			t.bg.spare = append(t.bg.spare, nil)
 		}
 	}
+}
+
+// SampledSteps makes Step skip the version 1 hashes: the hook gets the
+// step's position, loss and batch hash, and reads the pouw/v2 samples of
+// the step in place with StepInfo.Samples while it runs. This is the
+// work proof's mode: its cost per step does not grow with the model. It
+// turns HashInBackground off.
+func (t *Trainer) SampledSteps() {
+	t.sampled, t.bg = true, nil
 }
 
 // Flush waits for the hashes of the last step (background mode) and
@@ -329,6 +346,9 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 	}
 	idx := t.batchIndices()
 	var info StepInfo
+	if t.sampled {
+		return t.stepSampled(idx, hook)
+	}
 	if hook != nil {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
@@ -357,6 +377,31 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 		}
 	} else {
 		t.lastWeight = nil
+	}
+	return info.Loss, nil
+}
+
+// stepSampled is Step in sampled mode: the batch hash, and the model
+// handed to the hook for StepInfo.Samples.
+func (t *Trainer) stepSampled(idx []int, hook StepHook) (float32, error) {
+	var info StepInfo
+	if hook != nil {
+		info.Batch = BatchHash(idx)
+	}
+	t.Model.ZeroGrad()
+	loss, err := t.forwardBackward(idx)
+	if err != nil {
+		return 0, err
+	}
+	info.LossScale, info.Skipped = t.optimize()
+	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
+	t.advance()
+	t.lastWeight = nil
+	if hook != nil {
+		info.model = t.Model
+		if err := hook(info); err != nil {
+			return info.Loss, err
+		}
 	}
 	return info.Loss, nil
 }
@@ -490,7 +535,9 @@ func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {
 	if el > 0 {
 		r.SamplesPerSecond = float64(r.Samples) / el.Seconds()
 	}
-	h := WeightsHash(t.Model)
+	// A fingerprint of the trained weights (version 1's SHA-256, which the
+	// golden tests pin), not the work proof's state hash.
+	h := HashTensors(DomainWeights, WeightsTensors(t.Model))
 	r.WeightsSHA256 = fmt.Sprintf("%x", h[:])
 	return r
 }

@@ -31,6 +31,9 @@ type vectors struct {
 	LeafSmall   string `json:"leaf_fc1_weight"`
 	TensorSmall string `json:"tensor_fc1_weight"`
 	LeafBig1    string `json:"leaf_big_1"`
+	// A leaf of 5121 bytes: six chunks, a BLAKE3 tree that is not a
+	// power of two (the left-heavy split).
+	LeafPrefix  string `json:"leaf_big_prefix_5121"`
 	TensorEmpty string `json:"tensor_empty"`
 	Weights     string `json:"state_weights"`
 	Optim       string `json:"state_optim_first_tensor"`
@@ -44,6 +47,7 @@ func TestVectors(t *testing.T) {
 		LeafSmall:   hx(Leaf(ts[0].Data)),
 		TensorSmall: hx(TensorHash(ts[0].Name, ts[0].Shape, 60, []pouw.Hash{Leaf(ts[0].Data)})),
 		LeafBig1:    hx(Leaf(ts[1].Data[LeafBytes:])),
+		LeafPrefix:  hx(Leaf(ts[1].Data[:5121])),
 		TensorEmpty: hx(TensorHash("empty", []int{0}, 0, nil)),
 		Weights:     hx(Sum(WeightsDomain, ts, 1)),
 		Optim:       hx(Sum(OptimDomain, ts[:1], 1)),
