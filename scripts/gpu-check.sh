@@ -9,8 +9,11 @@
 # must run: a skip for "no usable GPU" is a failure here), the canonical GEMM
 # benchmark (GFLOP/s and % of the FP32 CUDA-core peak, 1024^3 to 4096^3),
 # and, when python3 with a CUDA-enabled torch is installed, cuBLAS SGEMM with
-# TF32 off at the same sizes and the ratio ours/cuBLAS. Results go to $OUT
-# (the device tool's output folder) or build/gpu/results. About 1-2 minutes.
+# TF32 off at the same sizes and the ratio ours/cuBLAS, and the device
+# state hash (pouw/statehash leaves on the GPU, GB/s of tensor data, 64 MiB
+# and 1 GiB) against statehash.Sum on this machine's cores. Results go to
+# $OUT (the device tool's output folder) or build/gpu/results. About 1-2
+# minutes.
 #
 # Environment: POUW_FP32_PEAK_TFLOPS (default 67, H200 SXM), BENCHTIME
 # (default 20x), TEST_TIMEOUT seconds (default 300).
@@ -74,6 +77,10 @@ step "canonical GEMM benchmark"
 (cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'Gemm' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench.txt" 2>&1 || status=1
 grep -E '^Benchmark|FAIL|panic' "$out/bench.txt"
 
+step "state hash benchmark (device leaves vs statehash.Sum on the host)"
+(cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'StateHash' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench-statehash.txt" 2>&1 || status=1
+grep -E '^Benchmark|FAIL|panic' "$out/bench-statehash.txt"
+
 step "cuBLAS SGEMM (TF32 off)"
 : >"$out/cublas.txt"
 if command -v python3 >/dev/null 2>&1 && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
@@ -125,6 +132,21 @@ awk -v peak="$peak" '
 		}
 		printf "(peak %s TFLOP/s FP32 CUDA cores; ratio = ours / cuBLAS SGEMM with TF32 off)\n", peak
 	}' "$out/cublas.txt" "$out/bench.txt" | tee "$out/summary.txt"
+awk '
+	$1 ~ /^BenchmarkStateHash(CPU)?\/MiB=/ {
+		split($1, p, "/"); side = (p[1] == "BenchmarkStateHashCPU") ? "cpu" : "gpu"
+		mib = p[2]; sub(/^MiB=/, "", mib); sub(/-[0-9]+$/, "", mib)
+		for (i = 2; i < NF; i++) if ($(i + 1) == "GB/s") v[side "/" mib] = $i
+		if (!(mib in seen)) { seen[mib] = 1; order[++n] = mib }
+	}
+	END {
+		printf "\n%-10s %12s %12s %8s\n", "state MiB", "GPU GB/s", "CPU GB/s", "ratio"
+		for (a = 1; a <= n; a++) {
+			g = v["gpu/" order[a]]; c = v["cpu/" order[a]]
+			printf "%-10s %12s %12s %8s\n", order[a], (g == "" ? "-" : g), (c == "" ? "-" : c), (g != "" && c > 0 ? sprintf("%.1f", g / c) : "-")
+		}
+		printf "(StateHash: device leaf kernels + leaf-hash download + host combine; CPU: statehash.Sum on all cores)\n"
+	}' "$out/bench-statehash.txt" | tee -a "$out/summary.txt"
 
 if command -v nvidia-smi >/dev/null 2>&1; then
 	nvidia-smi --query-gpu=temperature.gpu,power.draw,clocks.sm,utilization.gpu --format=csv 2>&1 | tail -1

@@ -7,14 +7,18 @@
 // Files: kernels/*.cu (our CUDA C; coef.cuh is generated from accel/canon by
 // TestCoefHeader -update) and their committed, embedded PTX
 // (scripts/cuda-ptx.sh makes and checks it); kernels.go, options.go and
-// notbuilt.go build without tags; backend.go, ops.go and norm.go need the
-// cuda or cudaemu tag; driver.go is the small driver interface, driver_cu.go
-// and guard_cuda.c the real one (gorgonia.org/cu, driver API, links only
-// libcuda.so.1), driver_emu.go with emu.cc a host emulator of the same
-// kernels (tag cudaemu); telemetry_*.go read the opened GPU's NVML
-// telemetry and nocgo.go turns the tags without cgo into a clear compile
-// error. Build and test commands, the cuInit guard and how
-// ml drives the device are in docs/ARCHITECTURE.md ("Acceleration").
+// notbuilt.go build without tags; backend.go, ops.go, norm.go and digest.go
+// need the cuda or cudaemu tag. digest.go with kernels/digest.cu
+// (integer-only) computes on the device the sampled values of the version 2
+// work digest (SampleValues, pouw.SamplePositions) and the BLAKE3 leaves of
+// the state hash (StateHash, pouw/statehash), so only those bytes cross to
+// the host, which hashes them as the CPU path does; driver.go is the small
+// driver interface, driver_cu.go and guard_cuda.c the real one
+// (gorgonia.org/cu, driver API, links only libcuda.so.1), driver_emu.go with
+// emu.cc a host emulator of the same kernels (tag cudaemu); telemetry_*.go
+// read the opened GPU's NVML telemetry and nocgo.go turns the tags without
+// cgo into a clear compile error. Build and test commands, the cuInit guard
+// and how ml drives the device are in docs/ARCHITECTURE.md ("Acceleration").
 //
 // Invariants:
 //

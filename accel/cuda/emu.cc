@@ -28,6 +28,7 @@ static pthread_barrier_t emu_barrier;
 
 void __syncthreads() { pthread_barrier_wait(&emu_barrier); }
 
+#include "kernels/digest.cu"
 #include "kernels/elementwise.cu"
 #include "kernels/gemm.cu"
 #include "kernels/nn.cu"
@@ -71,6 +72,7 @@ static const entry entries[] = {
     K(pouw_pool2d_fwd, false) K(pouw_pool2d_bwd, false)
     K(pouw_norm_gather, false) K(pouw_norm_stats, false) K(pouw_bn_running, false) K(pouw_norm_apply, false)
     K(pouw_norm_bwd_prep, false) K(pouw_norm_bwd_dx, false) K(pouw_ln_param_grad, false)
+    K(pouw_sample_gather, false) K(pouw_blake3_leaves, true)
 };
 #undef K
 

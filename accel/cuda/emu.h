@@ -19,6 +19,9 @@ struct dim3 {
 struct alignas(16) float4 {
 	float x, y, z, w;
 };
+struct alignas(16) uint4 {
+	unsigned x, y, z, w;
+};
 
 extern thread_local dim3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
@@ -56,6 +59,10 @@ static inline long long __double_as_longlong(double d) {
 	long long i;
 	std::memcpy(&i, &d, 8);
 	return i;
+}
+// The high 64 bits of the 128-bit product (integer; digest.cu).
+static inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+	return (unsigned long long)(((unsigned __int128)a * b) >> 64);
 }
 using std::fabs;
 using std::floor;

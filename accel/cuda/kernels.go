@@ -94,6 +94,8 @@ const (
 	kNormBwdPrep
 	kNormBwdDx
 	kLNParamGrad
+	kSampleGather
+	kBlake3Leaves
 	numKernels
 )
 
@@ -143,6 +145,8 @@ var kernelNames = [numKernels]string{
 	kNormBwdPrep:    "pouw_norm_bwd_prep",
 	kNormBwdDx:      "pouw_norm_bwd_dx",
 	kLNParamGrad:    "pouw_ln_param_grad",
+	kSampleGather:   "pouw_sample_gather",
+	kBlake3Leaves:   "pouw_blake3_leaves",
 }
 
 func (k kernel) String() string { return kernelNames[k] }

@@ -67,6 +67,14 @@ func TestPTXArithmetic(t *testing.T) {
 	if !fma32.MatchString(text["gemm.ptx"]) {
 		t.Error("gemm.ptx has no fma.rn.f32")
 	}
+	// The digest kernels move floats as bit patterns and hash bytes:
+	// integer instructions only.
+	if m := regexp.MustCompile(`(?m)^\s+\S*\.f(16|32|64)\b.*$`).FindAllString(text["digest.ptx"], 3); m != nil {
+		t.Errorf("digest.ptx: float instructions %q (the digest kernels are integer-only)", m)
+	}
+	if !strings.Contains(text["digest.ptx"], ".entry pouw_blake3_leaves(") {
+		t.Error("digest.ptx has no pouw_blake3_leaves")
+	}
 }
 
 // TestPTXCoefficients checks that every canon polynomial coefficient and
