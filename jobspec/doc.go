@@ -41,9 +41,10 @@
 // Epochs as configured; Steps 0. Precision FP32 (or unspecified), BF16 or
 // FP16 maps to ml's storage precision.
 //
-// Protocol conversions. StepHashes is the one conversion of the engine's
-// step hashes to the work digest's four (what a miner draws tickets on and
-// a verifier recomputes); HeldOutMetrics measures a model on the job's
+// Protocol conversions. DigestChain is the one conversion of the engine's
+// steps to the version 2 work digests (the commitment link, each step's
+// samples read in place, the chained digests: what a miner draws tickets
+// on and a verifier recomputes); HeldOutMetrics measures a model on the job's
 // held-out fold in ppm (what a miner claims and a verifier re-measures).
 // Both daemons take them from here, so neither depends on the other.
 //

@@ -29,8 +29,9 @@ type Chain interface {
 type Store interface {
 	// PutCheckpoint stores b after verify has checked it is key's.
 	PutCheckpoint(key p2p.CkptKey, b []byte, verify p2p.VerifyFunc) error
-	// PutCheckpointUnverified stores b as it is (Attack.Checkpoint only).
-	PutCheckpointUnverified(key p2p.CkptKey, b []byte) error
+	// PutOwnCheckpoint stores b as it is: the miner's commitment
+	// checkpoints, encoded from the state whose hashes it committed.
+	PutOwnCheckpoint(key p2p.CkptKey, b []byte) error
 	// Checkpoint returns what is stored under key (p2p.ErrNotFound).
 	Checkpoint(key p2p.CkptKey) ([]byte, error)
 	// PutModel stores a model and returns its SHA-256.

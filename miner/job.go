@@ -3,7 +3,6 @@ package miner
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,8 +43,8 @@ type interval struct {
 }
 
 type stepRecord struct {
-	step   uint64
-	hashes pouw.StepHashes
+	step  uint64
+	parts pouw.StepParts
 }
 
 // job is one job's work, from the claim (or the resume of a live claim) to
@@ -239,7 +238,7 @@ func (j *job) journaled(last uint64, cm map[uint64]types.Commitment) ([]*interva
 			out = append(out, &interval{commitStep: cs, height: c.Height})
 		}
 		iv := out[len(out)-1]
-		iv.steps = append(iv.steps, stepRecord{step: s, hashes: recs[s]})
+		iv.steps = append(iv.steps, stepRecord{step: s, parts: recs[s]})
 	}
 	if len(out) > 0 {
 		j.log.Info("lottery of steps before the restart drawn from the step journal", "steps", len(steps), "intervals", len(out))
@@ -263,12 +262,14 @@ func (j *job) commitments(ctx context.Context) (map[uint64]types.Commitment, err
 	return out, nil
 }
 
-// train runs the trainer to the end. At every commitment step it hands a
-// snapshot to the checkpointer, which stores it and hands the commitment
-// to the committer, which posts commitments in order; training never
-// waits for either. Every step's hashes are filed in the interval of the
-// commitment they descend from (and journaled). It returns every interval
-// of the job, with the inclusion height of its commitment.
+// train runs the trainer to the end. At every commitment step it hashes
+// the state (on every core: the link that starts the step digests needs
+// it) and hands a snapshot to the checkpointer, which stores it and hands
+// the commitment to the committer, which posts commitments in order;
+// training never waits for either. Every step's digest inputs are sampled
+// in place, filed in the interval of the commitment they descend from and
+// journaled. It returns every interval of the job, with the inclusion
+// height of its commitment.
 func (j *job) train(ctx context.Context) ([]*interval, error) {
 	m, tr, every := j.m, j.tr, j.params.CommitInterval
 	intervals := j.prior
@@ -280,21 +281,17 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 		}
 		defer jr.close()
 	}
+	chain := jobspec.NewDigestChain(pouw.JobID{TaskID: j.key.task, JobIndex: j.key.index}, m.chain.Address())
 	hook := func(s ml.StepInfo) error {
-		h := jobspec.StepHashes(s)
+		h, _, err := chain.Step(s)
+		if err != nil {
+			return err
+		}
 		if m.cfg.Attack.Step != nil {
 			m.cfg.Attack.Step(j.key.index, s.Step, &h)
 		}
-		// Background hashing delivers a step after the loop below has
-		// opened the next interval: file it by its step, not by "current".
 		iv := intervals[len(intervals)-1]
-		for k := len(intervals) - 1; k >= 0; k-- {
-			if intervals[k].commitStep <= s.Step {
-				iv = intervals[k]
-				break
-			}
-		}
-		iv.steps = append(iv.steps, stepRecord{step: s.Step, hashes: h})
+		iv.steps = append(iv.steps, stepRecord{step: s.Step, parts: h})
 		if jr != nil {
 			// Flushed once an interval is whole: a kill loses at most the
 			// steps after the last commitment, which are trained again.
@@ -313,7 +310,7 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 	}
 
 	cm := newCommitter(j.post, func(n int) { m.Stats.Commitments.Add(uint64(n)) })
-	ck := newCheckpointer(j.storeSnapshot, cm.in)
+	ck := newCheckpointer(j.storeCheckpoint, cm.in)
 	go cm.run(ctx)
 	go ck.run(ctx)
 	// stop ends both and returns the committed heights and their errors.
@@ -323,28 +320,32 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 		res := <-cm.done
 		return res.heights, errors.Join(ckErr, res.err)
 	}
-	// Step hashes are computed on background goroutines while the next
-	// step trains (ml.Trainer.HashInBackground): the same bits, without
-	// the hashing in training's critical path when a core is spare.
-	tr.HashInBackground()
+	// Steps are sampled in place (a few hundred bytes each); the full
+	// state is hashed only at commitments.
+	tr.SampledSteps()
 	for !tr.Done() {
 		if err := ctx.Err(); err != nil {
 			stop()
 			return nil, err
 		}
 		step := tr.StepIndex()
-		if step%every == 0 && int64(step) != j.last {
-			intervals = append(intervals, &interval{commitStep: step})
-			ck.in <- tr.Snapshot()
+		if step%every == 0 {
+			wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
+			chain.Commit(wh, oh)
+			if int64(step) != j.last {
+				b, err := tr.CommitmentCheckpoint(wh, oh)
+				if err != nil {
+					stop()
+					return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
+				}
+				intervals = append(intervals, &interval{commitStep: step})
+				ck.in <- encoded{key: p2p.CkptKey{TaskID: j.key.task, JobIndex: j.key.index, WeightsHash: wh, OptimizerHash: oh}, step: step, b: b}
+			}
 		}
 		if _, err := tr.Step(hook); err != nil {
 			stop()
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
-	}
-	if err := tr.Flush(hook); err != nil {
-		stop()
-		return nil, err
 	}
 	heights, err := stop()
 	if err != nil {
@@ -360,22 +361,16 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 	return intervals, nil
 }
 
-// storeSnapshot hashes a commitment's snapshot (weights and optimizer
-// state), writes it and puts it in the store under its key.
-func (j *job) storeSnapshot(snap *ml.Checkpoint) (p2p.CkptKey, error) {
-	key := p2p.CkptKey{TaskID: j.key.task, JobIndex: j.key.index, WeightsHash: ml.HashTensors(ml.DomainWeights, snap.Weights),
-		OptimizerHash: ml.HashTensors(ml.DomainOptim, snap.Optim)}
-	snap.Header.WeightsSHA256 = hex.EncodeToString(key.WeightsHash[:])
-	var buf bytes.Buffer
-	if err := snap.Write(&buf); err != nil {
-		return key, err
-	}
+// storeCheckpoint seals a commitment's encoded checkpoint (its trailer)
+// and puts it in the store under its key as it is: it was encoded from the
+// state whose hashes the key holds (ml.Trainer.CommitmentCheckpoint), so
+// decoding it again would only double the commitment's cost.
+func (j *job) storeCheckpoint(e encoded) error {
+	b := ml.SealCheckpoint(e.b)
 	if f := j.m.cfg.Attack.Checkpoint; f != nil {
-		return key, j.m.store.PutCheckpointUnverified(key, f(snap.Header.Step, buf.Bytes()))
+		b = f(e.step, b)
 	}
-	// The store parses the bytes again and checks both hashes, so a
-	// serialisation bug can never be served (and committed) silently.
-	return key, j.m.store.PutCheckpoint(key, buf.Bytes(), worker.VerifyCheckpoint)
+	return j.m.store.PutOwnCheckpoint(e.key, b)
 }
 
 // post commits a batch, skipping what the chain already holds (a tx of an
@@ -491,10 +486,10 @@ func (j *job) draw(ctx context.Context, intervals []*interval) ([]sdk.Msg, error
 			room -= len(wins)
 		}
 		for _, w := range wins {
-			h := w.Hashes
+			h := w.Parts
 			proofs = append(proofs, &types.MsgSubmitProof{Miner: me.String(), TaskId: j.key.task, JobIndex: j.key.index, Step: w.Step, CommitStep: iv.commitStep,
-				WeightsBefore: h.WeightsBefore[:], Batch: h.Batch[:], Gradients: h.Gradients[:], WeightsAfter: h.WeightsAfter[:],
-				ParamCount: params, TicketIndex: w.Ticket})
+				WeightsBefore: h.Prev[:], Batch: h.Batch[:], Gradients: h.GradSample[:], WeightsAfter: h.WeightSample[:],
+				ParamCount: params, TicketIndex: w.Ticket, DigestVersion: pouw.DigestV2})
 		}
 	}
 	j.log.Info("lottery drawn", "winners", len(proofs), "tickets_per_step", tickets)
@@ -504,29 +499,30 @@ func (j *job) draw(ctx context.Context, intervals []*interval) ([]sdk.Msg, error
 // winner is a step whose ticket won.
 type winner struct {
 	Step   uint64
-	Hashes pouw.StepHashes
+	Parts  pouw.StepParts
 	Ticket uint64
 }
 
-// lottery draws the tickets of steps (in order) against an anchor: each
-// step's work digest binds the job and the miner, and its first ticket of
-// tickets below target wins (pouw.FirstWinner). At most room winners are
-// returned (room < 0: no cap), with the number of steps scanned to find
-// them. It is a pure function of its arguments.
+// lottery draws the steps (in order) against an anchor: each step's
+// version 2 digest binds the job and the miner, and its one draw
+// (pouw.Lottery) wins when its ticket is below tickets. At most room
+// winners are returned (room < 0: no cap), with the number of steps
+// scanned to find them. It is a pure function of its arguments.
 func lottery(id pouw.JobID, miner sdk.AccAddress, steps []stepRecord, anchor []byte, tickets uint64, target pouw.Hash, room int) ([]winner, int, error) {
 	var wins []winner
 	scanned := 0
+	lot := pouw.NewLottery(tickets, target)
 	for _, s := range steps {
 		if room >= 0 && len(wins) >= room {
 			break
 		}
-		d, err := pouw.WorkDigest(id, miner, s.step, s.hashes)
+		d, err := pouw.StepDigest(id, miner, s.step, s.parts)
 		if err != nil {
 			return nil, scanned, err
 		}
 		scanned++
-		if t, ok := pouw.FirstWinner(d, anchor, tickets, target); ok {
-			wins = append(wins, winner{Step: s.step, Hashes: s.hashes, Ticket: t})
+		if _, t, ok := lot.Draw(d, anchor); ok {
+			wins = append(wins, winner{Step: s.step, Parts: s.parts, Ticket: t})
 		}
 	}
 	return wins, scanned, nil

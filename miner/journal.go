@@ -13,7 +13,7 @@ import (
 )
 
 // journalRecord is one step's record: step (uint64 little-endian) and the
-// four step hashes.
+// four digest inputs (pouw.StepParts, version 2).
 const journalRecord = 8 + 4*pouw.HashLen
 
 // journal keeps every step's hashes of a job on disk, so that a miner
@@ -27,7 +27,9 @@ type journal struct {
 }
 
 func journalPath(dir string, task uint64, job uint32) string {
-	return filepath.Join(dir, "journal", fmt.Sprintf("task%d-job%d.steps", task, job))
+	// ".v2steps": a journal of version 1 step hashes (".steps") is not
+	// read as version 2 parts.
+	return filepath.Join(dir, "journal", fmt.Sprintf("task%d-job%d.v2steps", task, job))
 }
 
 // openJournal opens (creating) the journal of a job for appending.
@@ -43,13 +45,13 @@ func openJournal(dir string, task uint64, job uint32) (*journal, error) {
 	return &journal{f: f, w: bufio.NewWriterSize(f, 64*journalRecord)}, nil
 }
 
-func (j *journal) add(step uint64, h pouw.StepHashes) error {
+func (j *journal) add(step uint64, h pouw.StepParts) error {
 	var b [journalRecord]byte
 	binary.LittleEndian.PutUint64(b[:8], step)
-	copy(b[8:], h.WeightsBefore[:])
+	copy(b[8:], h.Prev[:])
 	copy(b[8+32:], h.Batch[:])
-	copy(b[8+64:], h.Gradients[:])
-	copy(b[8+96:], h.WeightsAfter[:])
+	copy(b[8+64:], h.GradSample[:])
+	copy(b[8+96:], h.WeightSample[:])
 	_, err := j.w.Write(b[:])
 	return err
 }
@@ -64,7 +66,7 @@ func (j *journal) close() error {
 // readJournal returns the recorded hashes of a job's steps by step (the
 // last record of a step wins; a run after a restart records the same
 // hashes again). A missing journal is empty.
-func readJournal(dir string, task uint64, job uint32) (map[uint64]pouw.StepHashes, error) {
+func readJournal(dir string, task uint64, job uint32) (map[uint64]pouw.StepParts, error) {
 	b, err := os.ReadFile(journalPath(dir, task, job))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -72,13 +74,13 @@ func readJournal(dir string, task uint64, job uint32) (map[uint64]pouw.StepHashe
 	if err != nil {
 		return nil, fmt.Errorf("miner: step journal: %w", err)
 	}
-	out := map[uint64]pouw.StepHashes{}
+	out := map[uint64]pouw.StepParts{}
 	for ; len(b) >= journalRecord; b = b[journalRecord:] {
-		var h pouw.StepHashes
-		copy(h.WeightsBefore[:], b[8:])
+		var h pouw.StepParts
+		copy(h.Prev[:], b[8:])
 		copy(h.Batch[:], b[8+32:])
-		copy(h.Gradients[:], b[8+64:])
-		copy(h.WeightsAfter[:], b[8+96:])
+		copy(h.GradSample[:], b[8+64:])
+		copy(h.WeightSample[:], b[8+96:])
 		out[binary.LittleEndian.Uint64(b[:8])] = h
 	}
 	return out, nil

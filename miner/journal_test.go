@@ -15,9 +15,9 @@ func TestJournalRoundTrip(t *testing.T) {
 	if recs, err := readJournal(dir, 1, 2); err != nil || len(recs) != 0 {
 		t.Fatalf("missing journal: %v %v", recs, err)
 	}
-	h := func(b byte) pouw.StepHashes {
-		var x pouw.StepHashes
-		x.WeightsBefore[0], x.Batch[1], x.Gradients[2], x.WeightsAfter[31] = b, b+1, b+2, b+3
+	h := func(b byte) pouw.StepParts {
+		var x pouw.StepParts
+		x.Prev[0], x.Batch[1], x.GradSample[2], x.WeightSample[31] = b, b+1, b+2, b+3
 		return x
 	}
 	j, err := openJournal(dir, 1, 2)

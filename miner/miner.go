@@ -19,9 +19,10 @@ import (
 
 // Attack hooks let tests build dishonest miners. Nil hooks are honest.
 type Attack struct {
-	// Step may change the hashes the miner reports for a step (e.g. a
-	// fabricated gradient hash) before the lottery is drawn on them.
-	Step func(job uint32, step uint64, h *pouw.StepHashes)
+	// Step may change the digest inputs the miner reports for a step
+	// (e.g. a fabricated gradient sample) before the lottery is drawn on
+	// them; the chain of digests goes on from the honest digest.
+	Step func(job uint32, step uint64, p *pouw.StepParts)
 	// Job may change the job before training (e.g. a batch seed that is
 	// not the seeded one).
 	Job func(j *jobspec.Job)

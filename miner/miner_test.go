@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ type rig struct {
 	store *workertest.Store
 	cfg   Config
 	// Reference run of job 0.
-	hashes  []pouw.StepHashes
+	hashes  []pouw.StepParts   // every step's digest inputs (version 2)
 	weights map[uint64]ml.Hash // committed weights hash by commitment step
 	model   []byte
 	metrics types.FoldMetrics
@@ -65,11 +66,27 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The digest chain computed here from its definition (pouw package
+	// documentation), not with jobspec.DigestChain, which the miner uses.
+	tr.SampledSteps()
+	id := pouw.JobID{TaskID: tiny.Task.Id}
+	var prev pouw.Hash
 	for !tr.Done() {
 		if s := tr.StepIndex(); s%every == 0 {
-			r.weights[s] = ml.WeightsHash(tr.Model)
+			wh, oh := ml.WeightsHash(tr.Model), ml.OptimizerHash(tr.Opt)
+			r.weights[s] = wh
+			prev = pouw.CommitLink(pouw.Hash(wh), pouw.Hash(oh))
 		}
-		if _, err := tr.Step(func(s ml.StepInfo) error { r.hashes = append(r.hashes, jobspec.StepHashes(s)); return nil }); err != nil {
+		if _, err := tr.Step(func(s ml.StepInfo) error {
+			g, w, err := s.Samples(prev)
+			if err != nil {
+				return err
+			}
+			p := pouw.StepParts{Prev: prev, Batch: pouw.Hash(s.Batch), GradSample: g, WeightSample: w}
+			r.hashes = append(r.hashes, p)
+			prev, err = pouw.StepDigest(id, r.chain.Addr, s.Step, p)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,8 +150,8 @@ func (r *rig) checkProofs(t *testing.T, proofs []*types.MsgSubmitProof) {
 	for _, p := range proofs {
 		h := r.hashes[p.Step]
 		if seen[p.Step] || p.CommitStep != p.Step-p.Step%every || p.TicketIndex != 0 ||
-			!bytes.Equal(p.WeightsBefore, h.WeightsBefore[:]) || !bytes.Equal(p.Batch, h.Batch[:]) ||
-			!bytes.Equal(p.Gradients, h.Gradients[:]) || !bytes.Equal(p.WeightsAfter, h.WeightsAfter[:]) {
+			!bytes.Equal(p.WeightsBefore, h.Prev[:]) || !bytes.Equal(p.Batch, h.Batch[:]) ||
+			!bytes.Equal(p.Gradients, h.GradSample[:]) || !bytes.Equal(p.WeightsAfter, h.WeightSample[:]) || p.DigestVersion != pouw.DigestV2 {
 			t.Fatalf("proof of step %d (commit step %d, ticket %d) is not the honest run's", p.Step, p.CommitStep, p.TicketIndex)
 		}
 		seen[p.Step] = true
@@ -235,21 +252,20 @@ func TestLottery(t *testing.T) {
 	id := pouw.JobID{TaskID: 7, JobIndex: 1}
 	steps := make([]stepRecord, len(r.hashes))
 	for i, h := range r.hashes {
-		steps[i] = stepRecord{step: uint64(i), hashes: h}
+		steps[i] = stepRecord{step: uint64(i), parts: h}
 	}
 	anchor := workertest.Anchor(9)
-	target := pouw.TargetFromProbability(1, 5)
+	target := pouw.TargetFromProbability(1, 20)
 	var want []winner
 	for _, s := range steps {
-		d, err := pouw.WorkDigest(id, miner, s.step, s.hashes)
+		d, err := pouw.StepDigest(id, miner, s.step, s.parts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for j := uint64(0); j < 4; j++ {
-			if v := pouw.TicketValue(d, anchor, j); bytes.Compare(v[:], target[:]) < 0 {
-				want = append(want, winner{Step: s.step, Hashes: s.hashes, Ticket: j})
-				break
-			}
+		// Four tickets: the value lies in one of [j*target, (j+1)*target), j < 4.
+		v := new(big.Int).SetBytes(func() []byte { x := pouw.TicketValueV2(d, anchor); return x[:] }())
+		if j := new(big.Int).Quo(v, new(big.Int).SetBytes(target[:])); j.Cmp(big.NewInt(4)) < 0 {
+			want = append(want, winner{Step: s.step, Parts: s.parts, Ticket: j.Uint64()})
 		}
 	}
 	if len(want) == 0 || len(want) == len(steps) {
@@ -298,7 +314,7 @@ func TestResumeFromJournal(t *testing.T) {
 	ctx, crash := context.WithCancel(context.Background())
 	defer crash()
 	var first *Miner
-	r.cfg.Attack.Step = func(_ uint32, step uint64, _ *pouw.StepHashes) {
+	r.cfg.Attack.Step = func(_ uint32, step uint64, _ *pouw.StepParts) {
 		if step == 9 { // crash once the commitment at step 8 is on chain
 			for first.Stats.Commitments.Load() < 3 && ctx.Err() == nil {
 				time.Sleep(time.Millisecond)

@@ -4,39 +4,44 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/p2p"
 )
 
-// checkpointer stores each commitment's snapshot in order (hash, write,
-// put in the store) and hands its commitment to the committer; training
-// goes on meanwhile (it only pays for the snapshot's copy). After its
-// first failure it only drains. It owns its state; done gets its error
-// once in is closed, and out is closed then.
+// encoded is a commitment's checkpoint, encoded at its step.
+type encoded struct {
+	key  p2p.CkptKey
+	step uint64
+	b    []byte
+}
+
+// checkpointer stores each commitment's checkpoint in order and hands its
+// commitment to the committer; training goes on meanwhile (it only pays
+// for hashing and encoding the state). After its first failure it only
+// drains. It owns its state; done gets its error once in is closed, and
+// out is closed then.
 type checkpointer struct {
-	store func(*ml.Checkpoint) (p2p.CkptKey, error)
-	in    chan *ml.Checkpoint
+	store func(encoded) error
+	in    chan encoded
 	out   chan<- commit
 	done  chan error
 }
 
-func newCheckpointer(store func(*ml.Checkpoint) (p2p.CkptKey, error), out chan<- commit) *checkpointer {
-	return &checkpointer{store: store, in: make(chan *ml.Checkpoint, 64), out: out, done: make(chan error, 1)}
+func newCheckpointer(store func(encoded) error, out chan<- commit) *checkpointer {
+	return &checkpointer{store: store, in: make(chan encoded, 64), out: out, done: make(chan error, 1)}
 }
 
 func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.out)
 	var err error
-	for snap := range c.in {
+	for e := range c.in {
 		if err != nil || ctx.Err() != nil {
 			continue // drain
 		}
-		key, serr := c.store(snap)
-		if serr != nil {
-			err = fmt.Errorf("checkpoint at step %d: %w", snap.Header.Step, serr)
+		if serr := c.store(e); serr != nil {
+			err = fmt.Errorf("checkpoint at step %d: %w", e.step, serr)
 			continue
 		}
-		c.out <- commit{step: snap.Header.Step, hash: key.WeightsHash, opt: key.OptimizerHash}
+		c.out <- commit{step: e.step, hash: e.key.WeightsHash, opt: e.key.OptimizerHash}
 	}
 	c.done <- err
 }

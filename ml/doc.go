@@ -13,12 +13,16 @@
 //
 // The entry points: NewModel(spec, seed); NewTrainer(model, dataset,
 // TrainConfig, backend) (it validates the config and the dataset) and
-// Trainer.Run or Trainer.Step, whose hook sees every step's four work-proof
-// hashes in StepInfo (H(W_i), H(B_i), H(G_i), H(W_{i+1})); Evaluate, Predict
-// and Logits (fp32 inference); WeightsHash, GradsHash, BatchHash,
-// OptimizerHash over HashTensors; Trainer.SaveCheckpoint, ReadCheckpoint /
-// ParseCheckpoint (magic, version and SHA-256 trailer checked) and
-// ResumeTrainer, which continues bit for bit; Model.EstimateMemory and
+// Trainer.Run or Trainer.Step, whose hook sees every step: by default
+// with four version 1 fingerprints in StepInfo (SHA-256 of W_i, B_i, G_i,
+// W_{i+1}: tests and debugging), in sampled mode (Trainer.SampledSteps,
+// the work proof's) with StepInfo.Samples reading the step's pouw/v2
+// samples in place; Evaluate, Predict and Logits (fp32 inference);
+// WeightsHash and OptimizerHash, the commitments' state hashes
+// (pouw/statehash, every core), and the v1 HashTensors, GradsHash,
+// BatchHash; Trainer.SaveCheckpoint, ReadCheckpoint / ParseCheckpoint
+// (format 2: framing trailer and header state hashes checked, one pass;
+// format 1 still read) and ResumeTrainer, which continues bit for bit; Model.EstimateMemory and
 // ActivationBytes for the memory budget.
 //
 // Invariants:

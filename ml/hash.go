@@ -88,11 +88,29 @@ func WeightsTensors(m *Model) []NamedTensor {
 // statehash.Sum over the tensors' bytes read in place, its leaves hashed
 // on every core.
 func StateHash(domain string, ts []NamedTensor) Hash {
+	return Hash(statehash.Sum(domain, stateTensors(ts), 0))
+}
+
+func stateTensors(ts []NamedTensor) []statehash.Tensor {
 	st := make([]statehash.Tensor, len(ts))
 	for i, t := range ts {
 		st[i] = statehash.Tensor{Name: t.Name, Shape: t.Shape, Data: float32Bytes(t.Data)}
 	}
-	return Hash(statehash.Sum(domain, st, 0))
+	return st
+}
+
+// CommitHashes is WeightsHash(m) and OptimizerHash(o) at once: what a
+// commitment names, all leaves of both states hashed by one pool on every
+// core.
+func CommitHashes(m *Model, o Optimizer) (weights, optim Hash) {
+	return stateHashes(WeightsTensors(m), o.State())
+}
+
+// stateHashes is the state hashes of a weights and an optimizer state.
+func stateHashes(weights, optim []NamedTensor) (Hash, Hash) {
+	hs := statehash.SumStates(0, statehash.State{Domain: statehash.WeightsDomain, Tensors: stateTensors(weights)},
+		statehash.State{Domain: statehash.OptimDomain, Tensors: stateTensors(optim)})
+	return Hash(hs[0]), Hash(hs[1])
 }
 
 // WeightsHash is H(W), the state hash a commitment names for the weights:
@@ -153,6 +171,10 @@ func (s StepInfo) Samples(prev pouw.Hash) (grad, weight pouw.Hash, err error) {
 	weight, err = pouw.WeightSample(n, vals)
 	return
 }
+
+// weightsSHA256 is version 1's H(W): HashTensors(DomainWeights, parameters
+// and buffers), the weights fingerprint of StepInfo and Result.
+func weightsSHA256(m *Model) Hash { return HashTensors(DomainWeights, WeightsTensors(m)) }
 
 // GradsHash is H(G): HashTensors(DomainGrads, gradients of the trainable
 // parameters, named like their parameters).

@@ -353,7 +353,7 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
 		} else {
-			info.WeightsBefore = WeightsHash(t.Model)
+			info.WeightsBefore = weightsSHA256(t.Model)
 		}
 		info.Batch = BatchHash(idx)
 	}
@@ -369,7 +369,7 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
 	t.advance()
 	if hook != nil {
-		info.WeightsAfter = WeightsHash(t.Model)
+		info.WeightsAfter = weightsSHA256(t.Model)
 		w := info.WeightsAfter
 		t.lastWeight = &w
 		if err := hook(info); err != nil {
@@ -415,7 +415,7 @@ func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
 		} else {
-			info.WeightsBefore = WeightsHash(t.Model)
+			info.WeightsBefore = weightsSHA256(t.Model)
 		}
 	}
 	bg.swapGrads(t.Model)
@@ -537,7 +537,7 @@ func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {
 	}
 	// A fingerprint of the trained weights (version 1's SHA-256, which the
 	// golden tests pin), not the work proof's state hash.
-	h := HashTensors(DomainWeights, WeightsTensors(t.Model))
+	h := weightsSHA256(t.Model)
 	r.WeightsSHA256 = fmt.Sprintf("%x", h[:])
 	return r
 }

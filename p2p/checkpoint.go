@@ -3,12 +3,14 @@ package p2p
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/zeebo/blake3"
 
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
@@ -129,17 +131,27 @@ func verifyCheckpoint(verify VerifyFunc, key CkptKey, b []byte) (any, error) {
 }
 
 // checkpointIntact is the cheap check a server makes before serving a
-// checkpoint it verified when it was stored: the pouwd magic and the file's
-// own SHA-256 trailer (one pass, no decoding), which catches damage on disk
+// checkpoint it verified (or encoded) when it was stored: the pouwd magic
+// and the file's own trailer (one pass, no decoding: BLAKE3 for format 2,
+// SHA-256 for format 1; ml/checkpoint.go), which catches damage on disk
 // and truncation.
 func checkpointIntact(b []byte) error {
 	const magic = "POUWCKPT"
-	if len(b) < len(magic)+8+sha256.Size || string(b[:len(magic)]) != magic {
+	if len(b) < len(magic)+8+32 || string(b[:len(magic)]) != magic {
 		return fmt.Errorf("not a pouwd checkpoint (%d bytes)", len(b))
 	}
-	body, trailer := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], trailer) {
-		return fmt.Errorf("SHA-256 %s does not match its trailer %s (damaged or truncated)", hex.EncodeToString(sum[:]), hex.EncodeToString(trailer))
+	body, trailer := b[:len(b)-32], b[len(b)-32:]
+	var sum [32]byte
+	switch v := binary.LittleEndian.Uint32(b[len(magic):]); v {
+	case 1:
+		sum = sha256.Sum256(body)
+	case 2:
+		sum = blake3.Sum256(body)
+	default:
+		return fmt.Errorf("checkpoint format %d, expected 1 or 2", v)
+	}
+	if !bytes.Equal(sum[:], trailer) {
+		return fmt.Errorf("trailer %s does not match the file's hash %s (damaged or truncated)", hex.EncodeToString(trailer), hex.EncodeToString(sum[:]))
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func TestVerifyCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ml.HashTensors(ml.DomainWeights, ck.Weights) != c.wh || ck.Header.Step != 3 {
+	if ck.WeightsHash != c.wh || ck.OptimizerHash != c.oh || ck.Header.Step != 3 {
 		t.Fatalf("parsed checkpoint: step %d", ck.Header.Step)
 	}
 	for _, tc := range []struct {
@@ -199,7 +199,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 
 	// Honest fetch, past a peer that does not hold it.
 	fc, err := client.FetchCheckpoint(ctx, []peer.ID{liar.h.ID(), honest.h.ID()}, c.key, 0, verifyCkpt)
-	if err != nil || fc.From != honest.h.ID() || !bytes.Equal(fc.Bytes, c.good) || ml.HashTensors(ml.DomainOptim, fc.Checkpoint.(*ml.Checkpoint).Optim) != c.oh {
+	if err != nil || fc.From != honest.h.ID() || !bytes.Equal(fc.Bytes, c.good) || fc.Checkpoint.(*ml.Checkpoint).OptimizerHash != c.oh {
 		t.Fatalf("honest fetch: %v", err)
 	}
 	if len(client.Faults()) != 0 {
@@ -235,7 +235,7 @@ func TestCheckpointOverP2P(t *testing.T) {
 		{"not a checkpoint", []byte("POUWCKPT but nothing after it that makes sense................."), false, "", nil, nil},
 	} {
 		if tc.store {
-			if err := liar.store.PutCheckpointUnverified(c.key, tc.b); err != nil {
+			if err := liar.store.PutOwnCheckpoint(c.key, tc.b); err != nil {
 				t.Fatal(err)
 			}
 		} else {

@@ -78,8 +78,10 @@
 //     verifier puts the miner's registered multiaddrs in its peerstore
 //     (AddWorkerAddrs with the miner's Worker record) and fetches with any
 //     Service (it needs no store to fetch).
-//   - Store.PutCheckpointUnverified exists only for attack tests: it lets a
-//     test miner serve a checkpoint that is not the one it committed.
+//   - Store.PutOwnCheckpoint stores without decoding: for a miner's own
+//     commitment checkpoints (encoded from the state it just hashed) and
+//     for attack tests, where a test miner serves a checkpoint that is not
+//     the one it committed.
 //
 // The package must never sit in consensus code (x/pouwml does not import
 // it), never import the training engine (ml), never trust bytes it has not hashed, never allocate from a length a

@@ -401,12 +401,13 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 
 // handleCkpt serves a checkpoint by the commitment it is for. It trusts
 // its store for the content: PutCheckpoint parsed the bytes and checked
-// both hashes when they were stored, and re-parsing on every request
-// would cost a float32 copy of the whole checkpoint and three hash passes
-// per verifier asking. Before serving it only checks that the file is
-// intact (one SHA-256 pass over the checkpoint's own trailer), so damage on
-// disk is dropped here instead of getting this peer reported as a liar;
-// every receiver verifies in full anyway.
+// both hashes when they were stored (or this miner encoded them from the
+// hashed state), and re-parsing on every request would cost a float32 copy
+// of the whole checkpoint and a hash pass per verifier asking. Before
+// serving it only checks that the file is intact (one pass over the
+// checkpoint's own trailer, checkpointIntact), so damage on disk is dropped
+// here instead of getting this peer reported as a liar; every receiver
+// verifies in full anyway.
 func (s *Service) handleCkpt(_ context.Context, st network.Stream, r *bufio.Reader) error {
 	raw, err := ReadDelimited(r, MaxRequestSize)
 	if err != nil {

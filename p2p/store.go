@@ -30,8 +30,9 @@ var (
 // Files appear by rename once complete, so a reader never sees half a file.
 // Everything put is checked against the hash it is stored under: shards by
 // the caller, against the chain's record; checkpoints by PutCheckpoint,
-// which parses them and recomputes both commitment hashes; models by their
-// SHA-256. It is safe for concurrent use.
+// which parses them and recomputes both commitment hashes (a miner's own,
+// encoded from the hashed state, go in by PutOwnCheckpoint); models by
+// their SHA-256. It is safe for concurrent use.
 type Store struct {
 	root string
 }
@@ -92,16 +93,21 @@ func (s *Store) PutCheckpoint(key CkptKey, b []byte, verify VerifyFunc) error {
 	return s.write(s.ckptPath(key), b)
 }
 
-// PutCheckpointUnverified stores b under key as it is. It exists for tests
-// that need a lying peer (one serving a checkpoint that is not the one it
-// committed): Service serves what its store holds, so a receiver is the
-// one that catches it. Never use it for real data.
-func (s *Store) PutCheckpointUnverified(key CkptKey, b []byte) error {
+// PutOwnCheckpoint stores b under key as it is, without decoding it. It
+// is for a checkpoint this process encoded itself from the state whose
+// hashes key names (a miner's commitment: ml.Trainer.CommitmentCheckpoint
+// writes the hashes CommitHashes computed from the same tensors), where
+// decoding and hashing it again would double the commitment's cost, and
+// for tests that need a lying peer (one serving a checkpoint that is not
+// the one it committed: Service serves what its store holds, so a receiver
+// is the one that catches it). Bytes from anywhere else go through
+// PutCheckpoint.
+func (s *Store) PutOwnCheckpoint(key CkptKey, b []byte) error {
 	return s.write(s.ckptPath(key), b)
 }
 
 // Checkpoint reads the checkpoint stored under key (ErrNotFound when
-// absent). It checks only that the file is intact (its SHA-256 trailer):
+// absent). It checks only that the file is intact (its trailer hash):
 // PutCheckpoint verified the content when it was stored.
 func (s *Store) Checkpoint(key CkptKey) ([]byte, error) {
 	p := s.ckptPath(key)

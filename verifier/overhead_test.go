@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -12,41 +13,47 @@ import (
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/verifier"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// TestOverhead measures the two speed figures of the work-proof protocol
-// (scripts/bench/pouw_overhead.sh runs it):
+// TestOverhead measures the speed figures of the work-proof protocol
+// (version 2; scripts/bench/pouw_overhead.sh runs it):
 //
-//   - mining overhead: training with every step's four hashes, work digest
-//     and ticket scan, against plain training, with the hashes computed
-//     inline and in the background (ml.Trainer.HashInBackground, what the
-//     miner does), in wall time and in CPU time;
-//   - verification: parsing a checkpoint, resuming and replaying up to the
-//     proven step (verifier.ReplayStep, what the verifier does), against
-//     training the same steps.
+//   - mining overhead: training in sampled mode with what the miner does
+//     per step (jobspec.DigestChain: the batch hash, the gradient and
+//     weight samples read in place, the chained digest), at every
+//     commitment (both state hashes on every core, a snapshot, and on
+//     another goroutine the checkpoint written and verified as the
+//     miner's store does) and, after training, the lottery draw of every
+//     step, against plain training on the same thread count, in wall and
+//     CPU time; the ticket draw also on its own;
+//   - verification: verifying a checkpoint against its commitment,
+//     resuming and replaying up to the proven step (verifier.ReplayStep,
+//     what the verifier does), against training the same steps.
 //
 // It reports and asserts nothing about time (timings on a shared machine
-// vary); POUWD_OVERHEAD=1 runs it. POUWD_OVERHEAD_MODEL and
-// POUWD_OVERHEAD_BATCH choose the model and batch (default the demo's
-// mlp:784-128-10 at batch 64, the worst case: few FLOPs per parameter).
+// vary); POUWD_OVERHEAD=1 runs it. POUWD_OVERHEAD_MODEL,
+// POUWD_OVERHEAD_BATCH, POUWD_OVERHEAD_STEPS and POUWD_OVERHEAD_ROUNDS
+// choose the model (default the demo's mlp:784-128-10: few FLOPs per
+// parameter, the worst case), batch (64), steps per run (300) and the
+// paired rounds (11). Training is SGD with momentum 0.9, so the
+// commitments hash an optimizer state as large as the weights.
 func TestOverhead(t *testing.T) {
 	if os.Getenv("POUWD_OVERHEAD") == "" {
 		t.Skip("set POUWD_OVERHEAD=1 to measure")
 	}
 	spec := envOr("POUWD_OVERHEAD_MODEL", "mlp:784-128-10")
-	batch := 64
-	if b := os.Getenv("POUWD_OVERHEAD_BATCH"); b != "" {
-		n, err := strconv.Atoi(b)
-		if err != nil || n < 1 {
-			t.Fatalf("POUWD_OVERHEAD_BATCH=%q: expected a positive batch size", b)
-		}
-		batch = n
+	batch, steps, rounds := envInt(t, "POUWD_OVERHEAD_BATCH", 64), envInt(t, "POUWD_OVERHEAD_STEPS", 300), envInt(t, "POUWD_OVERHEAD_ROUNDS", 11)
+	probe, err := ml.NewModel(spec, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	const n, steps = 8192, 300
-	x := make([]float32, n*784)
+	n := max(4096, 2*batch)
+	ss := probe.SampleSize()
+	x := make([]float32, n*ss)
 	y := make([]int, n)
 	for i := range x {
 		x[i] = float32((i*2654435761)%255) / 255
@@ -54,12 +61,14 @@ func TestOverhead(t *testing.T) {
 	for i := range y {
 		y[i] = (i * 7) % 10
 	}
-	ds := ml.Dataset{X: x, Y: y, N: n, Shape: []int{1, 28, 28}, Classes: 10}
+	ds := ml.Dataset{X: x, Y: y, N: n, Shape: probe.InShape, Classes: 10}
 	be := cpu.MustNew(cpu.Options{Threads: 1})
 	cfg := ml.DefaultTrainConfig()
-	cfg.Steps, cfg.BatchSize, cfg.Epochs = steps, batch, 0
+	cfg.Steps, cfg.BatchSize, cfg.Epochs, cfg.Momentum = steps, batch, 0, 0.9
 	p := types.DefaultParams()
+	every := p.CommitInterval
 	minerAddr := []byte("01234567890123456789")
+	id := pouw.JobID{TaskID: 1}
 	anchor := bytes.Repeat([]byte{1}, 32)
 	target := pouw.TargetFromProbability(1, 4096)
 	newTrainer := func() *ml.Trainer {
@@ -73,101 +82,169 @@ func TestOverhead(t *testing.T) {
 		}
 		return tr
 	}
-	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(batch), uint64(newTrainer().Model.NumParams()), p.MaxTicketsPerStep)
-	mining := func(s ml.StepInfo) error {
-		d, err := pouw.WorkDigest(pouw.JobID{TaskID: 1}, minerAddr, s.Step, jobspec.StepHashes(s))
-		if err != nil {
-			return err
+	params := uint64(probe.NumParams())
+	tickets := pouw.TicketCount(p.OmegaBE9, p.OmegaME9, uint64(batch), params, p.MaxTicketsPerStep)
+	draw := func(parts []pouw.StepParts) int {
+		lot, wins := pouw.NewLottery(tickets, target), 0
+		for i, sp := range parts {
+			d, err := pouw.StepDigest(id, minerAddr, uint64(i), sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, ok := lot.Draw(d, anchor); ok {
+				wins++
+			}
 		}
-		pouw.FirstWinner(d, anchor, tickets, target)
-		return nil
+		return wins
 	}
 	type cost struct{ wall, cpu time.Duration }
-	run := func(hook ml.StepHook, background bool) cost {
+	run := func(mine bool) cost {
 		tr := newTrainer()
-		if background {
-			tr.HashInBackground()
+		var hook ml.StepHook
+		var parts []pouw.StepParts
+		chain := jobspec.NewDigestChain(id, minerAddr)
+		if mine {
+			tr.SampledSteps()
+			parts = make([]pouw.StepParts, 0, steps)
+			hook = func(s ml.StepInfo) error {
+				sp, _, err := chain.Step(s)
+				parts = append(parts, sp)
+				return err
+			}
 		}
-		// The miner's commitments: a snapshot every commit_interval steps,
-		// hashed, written and parsed back on another goroutine (as
-		// the miner's storeSnapshot does), in both mining variants.
-		snaps := make(chan *ml.Checkpoint, 64)
+		// The miner's checkpointer: each commitment's encoded checkpoint
+		// put in a store on disk, as storeCheckpoint does.
+		store, err := p2p.OpenStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		type encoded struct {
+			key p2p.CkptKey
+			b   []byte
+		}
+		snaps := make(chan encoded, 64)
 		stored := make(chan struct{})
 		go func() {
 			defer close(stored)
-			for snap := range snaps {
-				_ = ml.HashTensors(ml.DomainOptim, snap.Optim)
-				var b bytes.Buffer
-				if err := snap.Write(&b); err != nil {
-					panic(err)
-				}
-				if _, err := ml.ParseCheckpoint(b.Bytes()); err != nil {
+			for e := range snaps {
+				if err := store.PutOwnCheckpoint(e.key, ml.SealCheckpoint(e.b)); err != nil {
 					panic(err)
 				}
 			}
 		}()
 		c0, w0 := cpuTime(), time.Now()
 		for !tr.Done() {
-			if hook != nil && tr.StepIndex()%p.CommitInterval == 0 {
-				snaps <- tr.Snapshot()
+			if mine && tr.StepIndex()%every == 0 {
+				wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
+				chain.Commit(wh, oh)
+				b, err := tr.CommitmentCheckpoint(wh, oh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				snaps <- encoded{p2p.CkptKey{TaskID: 1, WeightsHash: wh, OptimizerHash: oh}, b}
 			}
 			if _, err := tr.Step(hook); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := tr.Flush(hook); err != nil {
-			t.Fatal(err)
-		}
 		close(snaps)
 		<-stored
+		if mine {
+			draw(parts)
+		}
 		return cost{time.Since(w0), cpuTime() - c0}
 	}
 	best := func(f func() cost) cost {
 		b := f()
-		for i := 0; i < 4; i++ {
+		for i := 1; i < rounds; i++ {
 			c := f()
 			b.wall, b.cpu = min(b.wall, c.wall), min(b.cpu, c.cpu)
 		}
 		return b
 	}
-	plain := best(func() cost { return run(nil, false) })
-	inline := best(func() cost { return run(mining, false) })
-	bg := best(func() cost { return run(mining, true) })
-	pct := func(a, b time.Duration) float64 { return 100 * (a.Seconds()/b.Seconds() - 1) }
-	t.Logf("%s, batch %d, %d steps, %d tickets/step, training on 1 thread", spec, batch, steps, tickets)
-	t.Logf("plain training:           wall %8s  cpu %8s", plain.wall.Round(time.Millisecond), plain.cpu.Round(time.Millisecond))
-	t.Logf("mining, inline hashes:    wall %8s  cpu %8s  overhead wall %+.1f%% cpu %+.1f%%", inline.wall.Round(time.Millisecond), inline.cpu.Round(time.Millisecond), pct(inline.wall, plain.wall), pct(inline.cpu, plain.cpu))
-	t.Logf("mining, background hashes: wall %8s  cpu %8s  overhead wall %+.1f%% cpu %+.1f%%", bg.wall.Round(time.Millisecond), bg.cpu.Round(time.Millisecond), pct(bg.wall, plain.wall), pct(bg.cpu, plain.cpu))
-
-	// The mining work per step on its own (two tensor hashes of the
-	// model's size: H(G_i) and H(W_i+1); H(B_i), the digest and the ticket
-	// scan), against a training step: robust to a loaded machine, where the
-	// end-to-end differences above are noisy.
-	m := newTrainer().Model
-	const reps = 200
-	w0 := time.Now()
-	for i := 0; i < reps; i++ {
-		a, b := ml.WeightsHash(m), ml.WeightsHash(m)
-		if err := mining(ml.StepInfo{Step: uint64(i), WeightsBefore: a, WeightsAfter: b, Batch: ml.BatchHash(make([]int, batch))}); err != nil {
-			t.Fatal(err)
+	// Paired and interleaved (plain, mining, then mining, plain, ...): a
+	// drift in the machine's speed hits both runs of a pair, and the
+	// median of the pairs' ratios is robust to a slow round. Runs of a
+	// few hundred milliseconds vary by several percent here.
+	var plain, mining cost
+	var rw, rc []float64
+	for r := 0; r < rounds; r++ {
+		var a, b cost
+		if r%2 == 0 {
+			a, b = run(false), run(true)
+		} else {
+			b, a = run(true), run(false)
 		}
+		if r == 0 {
+			plain, mining = a, b
+		}
+		plain.wall, plain.cpu = min(plain.wall, a.wall), min(plain.cpu, a.cpu)
+		mining.wall, mining.cpu = min(mining.wall, b.wall), min(mining.cpu, b.cpu)
+		rw, rc = append(rw, b.wall.Seconds()/a.wall.Seconds()), append(rc, b.cpu.Seconds()/a.cpu.Seconds())
 	}
-	work := time.Since(w0) / reps
-	perStep := time.Duration(float64(plain.wall) / steps)
-	t.Logf("mining work per step: %s (%d parameters hashed twice, %d tickets) vs %s per training step: %.1f%% of training",
-		work.Round(time.Microsecond), m.NumParams(), tickets, perStep.Round(time.Microsecond), 100*work.Seconds()/perStep.Seconds())
+	pct := func(a, b time.Duration) float64 { return 100 * (a.Seconds()/b.Seconds() - 1) }
+	t.Logf("%s (%d parameters), batch %d, %d steps, commit every %d, %d tickets/step, training on 1 thread, %d paired rounds", spec, params, batch, steps, every, tickets, rounds)
+	t.Logf("plain training:   best wall %9s  cpu %9s", plain.wall.Round(time.Millisecond), plain.cpu.Round(time.Millisecond))
+	t.Logf("mining (pouw/v2): best wall %9s  cpu %9s  (best vs best: wall %+.2f%% cpu %+.2f%%)", mining.wall.Round(time.Millisecond), mining.cpu.Round(time.Millisecond), pct(mining.wall, plain.wall), pct(mining.cpu, plain.cpu))
+	mw, qw := medianIQR(rw)
+	mc, qc := medianIQR(rc)
+	t.Logf("mining overhead, median of paired rounds: wall %+.2f%% (quartiles %+.2f%%..%+.2f%%), cpu %+.2f%% (quartiles %+.2f%%..%+.2f%%)",
+		100*(mw-1), 100*(qw[0]-1), 100*(qw[1]-1), 100*(mc-1), 100*(qc[0]-1), 100*(qc[1]-1))
 
-	// Verification: a checkpoint at step 0 of an interval, replayed to the
-	// proven step k-1 (k steps), against training k steps.
+	// The parts on their own, against a training step: robust to a loaded
+	// machine, where the end-to-end differences above are noisy.
+	perStep := time.Duration(float64(plain.wall) / float64(steps))
 	tr := newTrainer()
+	tr.SampledSteps()
+	var infoParts []pouw.StepParts
+	chain := jobspec.NewDigestChain(id, minerAddr)
+	chain.Commit(ml.WeightsHash(tr.Model), ml.OptimizerHash(tr.Opt))
+	const reps = 2000
+	var sample time.Duration
+	if _, err := tr.Step(func(s ml.StepInfo) error {
+		w0 := time.Now()
+		for i := 0; i < reps; i++ {
+			sp, _, err := chain.Step(s)
+			if err != nil {
+				return err
+			}
+			infoParts = append(infoParts, sp)
+		}
+		sample = time.Since(w0) / reps
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w0 := time.Now()
+	draw(infoParts)
+	ticket := time.Since(w0) / reps
+	w0 = time.Now()
+	const commitReps = 20
+	for i := 0; i < commitReps; i++ {
+		ml.CommitHashes(tr.Model, tr.Opt)
+	}
+	commitHash := time.Since(w0) / commitReps
+	t.Logf("per step: samples + digest %s (%.2f%% of a %s step), lottery draw %s (%.3f%%); per commitment: both state hashes %s (%.2f%% of the %d steps it covers)",
+		sample.Round(100*time.Nanosecond), 100*sample.Seconds()/perStep.Seconds(), perStep.Round(time.Microsecond),
+		ticket.Round(10*time.Nanosecond), 100*ticket.Seconds()/perStep.Seconds(),
+		commitHash.Round(time.Microsecond), 100*commitHash.Seconds()/(perStep.Seconds()*float64(every)), every)
+
+	// Verification: a checkpoint at the start of an interval, verified
+	// against its commitment, resumed and replayed to the proven step k-1
+	// (k steps), against training k steps.
+	tr = newTrainer()
 	var buf bytes.Buffer
 	if err := tr.SaveCheckpoint(&buf); err != nil {
 		t.Fatal(err)
 	}
+	wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
 	for _, k := range []int{1, 10, 25, 50} {
+		if k > steps {
+			break
+		}
 		replay := best(func() cost {
 			w0 := time.Now()
-			ck, err := ml.ParseCheckpoint(buf.Bytes())
+			ck, err := ml.VerifyCheckpoint(buf.Bytes(), wh, oh)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,14 +252,37 @@ func TestOverhead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := verifier.ReplayStep(context.Background(), r, uint64(k-1)); err != nil {
+			dc := jobspec.NewDigestChain(id, minerAddr)
+			dc.Commit(wh, oh)
+			if _, _, err := verifier.ReplayStep(context.Background(), r, dc, uint64(k-1)); err != nil {
 				t.Fatal(err)
 			}
 			return cost{wall: time.Since(w0)}
 		})
 		train := perStep * time.Duration(k)
-		t.Logf("verify a proof %2d steps after its commitment: %8s vs %8s of training: %.2fx", k, replay.wall.Round(10*time.Microsecond), train.Round(10*time.Microsecond), replay.wall.Seconds()/train.Seconds())
+		t.Logf("verify a proof %2d steps after its commitment: %9s vs %9s of training: %.3fx", k, replay.wall.Round(10*time.Microsecond), train.Round(10*time.Microsecond), replay.wall.Seconds()/train.Seconds())
 	}
+}
+
+// medianIQR returns the median and the quartiles of xs.
+func medianIQR(xs []float64) (float64, [2]float64) {
+	s := append([]float64(nil), xs...)
+	slices.Sort(s)
+	at := func(q float64) float64 { return s[int(q*float64(len(s)-1)+0.5)] }
+	return at(0.5), [2]float64{at(0.25), at(0.75)}
+}
+
+func envInt(t *testing.T, k string, def int) int {
+	t.Helper()
+	v := os.Getenv(k)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: expected a positive integer", k, v)
+	}
+	return n
 }
 
 func envOr(k, def string) string {

@@ -345,25 +345,33 @@ func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types
 	return &t.Task, j, err
 }
 
-// ReplayStep trains tr up to step without hashing (the hashes of the steps
-// before the proven one are not part of the proof), then runs step itself
-// with its four hashes and returns them. It costs what training those steps
-// costs, plus one step's hashes.
-func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, error) {
+// ReplayStep replays tr, which stands at a commitment, to step: chain
+// must start at that commitment's state hashes (DigestChain.Commit). Every
+// step of the way is sampled in place and chained (a few hundred bytes a
+// step; the digest of step i depends on every step since the commitment),
+// and the proven step's digest inputs and digest are returned. It costs
+// what training those steps costs, plus a microsecond-scale sample per
+// step.
+func ReplayStep(ctx context.Context, tr *ml.Trainer, chain *jobspec.DigestChain, step uint64) (pouw.StepParts, pouw.Hash, error) {
 	if step < tr.StepIndex() || step >= tr.TotalSteps() {
-		return ml.StepInfo{}, fmt.Errorf("replay: step %d is outside [%d, %d)", step, tr.StepIndex(), tr.TotalSteps())
+		return pouw.StepParts{}, pouw.Hash{}, fmt.Errorf("replay: step %d is outside [%d, %d)", step, tr.StepIndex(), tr.TotalSteps())
 	}
-	for tr.StepIndex() < step {
+	tr.SampledSteps()
+	var parts pouw.StepParts
+	var digest pouw.Hash
+	hook := func(s ml.StepInfo) (err error) {
+		parts, digest, err = chain.Step(s)
+		return err
+	}
+	for tr.StepIndex() <= step {
 		if err := ctx.Err(); err != nil {
-			return ml.StepInfo{}, err
+			return parts, digest, err
 		}
-		if _, err := tr.Step(nil); err != nil {
-			return ml.StepInfo{}, err
+		if _, err := tr.Step(hook); err != nil {
+			return parts, digest, err
 		}
 	}
-	var got ml.StepInfo
-	_, err := tr.Step(func(s ml.StepInfo) error { got = s; return nil })
-	return got, err
+	return parts, digest, nil
 }
 
 // Check replays a proof and returns its verdict. An error means the proof
@@ -373,6 +381,11 @@ func ReplayStep(ctx context.Context, tr *ml.Trainer, step uint64) (ml.StepInfo, 
 // not the committed one, any hash that differs) is a rejecting verdict.
 func (v *Verifier) Check(ctx context.Context, p types.Proof) (Verdict, error) {
 	var zero pouw.Hash
+	if p.DigestVersion != pouw.DigestV2 {
+		// Not the miner's fault: a proof stored before version 2 (the chain
+		// accepts no other now). Left to the chain's rules, unjudged.
+		return Verdict{}, fmt.Errorf("proof %d has digest version %d; this verifier replays version %d", p.Id, p.DigestVersion, pouw.DigestV2)
+	}
 	params, err := v.chain.Params(ctx, &types.QueryParamsRequest{})
 	if err != nil {
 		return Verdict{}, err
@@ -405,24 +418,21 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (Verdict, error) {
 	if p.Step >= tr.TotalSteps() {
 		return reject(zero, "step %d is past the job's %d steps", p.Step, tr.TotalSteps()), nil
 	}
-	got, err := ReplayStep(ctx, tr, p.Step)
-	if err != nil {
-		return Verdict{}, err
-	}
-	h := jobspec.StepHashes(got)
 	minerAddr, err := sdk.AccAddressFromBech32(p.Miner)
 	if err != nil {
 		return Verdict{}, err
 	}
-	d, err := pouw.WorkDigest(pouw.JobID{TaskID: p.TaskId, JobIndex: p.JobIndex}, minerAddr, p.Step, h)
+	chain := jobspec.NewDigestChain(pouw.JobID{TaskID: p.TaskId, JobIndex: p.JobIndex}, minerAddr)
+	chain.Commit(key.WeightsHash, key.OptimizerHash)
+	h, d, err := ReplayStep(ctx, tr, chain, p.Step)
 	if err != nil {
 		return Verdict{}, err
 	}
 	for _, f := range []struct {
 		name      string
 		got, want []byte
-	}{{"H(W_i)", h.WeightsBefore[:], p.WeightsBefore}, {"H(B_i)", h.Batch[:], p.Batch}, {"H(G_i)", h.Gradients[:], p.Gradients},
-		{"H(W_i+1)", h.WeightsAfter[:], p.WeightsAfter}, {"digest", d[:], p.Digest}} {
+	}{{"previous link", h.Prev[:], p.WeightsBefore}, {"H(B_i)", h.Batch[:], p.Batch}, {"gradient sample", h.GradSample[:], p.Gradients},
+		{"weight sample of W_i+1", h.WeightSample[:], p.WeightsAfter}, {"digest", d[:], p.Digest}} {
 		if !bytes.Equal(f.got, f.want) {
 			return reject(d, "%s recomputed %x, proof says %x", f.name, f.got, f.want), nil
 		}
@@ -431,11 +441,12 @@ func (v *Verifier) Check(ctx context.Context, p types.Proof) (Verdict, error) {
 		return reject(d, "param count %d, proof says %d", n, p.ParamCount), nil
 	}
 	pp := params.Params
-	if tickets := pouw.TicketCount(pp.OmegaBE9, pp.OmegaME9, uint64(job.Config.BatchSize), p.ParamCount, pp.MaxTicketsPerStep); p.TicketIndex >= tickets {
-		return reject(d, "ticket %d of %d", p.TicketIndex, tickets), nil
-	}
-	if val := pouw.TicketValue(d, p.Anchor, p.TicketIndex); !bytes.Equal(val[:], p.Value) {
+	tickets := pouw.TicketCount(pp.OmegaBE9, pp.OmegaME9, uint64(job.Config.BatchSize), p.ParamCount, pp.MaxTicketsPerStep)
+	if val := pouw.TicketValueV2(d, p.Anchor); !bytes.Equal(val[:], p.Value) {
 		return reject(d, "lottery value %x, proof says %x", val[:], p.Value), nil
+	}
+	if p.TicketIndex >= tickets {
+		return reject(d, "ticket %d of %d", p.TicketIndex, tickets), nil
 	}
 	return accept(d), nil
 }

@@ -34,8 +34,9 @@ type honest struct {
 	chain  *workertest.Chain // the verifier's view of the chain
 	store  *workertest.Store // the miner's store
 	miner  sdk.AccAddress
-	steps  []ml.StepInfo
-	model  []byte // the final model (ml.SaveModel)
+	steps  []pouw.StepParts // every step's digest inputs
+	digest []pouw.Hash      // and digest
+	model  []byte           // the final model (ml.SaveModel)
 	params uint64
 }
 
@@ -59,6 +60,8 @@ func newHonest(t *testing.T) *honest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr.SampledSteps()
+	dc := jobspec.NewDigestChain(pouw.JobID{TaskID: tiny.Task.Id}, h.miner)
 	for !tr.Done() {
 		if s := tr.StepIndex(); s%interval == 0 {
 			var buf bytes.Buffer
@@ -66,14 +69,19 @@ func newHonest(t *testing.T) *honest {
 				t.Fatal(err)
 			}
 			wh, oh := ml.WeightsHash(tr.Model), ml.OptimizerHash(tr.Opt)
-			if err := h.store.PutCheckpointUnverified(p2p.CkptKey{TaskID: tiny.Task.Id, WeightsHash: wh, OptimizerHash: oh}, buf.Bytes()); err != nil {
+			dc.Commit(wh, oh)
+			if err := h.store.PutOwnCheckpoint(p2p.CkptKey{TaskID: tiny.Task.Id, WeightsHash: wh, OptimizerHash: oh}, buf.Bytes()); err != nil {
 				t.Fatal(err)
 			}
 			chain.Mine(1)
 			chain.AddCommitment(types.Commitment{TaskId: tiny.Task.Id, Miner: h.miner.String(), Step: s, WeightsHash: wh[:], OptimizerHash: oh[:],
 				Height: chain.Height()})
 		}
-		if _, err := tr.Step(func(s ml.StepInfo) error { h.steps = append(h.steps, s); return nil }); err != nil {
+		if _, err := tr.Step(func(s ml.StepInfo) error {
+			p, d, err := dc.Step(s)
+			h.steps, h.digest = append(h.steps, p), append(h.digest, d)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,17 +99,17 @@ func newHonest(t *testing.T) *honest {
 // the tests' target lets every ticket win), assigned to the verifier.
 func (h *honest) proof(t *testing.T, id, step uint64) types.Proof {
 	t.Helper()
-	hs := jobspec.StepHashes(h.steps[step])
-	d, err := pouw.WorkDigest(pouw.JobID{TaskID: h.tiny.Task.Id}, h.miner, step, hs)
-	if err != nil {
-		t.Fatal(err)
+	hs := h.steps[step]
+	d, err := pouw.StepDigest(pouw.JobID{TaskID: h.tiny.Task.Id}, h.miner, step, hs)
+	if err != nil || d != h.digest[step] {
+		t.Fatalf("step %d: digest %x, the chain's %x (%v)", step, d, h.digest[step], err)
 	}
 	anchor := workertest.Anchor(int64(step/interval) + 2)
-	val := pouw.TicketValue(d, anchor, 0)
+	val := pouw.TicketValueV2(d, anchor)
 	return types.Proof{Id: id, TaskId: h.tiny.Task.Id, Miner: h.miner.String(), Step: step, CommitStep: step - step%interval,
-		WeightsBefore: hs.WeightsBefore[:], Batch: hs.Batch[:], Gradients: hs.Gradients[:], WeightsAfter: hs.WeightsAfter[:],
+		WeightsBefore: hs.Prev[:], Batch: hs.Batch[:], Gradients: hs.GradSample[:], WeightsAfter: hs.WeightSample[:],
 		ParamCount: h.params, TicketIndex: 0, Anchor: anchor, Digest: d[:], Value: val[:], Status: types.PROOF_STATUS_COMMITTING,
-		Verifiers: []string{h.chain.Addr.String()}}
+		Verifiers: []string{h.chain.Addr.String()}, DigestVersion: pouw.DigestV2}
 }
 
 func (h *honest) verifier(t *testing.T, stateDir string) (*Verifier, *workertest.Fetcher) {
@@ -142,7 +150,9 @@ func TestCheckRejects(t *testing.T) {
 		reason string
 		digest bool // the verdict carries the recomputed digest
 	}{
-		{"fabricated gradient hash", 5, func(p *types.Proof) { p.Gradients = flip(p.Gradients) }, "H(G_i) recomputed", true},
+		{"fabricated gradient sample", 5, func(p *types.Proof) { p.Gradients = flip(p.Gradients) }, "gradient sample recomputed", true},
+		{"fabricated weight sample", 6, func(p *types.Proof) { p.WeightsAfter = flip(p.WeightsAfter) }, "weight sample of W_i+1 recomputed", true},
+		{"previous link of another chain", 7, func(p *types.Proof) { p.WeightsBefore = flip(p.WeightsBefore) }, "previous link recomputed", true},
 		{"other batch", 2, func(p *types.Proof) { p.Batch = flip(p.Batch) }, "H(B_i) recomputed", true},
 		{"bad digest", 5, func(p *types.Proof) { p.Digest = flip(p.Digest) }, "digest recomputed", true},
 		{"another miner's commitment", 5, func(p *types.Proof) { p.Miner = h.chain.Addr.String() }, "no commitment at step 4", false},
@@ -158,6 +168,18 @@ func TestCheckRejects(t *testing.T) {
 		if err != nil || vd.Accept || !strings.Contains(vd.Reason, tc.reason) || (vd.Digest != pouw.Hash{}) != tc.digest {
 			t.Errorf("%s: %+v %v (expected a reject with %q)", tc.name, vd, err, tc.reason)
 		}
+	}
+}
+
+// TestCheckVersion1: a proof stored before version 2 is not judged (an
+// error, not a reject that would slash a miner for an upgrade).
+func TestCheckVersion1(t *testing.T) {
+	h := newHonest(t)
+	v, _ := h.verifier(t, "")
+	p := h.proof(t, 1, 5)
+	p.DigestVersion = 0
+	if vd, err := v.Check(context.Background(), p); err == nil || !strings.Contains(err.Error(), "digest version 0") {
+		t.Fatalf("a version 1 proof: %+v %v", vd, err)
 	}
 }
 
@@ -184,7 +206,7 @@ func TestCheckCheckpointNotTheCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.PutCheckpointUnverified(key, b); err != nil {
+	if err := h.store.PutOwnCheckpoint(key, b); err != nil {
 		t.Fatal(err)
 	}
 	vd, err := v.Check(context.Background(), p)
@@ -464,11 +486,13 @@ func TestReplayStepRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReplayStep(context.Background(), tr, 3)
-	if err != nil || jobspec.StepHashes(got) != jobspec.StepHashes(h.steps[3]) {
+	dc := jobspec.NewDigestChain(pouw.JobID{TaskID: h.tiny.Task.Id}, h.miner)
+	dc.Commit(ml.WeightsHash(tr.Model), ml.OptimizerHash(tr.Opt))
+	got, d, err := ReplayStep(context.Background(), tr, dc, 3)
+	if err != nil || got != h.steps[3] || d != h.digest[3] {
 		t.Fatalf("replay of step 3: %v", err)
 	}
-	if _, err := ReplayStep(context.Background(), tr, 2); err == nil {
+	if _, _, err := ReplayStep(context.Background(), tr, dc, 2); err == nil {
 		t.Fatal("replayed a step behind the trainer")
 	}
 }

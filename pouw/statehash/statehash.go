@@ -83,17 +83,33 @@ func Combine(domain string, tensors []pouw.Hash) pouw.Hash {
 // hashed on up to workers goroutines (0: GOMAXPROCS), reading the data in
 // place; the result does not depend on workers.
 func Sum(domain string, ts []Tensor, workers int) pouw.Hash {
+	return SumStates(workers, State{domain, ts})[0]
+}
+
+// State is one state to hash: its domain and tensors.
+type State struct {
+	Domain  string
+	Tensors []Tensor
+}
+
+// SumStates is Sum of each state, their leaves hashed by one pool of
+// workers (a commitment's weights and optimizer state together: two
+// tensors of one leaf each then take two cores, not one after the other).
+func SumStates(workers int, states ...State) []pouw.Hash {
 	type leafRef struct {
 		data []byte
 		out  *pouw.Hash
 	}
-	leaves := make([][]pouw.Hash, len(ts))
 	var jobs []leafRef
-	for i, t := range ts {
-		leaves[i] = make([]pouw.Hash, Leaves(len(t.Data)))
-		for k := range leaves[i] {
-			end := min((k+1)*LeafBytes, len(t.Data))
-			jobs = append(jobs, leafRef{t.Data[k*LeafBytes : end], &leaves[i][k]})
+	leaves := make([][][]pouw.Hash, len(states))
+	for s, st := range states {
+		leaves[s] = make([][]pouw.Hash, len(st.Tensors))
+		for i, t := range st.Tensors {
+			leaves[s][i] = make([]pouw.Hash, Leaves(len(t.Data)))
+			for k := range leaves[s][i] {
+				end := min((k+1)*LeafBytes, len(t.Data))
+				jobs = append(jobs, leafRef{t.Data[k*LeafBytes : end], &leaves[s][i][k]})
+			}
 		}
 	}
 	if workers <= 0 {
@@ -122,11 +138,15 @@ func Sum(domain string, ts []Tensor, workers int) pouw.Hash {
 		}
 		wg.Wait()
 	}
-	th := make([]pouw.Hash, len(ts))
-	for i, t := range ts {
-		th[i] = TensorHash(t.Name, t.Shape, uint64(len(t.Data)), leaves[i])
+	out := make([]pouw.Hash, len(states))
+	for s, st := range states {
+		th := make([]pouw.Hash, len(st.Tensors))
+		for i, t := range st.Tensors {
+			th[i] = TensorHash(t.Name, t.Shape, uint64(len(t.Data)), leaves[s][i])
+		}
+		out[s] = Combine(st.Domain, th)
 	}
-	return Combine(domain, th)
+	return out
 }
 
 // Check returns an error naming the tensor when a tensor's data is not

@@ -83,6 +83,9 @@ func TestSumWorkers(t *testing.T) {
 			t.Errorf("%d workers: %x, 1 worker: %x", w, got, base)
 		}
 	}
+	if both := SumStates(2, State{WeightsDomain, ts}, State{OptimDomain, ts[:2]}); both[0] != base || both[1] != Sum(OptimDomain, ts[:2], 1) {
+		t.Error("SumStates differs from Sum of each state")
+	}
 	if Sum(OptimDomain, ts, 2) == base {
 		t.Error("the domain is not bound")
 	}

@@ -323,8 +323,8 @@ func TestPoUWEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	attacks := map[string]miner.Attack{
-		"cheat1": {Step: func(_ uint32, step uint64, h *pouw.StepHashes) { // fabricated gradient hash
-			h.Gradients = sha256.Sum256(binary.BigEndian.AppendUint64([]byte("made up"), step))
+		"cheat1": {Step: func(_ uint32, step uint64, h *pouw.StepParts) { // fabricated gradient sample
+			h.GradSample = sha256.Sum256(binary.BigEndian.AppendUint64([]byte("made up"), step))
 		}},
 		"cheat2": {Job: func(j *jobspec.Job) { j.Config.Seed++ }}, // not the seeded batch order
 		"cheat3": {Checkpoint: func(step uint64, b []byte) []byte { // serves other weights than it committed
@@ -359,7 +359,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	// A miner that crashes at step 12 of job 3 and restarts from its store.
 	crashCtx, crash := context.WithCancel(ctx)
 	var first *miner.Miner
-	first = newMiner("resumer", miner.Attack{Step: func(_ uint32, step uint64, _ *pouw.StepHashes) {
+	first = newMiner("resumer", miner.Attack{Step: func(_ uint32, step uint64, _ *pouw.StepParts) {
 		if step == 12 { // crash once commitments beyond step 0 are on chain
 			for first.Stats.Commitments.Load() < 2 && crashCtx.Err() == nil {
 				time.Sleep(100 * time.Millisecond)

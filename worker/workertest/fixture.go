@@ -88,11 +88,11 @@ func (s *Store) PutCheckpoint(key p2p.CkptKey, b []byte, verify p2p.VerifyFunc) 
 	if _, err := verify(key, b); err != nil {
 		return &p2p.MismatchError{What: key.String(), Err: err}
 	}
-	return s.PutCheckpointUnverified(key, b)
+	return s.PutOwnCheckpoint(key, b)
 }
 
-// PutCheckpointUnverified stores b as it is.
-func (s *Store) PutCheckpointUnverified(key p2p.CkptKey, b []byte) error {
+// PutOwnCheckpoint stores b as it is.
+func (s *Store) PutOwnCheckpoint(key p2p.CkptKey, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Fail != nil {

@@ -59,7 +59,7 @@ func (fw *fuzzWorld) seeds() map[string][]proto.Message {
 			&types.MsgCommitCheckpoint{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 50, WeightsHash: weights(50, w.miner1), OptimizerHash: optim(50, w.miner1)},
 			&types.MsgCommitCheckpoint{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 0, WeightsHash: weights(0, w.miner1)}},
 		"SubmitProof": {&types.MsgSubmitProof{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, Step: 1, CommitStep: 0, WeightsBefore: weights(1, "a"),
-			Batch: modelHash("b"), Gradients: modelHash("g"), WeightsAfter: weights(2, "a"), ParamCount: 101_770, TicketIndex: 3}},
+			Batch: modelHash("b"), Gradients: modelHash("g"), WeightsAfter: weights(2, "a"), ParamCount: 101_770, TicketIndex: 3, DigestVersion: 2}},
 		"SubmitVerdict": {&types.MsgSubmitVerdict{Verifier: j1.Verifiers[0], ProofId: 1, Commitment: modelHash("c")}},
 		"RevealVerdict": {&types.MsgRevealVerdict{Verifier: j1.Verifiers[0], ProofId: 1, Accept: true, Digest: modelHash("d"), Salt: salt("s")}},
 	}

@@ -24,11 +24,13 @@ import (
 //     The anchor of a commitment posted at height h is the header hash of
 //     block h+1, recorded in BlockHashes when that block begins (lottery.go).
 //   - A step i in [s, s+c) of a commitment at step s earns
-//     pouw.TicketCount tickets; ticket j wins when
-//     pouw.TicketValue(d_i, anchor, j) < target. SubmitProof recomputes the
+//     pouw.TicketCount tickets and one draw: its ticket
+//     floor(pouw.TicketValueV2(d_i, anchor) / target) wins when it is below
+//     the count. SubmitProof takes version 2 proofs only; it recomputes the
 //     digest from its parts (binding the miner), checks the claim, the
-//     commitment, the step range, the ticket range and the lottery, and
-//     refuses any digest seen before.
+//     commitment (a proof of step s must start from pouw.CommitLink of the
+//     committed state hashes), the step range and the lottery, and refuses
+//     any digest seen before.
 //   - Verifiers drawn from the next block's hash (lottery.go) replay the
 //     steps off chain and vote by commit-reveal; settlement.go decides and
 //     pays: a quorum of accepts pays reward_per_proof from the reward pool,
@@ -114,12 +116,15 @@ func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (
 	if err != nil {
 		return nil, err
 	}
-	var parts pouw.StepHashes
+	if msg.DigestVersion != pouw.DigestV2 {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "digest_version %d: this chain accepts version %d (pouw/v2) proofs only", msg.DigestVersion, pouw.DigestV2)
+	}
+	var parts pouw.StepParts
 	for _, f := range []struct {
 		name string
 		in   []byte
 		out  *pouw.Hash
-	}{{"weights_before", msg.WeightsBefore, &parts.WeightsBefore}, {"batch", msg.Batch, &parts.Batch}, {"gradients", msg.Gradients, &parts.Gradients}, {"weights_after", msg.WeightsAfter, &parts.WeightsAfter}} {
+	}{{"weights_before", msg.WeightsBefore, &parts.Prev}, {"batch", msg.Batch, &parts.Batch}, {"gradients", msg.Gradients, &parts.GradSample}, {"weights_after", msg.WeightsAfter, &parts.WeightSample}} {
 		if *f.out, err = hashOf(f.name, f.in); err != nil {
 			return nil, err
 		}
@@ -148,8 +153,14 @@ func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (
 	if msg.Step < msg.CommitStep || msg.Step >= msg.CommitStep+p.CommitInterval {
 		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "step %d does not descend from the commitment at step %d: it must lie in [%d, %d)", msg.Step, msg.CommitStep, msg.CommitStep, msg.CommitStep+p.CommitInterval)
 	}
-	if msg.Step == msg.CommitStep && !bytes.Equal(msg.WeightsBefore, commit.WeightsHash) {
-		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "weights_before %x of step %d differs from its committed hash %x", msg.WeightsBefore, msg.Step, commit.WeightsHash)
+	if msg.Step == msg.CommitStep {
+		// The chain of step digests starts at the committed state.
+		var wh, oh pouw.Hash
+		copy(wh[:], commit.WeightsHash)
+		copy(oh[:], commit.OptimizerHash)
+		if link := pouw.CommitLink(wh, oh); parts.Prev != link {
+			return nil, errorsmod.Wrapf(types.ErrInvalidProof, "weights_before (the previous link) %x of step %d is not the link %x of its commitment", msg.WeightsBefore, msg.Step, link)
+		}
 	}
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	anchor, err := s.k.BlockHashes.Get(ctx, commit.Height+1)
@@ -166,7 +177,7 @@ func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (
 	if msg.TicketIndex >= tickets {
 		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "ticket index %d out of range: the step earns %d tickets", msg.TicketIndex, tickets)
 	}
-	digest, err := pouw.WorkDigest(pouw.JobID{TaskID: msg.TaskId, JobIndex: msg.JobIndex}, addr, msg.Step, parts)
+	digest, err := pouw.StepDigest(pouw.JobID{TaskID: msg.TaskId, JobIndex: msg.JobIndex}, addr, msg.Step, parts)
 	if err != nil {
 		return nil, errorsmod.Wrap(types.ErrInvalidProof, err.Error())
 	}
@@ -183,9 +194,12 @@ func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (
 	if err != nil {
 		return nil, err
 	}
-	value := pouw.TicketValue(digest, anchor, msg.TicketIndex)
-	if !pouw.Wins(value, target) {
-		return nil, errorsmod.Wrapf(types.ErrLosingTicket, "ticket %d value %x is not below the target %x", msg.TicketIndex, value, target)
+	value, ticket, won := pouw.NewLottery(tickets, target).Draw(digest, anchor)
+	if !won {
+		return nil, errorsmod.Wrapf(types.ErrLosingTicket, "lottery value %x is at ticket %d of target %x; the step's %d tickets lose", value, pouw.TicketIndex(value, target), target, tickets)
+	}
+	if ticket != msg.TicketIndex {
+		return nil, errorsmod.Wrapf(types.ErrInvalidProof, "ticket_index %d: the lottery value %x is ticket %d", msg.TicketIndex, value, ticket)
 	}
 	id, err := s.k.ProofSeq.Next(ctx)
 	if err != nil {
@@ -195,7 +209,7 @@ func (s msgServer) SubmitProof(ctx context.Context, msg *types.MsgSubmitProof) (
 		Id: id, TaskId: msg.TaskId, JobIndex: msg.JobIndex, Miner: msg.Miner, Step: msg.Step, CommitStep: msg.CommitStep,
 		WeightsBefore: msg.WeightsBefore, Batch: msg.Batch, Gradients: msg.Gradients, WeightsAfter: msg.WeightsAfter,
 		ParamCount: msg.ParamCount, TicketIndex: msg.TicketIndex, TicketCount: tickets, Anchor: anchor,
-		Digest: digest[:], Value: value[:], Status: types.PROOF_STATUS_PENDING, SubmittedHeight: height,
+		Digest: digest[:], Value: value[:], Status: types.PROOF_STATUS_PENDING, SubmittedHeight: height, DigestVersion: pouw.DigestV2,
 	}
 	if err := s.k.Proofs.Set(ctx, id, proof); err != nil {
 		return nil, err

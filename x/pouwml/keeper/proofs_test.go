@@ -24,6 +24,9 @@ type proofWorld struct {
 
 const rewardPool = 1_000_000
 
+// newProofWorld: each ticket wins with probability 1/odds; a step of the
+// tests (101,770 parameters, batch 64) earns 166 tickets, so at odds 400 a
+// step wins with probability 166/400.
 func newProofWorld(t *testing.T, odds uint64) *proofWorld {
 	w := newWorld(t)
 	coins := sdk.NewCoins(sdk.NewCoin(denom, sdkmath.NewInt(rewardPool)))
@@ -70,8 +73,8 @@ func (pw *proofWorld) commit(miner string, idx uint32, step uint64) {
 // it scans the tickets for a winner against the current target and anchor.
 func (pw *proofWorld) stepMsg(miner string, idx uint32, step, commitStep uint64, label string) *types.MsgSubmitProof {
 	pw.t.Helper()
-	m := &types.MsgSubmitProof{Miner: miner, TaskId: pw.task, JobIndex: idx, Step: step, CommitStep: commitStep, ParamCount: 101_770}
-	m.WeightsBefore = weights(step, miner)
+	m := &types.MsgSubmitProof{Miner: miner, TaskId: pw.task, JobIndex: idx, Step: step, CommitStep: commitStep, ParamCount: 101_770, DigestVersion: pouw.DigestV2}
+	m.WeightsBefore = prevLink(step, commitStep, miner)
 	m.Batch = modelHash("batch/" + label)
 	m.Gradients = modelHash("grad/" + label)
 	m.WeightsAfter = weights(step+1, miner)
@@ -87,19 +90,34 @@ func (pw *proofWorld) winning(m *types.MsgSubmitProof) (uint64, bool) {
 	if err != nil {
 		pw.t.Fatal(err)
 	}
-	var parts pouw.StepHashes
-	copy(parts.WeightsBefore[:], m.WeightsBefore)
+	var parts pouw.StepParts
+	copy(parts.Prev[:], m.WeightsBefore)
 	copy(parts.Batch[:], m.Batch)
-	copy(parts.Gradients[:], m.Gradients)
-	copy(parts.WeightsAfter[:], m.WeightsAfter)
-	d, err := pouw.WorkDigest(pouw.JobID{TaskID: m.TaskId, JobIndex: m.JobIndex}, pw.addr(m.Miner), m.Step, parts)
+	copy(parts.GradSample[:], m.Gradients)
+	copy(parts.WeightSample[:], m.WeightsAfter)
+	d, err := pouw.StepDigest(pouw.JobID{TaskID: m.TaskId, JobIndex: m.JobIndex}, pw.addr(m.Miner), m.Step, parts)
 	if err != nil {
 		pw.t.Fatal(err)
 	}
 	tb, _ := pw.k.Target.Get(pw.ctx)
 	target, _ := pouw.ParseTarget(tb)
 	p := pw.params()
-	return pouw.FirstWinner(d, anchor, pouw.TicketCount(p.OmegaBE9, p.OmegaME9, 64, m.ParamCount, p.MaxTicketsPerStep), target)
+	_, j, ok := pouw.NewLottery(pouw.TicketCount(p.OmegaBE9, p.OmegaME9, 64, m.ParamCount, p.MaxTicketsPerStep), target).Draw(d, anchor)
+	return j, ok
+}
+
+// prevLink is the previous link of a step: at its commitment's step the
+// link of the committed stand-in hashes, later a stand-in digest.
+func prevLink(step, commitStep uint64, miner string) []byte {
+	if step == commitStep {
+		var w, o pouw.Hash
+		copy(w[:], weights(step, miner))
+		copy(o[:], optim(step, miner))
+		l := pouw.CommitLink(w, o)
+		return l[:]
+	}
+	s := sha256.Sum256([]byte(fmt.Sprintf("digest/%s/%d", miner, step-1)))
+	return s[:]
 }
 
 // winningProof returns a proof of some step in [commitStep, commitStep+interval) that wins.
@@ -175,7 +193,7 @@ func all(vs []string, accept bool) map[string]bool {
 }
 
 func TestProofAcceptedPaysReward(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	before := pw.balance(pw.miner1)
 	id := pw.submitWinning(pw.miner1, 0)
 	p, _ := pw.k.Proofs.Get(pw.ctx, id)
@@ -201,7 +219,7 @@ func TestProofAcceptedPaysReward(t *testing.T) {
 // that does not match: the chain cannot see those, the replaying verifiers
 // can; their quorum of rejects slashes and jails the miner.
 func TestRejectedProofSlashesMiner(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	id := pw.submitWinning(pw.miner1, 0)
 	p, _ := pw.k.Proofs.Get(pw.ctx, id)
 	bond := pw.worker(pw.miner1).Bond.Amount.Int64()
@@ -222,7 +240,7 @@ func TestRejectedProofSlashesMiner(t *testing.T) {
 }
 
 func TestSilentVerifiersAndUndecided(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	id := pw.submitWinning(pw.miner1, 0)
 	p, _ := pw.k.Proofs.Get(pw.ctx, id)
 	pw.vote(id, map[string]bool{p.Verifiers[0]: true})
@@ -241,7 +259,7 @@ func TestSilentVerifiersAndUndecided(t *testing.T) {
 }
 
 func TestCommitmentRules(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	f := pw.fixture
 	good := func() *types.MsgCommitCheckpoint {
 		return &types.MsgCommitCheckpoint{Miner: pw.miner1, TaskId: pw.task, JobIndex: 0, Step: 0, WeightsHash: weights(0, pw.miner1), OptimizerHash: optim(0, pw.miner1)}
@@ -287,7 +305,7 @@ func TestCommitmentRules(t *testing.T) {
 // without its 32-byte hash is refused, with an error naming the field, and
 // changes nothing; an accepted one stores and emits the hash.
 func TestCommitmentBindsOptimizerState(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	f := pw.fixture
 	for _, c := range []struct {
 		name string
@@ -328,25 +346,22 @@ func TestCommitmentBindsOptimizerState(t *testing.T) {
 }
 
 func TestProofRejections(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	f := pw.fixture
 	pw.commit(pw.miner1, 0, 0)
 	sameBlock := pw.stepMsg(pw.miner1, 0, 3, 0, "x")
 	f.rejects(t, "anchor not yet known", types.ErrAnchorUnavailable, func() error { _, err := f.msgs.SubmitProof(f.ctx, sameBlock); return err })
 	pw.nextBlock()
 	win := pw.winningProof(pw.miner1, 0, 0)
-	// A losing ticket of the same step.
+	// A step of the interval whose one draw loses.
 	var losing *types.MsgSubmitProof
-	for j := uint64(0); j < 64; j++ {
-		m := *win
-		m.TicketIndex = j
-		if j != win.TicketIndex {
-			if _, err := f.msgs.SubmitProof(f.ctx.WithEventManager(sdk.NewEventManager()), &m); err != nil {
-				losing = &m
-				break
-			}
-			t.Fatalf("a second ticket %d of the same step also won; the test assumed it would lose", j)
+	for step := uint64(0); step < pw.params().CommitInterval && losing == nil; step++ {
+		if m := pw.stepMsg(pw.miner1, 0, step, 0, fmt.Sprint("lose", step)); !func() bool { _, ok := pw.winning(m); return ok }() {
+			losing = m
 		}
+	}
+	if losing == nil {
+		t.Fatal("every step of the interval wins; lower the odds")
 	}
 	cases := []struct {
 		name string
@@ -354,16 +369,19 @@ func TestProofRejections(t *testing.T) {
 		msg  func() *types.MsgSubmitProof
 	}{
 		{"losing ticket", types.ErrLosingTicket, func() *types.MsgSubmitProof { return losing }},
+		{"another ticket than the draw's", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.TicketIndex++; return &m }},
 		{"ticket out of range", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.TicketIndex = 64 + 102; return &m }},
+		{"version 1 proof", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.DigestVersion = pouw.DigestV1; return &m }},
+		{"no digest version", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.DigestVersion = 0; return &m }},
 		{"no commitment at that step", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.CommitStep = 50; return &m }},
 		{"step before its commitment", types.ErrInvalidProof, func() *types.MsgSubmitProof {
 			m := pw.stepMsg(pw.miner1, 0, 0, 0, "a")
 			m.CommitStep, m.Step = 0, 50
 			return m
 		}},
-		{"weights differ from the committed checkpoint", types.ErrInvalidProof, func() *types.MsgSubmitProof {
+		{"the chain does not start at the commitment's link", types.ErrInvalidProof, func() *types.MsgSubmitProof {
 			m := pw.stepMsg(pw.miner1, 0, 0, 0, "b")
-			m.WeightsBefore = weights(0, "someone else")
+			m.WeightsBefore = prevLink(0, 0, "someone else")
 			return m
 		}},
 		{"short gradient hash", types.ErrInvalidProof, func() *types.MsgSubmitProof { m := *win; m.Gradients = m.Gradients[:31]; return &m }},
@@ -387,20 +405,20 @@ func TestProofRejections(t *testing.T) {
 	pw.nextBlock()
 	copied := *win
 	copied.Miner, copied.JobIndex = pw.miner2, 1
-	copied.WeightsBefore = weights(0, pw.miner2)
+	copied.WeightsBefore = prevLink(win.Step, 0, pw.miner2)
 	var d1, d2 pouw.Hash
-	var p1, p2 pouw.StepHashes
-	copy(p1.WeightsBefore[:], win.WeightsBefore)
-	copy(p2.WeightsBefore[:], copied.WeightsBefore)
-	d1, _ = pouw.WorkDigest(pouw.JobID{TaskID: pw.task}, pw.addr(pw.miner1), win.Step, p1)
-	d2, _ = pouw.WorkDigest(pouw.JobID{TaskID: pw.task, JobIndex: 1}, pw.addr(pw.miner2), win.Step, p2)
+	var p1, p2 pouw.StepParts
+	copy(p1.Prev[:], win.WeightsBefore)
+	copy(p2.Prev[:], copied.WeightsBefore)
+	d1, _ = pouw.StepDigest(pouw.JobID{TaskID: pw.task}, pw.addr(pw.miner1), win.Step, p1)
+	d2, _ = pouw.StepDigest(pouw.JobID{TaskID: pw.task, JobIndex: 1}, pw.addr(pw.miner2), win.Step, p2)
 	if bytes.Equal(d1[:], d2[:]) {
 		t.Fatal("copied step hashes give the same digest for another miner")
 	}
 }
 
 func TestVerdictCommitReveal(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	f := pw.fixture
 	id := pw.submitWinning(pw.miner1, 0)
 	p, _ := pw.k.Proofs.Get(pw.ctx, id)
@@ -468,7 +486,7 @@ func TestVerdictCommitReveal(t *testing.T) {
 }
 
 func TestRetarget(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	pw.setParams(func(p *types.Params) { p.RetargetIntervalBlocks = 10; p.TargetProofsPerInterval = 1 })
 	start, _ := pw.k.Target.Get(pw.ctx)
 	for pw.height()%10 != 0 {
@@ -484,7 +502,7 @@ func TestRetarget(t *testing.T) {
 }
 
 func TestProofGenesisRoundTrip(t *testing.T) {
-	pw := newProofWorld(t, 16)
+	pw := newProofWorld(t, 400)
 	id := pw.submitWinning(pw.miner1, 0)
 	p, _ := pw.k.Proofs.Get(pw.ctx, id)
 	var d pouw.Hash
