@@ -118,14 +118,13 @@ func TestSumWorkers(t *testing.T) {
 	}
 }
 
-// BenchmarkSum reports the state hash's throughput over 64 MiB, on one
-// goroutine and on every core (scripts/bench/pouw_overhead.sh prints it
-// beside the memory bandwidth).
+// BenchmarkSum reports the state hash's throughput over 256 MiB (far past
+// the caches), on one goroutine and on every core, and BenchmarkMemcpy the
+// machine's memory bandwidth on one core over the same bytes (copied bytes
+// per second, the buffers touched beforehand):
+// scripts/bench/pouw_overhead.sh prints them side by side.
 func BenchmarkSum(b *testing.B) {
-	ts := []Tensor{{"w", []int{16 << 20}, make([]byte, 64<<20)}}
-	for i := range ts[0].Data {
-		ts[0].Data[i] = byte(i)
-	}
+	ts := []Tensor{{"w", []int{64 << 20}, benchBytes()}}
 	for _, w := range []int{1, 0} {
 		name := "cores=1"
 		if w == 0 {
@@ -138,4 +137,21 @@ func BenchmarkSum(b *testing.B) {
 			}
 		})
 	}
+}
+
+func BenchmarkMemcpy(b *testing.B) {
+	src, dst := benchBytes(), benchBytes()
+	b.SetBytes(int64(len(src)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		copy(dst, src)
+	}
+}
+
+func benchBytes() []byte {
+	buf := make([]byte, 256<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	return buf
 }

@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# pouw_overhead.sh: the work-proof protocol's two speed figures (issue 6):
-#   - mining overhead: step hashes, work digest, ticket scan and
-#     commitments against plain training, inline and in the background
-#     (what the miner does), in wall and CPU time;
-#   - verification: parse a checkpoint, resume and replay to the proven step
-#     against training those steps.
-# For the demo's MLP at batch 64 (the worst case: few FLOPs per parameter
-# hashed), the same MLP at batch 256 and the small CNN. Training runs on one
-# thread; run it on a quiet machine (it prints the load average).
+# pouw_overhead.sh: the work-proof protocol's speed figures (version 2):
+#   - mining overhead, end to end: training in sampled mode with the
+#     digest chain, a state hash and an encoded, stored checkpoint at every
+#     commitment and the lottery draw, against plain training on the same
+#     thread count, in wall and CPU time (median of paired rounds); the
+#     per-step and per-commitment parts on their own, and the ticket draw;
+#   - verification: verify a checkpoint against its commitment, resume and
+#     replay to the proven step, against training those steps;
+#   - the state hash's throughput (1 core, every core) beside the
+#     machine's single-core memory bandwidth (a 256 MiB memcpy).
+# Models: the demo's MLP at batch 64 (the worst case: few FLOPs per
+# parameter) and 256, the small CNN, and ResNet-20 (3x32x32, batch 32).
+# Training runs on one thread; run it on a quiet machine (it prints the
+# load average).
 #
-# Usage: scripts/bench/pouw_overhead.sh
+# Usage: scripts/bench/pouw_overhead.sh [quick]   (quick: fewer rounds, no ResNet)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
-for cfg in "mlp:784-128-10 64" "mlp:784-128-10 256" "cnn:1x28x28-2x8-10 64"; do
+go test -c -o /tmp/pouwd-overhead.test ./verifier/
+rows=("mlp:784-128-10 64 600" "mlp:784-128-10 256 300" "cnn:1x28x28-2x8-10 64 300")
+rounds=11
+if [[ "${1:-}" == "quick" ]]; then
+	rounds=5
+else
+	rows+=("resnet:3x32x32-resnet20-10 32 60")
+fi
+for cfg in "${rows[@]}"; do
 	set -- $cfg
-	POUWD_OVERHEAD=1 POUWD_OVERHEAD_MODEL="$1" POUWD_OVERHEAD_BATCH="$2" \
-		go test -run '^TestOverhead$' -count=1 -v ./verifier/ 2>&1 | sed -n 's/^ *overhead_test.go:[0-9]*: //p'
+	(cd verifier && POUWD_OVERHEAD=1 POUWD_OVERHEAD_MODEL="$1" POUWD_OVERHEAD_BATCH="$2" POUWD_OVERHEAD_STEPS="$3" POUWD_OVERHEAD_ROUNDS=$rounds \
+		/tmp/pouwd-overhead.test -test.run '^TestOverhead$' -test.v 2>&1 | sed -n 's/^ *overhead_test.go:[0-9]*: //p')
 	echo
 done
+echo "state hash throughput vs memory bandwidth (256 MiB):"
+go test -run '^$' -bench 'Sum|Memcpy' -benchtime 5x ./pouw/statehash/ | awk '
+	/BenchmarkMemcpy/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") bw = $i }
+	/BenchmarkSum\/cores=1/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") one = $i }
+	/BenchmarkSum\/cores=all/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") all = $i }
+	END {
+		printf "  memcpy, 1 core:          %6.2f GB/s\n", bw / 1000
+		printf "  state hash, 1 core:      %6.2f GB/s  (%.0f%% of the memcpy bandwidth)\n", one / 1000, 100 * one / bw
+		printf "  state hash, every core:  %6.2f GB/s  (%.2fx one core)\n", all / 1000, all / one
+	}'
