@@ -333,7 +333,7 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 			wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
 			chain.Commit(wh, oh)
 			if int64(step) != j.last {
-				b, err := tr.CommitmentCheckpoint(wh, oh)
+				b, err := tr.CommitmentCheckpoint(ck.buffer(), wh, oh)
 				if err != nil {
 					stop()
 					return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
@@ -364,7 +364,8 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 // storeCheckpoint seals a commitment's encoded checkpoint (its trailer)
 // and puts it in the store under its key as it is: it was encoded from the
 // state whose hashes the key holds (ml.Trainer.CommitmentCheckpoint), so
-// decoding it again would only double the commitment's cost.
+// decoding it again would only double the commitment's cost. The store
+// copies the bytes, so e.b can be encoded into again.
 func (j *job) storeCheckpoint(e encoded) error {
 	b := ml.SealCheckpoint(e.b)
 	if f := j.m.cfg.Attack.Checkpoint; f != nil {

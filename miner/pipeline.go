@@ -16,18 +16,30 @@ type encoded struct {
 
 // checkpointer stores each commitment's checkpoint in order and hands its
 // commitment to the committer; training goes on meanwhile (it only pays
-// for hashing and encoding the state). After its first failure it only
-// drains. It owns its state; done gets its error once in is closed, and
-// out is closed then.
+// for hashing and encoding the state). Stored buffers go back on free for
+// the next encoding (a few are kept; the rest are dropped). After its
+// first failure it only drains. It owns its state; done gets its error
+// once in is closed, and out is closed then.
 type checkpointer struct {
 	store func(encoded) error
 	in    chan encoded
+	free  chan []byte
 	out   chan<- commit
 	done  chan error
 }
 
 func newCheckpointer(store func(encoded) error, out chan<- commit) *checkpointer {
-	return &checkpointer{store: store, in: make(chan encoded, 64), out: out, done: make(chan error, 1)}
+	return &checkpointer{store: store, in: make(chan encoded, 64), free: make(chan []byte, 2), out: out, done: make(chan error, 1)}
+}
+
+// buffer returns a stored checkpoint's buffer to encode into, or nil.
+func (c *checkpointer) buffer() []byte {
+	select {
+	case b := <-c.free:
+		return b
+	default:
+		return nil
+	}
 }
 
 func (c *checkpointer) run(ctx context.Context) {
@@ -40,6 +52,10 @@ func (c *checkpointer) run(ctx context.Context) {
 		if serr := c.store(e); serr != nil {
 			err = fmt.Errorf("checkpoint at step %d: %w", e.step, serr)
 			continue
+		}
+		select {
+		case c.free <- e.b:
+		default:
 		}
 		c.out <- commit{step: e.step, hash: e.key.WeightsHash, opt: e.key.OptimizerHash}
 	}

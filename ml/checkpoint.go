@@ -84,18 +84,24 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 // CommitmentCheckpoint encodes the trainer's state as the body of a
 // checkpoint (all but its trailer) whose header names weights and optim,
 // the state hashes CommitHashes computed from this same state (not
-// recomputed). It is a miner's commitment: one hash pass and this one copy
-// while training waits; SealCheckpoint, the trailer's hash pass, and
-// storing run on another goroutine while training goes on.
-func (t *Trainer) CommitmentCheckpoint(weights, optim Hash) ([]byte, error) {
+// recomputed), into buf[:0] (grown when too small: pass the last one
+// back, so that a miner's commitments reuse their memory instead of
+// faulting in fresh pages each time). It is a miner's commitment: one hash
+// pass and this one copy while training waits; SealCheckpoint, the
+// trailer's hash pass, and storing run on another goroutine while
+// training goes on.
+func (t *Trainer) CommitmentCheckpoint(buf []byte, weights, optim Hash) ([]byte, error) {
 	ck := t.checkpoint(false)
 	hdr := ck.Header
 	hdr.WeightsHash, hdr.OptimizerHash = hex.EncodeToString(weights[:]), hex.EncodeToString(optim[:])
-	buf := bytes.NewBuffer(make([]byte, 0, ck.EncodedSize()))
-	if err := encodeBody(buf, hdr, ck.Weights, ck.Optim); err != nil {
+	if n := ck.EncodedSize(); cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	w := bytes.NewBuffer(buf[:0])
+	if err := encodeBody(w, hdr, ck.Weights, ck.Optim); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return w.Bytes(), nil
 }
 
 // Snapshot copies the trainer's state (weights, optimizer state, position)
@@ -198,7 +204,8 @@ func encodeBody(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTensor)
 }
 
 // SealCheckpoint appends the trailer (BLAKE3-256 of body) to a body that
-// Trainer.CommitmentCheckpoint encoded, and returns the checkpoint.
+// Trainer.CommitmentCheckpoint encoded (its capacity has room for it), and
+// returns the checkpoint.
 func SealCheckpoint(body []byte) []byte {
 	sum := blake3.Sum256(body)
 	return append(body, sum[:]...)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"sort"
 	"unsafe"
 
 	"github.com/pouw/pouwd/pouw"
@@ -126,28 +125,44 @@ func WeightsHash(m *Model) Hash { return StateHash(statehash.WeightsDomain, Weig
 // an empty list.
 func OptimizerHash(o Optimizer) Hash { return StateHash(statehash.OptimDomain, o.State()) }
 
-// sampleInto gathers the float32s of the concatenation of ts at the
-// positions pouw.SamplePositions draws from prev for stream, as
+// sampleInto gathers the float32s of the concatenation of the model's
+// parameters and buffers (grads: the trainable parameters' gradients) at
+// the positions pouw.SamplePositions draws from prev for stream, as
 // little-endian bytes in buf, and returns the total element count and the
-// sampled bytes (none when the tensors are empty). It reads the tensors in
-// place.
-func sampleInto(ts []NamedTensor, prev pouw.Hash, stream int, buf *[4 * pouw.SampleCount]byte) (uint64, []byte) {
-	var ends [64]uint64
-	off := ends[:0]
+// sampled bytes (none when there are no elements). It reads the tensors in
+// place and allocates nothing: it runs at every step.
+func sampleInto(m *Model, grads bool, prev pouw.Hash, stream int, buf *[4 * pouw.SampleCount]byte) (uint64, []byte) {
+	data := func(p *Param) []float32 {
+		if grads {
+			return p.T.grad()
+		}
+		return p.T.Data
+	}
 	var n uint64
-	for _, t := range ts {
-		n += uint64(len(t.Data))
-		off = append(off, n)
+	for _, p := range m.params {
+		if !grads || !p.Buffer {
+			n += uint64(len(data(p)))
+		}
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	var pos [pouw.SampleCount]uint64
 	pouw.SamplePositions(prev, stream, n, pos[:])
-	for k, p := range pos {
-		i := sort.Search(len(off), func(i int) bool { return off[i] > p })
-		start := off[i] - uint64(len(ts[i].Data))
-		binary.LittleEndian.PutUint32(buf[4*k:], math.Float32bits(ts[i].Data[p-start]))
+	// Positions in ascending order would need a sort; the tensors are few,
+	// so each position walks them.
+	for k, at := range pos {
+		for _, p := range m.params {
+			if grads && p.Buffer {
+				continue
+			}
+			d := data(p)
+			if at < uint64(len(d)) {
+				binary.LittleEndian.PutUint32(buf[4*k:], math.Float32bits(d[at]))
+				break
+			}
+			at -= uint64(len(d))
+		}
 	}
 	return n, buf[:]
 }
@@ -163,11 +178,11 @@ func (s StepInfo) Samples(prev pouw.Hash) (grad, weight pouw.Hash, err error) {
 		return grad, weight, fmt.Errorf("ml: step %d: samples are read in place during the hook of a trainer in sampled mode", s.Step)
 	}
 	var buf [4 * pouw.SampleCount]byte
-	n, vals := sampleInto(gradViews(s.model), prev, pouw.SampleGrads, &buf)
+	n, vals := sampleInto(s.model, true, prev, pouw.SampleGrads, &buf)
 	if grad, err = pouw.GradSample(math.Float32bits(s.Loss), n, vals); err != nil {
 		return
 	}
-	n, vals = sampleInto(WeightsTensors(s.model), prev, pouw.SampleWeights, &buf)
+	n, vals = sampleInto(s.model, false, prev, pouw.SampleWeights, &buf)
 	weight, err = pouw.WeightSample(n, vals)
 	return
 }

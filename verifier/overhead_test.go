@@ -123,12 +123,17 @@ func TestOverhead(t *testing.T) {
 			b   []byte
 		}
 		snaps := make(chan encoded, 64)
+		free := make(chan []byte, 2)
 		stored := make(chan struct{})
 		go func() {
 			defer close(stored)
 			for e := range snaps {
 				if err := store.PutOwnCheckpoint(e.key, ml.SealCheckpoint(e.b)); err != nil {
 					panic(err)
+				}
+				select {
+				case free <- e.b:
+				default:
 				}
 			}
 		}()
@@ -137,7 +142,12 @@ func TestOverhead(t *testing.T) {
 			if mine && tr.StepIndex()%every == 0 {
 				wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
 				chain.Commit(wh, oh)
-				b, err := tr.CommitmentCheckpoint(wh, oh)
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				b, err := tr.CommitmentCheckpoint(buf, wh, oh)
 				if err != nil {
 					t.Fatal(err)
 				}

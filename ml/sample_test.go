@@ -1,0 +1,85 @@
+package ml_test
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/pouw"
+)
+
+// TestSamplesInPlace checks StepInfo.Samples against its definition: the
+// model's tensors concatenated in canonical order (a copy made here), the
+// values at pouw.SamplePositions gathered from the copy and hashed with
+// pouw.GradSample / pouw.WeightSample. A model with a buffer (batch-norm
+// statistics: in the weights, not the gradients) and momentum.
+func TestSamplesInPlace(t *testing.T) {
+	train, _ := loadMNIST(t)
+	data := subset(train, 256)
+	cfg := ml.DefaultTrainConfig()
+	cfg.Steps, cfg.Epochs, cfg.Momentum, cfg.BatchSize = 3, 0, 0.9, 32
+	m, err := ml.NewModel("mlp:784-16-10,norm=batch", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := func(grads bool) []float32 {
+		var out []float32
+		for _, p := range m.Params() {
+			switch {
+			case !grads:
+				out = append(out, p.T.Data...)
+			case !p.Buffer:
+				out = append(out, p.T.Grad...)
+			}
+		}
+		return out
+	}
+	gather := func(vals []float32, prev pouw.Hash, stream int) []byte {
+		pos := make([]uint64, pouw.SampleCount)
+		pouw.SamplePositions(prev, stream, uint64(len(vals)), pos)
+		b := make([]byte, 4*len(pos))
+		for k, p := range pos {
+			binary.LittleEndian.PutUint32(b[4*k:], math.Float32bits(vals[p]))
+		}
+		return b
+	}
+	if _, _, err := (ml.StepInfo{}).Samples(pouw.Hash{}); err == nil {
+		t.Fatal("Samples outside a sampled step's hook did not fail")
+	}
+	tr.SampledSteps()
+	prev := pouw.Hash{1, 2, 3}
+	hasBuffer := false
+	for _, p := range m.Params() {
+		hasBuffer = hasBuffer || p.Buffer
+	}
+	if !hasBuffer {
+		t.Fatal("the model has no buffer: the weight sample's buffers are untested")
+	}
+	for !tr.Done() {
+		if _, err := tr.Step(func(s ml.StepInfo) error {
+			g, w, err := s.Samples(prev)
+			if err != nil {
+				return err
+			}
+			gv, wv := flat(true), flat(false)
+			wantG, _ := pouw.GradSample(math.Float32bits(s.Loss), uint64(len(gv)), gather(gv, prev, pouw.SampleGrads))
+			wantW, _ := pouw.WeightSample(uint64(len(wv)), gather(wv, prev, pouw.SampleWeights))
+			if g != wantG || w != wantW {
+				t.Errorf("step %d: samples differ from a gather over the concatenated tensors", s.Step)
+			}
+			if s.Batch != ml.BatchHash(s.Indices) {
+				t.Errorf("step %d: batch hash", s.Step)
+			}
+			prev = g // any new prev: other positions next step
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
