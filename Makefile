@@ -55,10 +55,10 @@ test: test-go test-vectors test-fuzz test-arm64 test-cuda
 # chain harnesses and the p2p services must be race-free. Left out of the
 # race run: accel/canon (exhaustive single-goroutine numerics, minutes
 # under the detector) and ml's long golden trainings (over 20 minutes under
-# the detector); ml's multi-device, micro-batch and background-hashing
+# the detector); ml's multi-device, micro-batch and sampled-step
 # tests do run with it.
 RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$')
-RACE_ML_TESTS = Parallel|Background|Devices|MicroBatch
+RACE_ML_TESTS = Parallel|Sampled|Devices|MicroBatch
 test-go:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)

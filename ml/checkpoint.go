@@ -78,7 +78,7 @@ type Checkpoint struct {
 // SaveCheckpoint writes the model, the optimizer state and the loop
 // position.
 func (t *Trainer) SaveCheckpoint(w io.Writer) error {
-	return t.checkpoint(false).Write(w)
+	return t.checkpoint().Write(w)
 }
 
 // CommitmentCheckpoint encodes the trainer's state as the body of a
@@ -91,7 +91,7 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 // trailer's hash pass, and storing run on another goroutine while
 // training goes on.
 func (t *Trainer) CommitmentCheckpoint(buf []byte, weights, optim Hash) ([]byte, error) {
-	ck := t.checkpoint(false)
+	ck := t.checkpoint()
 	hdr := ck.Header
 	hdr.WeightsHash, hdr.OptimizerHash = hex.EncodeToString(weights[:]), hex.EncodeToString(optim[:])
 	if n := ck.EncodedSize(); cap(buf) < n {
@@ -104,29 +104,11 @@ func (t *Trainer) CommitmentCheckpoint(buf []byte, weights, optim Hash) ([]byte,
 	return w.Bytes(), nil
 }
 
-// Snapshot copies the trainer's state (weights, optimizer state, position)
-// into a Checkpoint that later training does not change, so it can be
-// hashed, written and stored on another goroutine while training goes on:
-// the copy is a memcpy, the hashing is not. Its state hashes are left
-// zero; Write computes them unless the caller sets them.
-func (t *Trainer) Snapshot() *Checkpoint { return t.checkpoint(true) }
-
-func (t *Trainer) checkpoint(deep bool) *Checkpoint {
+func (t *Trainer) checkpoint() *Checkpoint {
 	ws, opt := WeightsTensors(t.Model), t.Opt.State()
-	if deep {
-		ws, opt = copyTensors(ws), copyTensors(opt)
-	}
 	hdr := CheckpointHeader{Spec: t.Model.Spec.raw, Seed: t.Model.Seed, Config: t.Cfg, Step: t.step, Epoch: t.epoch,
 		BatchInEpoch: t.batchInEp, Optimizer: t.Opt.Name()}
 	return &Checkpoint{Header: hdr, Weights: ws, Optim: opt}
-}
-
-func copyTensors(ts []NamedTensor) []NamedTensor {
-	out := make([]NamedTensor, len(ts))
-	for i, t := range ts {
-		out[i] = NamedTensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
-	}
-	return out
 }
 
 // Write serialises the checkpoint (the layout above). The header's state

@@ -11,6 +11,7 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/pouw"
 )
 
 // precisionConfig is goldenConfig for 50 steps at a precision and
@@ -371,41 +372,55 @@ func TestPrecisionResume(t *testing.T) {
 	}
 }
 
-// TestPrecisionBackground: background step hashing gives the same hashes
-// in mixed precision with micro-batches on several devices.
-func TestPrecisionBackground(t *testing.T) {
+// TestPrecisionSampledDevices: the work proof's sampled steps give the
+// same samples, loss scales and skips in mixed precision with
+// micro-batches on one device and on two, and train the same weights as
+// the default mode.
+func TestPrecisionSampledDevices(t *testing.T) {
 	train, _ := loadMNIST(t)
 	data := subset(train, 640)
 	cfg := overflowConfig()
 	cfg.Steps, cfg.MicroBatch = 20, 16
-	var logs [2][]scaleRec
-	var res [2]ml.Result
-	for i := range logs {
+	type rec struct {
+		scale    float32
+		skipped  bool
+		grad, wt pouw.Hash
+	}
+	var logs [2][]rec
+	var res [3]ml.Result
+	for i := range res {
 		m, _ := ml.NewModel("mlp:784-32-10,norm=batch", 3)
 		tr, err := ml.NewTrainer(m, data, cfg, cpus(1)[0])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i == 1 {
-			tr.HashInBackground()
 			if err := tr.SetDevices(cpus(1, 1)...); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if res[i], err = tr.Run(context.Background(), scaleLog(&logs[i])); err != nil {
+		var hook ml.StepHook
+		if i < 2 {
+			tr.SampledSteps()
+			hook = func(s ml.StepInfo) error {
+				g, w, err := s.Samples(pouw.Hash{byte(s.Step), 7})
+				logs[i] = append(logs[i], rec{s.LossScale, s.Skipped, g, w})
+				return err
+			}
+		}
+		if res[i], err = tr.Run(context.Background(), hook); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if res[0].WeightsSHA256 != res[1].WeightsSHA256 || len(logs[0]) != 20 || len(logs[1]) != 20 {
-		t.Fatalf("background run: %s, %d steps; synchronous %s, %d steps", res[1].WeightsSHA256, len(logs[1]), res[0].WeightsSHA256, len(logs[0]))
+	if res[0].WeightsSHA256 != res[1].WeightsSHA256 || res[0].WeightsSHA256 != res[2].WeightsSHA256 || len(logs[0]) != 20 || len(logs[1]) != 20 {
+		t.Fatalf("weights: sampled on 1 device %s, on 2 %s, default mode %s; %d and %d steps", res[0].WeightsSHA256, res[1].WeightsSHA256, res[2].WeightsSHA256, len(logs[0]), len(logs[1]))
 	}
 	skips := 0
 	for i := range logs[0] {
-		a, b := logs[0][i], logs[1][i]
-		if a.scale != b.scale || a.skipped != b.skipped || !sameInfo(a.info, b.info) {
-			t.Fatalf("step %d differs", i)
+		if logs[0][i] != logs[1][i] {
+			t.Fatalf("step %d differs between 1 and 2 devices: %+v, %+v", i, logs[0][i], logs[1][i])
 		}
-		if a.skipped {
+		if logs[0][i].skipped {
 			skips++
 		}
 	}

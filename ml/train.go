@@ -159,100 +159,15 @@ type Trainer struct {
 	tape       Tape
 	xbuf       []float32
 	lastWeight *Hash
-	bg         *bgHashes // non-nil after HashInBackground
-	sampled    bool      // SampledSteps: no v1 hashes, samples in place
-	mp         *mixed    // non-nil for half precision or micro-batches
-}
-
-// bgHashes is the state of background step hashing: the step whose
-// gradient and weights hashes are being computed, and a second set of
-// gradient buffers so the next step can run backward while the previous
-// step's gradients are still being read.
-type bgHashes struct {
-	spare   [][]float32 // per trainable parameter: the other gradient buffer
-	pending *StepInfo   // the step whose G and W_after hashes are in flight
-	grads   chan Hash   // H(G) of pending
-	weights chan Hash   // H(W_after) of pending
-}
-
-// HashInBackground makes Step compute each step's gradient and weights
-// hashes on background goroutines while the next step trains, so mining
-// costs spare cores instead of training time. Each step's StepInfo then
-// reaches the hook one Step call late (in order: the call for step i+1
-// delivers step i, after its forward and backward pass); Flush delivers
-// the last one. The hashes, and the training bits, are exactly those of
-// the synchronous mode. While a step is pending, Step must be given the
-// same hook, and the trainer must not be used from other goroutines.
-//
-// Why this is safe without copying: step i's gradients stay in their
-// buffer because step i+1 accumulates into a second set (swapped in place
-// of ZeroGrad) and step i+2 swaps back only after waiting for the hash;
-// the trainable weights W_{i+1} are only written by step i+1's optimizer,
-// which runs after the wait; the buffers (batch-norm running statistics)
-// change in every forward pass, so they are copied (they are small).
-func (t *Trainer) HashInBackground() {
-	if t.bg != nil {
-		return
-	}
-	t.bg = &bgHashes{}
-	for _, p := range t.Model.params {
-		if !p.Buffer {
-			t.bg.spare = append(t.bg.spare, nil)
-		}
-	}
+	sampled    bool   // SampledSteps: no v1 hashes, samples in place
+	mp         *mixed // non-nil for half precision or micro-batches
 }
 
 // SampledSteps makes Step skip the version 1 hashes: the hook gets the
 // step's position, loss and batch hash, and reads the pouw/v2 samples of
 // the step in place with StepInfo.Samples while it runs. This is the
-// work proof's mode: its cost per step does not grow with the model. It
-// turns HashInBackground off.
-func (t *Trainer) SampledSteps() {
-	t.sampled, t.bg = true, nil
-}
-
-// Flush waits for the hashes of the last step (background mode) and
-// delivers it to hook. It is a no-op otherwise or when nothing is pending.
-func (t *Trainer) Flush(hook StepHook) error {
-	if t.bg == nil || t.bg.pending == nil {
-		return nil
-	}
-	info := t.bg.wait()
-	w := info.WeightsAfter
-	t.lastWeight = &w
-	if hook == nil {
-		return nil
-	}
-	return hook(info)
-}
-
-// wait completes the pending step's hashes and clears it.
-func (b *bgHashes) wait() StepInfo {
-	info := *b.pending
-	info.Grads = <-b.grads
-	info.WeightsAfter = <-b.weights
-	b.pending = nil
-	return info
-}
-
-// swapGrads is ZeroGrad for background mode: each trainable parameter
-// accumulates into the buffer that held the gradients two steps ago.
-func (b *bgHashes) swapGrads(m *Model) {
-	k := 0
-	for _, p := range m.params {
-		if p.Buffer {
-			continue
-		}
-		p.T.Grad, b.spare[k] = b.spare[k], p.T.Grad
-		p.T.gradOK = false
-		k++
-	}
-	for _, p := range m.params {
-		if p.Buffer {
-			p.T.gradOK = false
-		}
-	}
-}
+// work proof's mode: its cost per step does not grow with the model.
+func (t *Trainer) SampledSteps() { t.sampled = true }
 
 // gradViews lists the trainable parameters' gradients (materialising a
 // zero gradient for a parameter backward did not reach) as NamedTensors
@@ -262,18 +177,6 @@ func gradViews(m *Model) []NamedTensor {
 	for _, p := range m.params {
 		if !p.Buffer {
 			ts = append(ts, NamedTensor{Name: p.Name, Shape: p.T.Shape, Data: p.T.grad()})
-		}
-	}
-	return ts
-}
-
-// weightsViews lists WeightsTensors with the buffers copied (they change
-// in the next forward pass) and the trainable parameters shared.
-func weightsViews(m *Model) []NamedTensor {
-	ts := WeightsTensors(m)
-	for i, p := range m.params {
-		if p.Buffer {
-			ts[i].Data = append([]float32(nil), ts[i].Data...)
 		}
 	}
 	return ts
@@ -341,9 +244,6 @@ func (t *Trainer) batchIndices() []int {
 // Step runs one training step. With hook != nil it computes the step's
 // hashes and calls hook.
 func (t *Trainer) Step(hook StepHook) (float32, error) {
-	if t.bg != nil {
-		return t.stepBackground(hook)
-	}
 	idx := t.batchIndices()
 	var info StepInfo
 	if t.sampled {
@@ -404,60 +304,6 @@ func (t *Trainer) stepSampled(idx []int, hook StepHook) (float32, error) {
 		}
 	}
 	return info.Loss, nil
-}
-
-// stepBackground is Step in background-hash mode (see HashInBackground).
-func (t *Trainer) stepBackground(hook StepHook) (float32, error) {
-	bg := t.bg
-	idx := t.batchIndices()
-	info := StepInfo{Batch: BatchHash(idx)}
-	if bg.pending == nil {
-		if t.lastWeight != nil {
-			info.WeightsBefore = *t.lastWeight
-		} else {
-			info.WeightsBefore = weightsSHA256(t.Model)
-		}
-	}
-	bg.swapGrads(t.Model)
-	loss, err := t.forwardBackward(idx)
-	if err != nil {
-		return 0, err
-	}
-	// The optimizer is about to overwrite W_i: the previous step's hashes
-	// (which read W_i) must be complete.
-	var prev *StepInfo
-	if bg.pending != nil {
-		p := bg.wait()
-		prev = &p
-		info.WeightsBefore = p.WeightsAfter
-	}
-	// One goroutine hashes G_i (during the optimizer, which only reads
-	// it), then W_{i+1} once the optimizer has written it: hashing never
-	// takes more than one core from training, so the Go scheduler does not
-	// time-slice the trainer against two hashers.
-	grads, weights := make(chan Hash, 1), make(chan Hash, 1)
-	views := gradViews(t.Model)
-	var wviews []NamedTensor
-	ready := make(chan struct{})
-	go func() {
-		grads <- HashTensors(DomainGrads, views)
-		<-ready
-		weights <- HashTensors(DomainWeights, wviews)
-	}()
-	info.LossScale, info.Skipped = t.optimize()
-	info.Step, info.Epoch, info.Loss = t.step, t.epoch, loss
-	info.Indices = append([]int(nil), idx...) // delivered a step late
-	t.advance()
-	wviews = weightsViews(t.Model)
-	close(ready)
-	bg.pending, bg.grads, bg.weights = &info, grads, weights
-	t.lastWeight = nil
-	if prev != nil && hook != nil {
-		if err := hook(*prev); err != nil {
-			return loss, err
-		}
-	}
-	return loss, nil
 }
 
 // forwardBackward runs the forward pass of the batch idx, the loss and the
@@ -525,7 +371,7 @@ func (t *Trainer) Run(ctx context.Context, hook StepHook) (Result, error) {
 			return t.result(first, loss, start), err
 		}
 	}
-	return t.result(first, loss, start), t.Flush(hook)
+	return t.result(first, loss, start), nil
 }
 
 func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {

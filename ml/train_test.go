@@ -9,6 +9,7 @@ import (
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/pouw"
 )
 
 func subset(d ml.Dataset, n int) ml.Dataset {
@@ -236,13 +237,11 @@ func sameInfo(a, b ml.StepInfo) bool {
 		a.Batch == b.Batch && a.Grads == b.Grads && a.WeightsAfter == b.WeightsAfter
 }
 
-// TestBackgroundHashesEqualSynchronous trains the same steps with step
-// hashes computed inline and on background goroutines (HashInBackground),
-// saving a checkpoint mid-way in background mode (while a step's hashes
-// are still in flight) and resuming from it: every step's hashes, batch
-// indices and the final weights must be identical, and each step must be
-// delivered exactly once, in order.
-func TestBackgroundHashesEqualSynchronous(t *testing.T) {
+// TestSampledStepsResume: in sampled mode (the work proof's), a run
+// checkpointed mid-way and resumed on two threads gives every step's
+// samples and batch exactly as an uninterrupted run, each step delivered
+// once and in order, and both train the weights of the default mode.
+func TestSampledStepsResume(t *testing.T) {
 	train, _ := loadMNIST(t)
 	data := subset(train, 640)
 	for _, tc := range resumeModels {
@@ -250,44 +249,44 @@ func TestBackgroundHashesEqualSynchronous(t *testing.T) {
 			cfg := resumeConfig(tc.opt)
 			be := cpu.MustNew(cpu.Options{Threads: 1})
 			type rec struct {
-				info ml.StepInfo
-				idx  []int
+				step     uint64
+				batch    ml.Hash
+				grad, wt pouw.Hash
 			}
 			logTo := func(out *[]rec) ml.StepHook {
 				return func(s ml.StepInfo) error {
-					r := rec{idx: append([]int(nil), s.Indices...)}
-					s.Indices = nil
-					r.info = s
-					*out = append(*out, r)
-					return nil
+					g, w, err := s.Samples(pouw.Hash{byte(s.Step), 1})
+					*out = append(*out, rec{s.Step, s.Batch, g, w})
+					return err
 				}
 			}
+			m0, _ := ml.NewModel(tc.spec, 7)
+			plain, _ := ml.NewTrainer(m0, data, cfg, be)
+			res0, err := plain.Run(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			m, _ := ml.NewModel(tc.spec, 7)
-			sync, _ := ml.NewTrainer(m, data, cfg, be)
+			straight, _ := ml.NewTrainer(m, data, cfg, be)
+			straight.SampledSteps()
 			var a []rec
-			resA, err := sync.Run(context.Background(), logTo(&a))
+			resA, err := straight.Run(context.Background(), logTo(&a))
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			m2, _ := ml.NewModel(tc.spec, 7)
-			bg, _ := ml.NewTrainer(m2, data, cfg, be)
-			bg.HashInBackground()
+			first, _ := ml.NewTrainer(m2, data, cfg, be)
+			first.SampledSteps()
 			var b []rec
 			hook := logTo(&b)
 			for i := 0; i < 13; i++ {
-				if _, err := bg.Step(hook); err != nil {
+				if _, err := first.Step(hook); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if len(b) != 12 {
-				t.Fatalf("after 13 background steps %d were delivered, expected 12 (one in flight)", len(b))
-			}
 			var buf bytes.Buffer
-			if err := bg.SaveCheckpoint(&buf); err != nil {
-				t.Fatal(err)
-			}
-			if err := bg.Flush(hook); err != nil {
+			if err := first.SaveCheckpoint(&buf); err != nil {
 				t.Fatal(err)
 			}
 			ck, err := ml.ReadCheckpoint(bytes.NewReader(buf.Bytes()), 0)
@@ -298,20 +297,20 @@ func TestBackgroundHashesEqualSynchronous(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resumed.HashInBackground()
+			resumed.SampledSteps()
 			resB, err := resumed.Run(context.Background(), hook)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resA.WeightsSHA256 != resB.WeightsSHA256 {
-				t.Fatalf("final weights: synchronous %s, background %s", resA.WeightsSHA256, resB.WeightsSHA256)
+			if resA.WeightsSHA256 != resB.WeightsSHA256 || resA.WeightsSHA256 != res0.WeightsSHA256 {
+				t.Fatalf("final weights: sampled %s, resumed %s, default mode %s", resA.WeightsSHA256, resB.WeightsSHA256, res0.WeightsSHA256)
 			}
 			if len(a) != 25 || len(b) != 25 {
-				t.Fatalf("steps delivered: %d synchronous, %d background", len(a), len(b))
+				t.Fatalf("steps delivered: %d straight, %d resumed", len(a), len(b))
 			}
 			for i := range a {
-				if !sameInfo(a[i].info, b[i].info) || !slicesEqual(a[i].idx, b[i].idx) {
-					t.Fatalf("step %d differs:\nsynchronous %+v\nbackground  %+v", i, a[i].info, b[i].info)
+				if a[i] != b[i] || a[i].step != uint64(i) {
+					t.Fatalf("step %d differs:\nstraight %+v\nresumed  %+v", i, a[i], b[i])
 				}
 			}
 		})

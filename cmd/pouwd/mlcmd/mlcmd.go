@@ -305,7 +305,9 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	if err != nil {
 		return err
 	}
-	wh := ml.WeightsHash(tr.Model)
+	// The weights' SHA-256 fingerprint (ml.HashTensors, as eval prints
+	// it), not the work proof's state hash.
+	wh := ml.HashTensors(ml.DomainWeights, ml.WeightsTensors(tr.Model))
 	summary := struct {
 		Model            string  `json:"model"`
 		Steps            uint64  `json:"steps"`
@@ -443,7 +445,7 @@ func evalCmd() *cobra.Command {
 				N             int     `json:"n"`
 				Seconds       float64 `json:"seconds"`
 				WeightsSHA256 string  `json:"weights_sha256"`
-			}{ck.Header.Spec, ck.Header.Step, ev.Accuracy, ev.Loss, ev.Correct, ev.N, time.Since(start).Seconds(), ck.Header.WeightsSHA256}
+			}{ck.Header.Spec, ck.Header.Step, ev.Accuracy, ev.Loss, ev.Correct, ev.N, time.Since(start).Seconds(), weightsSHA256(ck)}
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
@@ -460,4 +462,11 @@ func evalCmd() *cobra.Command {
 	fl.IntVar(&batch, "batch", 1000, "inference batch size")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// weightsSHA256 is the SHA-256 fingerprint of a checkpoint's weights
+// (ml.HashTensors), what `ml train` prints for the same weights.
+func weightsSHA256(ck *ml.Checkpoint) string {
+	h := ml.HashTensors(ml.DomainWeights, ck.Weights)
+	return fmt.Sprintf("%x", h[:])
 }
