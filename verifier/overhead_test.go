@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -99,6 +100,10 @@ func TestOverhead(t *testing.T) {
 	}
 	type cost struct{ wall, cpu time.Duration }
 	run := func(mine bool) cost {
+		// Each run starts on a collected heap: the garbage of the run
+		// before (a model's activations) must not be collected on this
+		// run's time.
+		runtime.GC()
 		tr := newTrainer()
 		var hook ml.StepHook
 		var parts []pouw.StepParts
@@ -253,6 +258,7 @@ func TestOverhead(t *testing.T) {
 			break
 		}
 		replay := best(func() cost {
+			runtime.GC()
 			w0 := time.Now()
 			ck, err := ml.VerifyCheckpoint(buf.Bytes(), wh, oh)
 			if err != nil {

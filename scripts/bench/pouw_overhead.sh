@@ -19,16 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 go test -c -o /tmp/pouwd-overhead.test ./verifier/
-rows=("mlp:784-128-10 64 600" "mlp:784-128-10 256 300" "cnn:1x28x28-2x8-10 64 300")
-rounds=11
+# model, batch, steps per run, paired rounds
+rows=("mlp:784-128-10 64 600 11" "mlp:784-128-10 256 300 11" "cnn:1x28x28-2x8-10 64 300 7")
 if [[ "${1:-}" == "quick" ]]; then
-	rounds=5
+	rows=("mlp:784-128-10 64 600 5" "mlp:784-128-10 256 300 5" "cnn:1x28x28-2x8-10 64 300 3")
 else
-	rows+=("resnet:3x32x32-resnet20-10 32 60")
+	rows+=("resnet:3x32x32-resnet20-10 32 100 3")
 fi
 for cfg in "${rows[@]}"; do
 	set -- $cfg
-	(cd verifier && POUWD_OVERHEAD=1 POUWD_OVERHEAD_MODEL="$1" POUWD_OVERHEAD_BATCH="$2" POUWD_OVERHEAD_STEPS="$3" POUWD_OVERHEAD_ROUNDS=$rounds \
+	(cd verifier && POUWD_OVERHEAD=1 POUWD_OVERHEAD_MODEL="$1" POUWD_OVERHEAD_BATCH="$2" POUWD_OVERHEAD_STEPS="$3" POUWD_OVERHEAD_ROUNDS="$4" \
 		/tmp/pouwd-overhead.test -test.run '^TestOverhead$' -test.v 2>&1 | sed -n 's/^ *overhead_test.go:[0-9]*: //p')
 	echo
 done
