@@ -264,9 +264,9 @@ func (j *job) commitments(ctx context.Context) (map[uint64]types.Commitment, err
 
 // train runs the trainer to the end. At every commitment step it hashes
 // the state (on every core: the link that starts the step digests needs
-// it) and hands a snapshot to the checkpointer, which stores it and hands
-// the commitment to the committer, which posts commitments in order;
-// training never waits for either. Every step's digest inputs are sampled
+// it) and encodes its checkpoint (one copy) for the checkpointer, which
+// seals and stores it and hands the commitment to the committer, which
+// posts commitments in order; training never waits for either. Every step's digest inputs are sampled
 // in place, filed in the interval of the commitment they descend from and
 // journaled. It returns every interval of the job, with the inclusion
 // height of its commitment.

@@ -241,69 +241,46 @@ func (t *Trainer) batchIndices() []int {
 	return t.perm[t.batchInEp*bs : (t.batchInEp+1)*bs]
 }
 
-// Step runs one training step. With hook != nil it computes the step's
-// hashes and calls hook.
+// Step runs one training step and, with hook != nil, calls hook with it:
+// in the default mode with the four version 1 hashes, in sampled mode
+// (SampledSteps) with the model for StepInfo.Samples.
 func (t *Trainer) Step(hook StepHook) (float32, error) {
 	idx := t.batchIndices()
 	var info StepInfo
-	if t.sampled {
-		return t.stepSampled(idx, hook)
-	}
+	full := hook != nil && !t.sampled // the version 1 hashes
 	if hook != nil {
+		info.Batch = BatchHash(idx)
+	}
+	if full {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
 		} else {
 			info.WeightsBefore = weightsSHA256(t.Model)
 		}
-		info.Batch = BatchHash(idx)
 	}
 	t.Model.ZeroGrad()
 	loss, err := t.forwardBackward(idx)
 	if err != nil {
 		return 0, err
 	}
-	if hook != nil {
+	if full {
 		info.Grads = GradsHash(t.Model)
 	}
 	info.LossScale, info.Skipped = t.optimize()
 	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
 	t.advance()
-	if hook != nil {
+	t.lastWeight = nil
+	if hook == nil {
+		return info.Loss, nil
+	}
+	if full {
 		info.WeightsAfter = weightsSHA256(t.Model)
 		w := info.WeightsAfter
 		t.lastWeight = &w
-		if err := hook(info); err != nil {
-			return info.Loss, err
-		}
 	} else {
-		t.lastWeight = nil
-	}
-	return info.Loss, nil
-}
-
-// stepSampled is Step in sampled mode: the batch hash, and the model
-// handed to the hook for StepInfo.Samples.
-func (t *Trainer) stepSampled(idx []int, hook StepHook) (float32, error) {
-	var info StepInfo
-	if hook != nil {
-		info.Batch = BatchHash(idx)
-	}
-	t.Model.ZeroGrad()
-	loss, err := t.forwardBackward(idx)
-	if err != nil {
-		return 0, err
-	}
-	info.LossScale, info.Skipped = t.optimize()
-	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
-	t.advance()
-	t.lastWeight = nil
-	if hook != nil {
 		info.model = t.Model
-		if err := hook(info); err != nil {
-			return info.Loss, err
-		}
 	}
-	return info.Loss, nil
+	return info.Loss, hook(info)
 }
 
 // forwardBackward runs the forward pass of the batch idx, the loss and the
