@@ -15,9 +15,10 @@
 // spec, budget, then the claim, or on resume the trainer rebuilt from the
 // checkpoint of the last commitment and the earlier steps from the step
 // journal), train, draw and submit. Training waits for neither the disk
-// nor the chain: at a commitment it hashes the state on every core (the
-// link that starts the step digests needs it) and encodes the checkpoint
-// (ml.Trainer.CommitmentCheckpoint); a checkpointer seals and stores it
+// nor the chain: at a commitment the trainer hashes the state and encodes
+// the checkpoint beside the step's forward and backward passes
+// (ml.Trainer.StepCommitting; the hashes start the step digests' chain);
+// a checkpointer seals and stores it
 // and hands the commitment to a committer, which posts commitments in
 // order (several in one tx when training is ahead); each owns its state
 // and they talk over channels. Every step is sampled in place inside the

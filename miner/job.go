@@ -262,11 +262,12 @@ func (j *job) commitments(ctx context.Context) (map[uint64]types.Commitment, err
 	return out, nil
 }
 
-// train runs the trainer to the end. At every commitment step it hashes
-// the state (on every core: the link that starts the step digests needs
-// it) and encodes its checkpoint (one copy) for the checkpointer, which
-// seals and stores it and hands the commitment to the committer, which
-// posts commitments in order; training never waits for either. Every step's digest inputs are sampled
+// train runs the trainer to the end. At every commitment step the trainer
+// hashes the state and encodes its checkpoint beside the step's forward
+// and backward passes (ml.Trainer.StepCommitting; the hashes start the
+// step digests' chain) for the checkpointer, which seals and stores it and
+// hands the commitment to the committer, which posts commitments in order;
+// training never waits for either. Every step's digest inputs are sampled
 // in place, filed in the interval of the commitment they descend from and
 // journaled. It returns every interval of the job, with the inclusion
 // height of its commitment.
@@ -283,6 +284,9 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 	}
 	chain := jobspec.NewDigestChain(pouw.JobID{TaskID: j.key.task, JobIndex: j.key.index}, m.chain.Address())
 	hook := func(s ml.StepInfo) error {
+		if c := s.Commitment; c != nil {
+			chain.Commit(c.WeightsHash, c.OptimizerHash)
+		}
 		h, _, err := chain.Step(s)
 		if err != nil {
 			return err
@@ -329,20 +333,25 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 			return nil, err
 		}
 		step := tr.StepIndex()
-		if step%every == 0 {
-			wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
-			chain.Commit(wh, oh)
-			if int64(step) != j.last {
-				b, err := tr.CommitmentCheckpoint(ck.buffer(), wh, oh)
-				if err != nil {
-					stop()
-					return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
-				}
-				intervals = append(intervals, &interval{commitStep: step})
-				ck.in <- encoded{key: p2p.CkptKey{TaskID: j.key.task, JobIndex: j.key.index, WeightsHash: wh, OptimizerHash: oh}, step: step, b: b}
+		var err error
+		switch {
+		case int64(step) == j.last:
+			// Resumed at this commitment: its chain starts here again.
+			chain.Commit(ml.CommitHashes(tr.Model, tr.Opt))
+			_, err = tr.Step(hook)
+		case step%every == 0:
+			// The state is hashed and encoded beside the step's forward
+			// and backward passes; the hook starts the chain from it.
+			intervals = append(intervals, &interval{commitStep: step})
+			var c *ml.Commitment
+			if c, _, err = tr.StepCommitting(hook, ck.buffer()); err == nil {
+				ck.in <- encoded{key: p2p.CkptKey{TaskID: j.key.task, JobIndex: j.key.index, WeightsHash: c.WeightsHash, OptimizerHash: c.OptimizerHash},
+					step: step, b: c.Checkpoint}
 			}
+		default:
+			_, err = tr.Step(hook)
 		}
-		if _, err := tr.Step(hook); err != nil {
+		if err != nil {
 			stop()
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}

@@ -81,17 +81,10 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 	return t.checkpoint().Write(w)
 }
 
-// CommitmentCheckpoint encodes the trainer's state as the body of a
-// checkpoint (all but its trailer) whose header names weights and optim,
-// the state hashes CommitHashes computed from this same state (not
-// recomputed), into buf[:0] (grown when too small: pass the last one
-// back, so that a miner's commitments reuse their memory instead of
-// faulting in fresh pages each time). It is a miner's commitment: one hash
-// pass and this one copy while training waits; SealCheckpoint, the
-// trailer's hash pass, and storing run on another goroutine while
-// training goes on.
-func (t *Trainer) CommitmentCheckpoint(buf []byte, weights, optim Hash) ([]byte, error) {
-	ck := t.checkpoint()
+// encodeCommitment encodes ck's body (all but its trailer) with a header
+// naming weights and optim, the state hashes computed from ck's tensors,
+// into buf[:0] (grown when too small).
+func (ck *Checkpoint) encodeCommitment(buf []byte, weights, optim Hash) ([]byte, error) {
 	hdr := ck.Header
 	hdr.WeightsHash, hdr.OptimizerHash = hex.EncodeToString(weights[:]), hex.EncodeToString(optim[:])
 	if n := ck.EncodedSize(); cap(buf) < n {
@@ -186,7 +179,7 @@ func encodeBody(w io.Writer, hdr CheckpointHeader, weights, optim []NamedTensor)
 }
 
 // SealCheckpoint appends the trailer (BLAKE3-256 of body) to a body that
-// Trainer.CommitmentCheckpoint encoded (its capacity has room for it), and
+// Trainer.StepCommitting encoded (its capacity has room for it), and
 // returns the checkpoint.
 func SealCheckpoint(body []byte) []byte {
 	sum := blake3.Sum256(body)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/pouw/statehash"
 )
 
 // Dataset is an in-memory labelled dataset: N samples of numel(Shape)
@@ -132,6 +133,9 @@ type StepInfo struct {
 	// the optimizer did not run (WeightsAfter = WeightsBefore).
 	LossScale float32
 	Skipped   bool
+	// Commitment is the commitment of the state before the step
+	// (StepCommitting), nil at other steps.
+	Commitment *Commitment
 	// model is the trained model during the hook call of a sampled step.
 	model *Model
 }
@@ -244,7 +248,62 @@ func (t *Trainer) batchIndices() []int {
 // Step runs one training step and, with hook != nil, calls hook with it:
 // in the default mode with the four version 1 hashes, in sampled mode
 // (SampledSteps) with the model for StepInfo.Samples.
-func (t *Trainer) Step(hook StepHook) (float32, error) {
+func (t *Trainer) Step(hook StepHook) (float32, error) { return t.step1(hook, nil) }
+
+// Commitment is what a miner commits of the state before a step: its
+// state hashes (CommitHashes) and the encoded checkpoint body whose header
+// names them (SealCheckpoint adds the trailer).
+type Commitment struct {
+	WeightsHash, OptimizerHash Hash
+	Checkpoint                 []byte
+}
+
+// StepCommitting is Step at a commitment: while the step's forward and
+// backward passes run, another goroutine hashes the state before the step
+// (CommitHashes, on one core) and encodes its checkpoint body into buf[:0]
+// (grown when too small: pass the last one back). It reads the trainable
+// parameters and the optimizer state in place, which only the optimizer
+// writes, and a copy of the buffers (batch-norm statistics), which the
+// forward pass updates; it is complete before the optimizer runs and
+// before hook is called, which finds it in StepInfo.Commitment. So a
+// commitment costs training the copy of the buffers and, on a machine
+// with a core to spare, no time.
+func (t *Trainer) StepCommitting(hook StepHook, buf []byte) (*Commitment, float32, error) {
+	c := &Commitment{}
+	ws := WeightsTensors(t.Model)
+	for i, p := range t.Model.params {
+		if p.Buffer {
+			ws[i].Data = append([]float32(nil), ws[i].Data...)
+		}
+	}
+	ck := t.checkpoint()
+	ck.Weights = ws
+	done := make(chan error, 1)
+	go func() {
+		hs := statehash.SumStates(1, statehash.State{Domain: statehash.WeightsDomain, Tensors: stateTensors(ck.Weights)},
+			statehash.State{Domain: statehash.OptimDomain, Tensors: stateTensors(ck.Optim)})
+		c.WeightsHash, c.OptimizerHash = Hash(hs[0]), Hash(hs[1])
+		var err error
+		c.Checkpoint, err = ck.encodeCommitment(buf, c.WeightsHash, c.OptimizerHash)
+		done <- err
+	}()
+	loss, err := t.step1(hook, &pendingCommit{c, done})
+	if err != nil {
+		return nil, loss, err
+	}
+	return c, loss, nil
+}
+
+// pendingCommit is a Commitment being made; done gets its error.
+type pendingCommit struct {
+	c    *Commitment
+	done chan error
+}
+
+// step1 is Step; with pc, the commitment is waited for before the
+// optimizer writes the state (its error stops the step there) and handed
+// to the hook.
+func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
 	idx := t.batchIndices()
 	var info StepInfo
 	full := hook != nil && !t.sampled // the version 1 hashes
@@ -260,6 +319,10 @@ func (t *Trainer) Step(hook StepHook) (float32, error) {
 	}
 	t.Model.ZeroGrad()
 	loss, err := t.forwardBackward(idx)
+	if pc != nil {
+		err = errors.Join(err, <-pc.done)
+		info.Commitment = pc.c
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -26,9 +26,10 @@ import (
 //   - mining overhead: training in sampled mode with what the miner does
 //     per step (jobspec.DigestChain: the batch hash, the gradient and
 //     weight samples read in place, the chained digest), at every
-//     commitment (both state hashes on every core, a snapshot, and on
-//     another goroutine the checkpoint written and verified as the
-//     miner's store does) and, after training, the lottery draw of every
+//     commitment (both state hashes and the checkpoint encoded beside the
+//     step's forward and backward passes, ml.Trainer.StepCommitting, then
+//     sealed and put in a store on disk on another goroutine, as the
+//     miner does) and, after training, the lottery draw of every
 //     step, against plain training on the same thread count, in wall and
 //     CPU time; the ticket draw also on its own;
 //   - verification: verifying a checkpoint against its commitment,
@@ -40,8 +41,9 @@ import (
 // POUWD_OVERHEAD_BATCH, POUWD_OVERHEAD_STEPS and POUWD_OVERHEAD_ROUNDS
 // choose the model (default the demo's mlp:784-128-10: few FLOPs per
 // parameter, the worst case), batch (64), steps per run (300) and the
-// paired rounds (11). Training is SGD with momentum 0.9, so the
-// commitments hash an optimizer state as large as the weights.
+// paired rounds (11); POUWD_OVERHEAD_NOSTORE=1 leaves out storing the
+// checkpoints. Training is SGD with momentum 0.9, so the commitments hash
+// an optimizer state as large as the weights.
 func TestOverhead(t *testing.T) {
 	if os.Getenv("POUWD_OVERHEAD") == "" {
 		t.Skip("set POUWD_OVERHEAD=1 to measure")
@@ -68,6 +70,9 @@ func TestOverhead(t *testing.T) {
 	cfg.Steps, cfg.BatchSize, cfg.Epochs, cfg.Momentum = steps, batch, 0, 0.9
 	p := types.DefaultParams()
 	every := p.CommitInterval
+	// POUWD_OVERHEAD_NOSTORE=1 leaves out sealing and writing the
+	// checkpoints (disk, not protocol): what the protocol alone costs.
+	noStore := os.Getenv("POUWD_OVERHEAD_NOSTORE") != ""
 	minerAddr := []byte("01234567890123456789")
 	id := pouw.JobID{TaskID: 1}
 	anchor := bytes.Repeat([]byte{1}, 32)
@@ -112,6 +117,9 @@ func TestOverhead(t *testing.T) {
 			tr.SampledSteps()
 			parts = make([]pouw.StepParts, 0, steps)
 			hook = func(s ml.StepInfo) error {
+				if c := s.Commitment; c != nil {
+					chain.Commit(c.WeightsHash, c.OptimizerHash)
+				}
 				sp, _, err := chain.Step(s)
 				parts = append(parts, sp)
 				return err
@@ -133,6 +141,9 @@ func TestOverhead(t *testing.T) {
 		go func() {
 			defer close(stored)
 			for e := range snaps {
+				if noStore {
+					continue
+				}
 				if err := store.PutOwnCheckpoint(e.key, ml.SealCheckpoint(e.b)); err != nil {
 					panic(err)
 				}
@@ -145,18 +156,17 @@ func TestOverhead(t *testing.T) {
 		c0, w0 := cpuTime(), time.Now()
 		for !tr.Done() {
 			if mine && tr.StepIndex()%every == 0 {
-				wh, oh := ml.CommitHashes(tr.Model, tr.Opt)
-				chain.Commit(wh, oh)
 				var buf []byte
 				select {
 				case buf = <-free:
 				default:
 				}
-				b, err := tr.CommitmentCheckpoint(buf, wh, oh)
+				c, _, err := tr.StepCommitting(hook, buf)
 				if err != nil {
 					t.Fatal(err)
 				}
-				snaps <- encoded{p2p.CkptKey{TaskID: 1, WeightsHash: wh, OptimizerHash: oh}, b}
+				snaps <- encoded{p2p.CkptKey{TaskID: 1, WeightsHash: c.WeightsHash, OptimizerHash: c.OptimizerHash}, c.Checkpoint}
+				continue
 			}
 			if _, err := tr.Step(hook); err != nil {
 				t.Fatal(err)
