@@ -83,3 +83,66 @@ func TestSamplesInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestStepCommitting: the commitment made beside a step is the state
+// before it (CommitHashes of a copy taken before the step, and a
+// checkpoint body that seals into a checkpoint VerifyCheckpoint accepts
+// for those hashes and that resumes at the step), the hook sees it at
+// that step only, and the step trains exactly as Step does.
+func TestStepCommitting(t *testing.T) {
+	train, _ := loadMNIST(t)
+	data := subset(train, 256)
+	cfg := ml.DefaultTrainConfig()
+	cfg.Steps, cfg.Epochs, cfg.Momentum, cfg.BatchSize = 4, 0, 0.9, 32
+	newTrainer := func() *ml.Trainer {
+		m, err := ml.NewModel("mlp:784-16-10,norm=batch", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.SampledSteps()
+		return tr
+	}
+	plain, committing := newTrainer(), newTrainer()
+	for i := 0; i < 2; i++ {
+		plain.Step(nil)
+		committing.Step(nil)
+	}
+	wh, oh := ml.CommitHashes(committing.Model, committing.Opt)
+	seen := 0
+	c, _, err := committing.StepCommitting(func(s ml.StepInfo) error {
+		if s.Commitment == nil || s.Step != 2 {
+			t.Errorf("step %d: commitment %v", s.Step, s.Commitment)
+		}
+		seen++
+		return nil
+	}, nil)
+	if err != nil || seen != 1 {
+		t.Fatalf("StepCommitting: %v, hook called %d times", err, seen)
+	}
+	if c.WeightsHash != wh || c.OptimizerHash != oh {
+		t.Fatal("the commitment is not the state before the step")
+	}
+	ck, err := ml.VerifyCheckpoint(ml.SealCheckpoint(c.Checkpoint), wh, oh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Header.Step != 2 {
+		t.Fatalf("the committed checkpoint is at step %d, expected 2", ck.Header.Step)
+	}
+	plain.Step(nil)
+	if ml.WeightsHash(plain.Model) != ml.WeightsHash(committing.Model) {
+		t.Fatal("a committing step trains other weights than Step")
+	}
+	if _, err := committing.Step(func(s ml.StepInfo) error {
+		if s.Commitment != nil {
+			t.Error("a commitment at a step that made none")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
