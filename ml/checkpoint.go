@@ -109,7 +109,7 @@ func (t *Trainer) checkpoint() *Checkpoint {
 // set (a miner computes them at the commitment), else computed.
 func (ck *Checkpoint) Write(w io.Writer) error {
 	if ck.WeightsHash == (Hash{}) && ck.OptimizerHash == (Hash{}) {
-		ck.WeightsHash, ck.OptimizerHash = stateHashes(ck.Weights, ck.Optim)
+		ck.WeightsHash, ck.OptimizerHash = stateHashes(ck.Weights, ck.Optim, 0)
 	}
 	ck.Header.WeightsHash, ck.Header.OptimizerHash = hex.EncodeToString(ck.WeightsHash[:]), hex.EncodeToString(ck.OptimizerHash[:])
 	ck.Header.WeightsSHA256 = ""
@@ -248,7 +248,7 @@ func ParseCheckpoint(raw []byte) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%w: weights hash %x, header says %s", ErrCheckpoint, wh, ck.Header.WeightsSHA256)
 		}
 	}
-	ck.WeightsHash, ck.OptimizerHash = stateHashes(ck.Weights, ck.Optim)
+	ck.WeightsHash, ck.OptimizerHash = stateHashes(ck.Weights, ck.Optim, 0)
 	if version == 1 {
 		return ck, nil
 	}

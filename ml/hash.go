@@ -102,12 +102,13 @@ func stateTensors(ts []NamedTensor) []statehash.Tensor {
 // commitment names, all leaves of both states hashed by one pool on every
 // core.
 func CommitHashes(m *Model, o Optimizer) (weights, optim Hash) {
-	return stateHashes(WeightsTensors(m), o.State())
+	return stateHashes(WeightsTensors(m), o.State(), 0)
 }
 
-// stateHashes is the state hashes of a weights and an optimizer state.
-func stateHashes(weights, optim []NamedTensor) (Hash, Hash) {
-	hs := statehash.SumStates(0, statehash.State{Domain: statehash.WeightsDomain, Tensors: stateTensors(weights)},
+// stateHashes is the state hashes of a weights and an optimizer state,
+// their leaves hashed on up to workers goroutines (0: every core).
+func stateHashes(weights, optim []NamedTensor, workers int) (Hash, Hash) {
+	hs := statehash.SumStates(workers, statehash.State{Domain: statehash.WeightsDomain, Tensors: stateTensors(weights)},
 		statehash.State{Domain: statehash.OptimDomain, Tensors: stateTensors(optim)})
 	return Hash(hs[0]), Hash(hs[1])
 }

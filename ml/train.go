@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pouw/pouwd/accel"
-	"github.com/pouw/pouwd/pouw/statehash"
 )
 
 // Dataset is an in-memory labelled dataset: N samples of numel(Shape)
@@ -280,9 +279,8 @@ func (t *Trainer) StepCommitting(hook StepHook, buf []byte) (*Commitment, float3
 	ck.Weights = ws
 	done := make(chan error, 1)
 	go func() {
-		hs := statehash.SumStates(1, statehash.State{Domain: statehash.WeightsDomain, Tensors: stateTensors(ck.Weights)},
-			statehash.State{Domain: statehash.OptimDomain, Tensors: stateTensors(ck.Optim)})
-		c.WeightsHash, c.OptimizerHash = Hash(hs[0]), Hash(hs[1])
+		// One core: training holds the other.
+		c.WeightsHash, c.OptimizerHash = stateHashes(ck.Weights, ck.Optim, 1)
 		var err error
 		c.Checkpoint, err = ck.encodeCommitment(buf, c.WeightsHash, c.OptimizerHash)
 		done <- err
