@@ -372,7 +372,7 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 
 // storeCheckpoint seals a commitment's encoded checkpoint (its trailer)
 // and puts it in the store under its key as it is: it was encoded from the
-// state whose hashes the key holds (ml.Trainer.CommitmentCheckpoint), so
+// state whose hashes the key holds (ml.Trainer.StepCommitting), so
 // decoding it again would only double the commitment's cost. The store
 // copies the bytes, so e.b can be encoded into again.
 func (j *job) storeCheckpoint(e encoded) error {

@@ -95,7 +95,7 @@ func (s *Store) PutCheckpoint(key CkptKey, b []byte, verify VerifyFunc) error {
 
 // PutOwnCheckpoint stores b under key as it is, without decoding it. It
 // is for a checkpoint this process encoded itself from the state whose
-// hashes key names (a miner's commitment: ml.Trainer.CommitmentCheckpoint
+// hashes key names (a miner's commitment: ml.Trainer.StepCommitting
 // writes the hashes CommitHashes computed from the same tensors), where
 // decoding and hashing it again would double the commitment's cost, and
 // for tests that need a lying peer (one serving a checkpoint that is not
