@@ -15,19 +15,28 @@ import (
 // values at pouw.SamplePositions gathered from the copy and hashed with
 // pouw.GradSample / pouw.WeightSample. A model with a buffer (batch-norm
 // statistics: in the weights, not the gradients) and momentum.
-func TestSamplesInPlace(t *testing.T) {
+// sampledTrainer is a trainer in sampled mode of an MLP with batch-norm
+// buffers, SGD with momentum, batch 32, for steps steps on MNIST.
+func sampledTrainer(t *testing.T, steps int) *ml.Trainer {
+	t.Helper()
 	train, _ := loadMNIST(t)
-	data := subset(train, 256)
 	cfg := ml.DefaultTrainConfig()
-	cfg.Steps, cfg.Epochs, cfg.Momentum, cfg.BatchSize = 3, 0, 0.9, 32
+	cfg.Steps, cfg.Epochs, cfg.Momentum, cfg.BatchSize = steps, 0, 0.9, 32
 	m, err := ml.NewModel("mlp:784-16-10,norm=batch", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
+	tr, err := ml.NewTrainer(m, subset(train, 256), cfg, cpu.MustNew(cpu.Options{Threads: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr.SampledSteps()
+	return tr
+}
+
+func TestSamplesInPlace(t *testing.T) {
+	tr := sampledTrainer(t, 3)
+	m := tr.Model
 	flat := func(grads bool) []float32 {
 		var out []float32
 		for _, p := range m.Params() {
@@ -52,7 +61,6 @@ func TestSamplesInPlace(t *testing.T) {
 	if _, _, err := (ml.StepInfo{}).Samples(pouw.Hash{}); err == nil {
 		t.Fatal("Samples outside a sampled step's hook did not fail")
 	}
-	tr.SampledSteps()
 	prev := pouw.Hash{1, 2, 3}
 	hasBuffer := false
 	for _, p := range m.Params() {
@@ -90,23 +98,7 @@ func TestSamplesInPlace(t *testing.T) {
 // for those hashes and that resumes at the step), the hook sees it at
 // that step only, and the step trains exactly as Step does.
 func TestStepCommitting(t *testing.T) {
-	train, _ := loadMNIST(t)
-	data := subset(train, 256)
-	cfg := ml.DefaultTrainConfig()
-	cfg.Steps, cfg.Epochs, cfg.Momentum, cfg.BatchSize = 4, 0, 0.9, 32
-	newTrainer := func() *ml.Trainer {
-		m, err := ml.NewModel("mlp:784-16-10,norm=batch", 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.SampledSteps()
-		return tr
-	}
-	plain, committing := newTrainer(), newTrainer()
+	plain, committing := sampledTrainer(t, 4), sampledTrainer(t, 4)
 	for i := 0; i < 2; i++ {
 		plain.Step(nil)
 		committing.Step(nil)
