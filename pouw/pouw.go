@@ -32,7 +32,9 @@ type JobID struct {
 	JobIndex uint32
 }
 
-// StepHashes are the four tensor hashes of one training step i:
+// StepHashes are the four tensor hashes of one training step i in
+// version 1 (kept for its vectors and stored proofs; version 2 is
+// StepParts):
 // H(W_i), H(B_i), H(G_i), H(W_{i+1}), each over canonical little-endian
 // bytes in the engine's fixed parameter order.
 type StepHashes struct {

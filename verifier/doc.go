@@ -7,9 +7,12 @@
 //     commitment (step 0: the seeded initial model, no fetch; later: the
 //     miner's checkpoint fetched by the commitment's key, which must hash to
 //     both committed hashes and be the job's spec, seed, config and
-//     position); replays the steps commit_step..step with the engine; and
-//     recomputes H(W_i), H(B_i), H(G_i), H(W_{i+1}), the digest (binding the
+//     position); replays the steps commit_step..step with the engine,
+//     chaining the version 2 step digests from the commitment's link
+//     (jobspec.DigestChain, ReplayStep); and compares the previous link,
+//     H(B_i), the gradient and weight samples, the digest (binding the
 //     miner), the parameter count, the ticket count and the lottery value.
+//     A proof of digest version 1 is an error, not a reject.
 //     It returns a Verdict: accept only when everything matches, else a
 //     reject with the recomputed digest (when it got that far) and the
 //     reason. An error instead of a verdict means the proof could not be
