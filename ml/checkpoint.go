@@ -87,7 +87,7 @@ func (t *Trainer) SaveCheckpoint(w io.Writer) error {
 func (ck *Checkpoint) encodeCommitment(buf []byte, weights, optim Hash) ([]byte, error) {
 	hdr := ck.Header
 	hdr.WeightsHash, hdr.OptimizerHash = hex.EncodeToString(weights[:]), hex.EncodeToString(optim[:])
-	if n := ck.EncodedSize(); cap(buf) < n {
+	if n := ck.encodedSize(); cap(buf) < n {
 		buf = make([]byte, 0, n)
 	}
 	w := bytes.NewBuffer(buf[:0])
@@ -116,10 +116,10 @@ func (ck *Checkpoint) Write(w io.Writer) error {
 	return writeCheckpoint(w, ck.Header, ck.Weights, ck.Optim)
 }
 
-// EncodedSize is the number of bytes Write writes, give or take the
+// encodedSize is the number of bytes Write writes, give or take the
 // header's JSON: a buffer of this capacity takes the checkpoint without
 // growing.
-func (ck *Checkpoint) EncodedSize() int {
+func (ck *Checkpoint) encodedSize() int {
 	n := len(ckptMagic) + 4096 + 32
 	for _, g := range [][]NamedTensor{ck.Weights, ck.Optim} {
 		for _, t := range g {

@@ -345,8 +345,9 @@ func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types
 	return &t.Task, j, err
 }
 
-// ReplayStep replays tr, which stands at a commitment, to step: chain
-// must start at that commitment's state hashes (DigestChain.Commit). Every
+// ReplayStep replays tr, which stands at a commitment, to step, in
+// sampled mode (it switches tr to it): chain must start at that
+// commitment's state hashes (DigestChain.Commit). Every
 // step of the way is sampled in place and chained (a few hundred bytes a
 // step; the digest of step i depends on every step since the commitment),
 // and the proven step's digest inputs and digest are returned. It costs
