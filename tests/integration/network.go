@@ -5,7 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,15 +152,65 @@ func New(t testing.TB, opts Options) *Network {
 	}
 	cfg.GenesisState = genesis
 
-	net, err := network.New(t, t.TempDir(), cfg)
+	dir, err := networkDir()
+	if err != nil {
+		t.Fatalf("integration: %v", err)
+	}
+	net, err := network.New(t, dir, cfg)
 	if err != nil {
 		t.Fatalf("integration: start network: %v", err)
 	}
-	t.Cleanup(net.Cleanup)
+	// No t.Cleanup(net.Cleanup): the network runs until the test process
+	// exits. Stopping it races with CometBFT's consensus reactor, whose
+	// per-peer goroutines sleep up to 2 s and then read the block store
+	// that the node's Stop has already closed; the resulting panic
+	// ("leveldb: closed", in queryMaj23Routine) fails a package whose
+	// tests all passed. The directory is removed by the next New once this
+	// process has exited (networkDir).
 	if _, err := net.WaitForHeight(1); err != nil {
 		t.Fatalf("integration: first block: %v", err)
 	}
 	return &Network{Network: net, T: t, Keyring: kr, Accounts: accounts}
+}
+
+// networkDirPattern names the folders New keeps its validators in, under
+// the system's temporary directory; each holds an "owner" file with the
+// test process's id.
+const networkDirPattern = "pouwd-integration-*"
+
+// networkDir makes the folder for this process's network and removes the
+// folders of test processes that have exited.
+func networkDir() (string, error) {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), networkDirPattern))
+	for _, d := range old {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue // being created, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
+	dir, err := os.MkdirTemp("", networkDirPattern)
+	if err != nil {
+		return "", fmt.Errorf("network folder: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", fmt.Errorf("network folder: %w", err)
+	}
+	return dir, nil
+}
+
+// processAlive reports whether a process with this id exists (signal 0
+// checks without sending anything).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Address returns the address of a funded account; it fails the test for
