@@ -299,3 +299,46 @@ func Erf32(x float32) float32 {
 	}
 	return float32(t)
 }
+
+// Cody-Waite pieces of pi/2 (fdlibm's rem_pio2 split: the first two have 33
+// significant bits, so n·pio2Hi and n·pio2Mid are exact for n < 2^20).
+const (
+	twoOverPi = 6.36619772367581382433e-01
+	pio2Hi    = 1.57079632673412561417e+00
+	pio2Mid   = 6.07710050630396597660e-11
+	pio2Lo    = 2.02226624871116645580e-21
+)
+
+// sinCos64 returns sin x and cos x in float64 for |x| <= 2^20 by x = n·pi/2
+// + r (three-part Cody-Waite, |r| <= pi/4), the degree-21 and degree-20
+// Taylor polynomials of sin r and cos r, and the quadrant n mod 4.
+func sinCos64(x float64) (float64, float64) {
+	n := math.Floor(float64(x*twoOverPi) + 0.5)
+	r := float64(float64(x-float64(n*pio2Hi))-float64(n*pio2Mid)) - float64(n*pio2Lo)
+	z := float64(r * r)
+	s := float64(r * horner(sinCoef[:], z))
+	c := horner(cosCoef[:], z)
+	switch int64(n) & 3 {
+	case 1:
+		return c, -s
+	case 2:
+		return -s, -c
+	case 3:
+		return -c, s
+	}
+	return s, c
+}
+
+// SinCos32 returns sin x and cos x. Canonical definition: sinCos64 above
+// on float64(x), each rounded once to float32. Error bound: at most 1 ulp
+// for |x| <= 2^20; larger or non-finite x give NaN (the engine uses it for
+// sinusoidal position encodings, whose angles are below the sequence
+// length).
+func SinCos32(x float32) (sin, cos float32) {
+	if x != x || x > 1<<20 || x < -(1<<20) {
+		nan := float32(math.NaN())
+		return nan, nan
+	}
+	s, c := sinCos64(float64(x))
+	return float32(s), float32(c)
+}

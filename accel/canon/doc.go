@@ -10,7 +10,7 @@
 //     it) or is an explicit exact fused multiply-add, FMA32. Which of the two
 //     an operation uses is part of its definition and is stated in its doc
 //     comment.
-//   - Transcendental functions (Exp32, Log32, Tanh32, Erf32) are evaluated
+//   - Transcendental functions (Exp32, Log32, Tanh32, Erf32, SinCos32) are evaluated
 //     from fixed polynomials in float64 with every product rounded on its
 //     own, then rounded once to float32. IEEE-754 float64 add, sub, mul, div
 //     and sqrt are correctly rounded on every platform Go supports, so the

@@ -27,3 +27,6 @@ g("tanhCoef", [F(2**(2*n)*(2**(2*n)-1))*Bn[2*n]/factorial(2*n) for n in range(1,
 def erfc_(N): return [F((-1)**n, factorial(n)*(2*n+1)) for n in range(N)]
 g("erfCoef", erfc_(72))
 decimal.getcontext().prec=50
+# sin: x * sum c_n x^{2n}, c_n = (-1)^n/(2n+1)!; cos: sum c_n x^{2n}, c_n = (-1)^n/(2n)!
+g("sinCoef", [F((-1)**n, factorial(2*n+1)) for n in range(11)])
+g("cosCoef", [F((-1)**n, factorial(2*n)) for n in range(11)])
