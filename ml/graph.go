@@ -52,8 +52,12 @@ func forEachLayer(ls []Layer, f func(Layer)) {
 // With half precision (TrainConfig.Precision) the trainer rounds the
 // block's output and its gradient like any layer's; the tensors inside
 // the block stay fp32 (a fixed rule, the same on every device).
+//
+// A Plain block (the Transformer's pre-LayerNorm sublayers) has no ReLU:
+// y = a + b, and both paths receive dy unmasked.
 type Residual struct {
 	Main, Shortcut []Layer
+	Plain          bool
 	out            *Tensor
 }
 
@@ -132,7 +136,9 @@ func (r *Residual) Forward(c *Ctx, x *Tensor) *Tensor {
 		for i := range d {
 			d[i] = av[i] + bv[i]
 		}
-		cpu.ReLUMask(d, d, d)
+		if !r.Plain {
+			cpu.ReLUMask(d, d, d)
+		}
 	})
 	c.record(y, []*Tensor{a, b}, func() {
 		dy := y.Grad
@@ -143,7 +149,14 @@ func (r *Residual) Forward(c *Ctx, x *Tensor) *Tensor {
 			dst, fresh := t.gradDst()
 			c.parallelFor((n+chunk-1)/chunk, func(lo, hi int) {
 				lo, hi = lo*chunk, min(hi*chunk, n)
-				if fresh {
+				switch {
+				case fresh && r.Plain:
+					copy(dst[lo:hi], dy[lo:hi])
+					return
+				case r.Plain:
+					addTo(dst[lo:hi], dy[lo:hi])
+					return
+				case fresh:
 					cpu.ReLUMask(dst[lo:hi], y.Data[lo:hi], dy[lo:hi])
 					return
 				}
@@ -292,8 +305,15 @@ func residualActivation(r *Residual, in []int) (atPrec, fp32, perBatch uint64, e
 			case *Norm:
 				fp32 += uint64(numel(shape))
 				perBatch += uint64(l.C)
-			case *Activation:
+			case *Activation, *Linear:
 				atPrec += uint64(numel(shape))
+			case *Attention:
+				atPrec += uint64(numel(shape))
+				fp32 += uint64(l.Workspace(shape))
+			case *Dropout:
+				if l.P > 0 {
+					fp32 += uint64(numel(shape))
+				}
 			case *Residual:
 				a, f, p, err := residualActivation(l, shape)
 				if err != nil {

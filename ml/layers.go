@@ -50,10 +50,14 @@ func newParam(name string, shape ...int) *Param {
 
 // Linear is y = x·W + b with W stored in x in-by-out layout.
 // Canonical: y[i,j] = (FMA chain over p of x[i,p]·W[p,j]) + b[j].
-// Backward: dW = xᵀ·dy (chain over the batch in order), db[j] = sequential
-// sum of dy[i,j] over i, dx = dy·Wᵀ (chain over j).
+// Backward: dW = xᵀ·dy (chain over the rows in order), db[j] = sequential
+// sum of dy[i,j] over i, dx = dy·Wᵀ (chain over j). A plain Linear takes
+// each sample's features flattened ([N, ...] with In values per sample) to
+// [N, Out]; a per-token Linear (Tokens, the Transformer's) maps the last
+// dimension: [N, ..., In] to [N, ..., Out], every token a row.
 type Linear struct {
 	In, Out int
+	Tokens  bool
 	W, B    *Param
 	out     *Tensor
 }
@@ -69,6 +73,12 @@ func NewLinear(name string, in, out int, seed uint64, index int) *Linear {
 func (l *Linear) Params() []*Param { return []*Param{l.W, l.B} }
 
 func (l *Linear) OutShape(in []int) ([]int, error) {
+	if l.Tokens {
+		if len(in) == 0 || in[len(in)-1] != l.In {
+			return nil, fmt.Errorf("linear %s: input shape %v, expected a last dimension of %d", l.W.Name, in, l.In)
+		}
+		return append(append([]int(nil), in[:len(in)-1]...), l.Out), nil
+	}
 	if numel(in) != l.In {
 		return nil, fmt.Errorf("linear %s: input shape %v has %d features, expected %d", l.W.Name, in, numel(in), l.In)
 	}
@@ -78,8 +88,13 @@ func (l *Linear) OutShape(in []int) ([]int, error) {
 func (l *Linear) Workspace([]int) int { return 0 }
 
 func (l *Linear) Forward(c *Ctx, x *Tensor) *Tensor {
-	n := x.Shape[0]
-	y := outTensor(&l.out, n, l.Out)
+	n := len(x.Data) / l.In
+	var y *Tensor
+	if l.Tokens {
+		y = outTensor(&l.out, append(x.Shape[:len(x.Shape)-1:len(x.Shape)-1], l.Out)...)
+	} else {
+		y = outTensor(&l.out, x.Shape[0], l.Out)
+	}
 	c.Backend.Gemm(false, false, n, l.Out, l.In, x.Data, l.In, l.W.T.Data, l.Out, y.Data, l.Out)
 	b := l.B.T.Data
 	for i := 0; i < n; i++ {

@@ -14,7 +14,7 @@ var ErrSpec = errors.New("invalid model spec")
 
 // Spec is a parsed model spec (see the package comment for the grammar).
 type Spec struct {
-	Kind    string // "mlp", "cnn" or "resnet"
+	Kind    string // "mlp", "cnn", "resnet", "transformer" or "vit"
 	Sizes   []int  // mlp: IN, hidden..., OUT
 	Input   []int  // cnn, resnet: C, H, W
 	Depth   int    // cnn blocks
@@ -28,7 +28,8 @@ type Spec struct {
 	FC      int     // cnn: hidden Linear width, 0 = none
 	// WidthMul (cnn, resnet: ",width=M") multiplies every channel width; 0 = 1.
 	WidthMul int
-	Res      ResNetSpec // resnet (resnet.go)
+	Res      ResNetSpec      // resnet (resnet.go)
+	Tr       TransformerSpec // transformer, vit (transformer.go)
 	raw      string
 }
 
@@ -53,6 +54,8 @@ func atoiList(s, sep string) ([]int, error) {
 //	cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=HIDDEN][,dropout=P][,width=M]
 //	resnet:CxHxW-PRESET-CLASSES[,width=M][,stem=cifar|imagenet]
 //	resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES[,width=M][,stem=cifar|imagenet]
+//	transformer:SEQ-VOCAB-LAYERSxDIMxHEADS-CLASSES[,mlp=R][,pos=learned|sin][,causal][,head=mean|last][,dropout=P]
+//	vit:CxHxW-PATCH-LAYERSxDIMxHEADS-CLASSES[,mlp=R][,dropout=P]
 //
 // An MLP is Linear layers of the given widths; after each but the last come
 // the optional norm, the activation and the optional dropout. CNN block i (0-based) is a 3x3 convolution (padding 1) with
@@ -77,6 +80,17 @@ func atoiList(s, sep string) ([]int, error) {
 // resnet18, resnet34 (basic), resnet50, resnet101, resnet152 (bottleneck)
 // with torchvision's stages, width 64 and the imagenet stem; they take any
 // input size that survives the downsampling.
+//
+// A Transformer (transformer.go, attention.go) takes SEQ token ids per
+// sample (float32 values 0..VOCAB-1): token embedding, positions (learned,
+// or the fixed sinusoidal table with pos=sin), LAYERS pre-LayerNorm encoder
+// layers of width DIM (multi-head self-attention with HEADS heads, causal
+// with ",causal"; a GELU MLP of R·DIM hidden units, R = 4 by default), a
+// final LayerNorm, the mean over tokens (or the last token with
+// head=last: next-token prediction) and a Linear head to CLASSES. A ViT
+// embeds PATCHxPATCH patches with a stride-PATCH convolution, adds learned
+// positions, runs the same encoder and pools by the mean. ",dropout=P"
+// drops after the embedding and after each sublayer.
 func ParseSpec(spec string) (Spec, error) {
 	s := Spec{raw: spec, Act: "relu", Pool: "max"}
 	kind, rest, ok := strings.Cut(spec, ":")
@@ -111,8 +125,12 @@ func ParseSpec(spec string) (Spec, error) {
 		if err := parseResNet(&s, parts[0]); err != nil {
 			return s, err
 		}
+	case "transformer", "vit":
+		if err := parseTransformer(&s, parts[0]); err != nil {
+			return s, err
+		}
 	default:
-		return s, fmt.Errorf("%w %q: unknown kind %q, expected mlp, cnn or resnet", ErrSpec, spec, kind)
+		return s, fmt.Errorf("%w %q: unknown kind %q, expected mlp, cnn, resnet, transformer or vit", ErrSpec, spec, kind)
 	}
 	for _, opt := range parts[1:] {
 		k, v, _ := strings.Cut(opt, "=")
@@ -143,6 +161,11 @@ func ParseSpec(spec string) (Spec, error) {
 		case kind == "resnet" && k == "stem":
 			if ok, _ := resnetOption(&s, k, v); !ok {
 				err = fmt.Errorf("stem %q, expected cifar or imagenet", v)
+			}
+		case kind == "transformer" || kind == "vit":
+			var ok bool
+			if ok, err = transformerOption(&s, k, v); !ok {
+				err = fmt.Errorf("unknown option (transformer: mlp=R, pos=learned|sin, causal, head=mean|last, dropout=P; vit: mlp=R, dropout=P)")
 			}
 		default:
 			err = fmt.Errorf("unknown option")
@@ -221,6 +244,10 @@ func NewModel(spec string, seed uint64) (*Model, error) {
 		m.Layers = append(m.Layers, NewLinear("out", feat, s.Classes, seed, next()))
 	case "resnet":
 		if err := buildResNet(m, s, seed, next); err != nil {
+			return nil, err
+		}
+	case "transformer", "vit":
+		if err := buildTransformer(m, s, seed, next); err != nil {
 			return nil, err
 		}
 	}

@@ -401,6 +401,8 @@ func (mx *mixed) finish(c *Ctx) {
 //     that a backward pass reads, once: the input of Linear and of ReLU and
 //     GELU, the output of tanh (at the precision);
 //   - Conv2d's im2col columns (copies of half values, so at the precision);
+//   - attention's probabilities (float32, Heads·T·T per sample), the
+//     embedding's token ids (8 bytes each);
 //   - max pooling's argmax indices (int32), Norm's normalised values
 //     (float32: they are computed in fp32 and not rounded) and 1/std per
 //     group, Dropout's masks and the loss's softmax probabilities (float32).
@@ -453,7 +455,9 @@ func ActivationBytes(m *Model, batch int, precision string) (uint64, error) {
 			if l.P > 0 {
 				fp32 += uint64(numel(in))
 			}
-		case *Flatten, *GlobalAvgPool:
+		case *Flatten, *GlobalAvgPool, *Positions, *TokenPool, *PatchTokens:
+		case *Embedding:
+			fp32 += 2 * uint64(numel(in)) // the ids, as ints
 		case *MaxPool:
 			fp32 += uint64(numel(out))
 		case *Residual:

@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Seeds shared by the in-code f.Add calls and the committed corpus
@@ -28,6 +30,7 @@ func fuzzSeeds(t testing.TB) map[string][][]byte {
 		"FuzzParseCSV":        {[]byte("a,b,y\n1,2,x\n3,4,z\n"), []byte("1,2,3\n4,5,6\n"), []byte("\"a\",1\n")},
 		"FuzzDecode":          {u8, f32, u8[:30]},
 		"FuzzDecodeImage":     {pngb.Bytes(), []byte("GIF89a"), pngb.Bytes()[:20]},
+		"FuzzParseText":       {[]byte("hello world\n"), []byte("Grüße, 世界: déjà vu\r\n"), []byte("h\xe9llo Latin-1"), []byte("cut \xe2\x82"), []byte("ab"), {}},
 	}
 }
 
@@ -132,6 +135,45 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 		if len(px) != 3*4*3 {
 			t.Fatalf("%d pixels", len(px))
+		}
+	})
+}
+
+func FuzzParseText(f *testing.F) {
+	addSeeds(f, "FuzzParseText")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, opt := range []TextOptions{{SeqLen: 2, Stride: 1}, {SeqLen: 5, Stride: 3}, {SeqLen: 8, Stride: 8, MaxSamples: 2}} {
+			d, err := ParseText("fuzz.txt", b, opt)
+			if bad := !utf8.Valid(b) || len(b) < opt.SeqLen+1; (err != nil) != bad {
+				t.Fatalf("%+v: error %v, but invalid UTF-8 or short: %v", opt, err, bad)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrSource) || !strings.Contains(err.Error(), "fuzz.txt") {
+					t.Fatalf("error does not wrap ErrSource and name the file: %v", err)
+				}
+				continue
+			}
+			if err := d.Validate(); err != nil {
+				t.Fatalf("parsed text is not a valid dataset: %v", err)
+			}
+			T, s := opt.SeqLen, opt.Stride
+			n := (len(b)-T-1)/s + 1
+			if opt.MaxSamples > 0 {
+				n = min(n, opt.MaxSamples)
+			}
+			if d.Len() != n {
+				t.Fatalf("%+v: %d windows from %d bytes, expected %d", opt, d.Len(), len(b), n)
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < T; j++ {
+					if d.F32[i*T+j] != float32(b[i*s+j]) {
+						t.Fatalf("window %d element %d is %v, expected byte %d", i, j, d.F32[i*T+j], b[i*s+j])
+					}
+				}
+				if d.Labels[i] != int(b[i*s+T]) {
+					t.Fatalf("window %d label %d, expected byte %d", i, d.Labels[i], b[i*s+T])
+				}
+			}
 		}
 	})
 }

@@ -30,7 +30,7 @@ type SplitCounts struct {
 type Meta struct {
 	Format         string       `json:"format"`
 	Name           string       `json:"name"`
-	Source         string       `json:"source"` // mnist, fashion-mnist, cifar10, cifar100, csv, hdf5, images
+	Source         string       `json:"source"` // mnist, fashion-mnist, cifar10, cifar100, csv, hdf5, images, text
 	SourceFiles    []string     `json:"source_files"`
 	SourceSHA256   string       `json:"source_sha256"`
 	Options        Options      `json:"options"`

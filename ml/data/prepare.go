@@ -23,6 +23,7 @@ const (
 	KindCSV          = "csv"
 	KindHDF5         = "hdf5"
 	KindImages       = "images"
+	KindText         = "text"
 )
 
 // HDF5Options names the datasets inside an HDF5 file.
@@ -40,6 +41,7 @@ type Options struct {
 	CSV   *CSVOptions   `json:"csv,omitempty"`
 	Image *ImageOptions `json:"image,omitempty"`
 	HDF5  *HDF5Options  `json:"hdf5,omitempty"`
+	Text  *TextOptions  `json:"text,omitempty"`
 	// Coarse selects CIFAR-100's 20 coarse labels instead of the 100 fine ones.
 	Coarse    bool         `json:"coarse,omitempty"`
 	Split     SplitOptions `json:"split"`
@@ -48,20 +50,20 @@ type Options struct {
 }
 
 // ParseSource parses "mnist", "fashion-mnist", "cifar10:PATH",
-// "cifar100:PATH", "csv:PATH", "hdf5:PATH", "images:DIR" (mnist and
-// fashion-mnist also accept ":DIR").
+// "cifar100:PATH", "csv:PATH", "hdf5:PATH", "images:DIR", "text:PATH"
+// (mnist and fashion-mnist also accept ":DIR").
 func ParseSource(s string) (kind, path string, err error) {
 	kind, path, _ = strings.Cut(s, ":")
 	switch kind {
 	case KindMNIST, KindFashionMNIST:
 		return kind, path, nil
-	case KindCIFAR10, KindCIFAR100, KindCSV, KindHDF5, KindImages:
+	case KindCIFAR10, KindCIFAR100, KindCSV, KindHDF5, KindImages, KindText:
 		if path == "" {
 			return "", "", fmt.Errorf("%w: source %q needs a path, expected %s:PATH", ErrOptions, s, kind)
 		}
 		return kind, path, nil
 	}
-	return "", "", fmt.Errorf("%w: source %q, expected mnist, fashion-mnist, cifar10:PATH, cifar100:PATH, csv:PATH, hdf5:PATH or images:DIR", ErrOptions, s)
+	return "", "", fmt.Errorf("%w: source %q, expected mnist, fashion-mnist, cifar10:PATH, cifar100:PATH, csv:PATH, hdf5:PATH, images:DIR or text:PATH", ErrOptions, s)
 }
 
 // HasOfficialSplit reports whether a source kind comes with a train/test split.
@@ -136,6 +138,22 @@ func (o Options) Normalized() (Options, error) {
 		if o.HDF5.Labels == "" {
 			o.HDF5.Labels = "y"
 		}
+	}
+	if o.Kind == KindText {
+		if o.Text == nil {
+			o.Text = &TextOptions{}
+		}
+		if err := o.Text.defaults(); err != nil {
+			return o, err
+		}
+		// Token ids are class-like byte values the model embeds, not
+		// measurements: scaling them would break the exact integers the
+		// next-token head and the embedding lookup rely on.
+		if o.Normalize {
+			return o, fmt.Errorf("%w: source text holds byte token ids that must stay exact integers 0..255, expected no normalisation (drop --normalize)", ErrOptions)
+		}
+	} else {
+		o.Text = nil
 	}
 	if o.Kind != KindCIFAR100 {
 		o.Coarse = false
@@ -222,6 +240,8 @@ func LoadSource(o Options) (*Dataset, []string, error) {
 		return d, []string{o.Path}, err
 	case KindImages:
 		return LoadImageFolder(o.Path, *o.Image)
+	case KindText:
+		return LoadText(o.Path, *o.Text)
 	}
 	return nil, nil, fmt.Errorf("%w: source kind %q is not built in (hdf5 is loaded by ml/data/hdf5)", ErrOptions, o.Kind)
 }
@@ -229,6 +249,10 @@ func LoadSource(o Options) (*Dataset, []string, error) {
 // SourceFiles lists the files a source reads, in a fixed order, without
 // parsing them (for the cache key).
 func SourceFiles(o Options) ([]string, error) {
+	if o.Kind == KindText {
+		// the loader's own listing: the hash covers exactly the files read
+		return TextFiles(o.Path)
+	}
 	st, err := os.Stat(o.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSource, err)

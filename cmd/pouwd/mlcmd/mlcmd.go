@@ -130,7 +130,7 @@ func trainCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataset, "dataset", "mnist", "mnist, or a directory prepared by pouwd data prepare")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory of the dataset files (default: the GoMNIST module in the Go module cache, or $POUWD_MNIST_DIR)")
-	fl.StringVar(&f.model, "model", "mlp:784-256-10", "model spec: mlp:IN-H...-OUT[,act=..][,dropout=P][,norm=batch|layer], cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=N][,width=M] or resnet:CxHxW-resnet20|resnet18|...-CLASSES, resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES[,width=M][,stem=cifar|imagenet]")
+	fl.StringVar(&f.model, "model", "mlp:784-256-10", "model spec: mlp:IN-H...-OUT[,act=..][,dropout=P][,norm=batch|layer], cnn:CxHxW-DEPTHxWIDTH-CLASSES[,bn][,pool=max|avg][,fc=N][,width=M] or resnet:CxHxW-resnet20|resnet18|...-CLASSES, resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES[,width=M][,stem=cifar|imagenet], transformer:SEQ-VOCAB-LAYERSxDIMxHEADS-CLASSES[,mlp=R][,pos=learned|sin][,causal][,head=mean|last][,dropout=P] (token ids, e.g. a text dataset) or vit:CxHxW-PATCH-LAYERSxDIMxHEADS-CLASSES[,mlp=R][,dropout=P]")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd, adam or adamw")
 	fl.Float32Var(&f.lr, "lr", 0.1, "learning rate")
 	fl.Float32Var(&f.momentum, "momentum", 0, "SGD momentum")

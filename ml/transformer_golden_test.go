@@ -1,0 +1,143 @@
+package ml_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+)
+
+// textGoldenData is a synthetic next-token task: sequences of 12 tokens
+// over a vocabulary of 16 that mostly follow t' = (3t + 5) mod 16 (one
+// token in 8 is random), the label being the token after the sequence.
+// Everything comes from ml.NewRNG, the same on every machine.
+func textGoldenData(n int) ml.Dataset {
+	const seq, vocab = 12, 16
+	r := ml.NewRNG("pouw/test/text-golden", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*seq), Y: make([]int, n), N: n, Shape: []int{seq}, Classes: vocab}
+	for i := 0; i < n; i++ {
+		tok := r.Intn(vocab)
+		for j := 0; j <= seq; j++ {
+			if j == seq {
+				d.Y[i] = tok
+				break
+			}
+			d.X[i*seq+j] = float32(tok)
+			tok = (3*tok + 5) % vocab
+			if r.Intn(8) == 0 {
+				tok = r.Intn(vocab)
+			}
+		}
+	}
+	return d
+}
+
+// The tiny Transformer: 2 causal layers of width 16 with 4 heads, learned
+// positions, the last token's head (next-token prediction), dropout; and
+// the tiny ViT on the ResNet golden images.
+const (
+	transformerGoldenSpec = "transformer:12-16-2x16x4-16,causal,head=last,dropout=0.1"
+	vitGoldenSpec         = "vit:3x8x8-4-2x16x2-10,mlp=2"
+)
+
+// transformerGoldenConfig: AdamW, lr 3e-3, weight decay 0.01, batch 32,
+// seed 1, 12 steps.
+func transformerGoldenConfig() ml.TrainConfig {
+	cfg := ml.DefaultTrainConfig()
+	cfg.Optimizer, cfg.LR, cfg.WeightDecay, cfg.BatchSize, cfg.Seed, cfg.Steps = "adamw", 3e-3, 0.01, 32, 1, 12
+	return cfg
+}
+
+// Golden weights SHA-256 after transformerGoldenConfig's 12 steps, whole
+// batches and micro-batches of 8 (dropout masks follow the sample, and
+// there is no batch statistic, so the micro-batch run differs only by the
+// gradient reduction tree).
+const (
+	transformerGolden      = "d4a26727aab09748ce8a235c746d3c4b311174262fb4f2a3f342eae869b78217"
+	transformerGoldenMicro = "df320aad447a946797d2df705669b51165c25c52e0d900b8de4c4b2c9a6581c8"
+	vitGolden              = "ac28ae627e14a3473a7fe8d8e18fae02d66ebb6d2e62ab5ebeaa88c7baff775a"
+)
+
+// TestTransformerGoldenWeights reproduces the pinned hashes with every CPU
+// kernel at 1 and 2 threads, and micro-batches on 1 and 2 CPU devices.
+func TestTransformerGoldenWeights(t *testing.T) {
+	text := textGoldenData(512)
+	images := resnetGoldenData()
+	kernels := append(cpu.Kernels(), "go")
+	for _, k := range kernels {
+		for _, th := range []int{1, 2} {
+			if k == "go" && th == 2 && len(kernels) > 1 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/t%d", k, th), func(t *testing.T) {
+				o := cpu.Options{Threads: th, Kernel: k}
+				if got := trainHash(t, transformerGoldenSpec, transformerGoldenConfig(), o, text); got != transformerGolden {
+					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", transformerGoldenSpec, k, th, got, transformerGolden)
+				}
+				if got := trainHash(t, vitGoldenSpec, transformerGoldenConfig(), o, images); got != vitGolden {
+					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", vitGoldenSpec, k, th, got, vitGolden)
+				}
+			})
+		}
+	}
+	cfg := transformerGoldenConfig()
+	cfg.MicroBatch = 8
+	for _, devs := range [][]int{{1}, {2}, {1, 1}, {2, 1}} {
+		t.Run(fmt.Sprintf("micro8/devices%v", devs), func(t *testing.T) {
+			var devices []accel.Backend
+			for _, th := range devs {
+				devices = append(devices, cpu.MustNew(cpu.Options{Threads: th}))
+			}
+			_, res := parallelRunSeed(t, transformerGoldenSpec, cfg, text, devices, cfg.Seed)
+			if res.WeightsSHA256 != transformerGoldenMicro {
+				t.Errorf("%s, micro-batch 8, devices with threads %v: weights SHA-256 %s, golden %s", transformerGoldenSpec, devs, res.WeightsSHA256, transformerGoldenMicro)
+			}
+		})
+	}
+}
+
+// TestTransformerLearns: 150 AdamW steps on the synthetic next-token task
+// take held-out accuracy from chance (1/16) to at least 60% (the rule
+// predicts about 7/8 of the labels).
+func TestTransformerLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 150 steps")
+	}
+	train, test := textGoldenData(2048), textGoldenData(2560)
+	test = ml.Dataset{X: test.X[2048*12:], Y: test.Y[2048:], N: 512, Shape: test.Shape, Classes: test.Classes}
+	cfg := transformerGoldenConfig()
+	cfg.Steps, cfg.LR = 150, 1e-2
+	m, err := ml.NewModel(transformerGoldenSpec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := cpu.MustNew(cpu.Options{Threads: 2})
+	tr, err := ml.NewTrainer(m, train, cfg, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ml.Evaluate(m, test, be, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Accuracy < 0.6 {
+		t.Errorf("held-out accuracy %.3f after 150 steps, want >= 0.6 (chance 0.0625)", ev.Accuracy)
+	}
+	t.Logf("held-out accuracy %.3f, loss %.3f", ev.Accuracy, ev.Loss)
+}
+
+// TestTransformerHalfPrecisionDevices: bf16 training gives the same step
+// hashes on 1 and 2 devices and thread counts.
+func TestTransformerHalfPrecisionDevices(t *testing.T) {
+	data := textGoldenData(512)
+	cfg := transformerGoldenConfig()
+	cfg.Steps, cfg.Precision, cfg.MicroBatch = 4, ml.PrecisionBF16, 16
+	a, ra := parallelRunSeed(t, transformerGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 1})}, 1)
+	b, rb := parallelRunSeed(t, transformerGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 2}), cpu.MustNew(cpu.Options{Threads: 1})}, 1)
+	sameRuns(t, "bf16 transformer, 1 vs 2 devices", a, b, ra, rb)
+}
