@@ -1,6 +1,7 @@
 // Package data brings datasets from their source formats (MNIST and
 // Fashion-MNIST IDX files, the CIFAR-10/100 binary archives, CSV, image
-// folders; HDF5 through the cgo leaf package ml/data/hdf5) into one
+// folders, UTF-8 text cut into byte-level next-token windows (text.go);
+// HDF5 through the cgo leaf package ml/data/hdf5) into one
 // canonical binary form whose SHA-256 is the dataset's identity on chain,
 // and serves prepared datasets to training: metadata, deterministic
 // train/validation/test splits, normalisation with training-split
@@ -27,6 +28,8 @@
 //   - Normalisation statistics come from the training split only; uint8
 //     sums are exact integers, float32 sums are float64 in ascending sample
 //     and element order with no fused multiply-add.
+//   - Text samples are byte token ids stored as exact float32 integers
+//     0..255 and are never scaled: a text source refuses normalisation.
 //
 // It must never use cgo (HDF5 lives in ml/data/hdf5), never touch the
 // network, and never write a prepared dataset half way: files appear by

@@ -52,13 +52,14 @@ func (o *TextOptions) defaults() error {
 }
 
 // TextFiles lists the files a text source reads, in the order they are
-// concatenated. A regular file (or a symlink to one) is read alone. A
-// folder is walked recursively and its regular files are taken in byte
-// order of their slash-separated paths relative to the folder. Inside a
-// folder, symbolic links are skipped (they would read text from outside
-// the folder, or the same text twice, as with Debian's GPL -> GPL-3), as
-// are other non-regular files and every file or folder whose name starts
-// with '.' (.git, editor files), as the image loader does.
+// concatenated. A regular file is read alone. A folder is walked
+// recursively and its regular files are taken in byte order of their
+// slash-separated paths relative to the folder. Inside a folder, symbolic
+// links are skipped (they would read text from outside the folder, or the
+// same text twice, as with Debian's GPL -> GPL-3), as are other
+// non-regular files and every file or folder whose name starts with '.'
+// (.git, editor files), as the image loader does. path itself may be a
+// symlink to a file or a folder.
 func TextFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -68,7 +69,7 @@ func TextFiles(path string) ([]string, error) {
 		return []string{path}, nil
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%w: text source %s is a %v, expected a UTF-8 text file or a folder of them", ErrSource, path, st.Mode().Type())
+		return nil, fmt.Errorf("%w: text source %s is neither a regular file nor a folder (mode %v), expected a UTF-8 text file or a folder of them", ErrSource, path, st.Mode())
 	}
 	var rels []string
 	var walk func(rel string) error
@@ -114,7 +115,9 @@ func TextFiles(path string) ([]string, error) {
 // only file of a folder, and the last line of one file never runs into the
 // first of the next); empty files add nothing. Bytes are kept as they are:
 // no newline conversion, a byte-order mark stays three tokens. The stream
-// is then cut as ParseText does.
+// is then cut as ParseText does. Every window costs 4*SeqLen bytes in
+// memory and in the canonical file, so a small Stride multiplies the text
+// size by up to 4*SeqLen: MaxSamples caps it.
 func LoadText(path string, opt TextOptions) (*Dataset, []string, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, nil, err

@@ -32,6 +32,7 @@ type prepareFlags struct {
 	imageSize                                 string
 	gray, coarse                              bool
 	h5Features, h5Labels                      string
+	seqLen, stride, maxSamples                int
 }
 
 func newPrepareCmd() *cobra.Command {
@@ -44,7 +45,14 @@ func newPrepareCmd() *cobra.Command {
 Sources: mnist[:DIR] (default: the GoMNIST module's files), fashion-mnist[:DIR]
 (default /usr/share/datasets/fashion-mnist), cifar10:PATH and cifar100:PATH
 (the official binary .tar.gz or its extracted folder), csv:PATH, hdf5:PATH,
-images:DIR (one subfolder per class, PNG/JPEG).
+images:DIR (one subfolder per class, PNG/JPEG), text:PATH.
+
+text:PATH is a UTF-8 text file or a folder read recursively (files in byte
+order of their relative paths; symlinks and names starting with '.' skipped;
+each file followed by '\n' unless it ends in one). Tokens are bytes: every
+sample is a window of --seq-len byte ids (float32 0..255), labelled with the
+byte after it (256 classes); windows start every --stride bytes. Text has no
+official split (--split ratios apply) and is never normalised.
 
 Prepared datasets are cached under --cache-dir, keyed by the source files'
 hash and the options; every cache hit is verified against its sha256.`,
@@ -54,7 +62,7 @@ hash and the options; every cache hit is verified against its sha256.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "", "mnist|fashion-mnist|cifar10:PATH|cifar100:PATH|csv:PATH|hdf5:PATH|images:DIR")
+	fl.StringVar(&f.source, "source", "", "mnist|fashion-mnist|cifar10:PATH|cifar100:PATH|csv:PATH|hdf5:PATH|images:DIR|text:PATH")
 	fl.StringVar(&f.out, "out", "", "output directory (required)")
 	fl.StringVar(&f.name, "name", "", "dataset name (default: the source kind)")
 	fl.StringVar(&f.split, "split", "", `"official" (default where the source has one) or train,validation,test ratios, e.g. 80,10,10 or 0.8,0.1,0.1`)
@@ -73,6 +81,9 @@ hash and the options; every cache hit is verified against its sha256.`,
 	fl.BoolVar(&f.coarse, "coarse", false, "cifar100: the 20 coarse labels instead of the 100 fine ones")
 	fl.StringVar(&f.h5Features, "features", "x", "hdf5: features dataset path")
 	fl.StringVar(&f.h5Labels, "labels", "y", "hdf5: labels dataset path")
+	fl.IntVar(&f.seqLen, "seq-len", data.DefaultSeqLen, fmt.Sprintf("text: bytes per sample window, 2..%d", data.MaxSeqLen))
+	fl.IntVar(&f.stride, "stride", 0, "text: bytes between window starts, 1..seq-len (default: seq-len, no overlap)")
+	fl.IntVar(&f.maxSamples, "max-samples", 0, "text: keep only the first N windows (0: all)")
 	_ = cmd.MarkFlagRequired("source")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
@@ -115,6 +126,8 @@ func (f prepareFlags) options() (data.Options, error) {
 		o.Image = &data.ImageOptions{Width: wi, Height: hi, Gray: f.gray}
 	case data.KindHDF5:
 		o.HDF5 = &data.HDF5Options{Features: f.h5Features, Labels: f.h5Labels}
+	case data.KindText:
+		o.Text = &data.TextOptions{SeqLen: f.seqLen, Stride: f.stride, MaxSamples: f.maxSamples}
 	}
 	return o, nil
 }
