@@ -185,6 +185,8 @@ type Model struct {
 	// InShape is the per-sample input shape.
 	InShape []int
 	params  []*Param
+	// recompute is SetRecompute's segment length in residual blocks (0: off).
+	recompute int
 }
 
 // NewModel parses spec and builds the model with weights initialised from
@@ -290,12 +292,7 @@ func (m *Model) NumParams() int {
 func (m *Model) SampleSize() int { return numel(m.InShape) }
 
 // Forward runs the model on x ([N, InShape...]).
-func (m *Model) Forward(c *Ctx, x *Tensor) *Tensor {
-	for _, l := range m.Layers {
-		x = l.Forward(c, x)
-	}
-	return x
-}
+func (m *Model) Forward(c *Ctx, x *Tensor) *Tensor { return m.forward(c, x, nil) }
 
 // ZeroGrad resets all parameter gradients to +0 (lazily: the next
 // contribution overwrites).

@@ -113,6 +113,9 @@ func (p *parallel) ensure(t *Trainer, micro int) error {
 			p.reps = append(p.reps, r)
 		}
 	}
+	for _, r := range p.reps {
+		r.m.recompute = t.Model.recompute
+	}
 	if len(p.grads) != micro {
 		trainable := trainableOf(t.Model.params)
 		p.grads = make([][][]float32, micro)

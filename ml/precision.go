@@ -301,32 +301,11 @@ func runPass(c *Ctx, m *Model, x *Tensor, labels []int, round func(dst, src []fl
 // forwardRounded is Model.Forward with every layer's output rounded to the
 // half precision (round != nil), and every such output's gradient rounded
 // once its consumer's backward has produced it, before the layer's own
-// backward reads it. Flatten and ReLU map half values to half values in
-// both directions, so rounding after them is skipped (it would change no
-// bit).
+// backward reads it (Model.layerForward). Flatten and ReLU map half values
+// to half values in both directions, so rounding after them is skipped (it
+// would change no bit).
 func forwardRounded(c *Ctx, m *Model, x *Tensor, round func(dst, src []float32)) *Tensor {
-	if round == nil {
-		return m.Forward(c, x)
-	}
-	for i, l := range m.Layers {
-		y := l.Forward(c, x)
-		if y != x && !halfPreserving(l) {
-			roundPar(c, round, y.Data, y.Data)
-		}
-		x = y
-		var next Layer
-		if i+1 < len(m.Layers) {
-			next = m.Layers[i+1]
-		}
-		if y.needGrad && c.Tape != nil && (next == nil || !halfPreserving(next)) {
-			c.Tape.ops = append(c.Tape.ops, func() {
-				if y.Grad != nil && y.gradOK {
-					roundPar(c, round, y.Grad, y.Grad)
-				}
-			})
-		}
-	}
-	return x
+	return m.forward(c, x, round)
 }
 
 // halfPreserving reports layers whose forward and backward map half

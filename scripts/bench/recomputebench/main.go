@@ -1,0 +1,145 @@
+// Command recomputebench measures what activation recomputation
+// (ml.Model.SetRecompute) saves and costs: for each model, one warm-up
+// training step, then one measured step with the live heap sampled every
+// 100 µs under a tight garbage-collection target, without and with
+// recomputation. "Activation peak" is the peak heap minus the training
+// state (weights, gradients and optimizer slots, 4 bytes each), that is
+// activations, workspaces and what the collector has not reclaimed yet
+// (at most GOGC=5 percent of the live heap). It prints one table; run it
+// through scripts/bench/recompute_memory.sh.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
+)
+
+func main() {
+	models := flag.String("models", "transformer:128-256-24x256x8-256,causal,head=last;resnet:3x32x32-resnet56-10", "models, separated by ';'")
+	batches := flag.String("batches", "4;32", "batch size of each model, separated by ';'")
+	every := flag.Int("every", 1, "recompute segment length in residual blocks")
+	threads := flag.Int("threads", 2, "CPU threads")
+	flag.Parse()
+	specs, bs := strings.Split(*models, ";"), strings.Split(*batches, ";")
+	if len(specs) != len(bs) {
+		fail(fmt.Errorf("%d models and %d batch sizes", len(specs), len(bs)))
+	}
+	debug.SetGCPercent(5)
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "model\tbatch\tparams\tactivation peak, stored\tactivation peak, recomputed every %d\tsaved\tstep time stored\tstep time recomputed\tsame weights\n", *every)
+	for i, spec := range specs {
+		var batch int
+		if _, err := fmt.Sscan(bs[i], &batch); err != nil {
+			fail(fmt.Errorf("batch %q: %v", bs[i], err))
+		}
+		a, ta, ha, n := measure(spec, batch, 0, *threads)
+		b, tb, hb, _ := measure(spec, batch, *every, *threads)
+		fmt.Fprintf(w, "%s\t%d\t%.1fM\t%s\t%s\t%.0f%%\t%.2fs\t%.2fs (%+.0f%%)\t%v\n", spec, batch, float64(n)/1e6,
+			mib(a), mib(b), 100*(1-float64(b)/float64(a)), ta.Seconds(), tb.Seconds(), 100*(tb.Seconds()/ta.Seconds()-1), ha == hb)
+	}
+	w.Flush()
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+var heapObjects = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+
+func heapNow() int64 {
+	metrics.Read(heapObjects)
+	return int64(heapObjects[0].Value.Uint64())
+}
+
+// measure trains two steps of spec on synthetic data and returns the
+// activation peak of the second, its duration, the weights hash and the
+// parameter count.
+func measure(spec string, batch, every, threads int) (int64, time.Duration, string, int) {
+	m, err := ml.NewModel(spec, 1)
+	if err != nil {
+		fail(err)
+	}
+	if err := m.SetRecompute(every); err != nil {
+		fail(err)
+	}
+	data := synthetic(m, 2*batch)
+	cfg := ml.DefaultTrainConfig()
+	cfg.Optimizer, cfg.LR, cfg.BatchSize, cfg.Seed, cfg.Steps = "adamw", 1e-3, batch, 1, 2
+	tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: threads}))
+	if err != nil {
+		fail(err)
+	}
+	if _, err := tr.Step(nil); err != nil {
+		fail(err)
+	}
+	var state int64
+	for _, p := range m.Params() {
+		state += int64(p.T.Numel()) * 4
+		if !p.Buffer {
+			state += int64(p.T.Numel()) * 4 * 3 // gradient, two AdamW slots
+		}
+	}
+	runtime.GC()
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if h := heapNow(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	start := time.Now()
+	if _, err := tr.Step(nil); err != nil {
+		fail(err)
+	}
+	took := time.Since(start)
+	close(stop)
+	<-done
+	res, err := tr.Run(context.Background(), nil)
+	if err != nil {
+		fail(err)
+	}
+	return peak.Load() - state, took, res.WeightsSHA256, m.NumParams()
+}
+
+// synthetic returns n samples of the model's input: token ids below the
+// vocabulary for a Transformer, values in [0, 1) otherwise.
+func synthetic(m *ml.Model, n int) ml.Dataset {
+	size := m.SampleSize()
+	r := ml.NewRNG("pouw/bench/recompute", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: m.InShape, Classes: m.Spec.Classes}
+	for i := range d.X {
+		if m.Spec.Kind == "transformer" {
+			d.X[i] = float32(r.Intn(m.Spec.Tr.Vocab))
+		} else {
+			d.X[i] = r.Float32()
+		}
+	}
+	for i := range d.Y {
+		d.Y[i] = r.Intn(m.Spec.Classes)
+	}
+	return d
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "recomputebench:", err)
+	os.Exit(1)
+}
