@@ -77,12 +77,12 @@ func orUnknown(s string) string {
 func gib(b uint64) float64 { return float64(b) / (1 << 30) }
 
 type trainFlags struct {
-	dataset, dataDir, model, optimizer, kernel, ckptDir, resume string
-	device, precision                                           string
-	lr, momentum, wd, memFraction                               float32
-	batch, epochs, steps, threads, ckptEvery, microBatch        int
-	seed                                                        uint64
-	asJSON, noProgress                                          bool
+	dataset, dataDir, model, optimizer, kernel, ckptDir, resume     string
+	device, precision                                               string
+	lr, momentum, wd, memFraction                                   float32
+	batch, epochs, steps, threads, ckptEvery, microBatch, recompute int
+	seed                                                            uint64
+	asJSON, noProgress                                              bool
 }
 
 // loadDataset returns the training and test samples of name: "mnist"
@@ -146,6 +146,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.microBatch, "micro-batch", 0, "split each batch into micro-batches of this size (a divisor of --batch; 0: whole batches), reduced in a fixed order; part of the result, needed by cpu:N with N > 1")
 	fl.StringVar(&f.ckptDir, "checkpoint-dir", "", "write checkpoints here (final.ckpt, and step-N.ckpt with --checkpoint-every)")
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", 0, "also write a checkpoint every N steps")
+	fl.IntVar(&f.recompute, "recompute", 0, "gradient checkpointing: keep only the activations between every N residual blocks and recompute the rest in backward (resnet, transformer, vit; never changes the result bits; 0: off)")
 	fl.StringVar(&f.resume, "resume", "", "resume from this checkpoint (its model and config win over the flags)")
 	fl.Float32Var(&f.memFraction, "memory-fraction", accel.DefaultBudgetFraction, "share of available memory training may use")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line")
@@ -235,6 +236,9 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if tr, err = ml.NewTrainer(m, train, cfg, be); err != nil {
 			return err
 		}
+	}
+	if err := tr.Model.SetRecompute(f.recompute); err != nil {
+		return fmt.Errorf("--recompute: %w", err)
 	}
 	if len(devs) > 1 && tr.Cfg.MicroBatch == 0 {
 		return fmt.Errorf("--device %s runs %d devices data parallel over micro-batches: set --micro-batch (a divisor of the batch size %d; it is part of the result, the device count is not)", f.device, len(devs), tr.Cfg.BatchSize)
