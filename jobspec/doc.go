@@ -28,12 +28,27 @@
 // engine's epoch permutation and dropout). Neither is known before the
 // chain draws fold_seed.
 //
-// Model. architecture "mlp" with layers [in, h..., out]: "mlp:in-h...-out",
-// in must equal the product of the dataset's feature shape and out its
-// class count. "cnn" with layers [w, 2w, 4w, ...] (each block doubles):
-// "cnn:CxHxW-DEPTHxW-CLASSES" with DEPTH = len(layers) over a [C,H,W]
-// dataset. resnet and transformer are not supported by the engine yet
-// (ErrUnsupported: a miner skips such jobs).
+// Model. The configuration's layers (types.proto, ModelConfig.layers) over
+// a dataset of sample shape S and CLASSES classes become the spec string,
+// with every number in decimal:
+//
+//	mlp [in, h..., out]                 mlp:in-h...-out (in = the product of S, out = CLASSES)
+//	cnn [w, 2w, 4w, ...]                cnn:CxHxW-DEPTHxw-CLASSES, DEPTH = len(layers), S = [C,H,W]
+//	resnet [BLOCK, WIDTH, D1, ..., Dn]  resnet:CxHxW-basic|bottleneck-D1.D2...Dn-WIDTH-CLASSES
+//	                                    (BLOCK 1 basic, 2 bottleneck; the engine's default stem)
+//	transformer [L, D, H, V, R, F]      transformer:SEQ-V-LxDxH-CLASSES[,mlp=R][,pos=sin][,causal][,head=last]
+//	                                    (S = [SEQ]; R and F optional, 4 and 0; F bit 0 causal,
+//	                                    bit 1 pos=sin, bit 2 head=last)
+//	vit [P, L, D, H, R]                 vit:CxHxW-P-LxDxH-CLASSES[,mlp=R] (S = [C,H,W]; R optional, 4)
+//
+// Options come in the order shown and only when they differ from the
+// engine's default (",mlp=4" is never written), so one model has one spec
+// string. A layout the engine cannot build (a cnn block that does not
+// double, an invalid resnet, transformer or vit encoding, an unknown
+// architecture) is ErrUnsupported: a miner skips such jobs; a configuration
+// that does not fit the dataset (types.ModelParams fails) is ErrMismatch.
+// ml.NewModel(spec, seed).NumParams() equals types.ModelParams, which the
+// chain bounds by max_model_params.
 //
 // TrainConfig. Optimizer sgd/adam/adamw; LR, Momentum, WeightDecay =
 // float32(float64(x_e9) / 1e9) (IEEE, the same on every machine); Adam

@@ -56,7 +56,9 @@ func Seed(domain string, foldSeed []byte, taskSeed, taskID uint64, job uint32) u
 }
 
 // ModelSpec maps a configuration to the engine's spec string for samples
-// of the given shape and class count.
+// of the given shape and class count (the package doc has every mapping).
+// A layout the engine cannot build is ErrUnsupported; a configuration that
+// does not fit the dataset is ErrMismatch.
 func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
 	in := 1
 	for _, d := range shape {
@@ -68,6 +70,31 @@ func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
 			s[i] = strconv.FormatUint(uint64(x), 10)
 		}
 		return strings.Join(s, "-")
+	}
+	// fits checks the configuration against the dataset with the chain's
+	// exact rule (types.ModelParams).
+	fits := func() error {
+		sh := make([]uint32, len(shape))
+		for i, d := range shape {
+			if d < 1 || d > types.MaxShapeDim {
+				return fmt.Errorf("%w: dataset shape %v: dimension %d outside [1, %d]", ErrMismatch, shape, i, types.MaxShapeDim)
+			}
+			sh[i] = uint32(d)
+		}
+		if classes < 1 || classes > types.MaxClasses {
+			return fmt.Errorf("%w: %d classes, expected 1 to %d", ErrMismatch, classes, types.MaxClasses)
+		}
+		if _, err := types.ModelParams(c, sh, uint32(classes)); err != nil {
+			return fmt.Errorf("%w: %v", ErrMismatch, err)
+		}
+		return nil
+	}
+	dims := func() string {
+		s := make([]string, len(shape))
+		for i, d := range shape {
+			s[i] = strconv.Itoa(d)
+		}
+		return strings.Join(s, "x")
 	}
 	switch c.Architecture {
 	case "mlp":
@@ -95,8 +122,53 @@ func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
 			}
 		}
 		return fmt.Sprintf("cnn:%dx%dx%d-%dx%d-%d", shape[0], shape[1], shape[2], len(c.Layers), w, classes), nil
+	case "resnet":
+		r, err := c.ResNet()
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		if err := fits(); err != nil {
+			return "", err
+		}
+		block := "basic"
+		if r.Bottleneck {
+			block = "bottleneck"
+		}
+		stages := make([]string, len(r.Stages))
+		for i, d := range r.Stages {
+			stages[i] = strconv.FormatUint(d, 10)
+		}
+		return fmt.Sprintf("resnet:%s-%s-%s-%d-%d", dims(), block, strings.Join(stages, "."), r.Width, classes), nil
+	case "transformer", "vit":
+		t, err := c.Transformer()
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		if err := fits(); err != nil {
+			return "", err
+		}
+		var spec string
+		if c.Architecture == "transformer" {
+			spec = fmt.Sprintf("transformer:%d-%d-%dx%dx%d-%d", shape[0], t.Vocab, t.Layers, t.Dim, t.Heads, classes)
+		} else {
+			spec = fmt.Sprintf("vit:%s-%d-%dx%dx%d-%d", dims(), t.Patch, t.Layers, t.Dim, t.Heads, classes)
+		}
+		// Options in this order, each only when it is not the engine's default.
+		if t.MLP != types.DefaultMLPRatio {
+			spec += fmt.Sprintf(",mlp=%d", t.MLP)
+		}
+		if t.SinPos {
+			spec += ",pos=sin"
+		}
+		if t.Causal {
+			spec += ",causal"
+		}
+		if t.LastHead {
+			spec += ",head=last"
+		}
+		return spec, nil
 	}
-	return "", fmt.Errorf("%w: architecture %q (the engine runs mlp and cnn)", ErrUnsupported, c.Architecture)
+	return "", fmt.Errorf("%w: architecture %q (the engine runs mlp, cnn, resnet, transformer and vit)", ErrUnsupported, c.Architecture)
 }
 
 func e9(x uint64) float32 { return float32(float64(x) / 1e9) }

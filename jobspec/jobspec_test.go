@@ -45,6 +45,36 @@ func TestModelSpec(t *testing.T) {
 		{types.ModelConfig{Architecture: "cnn", Layers: []uint32{16, 32}}, []int{1, 28, 28}, 10, "cnn:1x28x28-2x16-10", nil},
 		{types.ModelConfig{Architecture: "cnn", Layers: []uint32{16, 16}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
 		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{16}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "svm", Layers: []uint32{16}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+
+		// resnet [BLOCK, WIDTH, D1..Dn]: the engine's default stem
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{1, 16, 3, 3, 3}}, []int{3, 32, 32}, 10, "resnet:3x32x32-basic-3.3.3-16-10", nil},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{2, 64, 3, 4, 6, 3}}, []int{3, 224, 224}, 1000, "resnet:3x224x224-bottleneck-3.4.6.3-64-1000", nil},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{1, 8, 1}}, []int{1, 28, 28}, 10, "resnet:1x28x28-basic-1-8-10", nil},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{3, 8, 1}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{1, 8}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{1, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "resnet", Layers: []uint32{1, 8, 1}}, []int{784}, 10, "", ErrMismatch},
+
+		// transformer [LAYERS, DIM, HEADS, VOCAB, MLP_RATIO, FLAGS]
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{4, 256, 8, 256}}, []int{64}, 256, "transformer:64-256-4x256x8-256", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{4, 256, 8, 256, 4, 0}}, []int{64}, 256, "transformer:64-256-4x256x8-256", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{2, 32, 4, 300, 2}}, []int{16}, 5, "transformer:16-300-2x32x4-5,mlp=2", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50, 4, 1}}, []int{8}, 5, "transformer:8-50-1x12x3-5,causal", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50, 4, 2}}, []int{8}, 5, "transformer:8-50-1x12x3-5,pos=sin", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50, 4, 4}}, []int{8}, 5, "transformer:8-50-1x12x3-5,head=last", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50, 3, 7}}, []int{8}, 5, "transformer:8-50-1x12x3-5,mlp=3,pos=sin,causal,head=last", nil},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 5, 50}}, []int{8}, 5, "", ErrUnsupported},       // heads do not divide
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50, 4, 8}}, []int{8}, 5, "", ErrUnsupported}, // unknown flag
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50}}, []int{1, 28, 28}, 10, "", ErrMismatch},
+		{types.ModelConfig{Architecture: "transformer", Layers: []uint32{1, 12, 3, 50}}, []int{4097}, 10, "", ErrMismatch},
+
+		// vit [PATCH, LAYERS, DIM, HEADS, MLP_RATIO]
+		{types.ModelConfig{Architecture: "vit", Layers: []uint32{4, 6, 192, 3}}, []int{3, 32, 32}, 10, "vit:3x32x32-4-6x192x3-10", nil},
+		{types.ModelConfig{Architecture: "vit", Layers: []uint32{7, 1, 8, 1, 3}}, []int{1, 28, 28}, 10, "vit:1x28x28-7-1x8x1-10,mlp=3", nil},
+		{types.ModelConfig{Architecture: "vit", Layers: []uint32{5, 1, 8, 1}}, []int{1, 28, 28}, 10, "", ErrMismatch}, // 5 does not divide 28
+		{types.ModelConfig{Architecture: "vit", Layers: []uint32{7, 1, 8, 3}}, []int{1, 28, 28}, 10, "", ErrUnsupported},
+		{types.ModelConfig{Architecture: "vit", Layers: []uint32{7, 1, 8, 1}}, []int{64}, 10, "", ErrMismatch},
 	} {
 		got, err := ModelSpec(tc.c, tc.shape, tc.classes)
 		if got != tc.want || !errors.Is(err, tc.err) {

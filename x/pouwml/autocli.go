@@ -56,13 +56,38 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 space) is cross-validated with --cv's K folds on the dataset's training and
 validation samples; the chain makes one job per (configuration, fold), draws
 the folds from the next block's hash, escrows the fee and pays it out to the
-miners and verifiers of settled jobs (the rest is refunded).`,
+miners and verifiers of settled jobs (the rest is refunded).
+
+A configuration's "layers" encode its architecture:
+  mlp          [IN, H1, ..., OUT]        Linear widths; IN = the product of the
+                                         dataset's sample shape, OUT = its classes
+  cnn          [W, 2W, 4W, ...]          channels of each 3x3 conv + 2x2 pool block
+                                         (1 to 16 blocks); [C,H,W] samples
+  resnet       [BLOCK, WIDTH, D1, ...]   BLOCK 1 basic, 2 bottleneck; WIDTH the first
+                                         stage's channels; Di blocks of stage i (1 to 8
+                                         stages; 4 or more get the ImageNet stem)
+  transformer  [LAYERS, DIM, HEADS, VOCAB, MLP_RATIO, FLAGS]  the last two optional
+                                         (4 and 0); FLAGS adds 1 causal, 2 sinusoidal
+                                         positions, 4 head on the last token; HEADS
+                                         divides DIM; [SEQ] samples of token ids
+  vit          [PATCH, LAYERS, DIM, HEADS, MLP_RATIO]  MLP_RATIO optional (4); PATCH
+                                         divides H and W; [C,H,W] samples
+Every configuration must fit the dataset and have at most the params'
+max_model_params trainable parameters, or the task is refused.`,
 					Example: `pouwd tx pouwml submit-task 1 600000upouw --from client \
   --configs '{"architecture":"mlp","layers":[784,32,10],"learning_rate_e9":"100000000","batch_size":64,"epochs":1,"optimizer":"OPTIMIZER_SGD","precision":"PRECISION_FP32"}' \
+  --configs '{"architecture":"resnet","layers":[1,16,3,3,3],"learning_rate_e9":"100000000","batch_size":64,"epochs":1,"optimizer":"OPTIMIZER_SGD","momentum_e9":"900000000","precision":"PRECISION_FP32"}' \
+  --configs '{"architecture":"vit","layers":[7,4,64,4],"learning_rate_e9":"1000000","batch_size":64,"epochs":1,"optimizer":"OPTIMIZER_ADAMW","precision":"PRECISION_FP32"}' \
   --cv '{"folds":3,"stratified":true,"metric":"METRIC_ACCURACY"}' --seed 7 \
-  --deadlines '{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"200"}'`,
+  --deadlines '{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"200"}'
+
+# a causal next-byte Transformer (FLAGS 1 + 4) on a text dataset of 64-byte windows
+pouwd tx pouwml submit-task 2 400000upouw --from client \
+  --configs '{"architecture":"transformer","layers":[4,128,4,256,4,5],"learning_rate_e9":"1000000","batch_size":32,"epochs":1,"optimizer":"OPTIMIZER_ADAMW","precision":"PRECISION_FP32"}' \
+  --cv '{"folds":2,"stratified":false,"metric":"METRIC_ACCURACY"}' --seed 7 \
+  --deadlines '{"claim_blocks":"600","training_blocks":"6000","evaluation_blocks":"200"}'`,
 					FlagOptions: map[string]*autocliv1.FlagOptions{
-						"configs":           {Usage: "a model configuration as JSON (repeat for each): architecture (mlp|cnn), layers (widths input..output, or CNN channels), learning_rate_e9 (learning rate x 1e9, as a string), batch_size, epochs, optimizer (OPTIMIZER_SGD|ADAM|ADAMW), momentum_e9, weight_decay_e9, precision (PRECISION_FP32|BF16|FP16)"},
+						"configs":           {Usage: "a model configuration as JSON (repeat for each): architecture (mlp|cnn|resnet|transformer|vit), layers (the architecture's encoding, see above: mlp widths input..output, cnn channels, resnet [block, width, blocks per stage...], transformer [layers, dim, heads, vocab, mlp ratio, flags], vit [patch, layers, dim, heads, mlp ratio]), learning_rate_e9 (learning rate x 1e9, as a string), batch_size, epochs, optimizer (OPTIMIZER_SGD|ADAM|ADAMW), momentum_e9, weight_decay_e9, precision (PRECISION_FP32|BF16|FP16)"},
 						"cv":                {Usage: "cross-validation as JSON: folds (K), stratified (bool), metric (METRIC_ACCURACY|F1_MACRO|PRECISION_MACRO|RECALL_MACRO)"},
 						"deadlines":         {Usage: "deadlines in blocks as JSON: claim_blocks (to claim a job), training_blocks (from claim to result), evaluation_blocks (for the verifiers' evaluations); each at least 1 and at most the params' max_*_blocks"},
 						"seed":              {Usage: "training seed of every job (initial weights, batch order)"},

@@ -21,6 +21,7 @@ var formats = map[string]types.DatasetFormat{
 	data.KindCSV:          types.DATASET_FORMAT_CSV,
 	data.KindHDF5:         types.DATASET_FORMAT_HDF5,
 	data.KindImages:       types.DATASET_FORMAT_IMAGES,
+	data.KindText:         types.DATASET_FORMAT_TEXT,
 }
 
 // FormatOf maps meta.json's source kind to the chain's dataset format.

@@ -51,6 +51,13 @@ func TestRegisterDataset(t *testing.T) {
 		{"bad provider", types.ErrInvalidDataset, func(m *types.MsgRegisterDataset) { m.Providers = []string{"not a peer id"} }},
 		{"duplicate provider", types.ErrInvalidDataset, func(m *types.MsgRegisterDataset) { m.Providers = []string{testPeerID, testPeerID} }},
 		{"same sha twice", types.ErrDatasetExists, func(m *types.MsgRegisterDataset) { m.Name = "again" }},
+		{"text of images", types.ErrInvalidDataset, func(m *types.MsgRegisterDataset) { m.Format = types.DATASET_FORMAT_TEXT }},
+		{"text with 10 classes", types.ErrInvalidDataset, func(m *types.MsgRegisterDataset) {
+			m.Format, m.FeatureShape = types.DATASET_FORMAT_TEXT, []uint32{784}
+		}},
+	}
+	if _, err := f.msgs.RegisterDataset(f.ctx, textDataset(owner, "a")); err != nil {
+		t.Fatalf("text dataset: %v", err)
 	}
 	for _, c := range cases {
 		m := validDataset(owner, "a")

@@ -239,6 +239,19 @@ func validDataset(owner, salt string) *types.MsgRegisterDataset {
 	}
 }
 
+// textDataset is a byte-level text dataset (DATASET_FORMAT_TEXT): windows
+// of 64 token ids, the next byte as label (256 classes).
+func textDataset(owner, salt string) *types.MsgRegisterDataset {
+	m := validDataset(owner, "text/"+salt)
+	m.Name, m.Format, m.FeatureShape, m.NumClasses = "text-"+salt, types.DATASET_FORMAT_TEXT, []uint32{64}, types.TextClasses
+	m.SampleCount = 2560
+	m.LabelHistogram = make([]uint64, types.TextClasses)
+	for i := range m.LabelHistogram {
+		m.LabelHistogram[i] = 10
+	}
+	return m
+}
+
 func validWorker(addr string, role types.WorkerRole) *types.MsgRegisterWorker {
 	return &types.MsgRegisterWorker{
 		Address: addr, Role: role, Bond: sdk.NewCoin(denom, sdkmath.NewInt(10_000_000)), PeerId: testPeerID,

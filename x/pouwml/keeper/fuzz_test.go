@@ -25,6 +25,7 @@ import (
 type fuzzWorld struct {
 	*world
 	task uint64
+	text uint64 // a DATASET_FORMAT_TEXT dataset, for transformer configurations
 }
 
 func newFuzzWorld(t testing.TB) *fuzzWorld {
@@ -36,7 +37,31 @@ func newFuzzWorld(t testing.TB) *fuzzWorld {
 	if _, err := w.msgs.ClaimJob(w.ctx, &types.MsgClaimJob{Miner: w.miner1, TaskId: id, JobIndex: 2}); err != nil {
 		t.Fatal(err)
 	}
-	return &fuzzWorld{world: w, task: id}
+	res, err := w.msgs.RegisterDataset(w.ctx, textDataset(w.client, "fuzz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fuzzWorld{world: w, task: id, text: res.Id}
+}
+
+// archTask is a task of the new architectures on the fuzz world's datasets:
+// resnet (basic and bottleneck with the imagenet stem) and vit on the MNIST
+// shaped one, or a transformer (every flag) and its near misses on the
+// text one.
+func (fw *fuzzWorld) archTask(text bool) *types.MsgSubmitTask {
+	arch := func(a string, layers ...uint32) types.ModelConfig {
+		c := mlpConfig(100_000_000)
+		c.Architecture, c.Layers = a, layers
+		return c
+	}
+	if text {
+		m := validTask(fw.client, fw.text, 1, 2, 10_000)
+		m.Configs = []types.ModelConfig{arch("transformer", 2, 32, 4, 256, 2, 7), arch("transformer", 1, 16, 2, 256)}
+		return m
+	}
+	m := validTask(fw.client, fw.dataset, 1, 2, 10_000)
+	m.Configs = []types.ModelConfig{arch("resnet", 1, 16, 3, 3, 3), arch("resnet", 2, 8, 1, 1, 1, 1), arch("vit", 7, 2, 32, 4, 2)}
+	return m
 }
 
 // seeds are valid or nearly valid Msgs of the fuzz world, one list per type.
@@ -45,10 +70,10 @@ func (fw *fuzzWorld) seeds() map[string][]proto.Message {
 	j1 := w.job(fw.task, 1)
 	return map[string][]proto.Message{
 		"UpdateParams":    {&types.MsgUpdateParams{Authority: w.gov, Params: types.DefaultParams()}, &types.MsgUpdateParams{Authority: w.client, Params: types.DefaultParams()}},
-		"RegisterDataset": {validDataset(w.client, "fuzz"), validDataset(w.client, "w")},
+		"RegisterDataset": {validDataset(w.client, "fuzz"), validDataset(w.client, "w"), textDataset(w.client, "seed")},
 		"RegisterWorker":  {validWorker(w.account("newcomer"), types.WORKER_ROLE_STORAGE), validWorker(w.miner1, types.WORKER_ROLE_MINER)},
 		"Unbond":          {&types.MsgUnbond{Address: w.verifiers[0]}, &types.MsgUnbond{Address: w.miner1}},
-		"SubmitTask":      {validTask(w.client, w.dataset, 2, 2, 10_000), validTask(w.client, 9, 1, 2, 10_000)},
+		"SubmitTask":      {validTask(w.client, w.dataset, 2, 2, 10_000), validTask(w.client, 9, 1, 2, 10_000), fw.archTask(false), fw.archTask(true)},
 		"CancelTask":      {&types.MsgCancelTask{Client: w.client, TaskId: fw.task}},
 		"ClaimJob":        {&types.MsgClaimJob{Miner: w.miner2, TaskId: fw.task, JobIndex: 3}, &types.MsgClaimJob{Miner: w.miner2, TaskId: fw.task, JobIndex: 2}},
 		"SubmitResult": {&types.MsgSubmitResult{Miner: w.miner1, TaskId: fw.task, JobIndex: 2, ModelHash: modelHash("m2"), Metrics: acc(700_000)},

@@ -39,6 +39,15 @@ func (s msgServer) SubmitTask(ctx context.Context, msg *types.MsgSubmitTask) (*t
 		if err := types.ValidateModelConfig(c); err != nil {
 			return nil, errorsmod.Wrapf(types.ErrInvalidTask, "configs[%d]: %v", i, err)
 		}
+		// Every configuration must fit the dataset and stay within the
+		// governance limit on its size.
+		n, err := types.DatasetModelParams(c, ds)
+		if err != nil {
+			return nil, errorsmod.Wrapf(types.ErrInvalidTask, "configs[%d] (%s) does not fit dataset %d (sample shape %v, %d classes): %v", i, c.Architecture, ds.Id, ds.FeatureShape, ds.NumClasses, err)
+		}
+		if n > params.MaxModelParams {
+			return nil, errorsmod.Wrapf(types.ErrInvalidTask, "configs[%d] (%s) has %d trainable parameters, more than max_model_params %d", i, c.Architecture, n, params.MaxModelParams)
+		}
 	}
 	if err := types.ValidateCV(msg.Cv); err != nil {
 		return nil, errorsmod.Wrap(types.ErrInvalidTask, err.Error())

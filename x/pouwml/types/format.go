@@ -28,14 +28,21 @@ func FormatE9(v uint64) string {
 }
 
 // Describe is a one-line summary of a model configuration for tables:
-// "mlp 784-32-10 sgd lr 0.1 batch 64 x1 epoch".
+// "mlp 784-32-10, sgd lr 0.1 batch 64, 1 epoch". The layers are spelled out
+// per architecture (ModelConfig.layers in types.proto):
+//
+//	mlp 784-32-10                      widths
+//	cnn 16-32                          channels of each block
+//	resnet basic 3.3.3 width 16        block, blocks per stage, base width
+//	transformer 4x256x8 vocab 256 mlp 4 causal sin-pos last-token
+//	                                   layers x dim x heads, flags when set
+//	vit patch 4 6x192x3 mlp 4          patch, layers x dim x heads
+//
+// A configuration whose layers do not decode is shown with its raw layers
+// and "(invalid layers)".
 func (c ModelConfig) Describe() string {
-	layers := make([]string, len(c.Layers))
-	for i, l := range c.Layers {
-		layers[i] = fmt.Sprint(l)
-	}
 	opt := strings.ToLower(strings.TrimPrefix(c.Optimizer.String(), "OPTIMIZER_"))
-	s := fmt.Sprintf("%s %s %s lr %s batch %d, %d epoch", c.Architecture, strings.Join(layers, "-"), opt, FormatE9(c.LearningRateE9), c.BatchSize, c.Epochs)
+	s := fmt.Sprintf("%s %s, %s lr %s batch %d, %d epoch", c.Architecture, c.DescribeLayers(), opt, FormatE9(c.LearningRateE9), c.BatchSize, c.Epochs)
 	if c.Epochs != 1 {
 		s += "s"
 	}
@@ -43,6 +50,54 @@ func (c ModelConfig) Describe() string {
 		s += ", " + strings.ToLower(strings.TrimPrefix(c.Precision.String(), "PRECISION_"))
 	}
 	return s
+}
+
+// DescribeLayers spells out the layers of a configuration (see Describe).
+func (c ModelConfig) DescribeLayers() string {
+	raw := func(sep string) string {
+		parts := make([]string, len(c.Layers))
+		for i, l := range c.Layers {
+			parts[i] = fmt.Sprint(l)
+		}
+		return strings.Join(parts, sep)
+	}
+	switch c.Architecture {
+	case "resnet":
+		r, err := c.ResNet()
+		if err != nil {
+			break
+		}
+		block := "basic"
+		if r.Bottleneck {
+			block = "bottleneck"
+		}
+		stages := make([]string, len(r.Stages))
+		for i, d := range r.Stages {
+			stages[i] = fmt.Sprint(d)
+		}
+		return fmt.Sprintf("%s %s width %d", block, strings.Join(stages, "."), r.Width)
+	case "transformer", "vit":
+		t, err := c.Transformer()
+		if err != nil {
+			break
+		}
+		if c.Architecture == "vit" {
+			return fmt.Sprintf("patch %d %dx%dx%d mlp %d", t.Patch, t.Layers, t.Dim, t.Heads, t.MLP)
+		}
+		s := fmt.Sprintf("%dx%dx%d vocab %d mlp %d", t.Layers, t.Dim, t.Heads, t.Vocab, t.MLP)
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{t.Causal, "causal"}, {t.SinPos, "sin-pos"}, {t.LastHead, "last-token"}} {
+			if f.on {
+				s += " " + f.name
+			}
+		}
+		return s
+	default:
+		return raw("-")
+	}
+	return raw("-") + " (invalid layers)"
 }
 
 // MetricName is the metric's lower-case name ("accuracy", "f1_macro").

@@ -52,7 +52,7 @@ func DefaultParams() Params {
 		OmegaBE9:                1_000_000_000, // one ticket per sample of the batch
 		OmegaME9:                1_000,         // one ticket per million parameters
 		MaxTicketsPerStep:       1 << 20,
-		MaxModelParams:          1_000_000_000,
+		MaxModelParams:          200_000_000, // trainable parameters of a configuration (and a proof's param_count)
 		VerifiersPerProof:       3,
 		VerdictCommitBlocks:     20,
 		VerdictRevealBlocks:     20,

@@ -68,6 +68,9 @@ type Params struct {
 	OmegaBE9          uint64 `protobuf:"varint,26,opt,name=omega_b_e9,json=omegaBE9,proto3" json:"omega_b_e9,omitempty"`
 	OmegaME9          uint64 `protobuf:"varint,27,opt,name=omega_m_e9,json=omegaME9,proto3" json:"omega_m_e9,omitempty"`
 	MaxTicketsPerStep uint64 `protobuf:"varint,28,opt,name=max_tickets_per_step,json=maxTicketsPerStep,proto3" json:"max_tickets_per_step,omitempty"`
+	// max_model_params: the most trainable parameters a task's configuration
+	// may have (types.ModelParams over the dataset's shape and classes,
+	// checked at MsgSubmitTask) and a proof may claim (param_count).
 	MaxModelParams    uint64 `protobuf:"varint,29,opt,name=max_model_params,json=maxModelParams,proto3" json:"max_model_params,omitempty"`
 	VerifiersPerProof uint32 `protobuf:"varint,30,opt,name=verifiers_per_proof,json=verifiersPerProof,proto3" json:"verifiers_per_proof,omitempty"`
 	// Verdicts are committed (hash) within verdict_commit_blocks of assignment,

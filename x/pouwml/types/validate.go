@@ -32,10 +32,13 @@ const (
 	MaxBatchSize      = 1 << 16
 	MaxEpochs         = 10_000
 	MaxFractionE9     = 1_000_000_000 // 1.0
+	// TextClasses is the class count (and token vocabulary) of a
+	// DATASET_FORMAT_TEXT dataset: one token per byte, the label the next byte.
+	TextClasses = 256
 )
 
 // Architectures a task may ask for.
-var Architectures = []string{"mlp", "cnn", "resnet", "transformer"}
+var Architectures = []string{"mlp", "cnn", "resnet", "transformer", "vit"}
 
 // ValidateHash checks a SHA-256 digest field.
 func ValidateHash(field string, h []byte) error {
@@ -115,7 +118,7 @@ func ValidateDatasetFields(m *MsgRegisterDataset) error {
 		return err
 	}
 	if _, ok := DatasetFormat_name[int32(m.Format)]; !ok || m.Format == DATASET_FORMAT_UNSPECIFIED {
-		return fmt.Errorf("format must be one of mnist, fashion-mnist, cifar10, cifar100, csv, hdf5, images; got %d", m.Format)
+		return fmt.Errorf("format must be one of mnist, fashion-mnist, cifar10, cifar100, csv, hdf5, images, text; got %d", m.Format)
 	}
 	if err := ValidateHash("sha256", m.Sha256); err != nil {
 		return err
@@ -131,6 +134,9 @@ func ValidateDatasetFields(m *MsgRegisterDataset) error {
 	}
 	if len(m.FeatureShape) == 0 || len(m.FeatureShape) > MaxShapeDims {
 		return fmt.Errorf("feature_shape must have 1 to %d dimensions, got %d", MaxShapeDims, len(m.FeatureShape))
+	}
+	if m.Format == DATASET_FORMAT_TEXT && len(m.FeatureShape) != 1 {
+		return fmt.Errorf("format %s has samples of shape [SEQ] (one token id per byte of a window), got feature_shape %v", m.Format, m.FeatureShape)
 	}
 	elems := uint64(1)
 	for i, d := range m.FeatureShape {
@@ -180,6 +186,8 @@ func formatClasses(f DatasetFormat) uint32 {
 		return 10
 	case DATASET_FORMAT_CIFAR100:
 		return 100
+	case DATASET_FORMAT_TEXT:
+		return TextClasses
 	}
 	return 0
 }
@@ -217,24 +225,12 @@ func ValidateErasure(e ErasureCode) error {
 	return nil
 }
 
-// ValidateModelConfig checks one configuration of a search space.
+// ValidateModelConfig checks one configuration of a search space: the
+// architecture, the encoding of its layers (types.proto, ModelConfig.layers;
+// whether they fit a dataset is ModelParams') and the hyperparameters.
 func ValidateModelConfig(c ModelConfig) error {
-	known := false
-	for _, a := range Architectures {
-		if c.Architecture == a {
-			known = true
-		}
-	}
-	if !known {
-		return fmt.Errorf("architecture must be one of %s, got %q", strings.Join(Architectures, ", "), c.Architecture)
-	}
-	if len(c.Layers) == 0 || len(c.Layers) > MaxLayers {
-		return fmt.Errorf("layers must have 1 to %d entries, got %d", MaxLayers, len(c.Layers))
-	}
-	for i, l := range c.Layers {
-		if l == 0 || l > MaxLayerSize {
-			return fmt.Errorf("layers[%d] must be in [1, %d], got %d", i, MaxLayerSize, l)
-		}
+	if err := validateLayers(c); err != nil {
+		return err
 	}
 	if c.LearningRateE9 == 0 || c.LearningRateE9 > MaxLearningRateE9 {
 		return fmt.Errorf("learning_rate_e9 must be in [1, %d], got %d", uint64(MaxLearningRateE9), c.LearningRateE9)

@@ -27,10 +27,10 @@ func TestWriteCVTableGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `task 1 (completed): accuracy on each held-out fold, measured by the verifiers
-  config  model                                        fold 0  fold 1  fold 2  mean ± std     folds settled
-  0       mlp 784-32-10 sgd lr 0.1 batch 64, 1 epoch   91.30%  90.80%  91.25%  91.12% ± 0.24  3/3
-  1       mlp 784-32-10 sgd lr 0.05 batch 64, 1 epoch  88.00%  -       88.40%  88.20% ± 0.20  2/3
-best configuration: 0 (mlp 784-32-10 sgd lr 0.1 batch 64, 1 epoch): accuracy 91.12% ± 0.24
+  config  model                                         fold 0  fold 1  fold 2  mean ± std     folds settled
+  0       mlp 784-32-10, sgd lr 0.1 batch 64, 1 epoch   91.30%  90.80%  91.25%  91.12% ± 0.24  3/3
+  1       mlp 784-32-10, sgd lr 0.05 batch 64, 1 epoch  88.00%  -       88.40%  88.20% ± 0.20  2/3
+best configuration: 0 (mlp 784-32-10, sgd lr 0.1 batch 64, 1 epoch): accuracy 91.12% ± 0.24
 `
 	if b.String() != want {
 		t.Fatalf("cv table:\n%s\nexpected:\n%s", b.String(), want)
