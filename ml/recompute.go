@@ -81,6 +81,12 @@ func (m *Model) forward(c *Ctx, x *Tensor, round func(dst, src []float32)) *Tens
 			continue
 		}
 		x = m.layerForward(c, i, x, round)
+		if c.Tape == nil && i > 0 {
+			// Inference keeps no activations: the layer before has been
+			// read, so its buffers go (a large model evaluated on a large
+			// batch would otherwise hold every layer's output).
+			dropBuffers(m.Layers[i-1 : i])
+		}
 		i++
 	}
 	return x
