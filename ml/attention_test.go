@@ -3,6 +3,7 @@ package ml
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/pouw/pouwd/accel/cpu"
@@ -195,6 +196,29 @@ func TestSinusoidalTable(t *testing.T) {
 			if math.Abs(float64(p.Fixed[pos*6+2*i])-s) > 2e-5*math.Max(1, float64(pos)) || math.Abs(float64(p.Fixed[pos*6+2*i+1])-c) > 2e-5*math.Max(1, float64(pos)) {
 				t.Fatalf("position %d pair %d: %v %v, want %v %v", pos, i, p.Fixed[pos*6+2*i], p.Fixed[pos*6+2*i+1], s, c)
 			}
+		}
+	}
+}
+
+// TestTransformerRejectsNonTokens: a dataset whose values are not token
+// ids below the vocabulary is refused by NewTrainer and Logits with the
+// sample and position named.
+func TestTransformerRejectsNonTokens(t *testing.T) {
+	m, err := NewModel("transformer:4-8-1x8x2-8", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := cpu.MustNew(cpu.Options{Threads: 1})
+	for _, bad := range []float32{0.5, 8, -1} {
+		x := []float32{1, 2, 3, 4, 5, 6, bad, 7}
+		d := Dataset{X: x, Y: []int{1, 2}, N: 2, Shape: []int{4}, Classes: 8}
+		cfg := DefaultTrainConfig()
+		cfg.BatchSize = 2
+		if _, err := NewTrainer(m, d, cfg, be); err == nil || !strings.Contains(err.Error(), "sample 1 position 2") {
+			t.Errorf("NewTrainer with id %v: %v", bad, err)
+		}
+		if _, err := m.Logits(be, x, 2); err == nil {
+			t.Errorf("Logits with id %v accepted", bad)
 		}
 	}
 }

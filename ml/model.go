@@ -302,10 +302,34 @@ func (m *Model) ZeroGrad() {
 	}
 }
 
+// CheckInputs checks that x holds what the model's first layer accepts:
+// for a token embedding (transformer), integer ids below the vocabulary,
+// so that a dataset of other values (pixels, CSV columns) is an error
+// naming the sample and position rather than a failure inside a step.
+func (m *Model) CheckInputs(x []float32) error {
+	if len(m.Layers) == 0 {
+		return nil
+	}
+	e, ok := m.Layers[0].(*Embedding)
+	if !ok {
+		return nil
+	}
+	ss := m.SampleSize()
+	for i, v := range x {
+		if id := int(v); float32(id) != v || id < 0 || id >= e.V {
+			return fmt.Errorf("sample %d position %d holds %v, model %s expects token ids 0..%d (integers; prepare text with pouwd data prepare --source text:PATH)", i/ss, i%ss, v, m.Spec.raw, e.V-1)
+		}
+	}
+	return nil
+}
+
 // Logits runs inference on n samples stored row-major in x.
 func (m *Model) Logits(b accel.Backend, x []float32, n int) ([]float32, error) {
 	if len(x) != n*m.SampleSize() {
 		return nil, fmt.Errorf("model %s: %d values for %d samples of %d", m.Spec.raw, len(x), n, m.SampleSize())
+	}
+	if err := m.CheckInputs(x); err != nil {
+		return nil, err
 	}
 	t, _ := FromData(x, append([]int{n}, m.InShape...)...)
 	return append([]float32(nil), m.Forward(&Ctx{Backend: b}, t).Data...), nil

@@ -202,6 +202,9 @@ func NewTrainer(m *Model, data Dataset, cfg TrainConfig, b accel.Backend) (*Trai
 	if data.N < cfg.BatchSize {
 		return nil, fmt.Errorf("dataset has %d samples, fewer than one batch of %d", data.N, cfg.BatchSize)
 	}
+	if err := m.CheckInputs(data.X); err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
 	opt, err := NewOptimizer(cfg, m.Params())
 	if err != nil {
 		return nil, err
