@@ -1,10 +1,14 @@
 // Package ml is pouwd's training engine: float32 tensors on an
-// accel.Backend, a tape autograd, layers, MLP, CNN and ResNet models built
-// from a spec string (ParseSpec holds the grammar: mlp:IN-...-OUT,
-// cnn:CxHxW-DEPTHxWIDTH-CLASSES, resnet:CxHxW-PRESET-CLASSES and
-// resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES, with ",width=M"
-// width multipliers; Residual in graph.go is the two-path block and
-// documents the order gradients accumulate in), optimizers, mixed precision,
+// accel.Backend, a tape autograd, layers, MLP, CNN, ResNet, Transformer
+// and ViT models built from a spec string (ParseSpec holds the grammar:
+// mlp:IN-...-OUT, cnn:CxHxW-DEPTHxWIDTH-CLASSES, resnet:CxHxW-PRESET-CLASSES
+// and resnet:CxHxW-basic|bottleneck-D1.D2...-WIDTH-CLASSES, with ",width=M"
+// width multipliers, transformer:SEQ-VOCAB-LAYERSxDIMxHEADS-CLASSES and
+// vit:CxHxW-PATCH-LAYERSxDIMxHEADS-CLASSES; Residual in graph.go is the
+// two-path block and documents the order gradients accumulate in;
+// attention.go defines multi-head attention's canonical softmax;
+// Model.SetRecompute in recompute.go trades compute for activation memory
+// with the same bits), optimizers, mixed precision,
 // micro-batches over several devices, canonical SHA-256 hashes of weights,
 // gradients, batches and optimizer state, checkpoints and a deterministic
 // training loop. Miners train with it and verifiers replay its steps, so
