@@ -361,20 +361,27 @@ func argmaxRows(logits []float32, n int) []int {
 }
 
 // EstimateMemory returns the bytes a training step with the batch size
-// needs: parameters, gradients and optimizer slots, plus activations,
-// their gradients and layer workspaces for the batch.
+// needs: EstimateModel's peak (weights, gradients, optimizer slots,
+// activations, their gradients and workspaces) for fp32 whole batches on
+// one thread with the model's recompute setting, and optimizerSlots 0
+// (plain SGD), 1 (SGD with momentum) or 2 (Adam; more slots add their
+// bytes). Batch 0 counts the model state only. EstimateModel replaces it
+// where the precision, micro-batches or threads are known.
 func (m *Model) EstimateMemory(batch, optimizerSlots int) uint64 {
-	var params uint64
-	for _, p := range m.params {
-		params += uint64(p.T.Numel())
+	o := EstimateOptions{Batch: batch, Recompute: m.recompute}
+	switch {
+	case optimizerSlots == 1:
+		o.Momentum = 0.9
+	case optimizerSlots >= 2:
+		o.Optimizer = "adam"
 	}
-	total := params * 4 * uint64(2+optimizerSlots)
-	shape := m.InShape
-	act := uint64(numel(shape))
-	for _, l := range m.Layers {
-		act += uint64(l.Workspace(shape))
-		shape, _ = l.OutShape(shape)
-		act += 2 * uint64(numel(shape)) // output and its gradient
+	e, err := EstimateModel(m, o)
+	if err != nil {
+		// Only for an invalid batch: the model itself always has rules.
+		return 0
 	}
-	return total + act*uint64(batch)*4
+	if optimizerSlots > 2 {
+		e.PeakBytes += uint64(optimizerSlots-2) * e.GradientBytes
+	}
+	return e.PeakBytes
 }
