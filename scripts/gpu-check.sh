@@ -6,7 +6,11 @@
 #   GPU machine (same tree, build/gpu carried over):  bash scripts/gpu-check.sh
 #
 # Steps: machine facts (nvidia-smi), the full test suite (every device test
-# must run: a skip for "no usable GPU" is a failure here), the canonical GEMM
+# must run: a skip for "no usable GPU" is a failure here), a check that each
+# Transformer kernel test (TestTransformer*: attention softmax and its
+# backward, LayerNorm, GELU, token pooling, patch tokens, positions,
+# SinCos32 and the sinusoidal table, bit for bit against package ml) is in
+# the binary and passed in that run, the canonical GEMM
 # benchmark (GFLOP/s and % of the FP32 CUDA-core peak, 1024^3 to 4096^3),
 # and, when python3 with a CUDA-enabled torch is installed, cuBLAS SGEMM with
 # TF32 off at the same sizes and the ratio ours/cuBLAS, and the device
@@ -58,6 +62,23 @@ if grep -q 'no usable GPU' "$out/tests.txt"; then
 	echo "gpu-check: device tests were SKIPPED (no usable GPU) on a GPU machine"
 	status=1
 fi
+
+step "Transformer kernels against package ml (TestTransformer*)"
+transformer=$("$bin" -test.list '^TestTransformer' 2>/dev/null | grep '^TestTransformer' || true)
+if [ -z "$transformer" ]; then
+	echo "gpu-check: the test binary has no TestTransformer* tests (built from an older tree?)"
+	status=1
+fi
+passed=0
+for name in $transformer; do
+	if grep -q "^--- PASS: $name (" "$out/tests.txt"; then
+		passed=$((passed + 1))
+	else
+		echo "gpu-check: $name did not pass on the GPU (see $out/tests.txt)"
+		status=1
+	fi
+done
+echo "$passed of $(echo "$transformer" | grep -c .) Transformer kernel tests passed on the GPU"
 
 step "ml golden vectors on the GPU (MNIST MLP and CNN, 200 steps each)"
 if [ -x "$root/build/gpu/ml.test" ]; then

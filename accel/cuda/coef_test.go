@@ -87,6 +87,7 @@ func coefHeader(t *testing.T) string {
 	b.WriteString("#pragma once\n\n")
 	for _, c := range []struct{ macro, name string }{
 		{"POUW_LN2HI", "ln2Hi"}, {"POUW_LN2LO", "ln2Lo"}, {"POUW_LOG2E", "log2e"}, {"POUW_LN2", "ln2"}, {"POUW_TWODSP", "twoDSP"},
+		{"POUW_TWO_OVER_PI", "twoOverPi"}, {"POUW_PIO2HI", "pio2Hi"}, {"POUW_PIO2MID", "pio2Mid"}, {"POUW_PIO2LO", "pio2Lo"},
 	} {
 		v, ok := consts[c.name]
 		if !ok {
@@ -119,6 +120,8 @@ func coefHeader(t *testing.T) string {
 	poly("pouw_erf_poly18", "erfCoef", 18)
 	poly("pouw_erf_poly34", "erfCoef", 34)
 	poly("pouw_erf_poly72", "erfCoef", 72)
+	poly("pouw_sin_poly", "sinCoef", 0)
+	poly("pouw_cos_poly", "cosCoef", 0)
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 

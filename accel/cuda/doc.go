@@ -7,8 +7,13 @@
 // Files: kernels/*.cu (our CUDA C; coef.cuh is generated from accel/canon by
 // TestCoefHeader -update) and their committed, embedded PTX
 // (scripts/cuda-ptx.sh makes and checks it); kernels.go, options.go and
-// notbuilt.go build without tags; backend.go, ops.go, norm.go and digest.go
-// need the cuda or cudaemu tag. digest.go with kernels/digest.cu
+// notbuilt.go build without tags; backend.go, ops.go, norm.go, transformer.go
+// and digest.go need the cuda or cudaemu tag. transformer.go with
+// kernels/transformer.cu holds the Transformer's own operations (attention
+// softmax and its backward, token pooling, patch tokens, positions and
+// canon.SinCos32's sinusoidal table); transformer_test.go checks them, and
+// the LayerNorm and GELU a Transformer uses, against package ml itself
+// (an external test package, so ml never sits below accel/cuda). digest.go with kernels/digest.cu
 // (integer-only) computes on the device the sampled values of the version 2
 // work digest (SampleValues, pouw.SamplePositions) and the BLAKE3 leaves of
 // the state hash (StateHash, pouw/statehash), so only those bytes cross to

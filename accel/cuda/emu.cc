@@ -34,6 +34,7 @@ void __syncthreads() { pthread_barrier_wait(&emu_barrier); }
 #include "kernels/nn.cu"
 #include "kernels/optim.cu"
 #include "kernels/reduce.cu"
+#include "kernels/transformer.cu"
 
 // Calls f with its arguments read from params (each params[i] points to an
 // 8-byte slot holding the value in its low bytes, as the Go side passes
@@ -73,6 +74,10 @@ static const entry entries[] = {
     K(pouw_norm_gather, false) K(pouw_norm_stats, false) K(pouw_bn_running, false) K(pouw_norm_apply, false)
     K(pouw_norm_bwd_prep, false) K(pouw_norm_bwd_dx, false) K(pouw_ln_param_grad, false)
     K(pouw_sample_gather, false) K(pouw_blake3_leaves, true)
+    K(pouw_attn_softmax_fwd, false) K(pouw_attn_softmax_bwd, false)
+    K(pouw_token_pool_fwd, false) K(pouw_token_pool_bwd, false)
+    K(pouw_patch_tokens_fwd, false) K(pouw_patch_tokens_bwd, false) K(pouw_colsum_into, false)
+    K(pouw_sincos32, false) K(pouw_sin_positions, false)
 };
 #undef K
 

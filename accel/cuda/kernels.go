@@ -96,6 +96,15 @@ const (
 	kLNParamGrad
 	kSampleGather
 	kBlake3Leaves
+	kAttnSoftmaxFwd
+	kAttnSoftmaxBwd
+	kTokenPoolFwd
+	kTokenPoolBwd
+	kPatchTokensFwd
+	kPatchTokensBwd
+	kColSumInto
+	kSinCos32
+	kSinPositions
 	numKernels
 )
 
@@ -147,6 +156,15 @@ var kernelNames = [numKernels]string{
 	kLNParamGrad:    "pouw_ln_param_grad",
 	kSampleGather:   "pouw_sample_gather",
 	kBlake3Leaves:   "pouw_blake3_leaves",
+	kAttnSoftmaxFwd: "pouw_attn_softmax_fwd",
+	kAttnSoftmaxBwd: "pouw_attn_softmax_bwd",
+	kTokenPoolFwd:   "pouw_token_pool_fwd",
+	kTokenPoolBwd:   "pouw_token_pool_bwd",
+	kPatchTokensFwd: "pouw_patch_tokens_fwd",
+	kPatchTokensBwd: "pouw_patch_tokens_bwd",
+	kColSumInto:     "pouw_colsum_into",
+	kSinCos32:       "pouw_sincos32",
+	kSinPositions:   "pouw_sin_positions",
 }
 
 func (k kernel) String() string { return kernelNames[k] }

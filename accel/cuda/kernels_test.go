@@ -104,4 +104,27 @@ func TestPTXCoefficients(t *testing.T) {
 	for _, name := range []string{"ln2Hi", "ln2Lo", "log2e", "ln2", "twoDSP"} { // the ones coef.cuh uses
 		check(name, consts[name])
 	}
+	// canon.SinCos32 (transformer.cu's sinusoidal positions).
+	ptx = text["transformer.ptx"]
+	for _, name := range []string{"sinCoef", "cosCoef"} {
+		c := tables[name]
+		if len(c) == 0 {
+			t.Fatalf("accel/canon: table %s not found", name)
+		}
+		for i, v := range c {
+			if a := math.Abs(v); a == 1 || a == 0.5 || a == 2 {
+				continue // may be folded into another instruction form
+			}
+			lit := fmt.Sprintf("0d%016X", math.Float64bits(v))
+			if !strings.Contains(ptx, lit) {
+				t.Errorf("transformer.ptx: %s[%d] = %v (%s) not found", name, i, v, lit)
+			}
+		}
+	}
+	for _, name := range []string{"twoOverPi", "pio2Hi", "pio2Mid", "pio2Lo"} {
+		lit := fmt.Sprintf("0d%016X", math.Float64bits(consts[name]))
+		if consts[name] == 0 || !strings.Contains(ptx, lit) {
+			t.Errorf("transformer.ptx: %s = %v (%s) not found", name, consts[name], lit)
+		}
+	}
 }

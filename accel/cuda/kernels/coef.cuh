@@ -8,6 +8,10 @@
 #define POUW_LOG2E 0x1.71547652b82fep+00 // 1.4426950408889634
 #define POUW_LN2 0x1.62e42fefa39efp-01 // 0.6931471805599453
 #define POUW_TWODSP 0x1.20dd750429b6dp+00 // 1.1283791670955126
+#define POUW_TWO_OVER_PI 0x1.45f306dc9c883p-01 // 0.6366197723675814
+#define POUW_PIO2HI 0x1.921fb544p+00 // 1.5707963267341256
+#define POUW_PIO2MID 0x1.0b4611a6p-34 // 6.077100506303966e-11
+#define POUW_PIO2LO 0x1.3198a2ep-69 // 2.0222662487111665e-21
 #define POUW_SQRT2 0x1.6a09e667f3bcdp+00 // math.Sqrt2
 #define POUW_INV_SQRT2 0x1.6a09e6p-01f // ml invSqrt2
 #define POUW_INV_SQRT2PI 0x1.988454p-02f // ml invSqrt2Pi
@@ -206,6 +210,38 @@ POUW_DEV double pouw_erf_poly72(double z) {
 	r = __dadd_rn(__dmul_rn(r, z), -0x1.8618618618618p-06);
 	r = __dadd_rn(__dmul_rn(r, z), 0x1.999999999999ap-04);
 	r = __dadd_rn(__dmul_rn(r, z), -0x1.5555555555555p-02);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1p+00);
+	return r;
+}
+
+// canon.horner(sinCoef[:11], z): every product and sum rounded on its own.
+POUW_DEV double pouw_sin_poly(double z) {
+	double r = 0x1.71b8ef6dcf572p-66;
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.2f49b46814157p-57);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.952c77030ad4ap-49);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.ae7f3e733b81fp-41);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.6124613a86d09p-33);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.ae64567f544e4p-26);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.71de3a556c734p-19);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.a01a01a01a01ap-13);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.1111111111111p-07);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.5555555555555p-03);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1p+00);
+	return r;
+}
+
+// canon.horner(cosCoef[:11], z): every product and sum rounded on its own.
+POUW_DEV double pouw_cos_poly(double z) {
+	double r = 0x1.e542ba4020225p-62;
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.6827863b97d97p-53);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.ae7f3e733b81fp-45);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.93974a8c07c9dp-37);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.1eed8eff8d898p-29);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.27e4fb7789f5cp-22);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.a01a01a01a01ap-16);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1.6c16c16c16c17p-10);
+	r = __dadd_rn(__dmul_rn(r, z), 0x1.5555555555555p-05);
+	r = __dadd_rn(__dmul_rn(r, z), -0x1p-01);
 	r = __dadd_rn(__dmul_rn(r, z), 0x1p+00);
 	return r;
 }

@@ -138,3 +138,43 @@ POUW_DEV float pouw_erf32(float x) {
 	if (x < 0.0f) t = -t;
 	return d2f(t);
 }
+
+// canon.sinCos64: sin x and cos x for |x| <= 2^20: x = n·π/2 + r by the
+// three-part Cody-Waite reduction, the Taylor polynomials of sin r and
+// cos r, and the quadrant n mod 4 (negation is exact).
+POUW_DEV void pouw_sincos64(double x, double* s, double* c) {
+	double n = floor(d_add(d_mul(x, POUW_TWO_OVER_PI), 0.5));
+	double r = d_sub(d_sub(d_sub(x, d_mul(n, POUW_PIO2HI)), d_mul(n, POUW_PIO2MID)), d_mul(n, POUW_PIO2LO));
+	double z = d_mul(r, r);
+	double sv = d_mul(r, pouw_sin_poly(z));
+	double cv = pouw_cos_poly(z);
+	switch ((i64)n & 3) {
+	case 1:
+		*s = cv;
+		*c = -sv;
+		return;
+	case 2:
+		*s = -sv;
+		*c = -cv;
+		return;
+	case 3:
+		*s = -cv;
+		*c = sv;
+		return;
+	}
+	*s = sv;
+	*c = cv;
+}
+
+// canon.SinCos32: NaN (Go's float32(math.NaN())) for NaN or |x| > 2^20.
+POUW_DEV void pouw_sincos32_one(float x, float* s, float* c) {
+	if (x != x || x > 1048576.0f || x < -1048576.0f) {
+		*s = POUW_F32_NAN;
+		*c = POUW_F32_NAN;
+		return;
+	}
+	double sd, cd;
+	pouw_sincos64((double)x, &sd, &cd);
+	*s = d2f(sd);
+	*c = d2f(cd);
+}
