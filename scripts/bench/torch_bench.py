@@ -87,15 +87,33 @@ def resnet20():
     return build("resnet:3x32x32-resnet20-10")
 
 
-for name, build, batch, shape in [("mlp_784-256-10_b64", mlp, 64, (784,)),
-                                  ("mlp_784-256-10_b256", mlp, 256, (784,)),
-                                  ("cnn_small_b64", cnn, 64, (1, 28, 28)),
-                                  ("resnet20_b128", resnet20, 128, (3, 32, 32))]:
+def spec_model(spec, builder):
+    # pouwd's spec built in plain torch.nn by resnet_params.py or
+    # transformer_params.py (the same layouts, parameter counts tested).
+    def make():
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        mod = __import__(builder)
+        return mod.build(spec)
+    return make
+
+
+TRANSFORMER = "transformer:128-256-4x256x8-256,causal,head=last"
+for name, build, batch, shape, classes in [
+        ("mlp_784-256-10_b64", mlp, 64, (784,), 10),
+        ("mlp_784-256-10_b256", mlp, 256, (784,), 10),
+        ("cnn_small_b64", cnn, 64, (1, 28, 28), 10),
+        ("resnet20_b128", resnet20, 128, (3, 32, 32), 10),
+        ("resnet50_64px_b32", spec_model("resnet:3x64x64-resnet50-10", "resnet_params"), 32, (3, 64, 64), 10),
+        ("transformer_d256_l4_s128_b32", spec_model(TRANSFORMER, "transformer_params"), 32, (128,), 256),
+        ("vit_d192_l6_b64", spec_model("vit:3x32x32-4-6x192x3-10", "transformer_params"), 64, (3, 32, 32), 10)]:
     if only and name != only:
         continue
     n = 1024 if len(shape) == 3 and shape[0] > 1 else 8192  # CIFAR-sized samples: a smaller pool
-    X = torch.rand(n, *shape)
-    Y = torch.randint(0, 10, (n,))
+    if name.startswith("transformer"):
+        X = torch.randint(0, 256, (n, *shape))  # token ids
+    else:
+        X = torch.rand(n, *shape)
+    Y = torch.randint(0, classes, (n,))
     model = build()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     lossf = nn.CrossEntropyLoss()

@@ -18,6 +18,11 @@ ROUNDS=${2:-2}
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	apt-get install -y python3-torch >/dev/null || { apt-get update >/dev/null && apt-get install -y python3-torch >/dev/null; }
 fi
+# The peer at its best: without OpenBLAS, python3-torch runs on the reference
+# BLAS (libblas3), about 10x slower; torch_bench.py prints which it loaded.
+if ! ls /usr/lib/x86_64-linux-gnu/openblas*/libblas.so.3 /usr/lib/aarch64-linux-gnu/openblas*/libblas.so.3 >/dev/null 2>&1; then
+	apt-get install -y libopenblas0-pthread >/dev/null || { apt-get update >/dev/null && apt-get install -y libopenblas0-pthread >/dev/null; }
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,7 +58,8 @@ def load(f):
     return best
 o1, t1, o2, t2 = load("ours1.jsonl"), load("torch1.jsonl"), load("ours2.jsonl"), load("torch2.jsonl")
 target = {"gemm_1024x1024x1024": 0.8, "gemm_512x784x128": 0.8, "mlp_784-256-10_b64": 1.0,
-          "mlp_784-256-10_b256": 1.0, "cnn_small_b64": 0.8, "resnet20_b128": 1.0}
+          "mlp_784-256-10_b256": 1.0, "cnn_small_b64": 0.8, "resnet20_b128": 1.0,
+          "resnet50_64px_b32": 1.0, "transformer_d256_l4_s128_b32": 1.0, "vit_d192_l6_b64": 1.0}
 print(f"{'benchmark':24} {'unit':10} {'pouwd 1t':>10} {'torch 1t':>10} {'ratio':>6} {'target':>6}   {'pouwd 2t':>10} {'torch 2t':>10} {'ratio':>6}   {'ratio per CPU-second, 1t':>10}")
 for name in o1:
     a, b = o1[name]["value"], t1[name]["value"]
