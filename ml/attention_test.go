@@ -222,3 +222,39 @@ func TestTransformerRejectsNonTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormFastPath: LayerNorm's fast path gives the generic
+// definition's outputs and gradients bit for bit, on 1 and 3 threads, for
+// a fresh and an accumulating input gradient.
+func TestLayerNormFastPath(t *testing.T) {
+	run := func(reference bool, th int) [][]float32 {
+		referenceNorm = reference
+		defer func() { referenceNorm = false }()
+		be := cpu.MustNew(cpu.Options{Threads: th})
+		ln, ln2 := NewLayerNorm("ln", 37), NewLayerNorm("ln2", 37)
+		uniformInit(ln.Gamma.T, 1, 3, 0)
+		uniformInit(ln.Beta.T, 1, 3, 1)
+		x := randInput(50, 5, 7, 37)
+		x.needGrad = true
+		tape := &Tape{}
+		c := &Ctx{Backend: be, Tape: tape, Train: true}
+		// x feeds both paths, so its gradient is written, then accumulated.
+		r := &Residual{Main: []Layer{ln}, Shortcut: []Layer{ln2}, Plain: true}
+		y := r.Forward(c, x)
+		if err := tape.BackwardFrom(y, randInput(51, y.Shape...).Data); err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{append([]float32(nil), y.Data...), x.Grad, ln.Gamma.T.Grad, ln.Beta.T.Grad}
+	}
+	want := run(true, 1)
+	for _, th := range []int{1, 3} {
+		got := run(false, th)
+		for k := range want {
+			for i := range want[k] {
+				if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+					t.Fatalf("%d threads: tensor %d element %d = %v, reference %v", th, k, i, got[k][i], want[k][i])
+				}
+			}
+		}
+	}
+}

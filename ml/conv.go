@@ -360,6 +360,7 @@ type Norm struct {
 	Beta       *Param
 	RMean, RVa *Param // BatchNorm buffers
 	bn         bnScratch
+	ln         lnScratch
 }
 
 // NewBatchNorm returns BatchNorm over c channels (γ = 1, β = 0).
@@ -410,9 +411,16 @@ func (l *Norm) layout(x *Tensor) (groups, m int, idx func(g, i int) int) {
 	return l.C, n * sp, func(g, i int) int { s, p := i/sp, i%sp; return (s*l.C+g)*sp + p }
 }
 
+// referenceNorm makes LayerNorm run the generic definition below instead
+// of its fast path (tests compare the two).
+var referenceNorm = false
+
 func (l *Norm) Forward(c *Ctx, x *Tensor) *Tensor {
 	if !l.Layer {
 		return l.batchNormForward(c, x) // the same bits, faster (batchnorm.go)
+	}
+	if !referenceNorm {
+		return l.layerNormForward(c, x) // the same bits, faster (layernorm.go)
 	}
 	groups, m := 0, 0
 	var idx func(g, i int) int

@@ -158,6 +158,7 @@ func colSum(dst, m []float32, rows, cols int) {
 type Activation struct {
 	Kind string
 	out  *Tensor
+	cdf  []float32 // gelu: Φ(x) of the forward pass, read by backward
 }
 
 func (a *Activation) Params() []*Param                 { return nil }
@@ -182,9 +183,14 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 			cpu.ReLUMask(y.Data[lo:hi], x.Data[lo:hi], x.Data[lo:hi])
 		})
 	case "gelu":
-		for i, v := range x.Data {
-			y.Data[i] = float32(v * geluCDF(v))
-		}
+		cdf := reuse(&a.cdf, len(x.Data))
+		elementwise(c, len(x.Data), func(lo, hi int) {
+			for i, v := range x.Data[lo:hi] {
+				p := geluCDF(v)
+				cdf[lo+i] = p
+				y.Data[lo+i] = float32(v * p)
+			}
+		})
 	case "tanh":
 		for i, v := range x.Data {
 			y.Data[i] = canon.Tanh32(v)
@@ -212,11 +218,15 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 				}
 			}
 		case "gelu":
-			for i, v := range x.Data {
-				pdf := float32(canon.Exp32(float32(float32(-0.5*v)*v)) * invSqrt2Pi)
-				d := geluCDF(v) + float32(v*pdf)
-				dx[i] += float32(dy[i] * d)
-			}
+			cdf := a.cdf
+			elementwise(c, len(x.Data), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					v := x.Data[i]
+					pdf := float32(canon.Exp32(float32(float32(-0.5*v)*v)) * invSqrt2Pi)
+					d := cdf[i] + float32(v*pdf)
+					dx[i] += float32(dy[i] * d)
+				}
+			})
 		case "tanh":
 			for i, t := range y.Data {
 				dx[i] += float32(dy[i] * (1 - float32(t*t)))
@@ -224,6 +234,16 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 		}
 	})
 	return y
+}
+
+// elementwise splits [0, n) into chunks of 4096 elements over the
+// backend's threads, for per-element work (each element is written by one
+// chunk only, so the split never changes a bit).
+func elementwise(c *Ctx, n int, f func(lo, hi int)) {
+	const chunk = 4096
+	c.parallelFor((n+chunk-1)/chunk, func(lo, hi int) {
+		f(lo*chunk, min(hi*chunk, n))
+	})
 }
 
 // ---------------------------------------------------------------- Flatten

@@ -164,14 +164,14 @@ func dropBuffers(ls []Layer) {
 }
 
 func (l *Linear) dropBuffers()        { l.out = nil }
-func (a *Activation) dropBuffers()    { a.out = nil }
+func (a *Activation) dropBuffers()    { a.out, a.cdf = nil, nil }
 func (f *Flatten) dropBuffers()       { f.out = nil }
 func (r *Residual) dropBuffers()      { r.out = nil }
 func (g *GlobalAvgPool) dropBuffers() { g.out = nil }
 func (p *MaxPool) dropBuffers()       { p.out, p.arg = nil, nil }
 func (p *Pool2d) dropBuffers()        { p.out, p.arg = nil, nil }
 func (l *Conv2d) dropBuffers()        { l.colBuf, l.outBuf, l.outT = nil, nil, nil }
-func (l *Norm) dropBuffers()          { l.bn = bnScratch{} }
+func (l *Norm) dropBuffers()          { l.bn, l.ln = bnScratch{}, lnScratch{} }
 func (a *Attention) dropBuffers()     { a.out, a.probs = nil, nil }
 func (p *Positions) dropBuffers()     { p.out = nil }
 func (tp *TokenPool) dropBuffers()    { tp.out = nil }
