@@ -258,3 +258,28 @@ func TestLayerNormFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestFLOPs checks the count against hand arithmetic for each family.
+func TestFLOPs(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want int64
+	}{
+		{"mlp:784-256-10", 2 * (784*256 + 256*10)},
+		{"cnn:1x28x28-1x8-10", 2 * (9*8*28*28 + 8*14*14*10)},
+		// stem 3x3 1->4 at 8x8, block: two 3x3 4->4 convs, fc 4->10
+		{"resnet:1x8x8-basic-1-4-10", 2 * (9*4*64 + 2*9*4*4*64 + 4*10)},
+		// per layer: qkv 8->24, attention 2·(T·T·D), proj 8->8, fc1 8->16, fc2 16->8 over T=5 tokens; head 8->3
+		{"transformer:5-9-1x8x2-3,mlp=2", 2*5*(8*24+8*8+8*16+16*8) + 4*5*5*8 + 2*8*3},
+		// patch conv 3·4·4 -> 8 at 2x2 patches, then the encoder over 4 tokens
+		{"vit:3x8x8-4-1x8x2-5,mlp=2", 2*48*8*4 + 2*4*(8*24+8*8+8*16+16*8) + 4*4*4*8 + 2*8*5},
+	} {
+		m, err := NewModel(tc.spec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.FLOPs(); err != nil || got != tc.want {
+			t.Errorf("%s: %d FLOPs (%v), want %d", tc.spec, got, err, tc.want)
+		}
+	}
+}

@@ -21,6 +21,13 @@ type Model interface {
 	NumParams() int
 }
 
+// FLOPser is a Model that knows its forward cost: floating-point
+// operations per sample (ml.Model.FLOPs); the report shows it next to the
+// parameters.
+type FLOPser interface {
+	FLOPsPerSample() int64
+}
+
 // Trainer fits configurations. It owns the samples; the runner only
 // passes sample indices.
 type Trainer interface {
@@ -64,6 +71,7 @@ type FoldResult struct {
 	Test      int           `json:"test_samples"`
 	Metrics   Metrics       `json:"metrics"`
 	Params    int           `json:"params"`
+	FLOPs     int64         `json:"flops_per_sample,omitempty"` // forward, when the model is a FLOPser
 	TrainTime time.Duration `json:"train_ns"`
 	model     Model
 }
@@ -79,7 +87,8 @@ type ConfigResult struct {
 	MeanPPM   int64         `json:"mean_ppm"`
 	StdPPM    int64         `json:"std_ppm"`
 	Params    int           `json:"params"`
-	TrainTime time.Duration `json:"train_ns"` // mean per fold
+	FLOPs     int64         `json:"flops_per_sample,omitempty"` // forward, 0 when unknown
+	TrainTime time.Duration `json:"train_ns"`                   // mean per fold
 	// Efficiency: mean metric per million parameters and per training
 	// second (per fold).
 	PerMParam float64   `json:"metric_per_mparam"`
@@ -214,6 +223,9 @@ func Run(ctx context.Context, tr Trainer, classes int, labels []int, idx []int, 
 			return err
 		}
 		r := FoldResult{Fold: jb.f, Train: len(train), Test: len(test), Metrics: met, Params: m.NumParams(), TrainTime: el, model: m}
+		if f, ok := m.(FLOPser); ok {
+			r.FLOPs = f.FLOPsPerSample()
+		}
 		results[jb.c][jb.f] = r
 		emit(Event{Job: j, Jobs: len(jobs), Config: jb.c, Fold: jb.f, Done: 1, Total: 1, Finished: true, Result: &r})
 		return nil
@@ -231,7 +243,7 @@ func Run(ctx context.Context, tr Trainer, classes int, labels []int, idx []int, 
 			v, p := fr.Metrics.Value(opt.Metric)
 			vals, ppms = append(vals, v), append(ppms, p)
 			total += fr.TrainTime
-			cr.Params = fr.Params
+			cr.Params, cr.FLOPs = fr.Params, fr.FLOPs
 			cr.Confusion.Add(fr.Metrics.Confusion)
 		}
 		cr.Mean, cr.Std = MeanStd(vals)

@@ -59,7 +59,7 @@ Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataset, "dataset", "", "prepared dataset directory (pouwd data prepare --out)")
-	fl.StringVar(&f.models, "models", "", "comma-separated model specs")
+	fl.StringVar(&f.models, "models", "", "comma-separated model specs (mlp:, cnn:, resnet:, transformer:, vit: with their options, or centroid)")
 	fl.StringArrayVar(&f.grid, "grid", nil, "hyperparameter axis name=v1,v2,... (repeatable)")
 	fl.IntVar(&f.folds, "folds", 5, "number of folds K")
 	fl.BoolVar(&f.stratified, "stratified", false, "StratifiedKFold instead of KFold")
@@ -96,7 +96,7 @@ func splitModels(s string) []string {
 			continue
 		}
 		kind, _, _ := strings.Cut(tok, ":")
-		newSpec := tok == "centroid" || ((kind == "mlp" || kind == "cnn" || kind == "resnet" || kind == "transformer") && strings.Contains(tok, ":"))
+		newSpec := tok == "centroid" || ((kind == "mlp" || kind == "cnn" || kind == "resnet" || kind == "transformer" || kind == "vit") && strings.Contains(tok, ":"))
 		if newSpec || len(out) == 0 {
 			out = append(out, tok)
 		} else {
@@ -279,7 +279,7 @@ func printReport(w io.Writer, rep *cv.Report) {
 	for f := 0; f < rep.Folds.K; f++ {
 		hdr = append(hdr, fmt.Sprintf("fold%d", f))
 	}
-	hdr = append(hdr, "mean", "std", "params", "time/fold", "per Mparam", "per s", "soft", "hard")
+	hdr = append(hdr, "mean", "std", "params", "FLOPs/sample", "time/fold", "per Mparam", "per s", "soft", "hard")
 	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
 	for _, c := range rep.Ranked() {
 		row := []string{fmt.Sprint(c.Rank), c.Name}
@@ -290,7 +290,7 @@ func printReport(w io.Writer, rep *cv.Report) {
 		if c.Soft != nil {
 			soft, hard = percent(val(*c.Soft, rep.Metric)), percent(val(*c.Hard, rep.Metric))
 		}
-		row = append(row, percent(c.Mean), fmt.Sprintf("± %.2f", 100*c.Std), fmt.Sprint(c.Params),
+		row = append(row, percent(c.Mean), fmt.Sprintf("± %.2f", 100*c.Std), fmt.Sprint(c.Params), siCount(c.FLOPs),
 			c.TrainTime.Round(time.Millisecond).String(), fmt.Sprintf("%.3f", c.PerMParam), fmt.Sprintf("%.3f", c.PerSecond), soft, hard)
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -298,6 +298,21 @@ func printReport(w io.Writer, rep *cv.Report) {
 	b := rep.Configs[rep.Best]
 	fmt.Fprintf(w, "best: %s  %s %s ± %.2f (std over folds); folds %s; total %s (--json for exact ppm)\n",
 		b.Name, rep.Metric, percent(b.Mean), 100*b.Std, foldDesc(rep.Folds), rep.Elapsed.Round(time.Millisecond))
+}
+
+// siCount renders a count with an SI prefix ("1.23M"), "-" for 0 (unknown).
+func siCount(n int64) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fG", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
 }
 
 // percent renders a metric in [0, 1] as people read it: "91.12%".

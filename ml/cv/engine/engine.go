@@ -195,6 +195,13 @@ type model struct {
 
 func (m *model) NumParams() int { return m.m.NumParams() }
 
+// FLOPsPerSample is the forward pass's FLOPs (ml.Model.FLOPs; 0 for a
+// layer without a rule).
+func (m *model) FLOPsPerSample() int64 {
+	f, _ := m.m.FLOPs()
+	return f
+}
+
 // Logits runs the engine's inference in batches of EvalBatch.
 func (m *model) Logits(ctx context.Context, idx []int) ([]float32, error) {
 	bs := m.t.EvalBatch
