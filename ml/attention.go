@@ -107,8 +107,9 @@ func (a *Attention) Forward(c *Ctx, x *Tensor) *Tensor {
 				}
 			}
 			for j := 0; j < k; j++ {
-				row[j] = canon.Exp32(row[j] - mx)
+				row[j] -= mx
 			}
+			canon.Exp32Slice(row[:k], row[:k])
 			sum := canon.Sum(row[:k])
 			for j := 0; j < k; j++ {
 				row[j] /= sum

@@ -185,10 +185,15 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 	case "gelu":
 		cdf := reuse(&a.cdf, len(x.Data))
 		elementwise(c, len(x.Data), func(lo, hi int) {
-			for i, v := range x.Data[lo:hi] {
-				p := geluCDF(v)
-				cdf[lo+i] = p
-				y.Data[lo+i] = float32(v * p)
+			// geluCDF, with the erf of the chunk batched (canon.Erf32Slice).
+			xs, p := x.Data[lo:hi], cdf[lo:hi]
+			for i, v := range xs {
+				p[i] = float32(v * invSqrt2)
+			}
+			canon.Erf32Slice(p, p)
+			for i, v := range xs {
+				p[i] = float32(0.5 * (1 + p[i]))
+				y.Data[lo+i] = float32(v * p[i])
 			}
 		})
 	case "tanh":
@@ -220,9 +225,15 @@ func (a *Activation) Forward(c *Ctx, x *Tensor) *Tensor {
 		case "gelu":
 			cdf := a.cdf
 			elementwise(c, len(x.Data), func(lo, hi int) {
+				e := make([]float32, hi-lo) // φ(x)'s exponential, batched
+				for i := range e {
+					v := x.Data[lo+i]
+					e[i] = float32(float32(-0.5*v) * v)
+				}
+				canon.Exp32Slice(e, e)
 				for i := lo; i < hi; i++ {
 					v := x.Data[i]
-					pdf := float32(canon.Exp32(float32(float32(-0.5*v)*v)) * invSqrt2Pi)
+					pdf := float32(e[i-lo] * invSqrt2Pi)
 					d := cdf[i] + float32(v*pdf)
 					dx[i] += float32(dy[i] * d)
 				}

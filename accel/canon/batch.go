@@ -1,0 +1,99 @@
+package canon
+
+import "math"
+
+// Batched transcendentals: the same definitions as Exp32 and Erf32, element
+// by element, evaluated four at a time with the four Horner chains
+// interleaved so the CPU overlaps their latencies. Every element goes
+// through exactly the operations of the scalar function (the same
+// roundings in the same order), so the bits are equal; elements outside
+// the common range take the scalar path.
+
+// Exp32Slice sets dst[i] = Exp32(src[i]) for i < len(src).
+func Exp32Slice(dst, src []float32) {
+	dst = dst[:len(src)]
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
+		if !expCommon(x0) || !expCommon(x1) || !expCommon(x2) || !expCommon(x3) {
+			dst[i], dst[i+1], dst[i+2], dst[i+3] = Exp32(x0), Exp32(x1), Exp32(x2), Exp32(x3)
+			continue
+		}
+		a, b, c, d := exp64x4(float64(x0), float64(x1), float64(x2), float64(x3))
+		dst[i], dst[i+1], dst[i+2], dst[i+3] = float32(a), float32(b), float32(c), float32(d)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = Exp32(src[i])
+	}
+}
+
+// expCommon reports x in Exp32's polynomial range (not NaN, not clamped).
+func expCommon(x float32) bool { return x >= -104 && x <= 89 }
+
+// exp64x4 is exp64 on four arguments.
+func exp64x4(x0, x1, x2, x3 float64) (float64, float64, float64, float64) {
+	n0 := math.Floor(float64(x0*log2e) + 0.5)
+	n1 := math.Floor(float64(x1*log2e) + 0.5)
+	n2 := math.Floor(float64(x2*log2e) + 0.5)
+	n3 := math.Floor(float64(x3*log2e) + 0.5)
+	r0 := float64(x0-float64(n0*ln2Hi)) - float64(n0*ln2Lo)
+	r1 := float64(x1-float64(n1*ln2Hi)) - float64(n1*ln2Lo)
+	r2 := float64(x2-float64(n2*ln2Hi)) - float64(n2*ln2Lo)
+	r3 := float64(x3-float64(n3*ln2Hi)) - float64(n3*ln2Lo)
+	c := expCoef[:]
+	y0, y1, y2, y3 := c[len(c)-1], c[len(c)-1], c[len(c)-1], c[len(c)-1]
+	for k := len(c) - 2; k >= 0; k-- {
+		y0 = float64(y0*r0) + c[k]
+		y1 = float64(y1*r1) + c[k]
+		y2 = float64(y2*r2) + c[k]
+		y3 = float64(y3*r3) + c[k]
+	}
+	return y0 * math.Float64frombits(uint64(int64(n0)+1023)<<52),
+		y1 * math.Float64frombits(uint64(int64(n1)+1023)<<52),
+		y2 * math.Float64frombits(uint64(int64(n2)+1023)<<52),
+		y3 * math.Float64frombits(uint64(int64(n3)+1023)<<52)
+}
+
+// Erf32Slice sets dst[i] = Erf32(src[i]) for i < len(src).
+func Erf32Slice(dst, src []float32) {
+	dst = dst[:len(src)]
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
+		a0, a1, a2, a3 := math.Abs(float64(x0)), math.Abs(float64(x1)), math.Abs(float64(x2)), math.Abs(float64(x3))
+		// NaN compares false, so it takes the scalar path too.
+		if !(a0 < 1 && a1 < 1 && a2 < 1 && a3 < 1) {
+			dst[i], dst[i+1], dst[i+2], dst[i+3] = Erf32(x0), Erf32(x1), Erf32(x2), Erf32(x3)
+			continue
+		}
+		z0, z1, z2, z3 := float64(a0*a0), float64(a1*a1), float64(a2*a2), float64(a3*a3)
+		c := erfCoef[:18]
+		h0, h1, h2, h3 := c[17], c[17], c[17], c[17]
+		for k := 16; k >= 0; k-- {
+			h0 = float64(h0*z0) + c[k]
+			h1 = float64(h1*z1) + c[k]
+			h2 = float64(h2*z2) + c[k]
+			h3 = float64(h3*z3) + c[k]
+		}
+		t0 := float64(float64(twoDSP*a0) * h0)
+		t1 := float64(float64(twoDSP*a1) * h1)
+		t2 := float64(float64(twoDSP*a2) * h2)
+		t3 := float64(float64(twoDSP*a3) * h3)
+		if x0 < 0 {
+			t0 = -t0
+		}
+		if x1 < 0 {
+			t1 = -t1
+		}
+		if x2 < 0 {
+			t2 = -t2
+		}
+		if x3 < 0 {
+			t3 = -t3
+		}
+		dst[i], dst[i+1], dst[i+2], dst[i+3] = float32(t0), float32(t1), float32(t2), float32(t3)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = Erf32(src[i])
+	}
+}
