@@ -26,8 +26,12 @@
 // (pouw/statehash, every core), and the v1 HashTensors, GradsHash,
 // BatchHash; Trainer.SaveCheckpoint, ReadCheckpoint / ParseCheckpoint
 // (format 2: framing trailer and header state hashes checked, one pass;
-// format 1 still read) and ResumeTrainer, which continues bit for bit; Model.EstimateMemory and
-// ActivationBytes for the memory budget.
+// format 1 still read) and ResumeTrainer, which continues bit for bit;
+// Estimate and EstimateModel (estimate.go), the predicted peak memory of a
+// training step (weights, gradients, optimizer state, activations and
+// their gradients, workspaces; Model.EstimateMemory is its fp32 shorthand)
+// for the memory budget, and ActivationBytes, the activations a device
+// backend would store.
 //
 // Invariants:
 //

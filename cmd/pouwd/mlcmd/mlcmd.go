@@ -31,6 +31,7 @@ func NewCommand() *cobra.Command {
 		Short: "Train and evaluate models locally with pouwd's canonical training engine",
 	}
 	cmd.AddCommand(devicesCmd(), trainCmd(), evalCmd())
+	cmd.AddCommand(estimateCmd())
 	return cmd
 }
 

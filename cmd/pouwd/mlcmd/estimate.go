@@ -1,0 +1,144 @@
+package mlcmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pouw/pouwd/ml"
+)
+
+// estimateResult is `pouwd ml estimate --json`: the step's options, then
+// ml.MemoryEstimate's fields (bytes):
+//
+//	model, batch, optimizer, momentum, precision, recompute, micro_batch,
+//	devices, threads, gc_percent: the step estimated;
+//	params: trainable parameter values;
+//	weight_bytes: parameters, buffers, fixed tables, half-precision weight
+//	copies, micro-batch replicas' buffers;
+//	gradient_bytes: parameter gradients (and micro-batch gradient buffers);
+//	optimizer_bytes: optimizer slots;
+//	activation_bytes: input batch, layer outputs and what backward reads;
+//	activation_grad_bytes: gradients of layer outputs;
+//	workspace_bytes: layer and GEMM scratch, short-lived buffers;
+//	garbage_bytes: the collector's headroom at gc_percent (0 by default);
+//	peak_bytes: the predicted peak, the sum of the seven byte fields
+//	(peak_bytes - garbage_bytes is the live peak).
+type estimateResult struct {
+	Model      string  `json:"model"`
+	Batch      int     `json:"batch"`
+	Optimizer  string  `json:"optimizer"`
+	Momentum   float32 `json:"momentum"`
+	Precision  string  `json:"precision"`
+	Recompute  int     `json:"recompute"`
+	MicroBatch int     `json:"micro_batch"`
+	Devices    int     `json:"devices"`
+	Threads    int     `json:"threads"`
+	GCPercent  int     `json:"gc_percent"`
+	ml.MemoryEstimate
+}
+
+func estimateCmd() *cobra.Command {
+	var (
+		model, optimizer, precision                               string
+		momentum                                                  float32
+		batch, recompute, microBatch, devices, threads, gcPercent int
+		asJSON                                                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "estimate --model SPEC --batch B",
+		Short: "Predict the peak memory of one training step (weights, gradients, optimizer state, activations, workspaces)",
+		Long: `Predict the peak host memory of one training step of a model spec
+(ml.Estimate): the model's weights and buffers, their gradients, the
+optimizer's slots, the activations and activation gradients held for
+backward, and layer and GEMM workspaces, at the moment of the peak. It
+builds the model's weights once (4 bytes per parameter) and trains nothing.
+The prediction is the live heap of the CPU engine; garbage the Go
+collector has not reclaimed yet comes on top, up to GOGC percent of it
+(--gc-percent adds that headroom; GOMEMLIMIT bounds it).`,
+		Example: `  pouwd ml estimate --model resnet:3x32x32-resnet20-10 --batch 128 --optimizer sgd --momentum 0.9
+  pouwd ml estimate --model transformer:128-256-12x256x8-256,causal,head=last --batch 16 --optimizer adamw --recompute 2 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if model == "" {
+				return errors.New("--model is required")
+			}
+			if batch < 1 {
+				return fmt.Errorf("--batch %d: expected a batch size >= 1", batch)
+			}
+			prec, err := parsePrecision(precision)
+			if err != nil {
+				return err
+			}
+			o := ml.EstimateOptions{Batch: batch, Optimizer: optimizer, Momentum: momentum, Precision: prec,
+				Recompute: recompute, MicroBatch: microBatch, Devices: devices, Threads: threads, GCPercent: gcPercent}
+			e, err := ml.Estimate(model, o)
+			if err != nil {
+				return err
+			}
+			res := estimateResult{Model: model, Batch: batch, Optimizer: optimizer, Momentum: momentum,
+				Precision: precisionName(prec), Recompute: recompute, MicroBatch: microBatch,
+				Devices: max(devices, 1), Threads: max(threads, 1), GCPercent: gcPercent, MemoryEstimate: e}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(res)
+			}
+			step := fmt.Sprintf("batch %d, %s", batch, optimizer)
+			if momentum != 0 {
+				step += fmt.Sprintf(" (momentum %g)", momentum)
+			}
+			step += ", " + res.Precision
+			if microBatch > 0 {
+				step += fmt.Sprintf(", micro-batches of %d on %d device(s)", microBatch, res.Devices)
+			}
+			if recompute > 0 {
+				step += fmt.Sprintf(", recompute every %d blocks", recompute)
+			}
+			step += fmt.Sprintf(", %d thread(s)", res.Threads)
+			fmt.Fprintf(out, "%s: %s, %d parameters\n", model, step, e.Params)
+			for _, r := range []struct {
+				name string
+				b    uint64
+			}{
+				{"weights", e.WeightBytes}, {"gradients", e.GradientBytes}, {"optimizer", e.OptimizerBytes},
+				{"activations", e.ActivationBytes}, {"activation gradients", e.ActivationGradBytes},
+				{"workspaces", e.WorkspaceBytes}, {fmt.Sprintf("garbage (GOGC=%d)", gcPercent), e.GarbageBytes}, {"peak", e.PeakBytes},
+			} {
+				if gcPercent == 0 && strings.HasPrefix(r.name, "garbage") {
+					continue
+				}
+				fmt.Fprintf(out, "  %-22s %12s %15d bytes\n", r.name, humanBytes(r.b), r.b)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&model, "model", "", "model spec (see pouwd ml train --help)")
+	fl.IntVar(&batch, "batch", 0, "batch size")
+	fl.StringVar(&optimizer, "optimizer", "sgd", "sgd, adam or adamw")
+	fl.Float32Var(&momentum, "momentum", 0, "SGD momentum (nonzero keeps a velocity per parameter)")
+	fl.StringVar(&precision, "precision", "fp32", "fp32, bf16 or fp16")
+	fl.IntVar(&recompute, "recompute", 0, "recompute activations every N residual blocks (0: off)")
+	fl.IntVar(&microBatch, "micro-batch", 0, "micro-batch size (a divisor of --batch; 0: whole batches)")
+	fl.IntVar(&devices, "devices", 1, "devices running micro-batches, one model replica each")
+	fl.IntVar(&threads, "threads", 1, "CPU threads per device")
+	fl.IntVar(&gcPercent, "gc-percent", 0, "add the garbage a collector at this GOGC lets the heap carry (that percent of the live peak; Go's default is 100); 0: the live peak")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// humanBytes prints b in KiB, MiB or GiB.
+func humanBytes(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}

@@ -1,0 +1,602 @@
+package ml
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/pouw/pouwd/accel/cpu"
+)
+
+// Memory estimation: the bytes one training step holds on the host.
+//
+// Estimate and EstimateModel predict the peak of the Go heap during a
+// training step (Trainer.Step) of this engine, which keeps every tensor
+// in float32 slices on the host whatever the backend and the precision:
+// a half-precision value is a float32 holding a half value, so bf16 and
+// fp16 add the weights' half copies and save nothing on activations here
+// (ActivationBytes counts the 2-byte storage a device backend would use).
+// The per-layer rules are memWalker.layer's; a layer type without a rule
+// is an error.
+//
+// What a step holds, read from the layers' code:
+//
+//   - model state: every parameter and buffer, fixed position tables, the
+//     parameters' gradients (allocated by the first backward pass and
+//     kept), the optimizer's slots (SGD momentum 1, Adam and AdamW 2 per
+//     parameter), the half copies of the weights (bf16, fp16);
+//   - per pass: the gathered input batch and the labels; every layer
+//     output, kept until the next step (most layers reuse an output
+//     buffer from step to step, the others are held by the tape, whose
+//     backing array keeps the previous step's closures until the next
+//     forward pass replaces them); the gradient of every output backward
+//     reaches (a reused buffer keeps its gradient from step to step, so
+//     those exist from the step's start; the others are allocated as
+//     backward reaches them); what the backward passes read (Conv2d's
+//     im2col columns, normalised values and 1/std, attention
+//     probabilities, dropout masks, pooling argmax indices, embedding ids,
+//     the loss's probabilities); workspaces (Conv2d's output-layout
+//     buffer, BatchNorm's per-thread gather buffers);
+//   - the CPU backend's GEMM scratch: packed panels kept in a pool between
+//     calls (gemmScratch, gemmPool), as large as a convolution's columns;
+//   - short-lived buffers: backward temporaries (attention's per-head
+//     score gradients, a Linear's or attention's input gradient when the
+//     input already has a contribution, LayerNorm's row buffers) and the
+//     next step's fresh outputs, allocated before the previous step's are
+//     released: the largest one is added at the moment it occurs.
+//
+// The peak is the largest moment of the step's timeline: the end of
+// backward, or a moment of the next forward pass. With recomputation
+// (Model.SetRecompute) a segment of residual blocks keeps only its output
+// (and that output's gradient) through the step; its whole working set
+// exists while backward recomputes it, one segment at a time, and the
+// peak is the largest of those moments. With micro-batches every device
+// holds a replica (its buffers; its weights are the master's), one pass
+// at the micro-batch size, and the step keeps one gradient buffer per
+// micro-batch besides the master gradients.
+//
+// Every allocation is rounded up as Go's allocator does (size classes up
+// to 32 KiB, whole 8 KiB pages above). Not counted: the dataset and the
+// epoch's permutation (proportional to the dataset, not to the step), and
+// structs, shapes and closures (a few hundred bytes per layer). Garbage
+// the collector has not reclaimed yet is GarbageBytes, GCPercent percent
+// of the live peak: the headroom a collector at that GOGC lets the heap
+// grow by before it collects (with GOGC=5 the measured peaks of
+// estimate_test.go fall within 5% of the estimate; Go's default GOGC=100
+// can double the live heap, which a memory limit, debug.SetMemoryLimit,
+// bounds).
+
+// EstimateOptions describe the training step to estimate.
+type EstimateOptions struct {
+	// Batch is the batch size (0: the model state only).
+	Batch int
+	// Optimizer is sgd (also ""), adam or adamw; Momentum, for sgd, keeps
+	// one velocity slot per parameter when nonzero.
+	Optimizer string
+	Momentum  float32
+	// Precision is "", fp32, bf16 or fp16 (TrainConfig.Precision).
+	Precision string
+	// Recompute is the segment length of activation recomputation in
+	// residual blocks (Model.SetRecompute), 0 for none. EstimateModel uses
+	// this value, not the model's setting.
+	Recompute int
+	// MicroBatch is TrainConfig.MicroBatch (0: the whole batch at once).
+	MicroBatch int
+	// Devices is the number of devices running micro-batches
+	// (Trainer.SetDevices), 0 meaning 1; Threads the CPU threads of each
+	// (BatchNorm keeps gather buffers per thread, attention backward a
+	// score buffer per thread), 0 meaning 1.
+	Devices, Threads int
+	// GCPercent is the garbage collector's GOGC (debug.SetGCPercent): the
+	// estimate adds GCPercent percent of the live peak, the garbage such a
+	// collector lets the heap carry (GarbageBytes). 0 estimates the live
+	// heap only.
+	GCPercent int
+}
+
+// MemoryEstimate is the predicted peak of a training step and what it is
+// made of at that moment; the byte fields add up to PeakBytes.
+type MemoryEstimate struct {
+	// Params is the number of trainable parameter values.
+	Params int `json:"params"`
+	// WeightBytes: parameters, buffers (batch-norm running statistics),
+	// fixed position tables, bf16/fp16 weight copies and micro-batch
+	// replicas' buffers.
+	WeightBytes uint64 `json:"weight_bytes"`
+	// GradientBytes: the parameters' gradients (and the micro-batch
+	// gradient buffers).
+	GradientBytes uint64 `json:"gradient_bytes"`
+	// OptimizerBytes: the optimizer's slots.
+	OptimizerBytes uint64 `json:"optimizer_bytes"`
+	// ActivationBytes: the input batch, layer outputs and what the
+	// backward passes read (columns, normalised values, probabilities,
+	// masks, indices, ids), at the peak.
+	ActivationBytes uint64 `json:"activation_bytes"`
+	// ActivationGradBytes: the gradients of layer outputs existing at the
+	// peak.
+	ActivationGradBytes uint64 `json:"activation_grad_bytes"`
+	// WorkspaceBytes: layer scratch buffers and the short-lived buffer of
+	// the peak's moment.
+	WorkspaceBytes uint64 `json:"workspace_bytes"`
+	// GarbageBytes: released memory the collector (at
+	// EstimateOptions.GCPercent) has not reclaimed yet at the peak;
+	// PeakBytes - GarbageBytes is the live peak.
+	GarbageBytes uint64 `json:"garbage_bytes"`
+	// PeakBytes is the predicted peak of the step.
+	PeakBytes uint64 `json:"peak_bytes"`
+}
+
+// Estimate builds the model of spec (its weights: 4 bytes per parameter,
+// once) and estimates a training step's memory with EstimateModel.
+func Estimate(spec string, o EstimateOptions) (MemoryEstimate, error) {
+	m, err := NewModel(spec, 1)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	return EstimateModel(m, o)
+}
+
+// EstimateModel predicts the peak host memory of one training step of m
+// with the options (see the top of estimate.go for what it counts).
+func EstimateModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
+	var e MemoryEstimate
+	slots := 0
+	switch o.Optimizer {
+	case "", "sgd":
+		if o.Momentum != 0 {
+			slots = 1
+		}
+	case "adam", "adamw":
+		slots = 2
+	default:
+		return e, fmt.Errorf("estimate: optimizer %q, expected sgd, adam or adamw", o.Optimizer)
+	}
+	half := false
+	switch o.Precision {
+	case "", PrecisionFP32:
+	case PrecisionBF16, PrecisionFP16:
+		half = true
+	default:
+		return e, fmt.Errorf("estimate: precision %q, expected fp32, bf16 or fp16", o.Precision)
+	}
+	switch {
+	case o.Batch < 0:
+		return e, fmt.Errorf("estimate: batch %d, expected >= 0", o.Batch)
+	case o.MicroBatch < 0 || o.MicroBatch > 0 && o.Batch > 0 && o.Batch%o.MicroBatch != 0:
+		return e, fmt.Errorf("estimate: micro-batch %d, expected 0 or a divisor of the batch %d", o.MicroBatch, o.Batch)
+	case o.Recompute < 0:
+		return e, fmt.Errorf("estimate: recompute every %d blocks, expected >= 0", o.Recompute)
+	case o.Recompute > 0 && m.residualBlocks() == 0:
+		return e, fmt.Errorf("estimate: model %s has no residual blocks to recompute", m.Spec.raw)
+	case o.Devices < 0 || o.Threads < 0 || o.GCPercent < 0:
+		return e, fmt.Errorf("estimate: %d devices, %d threads, GC percent %d, expected >= 0", o.Devices, o.Threads, o.GCPercent)
+	case o.Devices > 1 && o.MicroBatch == 0:
+		return e, fmt.Errorf("estimate: %d devices need micro-batches", o.Devices)
+	}
+	devices, threads := max(o.Devices, 1), max(o.Threads, 1)
+
+	// Model state.
+	var trainable, buffers, tables uint64
+	for _, p := range m.params {
+		b := allocFloats(p.T.Numel())
+		if p.Buffer {
+			buffers += b
+		} else {
+			trainable += b
+			e.Params += p.T.Numel()
+		}
+	}
+	forEachLayer(m.Layers, func(l Layer) {
+		if p, ok := l.(*Positions); ok && p.P == nil {
+			tables += allocFloats(len(p.Fixed))
+		}
+	})
+	e.WeightBytes = trainable + buffers + tables
+	if half {
+		e.WeightBytes += trainable
+	}
+	e.GradientBytes = trainable
+	e.OptimizerBytes = uint64(slots) * trainable
+	if o.Batch == 0 {
+		e.finish(o.GCPercent)
+		return e, nil
+	}
+
+	// One pass per device, at the micro-batch size with micro-batches.
+	b := o.Batch
+	if o.MicroBatch > 0 {
+		micro := uint64(o.Batch / o.MicroBatch)
+		b = o.MicroBatch
+		e.GradientBytes += micro * trainable
+		e.WeightBytes += micro*buffers + uint64(devices)*(buffers+tables)
+	} else {
+		devices = 1
+	}
+	w := &memWalker{b: b, threads: threads, recompute: o.Recompute}
+	pass, err := w.pass(m)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	d := uint64(devices)
+	e.ActivationBytes, e.ActivationGradBytes, e.WorkspaceBytes = d*pass.act, d*pass.grad, d*pass.work
+	e.finish(o.GCPercent)
+	return e, nil
+}
+
+// finish adds the garbage allowance and the peak.
+func (e *MemoryEstimate) finish(gcPercent int) {
+	live := e.WeightBytes + e.GradientBytes + e.OptimizerBytes + e.ActivationBytes + e.ActivationGradBytes + e.WorkspaceBytes
+	e.GarbageBytes = live * uint64(gcPercent) / 100
+	e.PeakBytes = live + e.GarbageBytes
+}
+
+// goAlloc is the heap bytes of one allocation of n bytes: Go's size class
+// up to 32 KiB, whole 8 KiB pages above.
+func goAlloc(n uint64) uint64 {
+	if n == 0 {
+		return 0
+	}
+	if n > 32768 {
+		return (n + 8191) &^ 8191
+	}
+	for _, c := range goSizeClasses {
+		if uint64(c) >= n {
+			return uint64(c)
+		}
+	}
+	return 32768
+}
+
+// goSizeClasses are the Go allocator's small object sizes
+// (internal/runtime/gc.SizeClassToSize).
+var goSizeClasses = [...]uint16{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+func allocFloats(n int) uint64 { return goAlloc(4 * uint64(n)) }
+
+// memParts splits bytes into activations, their gradients and workspaces.
+type memParts struct{ act, grad, work uint64 }
+
+func (p memParts) plus(q memParts) memParts {
+	return memParts{p.act + q.act, p.grad + q.grad, p.work + q.work}
+}
+func (p memParts) total() uint64 { return p.act + p.grad + p.work }
+
+func maxParts(p, q memParts) memParts {
+	if q.total() > p.total() {
+		return q
+	}
+	return p
+}
+
+// layerMem is what one layer (with the layers inside it) holds in a pass.
+type layerMem struct {
+	held      memParts // from its forward pass to the next step: outputs, saved values, workspaces
+	outGrad   uint64   // its output's gradient, allocated by the consumer's backward
+	innerGrad uint64   // gradients of tensors inside it (residual blocks), allocated by its own backward
+	// outKept and innerKept: gradients of reused output buffers, allocated
+	// by the first step and kept with the buffer, so they exist before the
+	// step's backward reaches them (outKept: all of outGrad; innerKept: the
+	// part of innerGrad).
+	outKept   bool
+	innerKept uint64
+	trans     memParts // its largest short-lived buffer in backward
+	fresh     memParts // what its forward allocates anew every step (live next to the previous step's copy)
+}
+
+// keptOut and stepOut split outGrad into the part that exists from the
+// step's start and the part its backward allocates.
+func (lm layerMem) keptOut() uint64 {
+	if lm.outKept {
+		return lm.outGrad
+	}
+	return 0
+}
+
+func (lm layerMem) stepOut() uint64 { return lm.outGrad - lm.keptOut() }
+
+// unit is a step of the backward timeline: one top-level layer, or a
+// recomputed segment of residual blocks.
+type unit struct {
+	layerMem
+	ws memParts // a segment's working set while backward recomputes it
+}
+
+// memWalker applies the per-layer rules at batch b.
+type memWalker struct {
+	b, threads, recompute int
+	panels                []uint64 // the GEMM scratch sizes of the pass
+}
+
+// gemmKernel is the register tile (mr x nr) of the CPU backend's best
+// GEMM kernel; 0 x 0 for the row-wise kernels (neon, pure Go).
+var gemmKernel = func() [2]int {
+	if ks := cpu.Kernels(); len(ks) > 0 {
+		switch ks[0] {
+		case "avx512":
+			return [2]int{8, 48}
+		case "avx2":
+			return [2]int{6, 16}
+		}
+	}
+	return [2]int{}
+}()
+
+// gemmScratch records the scratch of a GEMM C[m x n] = op(A)·op(B) with
+// inner dimension k, run by par goroutines at once, as accel/cpu
+// allocates it. The packed kernels take a packed panel of B (n rounded up
+// to the kernel's nr, times min(k, 256)) and per worker a packed block of
+// A (64 rows) from a sync.Pool; any request takes any pooled buffer and
+// drops one that is too small, so over a step the pool fills with buffers
+// of the largest panel sizes, one per buffer in use at once (the B panel
+// and a block per worker). The row-wise kernels (neon, pure Go) copy a
+// transposed B (k x n) instead, garbage after the call.
+func (w *memWalker) gemmScratch(m, n, k int, transB bool, par int) {
+	mr, nr := gemmKernel[0], gemmKernel[1]
+	var b uint64
+	switch {
+	case nr == 0 && transB:
+		b = allocFloats(k * n)
+	case nr != 0:
+		if n <= 16 && nr > 16 { // the narrow (avx2) kernel
+			mr, nr = 6, 16
+		}
+		kc := min(k, 256)
+		b = max(allocFloats((n+nr-1)/nr*nr*kc), allocFloats(64/mr*mr*kc+mr*nr))
+	}
+	for i := 0; i < par; i++ {
+		w.panels = append(w.panels, b)
+	}
+}
+
+// gemmPool is the GEMM scratch at the peak: the largest of the panels,
+// as many as the pool holds buffers (one B panel and one A block per
+// thread), for the packed kernels; the largest transposed copy for the
+// row-wise ones. The pool drops a buffer no request has taken for two
+// collections: with recomputation, which reallocates every segment's
+// buffers, collections run between GEMMs all through the step and the
+// pool is mostly empty, so pass counts none.
+func (w *memWalker) gemmPool(panels []uint64) uint64 {
+	ps := slices.Clone(panels)
+	slices.Sort(ps)
+	slices.Reverse(ps)
+	keep := 1 + w.threads
+	if gemmKernel[1] == 0 {
+		keep = 1
+	}
+	var sum uint64
+	for i := 0; i < keep && i < len(ps); i++ {
+		sum += ps[i]
+	}
+	return sum
+}
+
+// pass returns the parts at the peak of one forward and backward pass
+// (loss included) of m.
+func (w *memWalker) pass(m *Model) (memParts, error) {
+	var units []unit
+	shape, need := m.InShape, false
+	for i := 0; i < len(m.Layers); {
+		var u unit
+		if w.recompute == 0 || !isResidual(m.Layers[i]) {
+			lm, out, outNeed, err := w.layer(m.Layers[i], shape, need, false)
+			if err != nil {
+				return memParts{}, err
+			}
+			u.layerMem, shape, need = lm, out, outNeed
+			units = append(units, u)
+			i++
+			continue
+		}
+		end := i // the segment: up to recompute consecutive blocks (Model.segmentEnd)
+		for end < len(m.Layers) && end-i < w.recompute && isResidual(m.Layers[end]) {
+			end++
+		}
+		// A recomputed segment keeps its output (the last block's
+		// buffer, held by the tape) and that output's gradient; the
+		// rest exists while backward recomputes it.
+		for k := i; k < end; k++ {
+			lm, out, outNeed, err := w.layer(m.Layers[k], shape, need, false)
+			if err != nil {
+				return memParts{}, err
+			}
+			u.ws = u.ws.plus(lm.held)
+			u.ws.grad += lm.outGrad + lm.innerGrad // the segment's buffers are new every step
+			u.trans = maxParts(u.trans, lm.trans)
+			shape, need = out, outNeed
+		}
+		o := allocFloats(w.b * numel(shape))
+		u.held.act = o
+		if need {
+			u.outGrad = o
+		}
+		u.fresh = memParts{act: u.ws.act, work: u.ws.work} // the quiet forward's buffers
+		units = append(units, u)
+		i = end
+	}
+	b := w.b
+	classes := numel(shape)
+	// The input batch (gathered into a buffer kept by the trainer), the
+	// labels, the loss's probabilities and per-sample losses.
+	var level memParts
+	level.act = allocFloats(b*numel(m.InShape)) + goAlloc(8*uint64(b)) + allocFloats(b*classes) + allocFloats(b) + 2*goAlloc(4)
+	lossFresh := memParts{act: goAlloc(8*uint64(b)) + allocFloats(b*classes) + allocFloats(b)}
+	for _, u := range units {
+		level = level.plus(u.held)
+		level.grad += u.innerKept + u.keptOut()
+	}
+	if len(units) > 0 {
+		level.grad += units[len(units)-1].stepOut()
+	}
+	// Candidates for the peak, each with the GEMM pool: each moment of
+	// backward, a layer's (with a recomputed segment's whole working set),
+	// and the next step's forward, which allocates a layer's fresh buffers
+	// while the previous step's are still held.
+	all := w.gemmPool(w.panels)
+	if w.recompute > 0 {
+		all = 0 // see gemmPool
+	}
+	var peak memParts
+	consider := func(p memParts, pool uint64) {
+		p.work += pool
+		peak = maxParts(peak, p)
+	}
+	consider(level, all)
+	for k := len(units) - 1; k >= 0; k-- {
+		u := units[k]
+		level.grad += u.innerGrad - u.innerKept
+		if k > 0 {
+			level.grad += units[k-1].stepOut()
+		}
+		consider(level.plus(u.ws).plus(u.trans), all)
+	}
+	fresh := lossFresh
+	for _, u := range units {
+		fresh = maxParts(fresh, u.fresh)
+	}
+	consider(level.plus(fresh), all)
+	return peak, nil
+}
+
+func isResidual(l Layer) bool { _, ok := l.(*Residual); return ok }
+
+// hasTrainable reports whether l has trainable parameters (its output
+// then needs a gradient).
+func hasTrainable(l Layer) bool {
+	for _, p := range l.Params() {
+		if !p.Buffer {
+			return true
+		}
+	}
+	return false
+}
+
+// layer is the per-layer rule: l with per-sample input shape in, whose
+// input needs a gradient (need) and, when shared, already has a gradient
+// contribution when l's backward runs (the first layer of a residual
+// block's main path).
+func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int, bool, error) {
+	var lm layerMem
+	out, err := l.OutShape(in)
+	if err != nil {
+		return lm, nil, false, err
+	}
+	outNeed := need || hasTrainable(l)
+	b := w.b
+	nIn, nOut := b*numel(in), b*numel(out)
+	o := allocFloats(nOut)
+	slot := func() { // a reused output buffer and its gradient
+		lm.held.act += o
+		if outNeed {
+			lm.outGrad, lm.outKept = o, true
+		}
+	}
+	switch l := l.(type) {
+	case *Linear:
+		slot()
+		rows := nIn / l.In
+		w.gemmScratch(rows, l.Out, l.In, false, 1)
+		w.gemmScratch(l.In, l.Out, rows, false, 1)
+		if need {
+			w.gemmScratch(rows, l.In, l.Out, true, 1)
+		}
+		if shared && need {
+			lm.trans.work = allocFloats(nIn) // gemmGrad's temporary
+		}
+	case *Activation:
+		slot()
+		if l.Kind == "gelu" {
+			lm.held.act += allocFloats(nIn)                                                       // Φ(x), read by backward
+			lm.trans.work = uint64(min(w.threads, (nIn+4095)/4096)) * allocFloats(min(nIn, 4096)) // backward's exponentials per chunk
+		}
+	case *Flatten, *GlobalAvgPool, *Positions, *PatchTokens:
+		slot()
+	case *TokenPool:
+		slot()
+		if !l.Last {
+			lm.fresh.work = uint64(w.threads) * allocFloats(in[0])
+		}
+	case *Dropout:
+		if l.P == 0 {
+			return lm, in, need, nil // the identity
+		}
+		// A fresh output and the mask, held by the tape.
+		lm.held.act = 2 * o
+		if outNeed {
+			lm.outGrad = o
+		}
+		lm.fresh.act = 2 * o
+	case *Embedding:
+		ids := goAlloc(8 * uint64(nIn))
+		lm.held.act = o + ids
+		lm.outGrad = o
+		lm.fresh.act = o + ids
+	case *Norm:
+		slot()
+		if l.Layer {
+			// xhat and 1/std per row (layernorm.go); backward's row buffers
+			// per thread.
+			rows := nIn / l.C
+			lm.held.act += allocFloats(nIn) + allocFloats(rows)
+			lm.trans.work = uint64(min(w.threads, rows)) * 2 * allocFloats(l.C)
+			break
+		}
+		lm.held.act += allocFloats(nIn) + allocFloats(l.C) // xhat, 1/std
+		workers := min(w.threads, l.C)
+		lm.held.work = uint64(2*workers)*allocFloats(nIn/l.C) + goAlloc(uint64(2*workers)*24)
+	case *Conv2d:
+		oh, ow := out[1], out[2]
+		q := b * oh * ow
+		lm.held.act = allocFloats(l.Cin * l.K * l.K * q) // im2col columns
+		lm.held.work = allocFloats(l.Cout * q)           // GEMM output, [Cout, N·P]
+		slot()
+		r := l.Cin * l.K * l.K
+		w.gemmScratch(l.Cout, q, r, false, 1)
+		w.gemmScratch(l.Cout, r, q, true, 1)
+		if need {
+			w.gemmScratch(r, q, l.Cout, false, 1)
+		}
+	case *Pool2d:
+		slot()
+		if !l.Avg {
+			lm.held.act += goAlloc(4 * uint64(nOut)) // argmax, int32
+		}
+	case *MaxPool:
+		slot()
+		lm.held.act += goAlloc(4 * uint64(nOut))
+	case *Attention:
+		slot()
+		t := in[0]
+		lm.held.act += allocFloats(b * l.Heads * t * t) // probabilities
+		dh := in[1] / 3 / l.Heads
+		par := min(w.threads, b*l.Heads)
+		w.gemmScratch(t, t, dh, true, par)
+		w.gemmScratch(t, dh, t, false, par)
+		lm.trans.work = uint64(w.threads) * (allocFloats(t*t) + allocFloats(t))
+		if shared && need {
+			lm.trans.work += allocFloats(nIn)
+		}
+	case *Residual:
+		// The paths' layers, then the block's own output buffer (the
+		// identity shortcut is x itself).
+		outNeed = false
+		for pi, path := range [][]Layer{l.Main, l.Shortcut} {
+			shape, pn := in, need
+			for k, inner := range path {
+				im, next, nn, err := w.layer(inner, shape, pn, pi == 0 && k == 0)
+				if err != nil {
+					return lm, nil, false, err
+				}
+				lm.held = lm.held.plus(im.held)
+				lm.innerGrad += im.outGrad + im.innerGrad
+				lm.innerKept += im.keptOut() + im.innerKept
+				lm.trans = maxParts(lm.trans, im.trans)
+				lm.fresh = maxParts(lm.fresh, im.fresh)
+				shape, pn = next, nn
+			}
+			outNeed = outNeed || pn
+		}
+		slot()
+	default:
+		return lm, nil, false, fmt.Errorf("estimate: layer %T has no memory rule", l)
+	}
+	return lm, out, outNeed, nil
+}
