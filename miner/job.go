@@ -125,8 +125,13 @@ func (j *job) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	need := model.EstimateMemory(j.spec.Config.BatchSize, 2) + uint64(len(j.spec.Train.X)+len(j.spec.HeldOut.X))*4
-	if err := m.cfg.Budget.Check(fmt.Sprintf("task %d job %d (%s)", task.Id, j.key.index, j.spec.ModelSpec), need); err != nil {
+	est, err := ml.EstimateTraining(model, j.spec.Config, 1, m.backend.Threads())
+	if err != nil {
+		return fmt.Errorf("memory estimate of %s: %w", j.spec.ModelSpec, err)
+	}
+	need := est.PeakBytes + uint64(len(j.spec.Train.X)+len(j.spec.HeldOut.X))*4
+	if err := m.cfg.Budget.Check(fmt.Sprintf("task %d job %d (%s, batch %d: %d parameters, training step %d bytes, data %d bytes)",
+		task.Id, j.key.index, j.spec.ModelSpec, j.spec.Config.BatchSize, est.Params, est.PeakBytes, need-est.PeakBytes), need); err != nil {
 		return err
 	}
 	if j.resume {

@@ -600,3 +600,13 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 	}
 	return lm, out, outNeed, nil
 }
+
+// EstimateTraining estimates the live peak of one training step of m as a
+// trainer runs it: cfg's optimizer, precision and micro-batches, m's
+// recompute setting, devices replicas with threads threads each. Miners
+// and pouwd ml train check it against their memory budget before a job
+// starts.
+func EstimateTraining(m *Model, cfg TrainConfig, devices, threads int) (MemoryEstimate, error) {
+	return EstimateModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
+		Precision: cfg.Precision, Recompute: m.recompute, MicroBatch: cfg.MicroBatch, Devices: devices, Threads: threads})
+}

@@ -95,19 +95,15 @@ func deviceText(n int) string {
 	return fmt.Sprintf("%d devices data parallel", n)
 }
 
-// trainMemory estimates the host memory of training: the model, its
-// gradients and optimizer state, and per device a replica's pass over a
-// micro-batch plus one gradient buffer per micro-batch.
-func trainMemory(tr *ml.Trainer, devices int) uint64 {
-	slots := tr.Opt.Slots()
-	mb := tr.Cfg.MicroBatch
-	if mb == 0 {
-		return tr.Model.EstimateMemory(tr.Cfg.BatchSize, slots)
+// trainMemory estimates the host memory of a training step
+// (ml.EstimateTraining: the model, its gradients and optimizer state,
+// activations and workspaces with the recompute setting, and per device a
+// replica's pass over a micro-batch).
+func trainMemory(tr *ml.Trainer, devices int) (uint64, error) {
+	threads := 1
+	if tr.Backend != nil {
+		threads = tr.Backend.Threads()
 	}
-	micro := uint64(tr.Cfg.BatchSize / mb)
-	params := uint64(0)
-	for _, p := range tr.Model.Params() {
-		params += uint64(p.T.Numel())
-	}
-	return tr.Model.EstimateMemory(0, slots) + uint64(devices)*tr.Model.EstimateMemory(mb, 0) + micro*params*4
+	e, err := ml.EstimateTraining(tr.Model, tr.Cfg, devices, threads)
+	return e.PeakBytes, err
 }

@@ -1,7 +1,10 @@
 // Package mlcmd is the `pouwd ml` command group: `devices` (CPU and GPU
 // detection), `train` (train a model on MNIST with canonical arithmetic,
-// with progress, checkpoints and a JSON summary) and `eval` (measure a
-// saved checkpoint). The root command mounts NewCommand.
+// with progress, checkpoints and a JSON summary; --recompute for gradient
+// checkpointing), `eval` (measure a saved checkpoint) and `estimate` (the
+// memory a training step of a model needs, ml.Estimate). train refuses a
+// run whose estimate (ml.EstimateTraining) exceeds --mem-fraction of the
+// machine's memory before it starts. The root command mounts NewCommand.
 //
 // train's --precision (fp32, bf16, fp16) and --micro-batch are part of the
 // computation (they are in the checkpoint's config); --device (auto, cpu,

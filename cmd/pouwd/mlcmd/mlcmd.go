@@ -248,7 +248,10 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		return err
 	}
 	budget := accel.CPUBudget(float64(f.memFraction))
-	need := trainMemory(tr, len(devs))
+	need, err := trainMemory(tr, len(devs))
+	if err != nil {
+		return err
+	}
 	if err := budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need); err != nil {
 		return err
 	}
