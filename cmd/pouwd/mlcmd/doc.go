@@ -3,7 +3,7 @@
 // with progress, checkpoints and a JSON summary; --recompute for gradient
 // checkpointing), `eval` (measure a saved checkpoint) and `estimate` (the
 // memory a training step of a model needs, ml.Estimate). train refuses a
-// run whose estimate (ml.EstimateTraining) exceeds --mem-fraction of the
+// run whose estimate (ml.EstimateTraining) exceeds --memory-fraction of the
 // machine's memory before it starts. The root command mounts NewCommand.
 //
 // train's --precision (fp32, bf16, fp16) and --micro-batch are part of the
