@@ -2,7 +2,10 @@ package ml
 
 import (
 	"errors"
+	"regexp"
 	"testing"
+
+	"github.com/pouw/pouwd/accel/cpu"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -37,16 +40,42 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
+// FuzzParseSpec: the parser never panics and never accepts a spec
+// without a kind; an accepted spec whose numbers are all small builds (or
+// is refused with an error) without panicking, and a built model has a
+// FLOPs count and logits of the documented size.
 func FuzzParseSpec(f *testing.F) {
-	f.Add("mlp:784-256-10")
-	f.Add("cnn:1x28x28-2x8-10,bn,fc=4")
+	for _, s := range []string{"mlp:784-256-10", "cnn:1x28x28-2x8-10,bn,fc=4", "resnet:3x8x8-basic-1.1-4-5",
+		"resnet:3x16x16-bottleneck-1.1-2-3,stem=imagenet,width=2", "transformer:6-11-1x8x2-11,causal,head=last,pos=sin",
+		"vit:3x8x8-4-1x8x2-5,mlp=2,dropout=0.1", "transformer:4-8-1x8x8-3,mlp=1"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if len(s) > 64 {
+		if len(s) > 96 {
 			return
 		}
 		sp, err := ParseSpec(s)
-		if err == nil && sp.Kind == "" {
+		if err != nil {
+			return
+		}
+		if sp.Kind == "" {
 			t.Fatal("accepted without kind")
+		}
+		for _, n := range regexp.MustCompile(`[0-9]+`).FindAllString(s, -1) {
+			if len(n) > 2 || n > "64" && len(n) == 2 {
+				return // large models: parsing is what is fuzzed
+			}
+		}
+		m, err := NewModel(s, 1)
+		if err != nil {
+			return
+		}
+		if _, err := m.FLOPs(); err != nil {
+			t.Fatalf("%s: FLOPs: %v", s, err)
+		}
+		x := make([]float32, m.SampleSize())
+		if out, err := m.Logits(cpu.MustNew(cpu.Options{Threads: 1}), x, 1); err != nil || len(out) != m.Spec.Classes {
+			t.Fatalf("%s: %d logits (%v), want %d", s, len(out), err, m.Spec.Classes)
 		}
 	})
 }
