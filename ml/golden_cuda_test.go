@@ -8,6 +8,7 @@ import (
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/accel/cuda"
+	"github.com/pouw/pouwd/ml"
 )
 
 // TestGoldenWeightsCUDA reproduces the golden hashes (TestGoldenWeights)
@@ -54,6 +55,46 @@ func TestGoldenWeightsCUDA(t *testing.T) {
 				t.Errorf("%s after %d steps on %s: weights SHA-256 %s, expected %s", g.spec, cfg.Steps, b.Name(), res.WeightsSHA256, want)
 			}
 			t.Logf("%s on %s: %.0f samples/s (GEMM on the device, the rest on the host)", g.spec, b.Name(), res.SamplesPerSecond)
+		})
+	}
+}
+
+// TestLargeGoldenWeightsCUDA reproduces the ResNet, Transformer and ViT
+// golden hashes (TestResNetGoldenWeights, TestTransformerGoldenWeights)
+// with every GEMM on the CUDA backend (the emulator's reference kernel
+// under cudaemu), all 12 steps: residual blocks, attention and patch
+// embeddings give the CPU's bits with device GEMMs.
+func TestLargeGoldenWeightsCUDA(t *testing.T) {
+	opts := cuda.DefaultOptions()
+	b, err := cuda.Open(0, opts)
+	if errors.Is(err, cuda.ErrNoGPU) {
+		t.Skipf("no usable NVIDIA GPU: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Emulated() {
+		b.Close()
+		opts.Kernel = "ref"
+		if b, err = cuda.Open(0, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer b.Close()
+	text, images := textGoldenData(512), resnetGoldenData()
+	for _, g := range []struct {
+		spec, want string
+		cfg        ml.TrainConfig
+		data       ml.Dataset
+	}{
+		{resnetGoldenSpec, resnetGolden, resnetGoldenConfig(), images},
+		{transformerGoldenSpec, transformerGolden, transformerGoldenConfig(), text},
+		{vitGoldenSpec, vitGolden, transformerGoldenConfig(), images},
+	} {
+		t.Run(g.spec, func(t *testing.T) {
+			if res := trainOn(t, g.spec, g.cfg, b, g.data); res.WeightsSHA256 != g.want {
+				t.Errorf("%s on %s: weights SHA-256 %s, golden %s", g.spec, b.Name(), res.WeightsSHA256, g.want)
+			}
 		})
 	}
 }
