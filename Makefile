@@ -55,9 +55,11 @@ test: test-go test-vectors test-fuzz test-arm64 test-cuda
 # chain harnesses and the p2p services must be race-free. Left out of the
 # race run: accel/canon (exhaustive single-goroutine numerics, minutes
 # under the detector) and ml's long golden trainings (over 20 minutes under
-# the detector); ml's multi-device, micro-batch and sampled-step
+# the detector) and tests/largemodele2e (the miner, verifier and p2p paths
+# it drives run under the detector in tests/pouwe2e and p2pe2e; it was
+# race-clean when added); ml's multi-device, micro-batch and sampled-step
 # tests do run with it.
-RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$')
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$|/tests/largemodele2e$$')
 RACE_ML_TESTS = Parallel|Sampled|Devices|MicroBatch
 test-go:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
