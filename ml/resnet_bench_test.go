@@ -7,25 +7,31 @@ import (
 	"github.com/pouw/pouwd/ml"
 )
 
-// BenchmarkResNet20Step is one SGD-momentum training step of ResNet-20 on
-// a 3x32x32 batch of 128 (scripts/bench/enginebench measures samples/s;
-// this is for profiling: go test ./ml -run - -bench ResNet20 -cpuprofile).
-func BenchmarkResNet20Step(b *testing.B) {
-	const n = 256
-	r := ml.NewRNG("pouw/bench", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*3*32*32), Y: make([]int, n), N: n, Shape: []int{3, 32, 32}, Classes: 10}
-	for i := range d.X {
-		d.X[i] = r.Float32()
-	}
-	for i := range d.Y {
-		d.Y[i] = r.Intn(10)
-	}
-	m, err := ml.NewModel("resnet:3x32x32-resnet20-10", 1)
+// benchSteps runs SGD-momentum training steps of spec at the batch size on
+// one thread over n synthetic samples: token ids below vocab when vocab > 0,
+// uniform [0, 1) values otherwise (scripts/bench/enginebench measures
+// samples/s; these are for profiling: go test ./ml -run - -bench Step
+// -cpuprofile).
+func benchSteps(b *testing.B, spec string, shape []int, n, batch, vocab int) {
+	m, err := ml.NewModel(spec, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
+	size := m.SampleSize()
+	r := ml.NewRNG("pouw/bench", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: shape, Classes: m.Spec.Classes}
+	for i := range d.X {
+		if vocab > 0 {
+			d.X[i] = float32(r.Intn(vocab))
+		} else {
+			d.X[i] = r.Float32()
+		}
+	}
+	for i := range d.Y {
+		d.Y[i] = r.Intn(m.Spec.Classes)
+	}
 	cfg := ml.DefaultTrainConfig()
-	cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, 128, 1000
+	cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, batch, 1000
 	tr, err := ml.NewTrainer(m, d, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
 	if err != nil {
 		b.Fatal(err)
@@ -39,34 +45,14 @@ func BenchmarkResNet20Step(b *testing.B) {
 	b.ReportMetric(float64(b.N*cfg.BatchSize)/b.Elapsed().Seconds(), "samples/s")
 }
 
-// BenchmarkTransformerStep is one SGD-momentum step of the benchmark
-// Transformer (d=256, 4 layers, 8 heads, sequence 128, causal, batch 32;
-// enginebench's transformer_d256_l4_s128_b32), for profiling.
+// BenchmarkResNet20Step: ResNet-20 on a 3x32x32 batch of 128.
+func BenchmarkResNet20Step(b *testing.B) {
+	benchSteps(b, "resnet:3x32x32-resnet20-10", []int{3, 32, 32}, 256, 128, 0)
+}
+
+// BenchmarkTransformerStep: the benchmark Transformer (d=256, 4 layers, 8
+// heads, sequence 128, causal, batch 32; enginebench's
+// transformer_d256_l4_s128_b32).
 func BenchmarkTransformerStep(b *testing.B) {
-	const n, seq = 64, 128
-	r := ml.NewRNG("pouw/bench", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*seq), Y: make([]int, n), N: n, Shape: []int{seq}, Classes: 256}
-	for i := range d.X {
-		d.X[i] = float32(r.Intn(256))
-	}
-	for i := range d.Y {
-		d.Y[i] = r.Intn(256)
-	}
-	m, err := ml.NewModel("transformer:128-256-4x256x8-256,causal,head=last", 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := ml.DefaultTrainConfig()
-	cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, 32, 1000
-	tr, err := ml.NewTrainer(m, d, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := tr.Step(nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*cfg.BatchSize)/b.Elapsed().Seconds(), "samples/s")
+	benchSteps(b, "transformer:128-256-4x256x8-256,causal,head=last", []int{128}, 64, 32, 256)
 }

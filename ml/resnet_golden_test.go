@@ -51,12 +51,19 @@ const (
 	resnetGoldenMicro = "2e1625eda9e32e3f9d205241b061fec6903186fad8e407e55859fb94426e36a3"
 )
 
-// TestResNetGoldenWeights reproduces the pinned hashes with every CPU
-// kernel at 1 and 2 threads, and the micro-batch hash on 1 and 2 CPU
-// devices (SetDevices), so neither threads, kernels nor devices change a
-// bit of a residual network's training.
-func TestResNetGoldenWeights(t *testing.T) {
-	data := resnetGoldenData()
+// goldenRun is a training run whose final weights hash is pinned.
+type goldenRun struct {
+	spec string
+	cfg  ml.TrainConfig
+	data ml.Dataset
+	want string
+}
+
+// checkGoldens reproduces each whole-batch run with every CPU kernel at 1
+// and 2 threads, and micro (its config has MicroBatch set) on 1 and 2 CPU
+// devices with 1 or 2 threads each: neither kernels, threads nor devices
+// may change a bit.
+func checkGoldens(t *testing.T, runs []goldenRun, micro goldenRun) {
 	kernels := append(cpu.Kernels(), "go")
 	for _, k := range kernels {
 		for _, th := range []int{1, 2} {
@@ -64,27 +71,38 @@ func TestResNetGoldenWeights(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/t%d", k, th), func(t *testing.T) {
-				got := trainHash(t, resnetGoldenSpec, resnetGoldenConfig(), cpu.Options{Threads: th, Kernel: k}, data)
-				if got != resnetGolden {
-					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", resnetGoldenSpec, k, th, got, resnetGolden)
+				for _, g := range runs {
+					if got := trainHash(t, g.spec, g.cfg, cpu.Options{Threads: th, Kernel: k}, g.data); got != g.want {
+						t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", g.spec, k, th, got, g.want)
+					}
 				}
 			})
 		}
 	}
-	cfg := resnetGoldenConfig()
-	cfg.MicroBatch = 8
 	for _, devs := range [][]int{{1}, {2}, {1, 1}, {2, 1}} {
-		t.Run(fmt.Sprintf("micro8/devices%v", devs), func(t *testing.T) {
+		t.Run(fmt.Sprintf("micro%d/devices%v", micro.cfg.MicroBatch, devs), func(t *testing.T) {
 			var devices []accel.Backend
 			for _, th := range devs {
 				devices = append(devices, cpu.MustNew(cpu.Options{Threads: th}))
 			}
-			_, res := parallelRunSeed(t, resnetGoldenSpec, cfg, data, devices, cfg.Seed)
-			if res.WeightsSHA256 != resnetGoldenMicro {
-				t.Errorf("%s, micro-batch 8, devices with threads %v: weights SHA-256 %s, golden %s", resnetGoldenSpec, devs, res.WeightsSHA256, resnetGoldenMicro)
+			_, res := parallelRunSeed(t, micro.spec, micro.cfg, micro.data, devices, micro.cfg.Seed)
+			if res.WeightsSHA256 != micro.want {
+				t.Errorf("%s, micro-batch %d, devices with threads %v: weights SHA-256 %s, golden %s", micro.spec, micro.cfg.MicroBatch, devs, res.WeightsSHA256, micro.want)
 			}
 		})
 	}
+}
+
+// TestResNetGoldenWeights reproduces the pinned hashes with every CPU
+// kernel at 1 and 2 threads, and the micro-batch hash on 1 and 2 CPU
+// devices (SetDevices), so neither threads, kernels nor devices change a
+// bit of a residual network's training.
+func TestResNetGoldenWeights(t *testing.T) {
+	data := resnetGoldenData()
+	cfg := resnetGoldenConfig()
+	cfg.MicroBatch = 8
+	checkGoldens(t, []goldenRun{{resnetGoldenSpec, resnetGoldenConfig(), data, resnetGolden}},
+		goldenRun{resnetGoldenSpec, cfg, data, resnetGoldenMicro})
 }
 
 // TestResNetHalfPrecisionDevices: bf16 training of the tiny ResNet gives

@@ -1,7 +1,6 @@
 package ml_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/pouw/pouwd/accel"
@@ -64,38 +63,12 @@ const (
 // kernel at 1 and 2 threads, and micro-batches on 1 and 2 CPU devices.
 func TestTransformerGoldenWeights(t *testing.T) {
 	text := textGoldenData(512)
-	images := resnetGoldenData()
-	kernels := append(cpu.Kernels(), "go")
-	for _, k := range kernels {
-		for _, th := range []int{1, 2} {
-			if k == "go" && th == 2 && len(kernels) > 1 {
-				continue
-			}
-			t.Run(fmt.Sprintf("%s/t%d", k, th), func(t *testing.T) {
-				o := cpu.Options{Threads: th, Kernel: k}
-				if got := trainHash(t, transformerGoldenSpec, transformerGoldenConfig(), o, text); got != transformerGolden {
-					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", transformerGoldenSpec, k, th, got, transformerGolden)
-				}
-				if got := trainHash(t, vitGoldenSpec, transformerGoldenConfig(), o, images); got != vitGolden {
-					t.Errorf("%s, kernel %s, %d threads: weights SHA-256 %s, golden %s", vitGoldenSpec, k, th, got, vitGolden)
-				}
-			})
-		}
-	}
 	cfg := transformerGoldenConfig()
 	cfg.MicroBatch = 8
-	for _, devs := range [][]int{{1}, {2}, {1, 1}, {2, 1}} {
-		t.Run(fmt.Sprintf("micro8/devices%v", devs), func(t *testing.T) {
-			var devices []accel.Backend
-			for _, th := range devs {
-				devices = append(devices, cpu.MustNew(cpu.Options{Threads: th}))
-			}
-			_, res := parallelRunSeed(t, transformerGoldenSpec, cfg, text, devices, cfg.Seed)
-			if res.WeightsSHA256 != transformerGoldenMicro {
-				t.Errorf("%s, micro-batch 8, devices with threads %v: weights SHA-256 %s, golden %s", transformerGoldenSpec, devs, res.WeightsSHA256, transformerGoldenMicro)
-			}
-		})
-	}
+	checkGoldens(t, []goldenRun{
+		{transformerGoldenSpec, transformerGoldenConfig(), text, transformerGolden},
+		{vitGoldenSpec, transformerGoldenConfig(), resnetGoldenData(), vitGolden},
+	}, goldenRun{transformerGoldenSpec, cfg, text, transformerGoldenMicro})
 }
 
 // TestTransformerLearns: 150 AdamW steps on the synthetic next-token task

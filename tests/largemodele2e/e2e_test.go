@@ -3,8 +3,6 @@ package largemodele2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -94,57 +92,6 @@ func textDataset(t *testing.T) (*data.Dataset, *data.Meta) {
 	return d, meta
 }
 
-// mnistSubset is the first nTrain training and nTest test samples of MNIST.
-func mnistSubset(t *testing.T, nTrain, nTest int) *data.Dataset {
-	t.Helper()
-	dir, err := data.DefaultMNISTDir()
-	if err != nil {
-		t.Skipf("MNIST not available: %v", err)
-	}
-	full, _, err := data.LoadIDXDir(dir, data.MNISTClassNames)
-	if err != nil {
-		t.Skipf("MNIST not available: %v", err)
-	}
-	sub := &data.Dataset{DType: full.DType, Shape: full.Shape, Classes: full.Classes, ClassNames: full.ClassNames}
-	dim := full.Dim()
-	take := func(split uint8, n int) {
-		for i := 0; i < full.Len() && n > 0; i++ {
-			if full.Split[i] != split {
-				continue
-			}
-			sub.U8 = append(sub.U8, full.U8[i*dim:(i+1)*dim]...)
-			sub.Labels = append(sub.Labels, full.Labels[i])
-			sub.Split = append(sub.Split, split)
-			n--
-		}
-	}
-	take(data.Train, nTrain)
-	take(data.Test, nTest)
-	if err := sub.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return sub
-}
-
-func logger() *slog.Logger {
-	lvl := slog.LevelWarn
-	if os.Getenv("POUWE2E_VERBOSE") != "" {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
 // TestLargeModelsEndToEnd: a Transformer task on the text dataset (served
 // by storage peers over libp2p) and a ResNet task on MNIST, one
 // configuration x 2 folds each, mined by one honest miner per task and
@@ -161,7 +108,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 	// Datasets. The text dataset as `data prepare` makes it; the MNIST
 	// subset (300 training + 100 test samples) as tests/pouwe2e uses it.
 	text, textMeta := textDataset(t)
-	mnist := mnistSubset(t, 300, 100)
+	mnist := integration.MNISTSubset(t, 300, 100)
 	t.Logf("text dataset: %d windows of %d bytes (split %v), %d classes", text.Len(), textSeqLen, textMeta.SplitCounts, text.Classes)
 
 	accounts := append(append([]string(nil), integration.DefaultAccounts...), "storage1", "storage2", "storage3")
@@ -205,7 +152,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := pr.Params
-	log := logger()
+	log := integration.Logger()
 	clients := map[string]*chainclient.Client{}
 	for _, name := range accounts {
 		cfg := chainclient.DefaultConfig()
@@ -372,7 +319,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 		{taskImage, "resnet on MNIST", "miner2", records[mnistID], resnetConfig()},
 	}
 	for _, tk := range tasks {
-		waitFor(t, fmt.Sprintf("task %d fold seed", tk.id), 30*time.Second, func() bool {
+		integration.WaitFor(t, fmt.Sprintf("task %d fold seed", tk.id), 30*time.Second, func() bool {
 			r, err := q.Task(ctx, &types.QueryTaskRequest{Id: tk.id})
 			return err == nil && len(r.Task.FoldSeed) == 32
 		})
@@ -452,7 +399,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 
 	// Both tasks complete.
 	for _, tk := range tasks {
-		waitFor(t, fmt.Sprintf("task %d (%s) completed", tk.id, tk.family), 240*time.Second, func() bool {
+		integration.WaitFor(t, fmt.Sprintf("task %d (%s) completed", tk.id, tk.family), 240*time.Second, func() bool {
 			r, err := q.Task(ctx, &types.QueryTaskRequest{Id: tk.id})
 			if err == nil && (r.Task.Status == types.TASK_STATUS_EXPIRED || r.Task.Status == types.TASK_STATUS_CANCELLED) {
 				t.Fatalf("task %d (%s) ended %s", tk.id, tk.family, r.Task.Status)
@@ -473,7 +420,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 			out = append(out, r.Proof)
 		}
 	}
-	waitFor(t, "every proof settled", 180*time.Second, func() bool {
+	integration.WaitFor(t, "every proof settled", 180*time.Second, func() bool {
 		for _, p := range proofs() {
 			switch p.Status {
 			case types.PROOF_STATUS_ACCEPTED, types.PROOF_STATUS_REJECTED, types.PROOF_STATUS_UNDECIDED:

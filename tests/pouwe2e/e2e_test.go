@@ -19,8 +19,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/libp2p/go-libp2p/core/host"
-	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -48,57 +46,6 @@ import (
 	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
-
-// mnistSubset is the first nTrain training and nTest test samples of MNIST.
-func mnistSubset(t *testing.T, nTrain, nTest int) *data.Dataset {
-	t.Helper()
-	dir, err := data.DefaultMNISTDir()
-	if err != nil {
-		t.Skipf("MNIST not available: %v", err)
-	}
-	full, _, err := data.LoadIDXDir(dir, data.MNISTClassNames)
-	if err != nil {
-		t.Skipf("MNIST not available: %v", err)
-	}
-	sub := &data.Dataset{DType: full.DType, Shape: full.Shape, Classes: full.Classes, ClassNames: full.ClassNames}
-	dim := full.Dim()
-	take := func(split uint8, n int) {
-		for i := 0; i < full.Len() && n > 0; i++ {
-			if full.Split[i] != split {
-				continue
-			}
-			sub.U8 = append(sub.U8, full.U8[i*dim:(i+1)*dim]...)
-			sub.Labels = append(sub.Labels, full.Labels[i])
-			sub.Split = append(sub.Split, split)
-			n--
-		}
-	}
-	take(data.Train, nTrain)
-	take(data.Test, nTest)
-	if err := sub.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return sub
-}
-
-func logger() *slog.Logger {
-	lvl := slog.LevelWarn
-	if os.Getenv("POUWE2E_VERBOSE") != "" {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
 
 func TestPoUWEndToEnd(t *testing.T) {
 	start := time.Now()
@@ -128,7 +75,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := pr.Params
-	log := logger()
+	log := integration.Logger()
 	clients := map[string]*chainclient.Client{}
 	for _, name := range accounts {
 		cfg := chainclient.DefaultConfig()
@@ -173,7 +120,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 
 	// Dataset: 300 training + 100 test samples of MNIST, erasure-coded as
 	// the chain records it.
-	ds := mnistSubset(t, 300, 100)
+	ds := integration.MNISTSubset(t, 300, 100)
 	sum, err := ds.SHA256()
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +184,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	taskA := submit([]types.ModelConfig{mlp(100_000_000), mlp(50_000_000)}, 2, 1)
 	taskB := submit([]types.ModelConfig{mlp(100_000_000)}, 5, 2)
 	for _, id := range []uint64{taskA, taskB} {
-		waitFor(t, fmt.Sprintf("task %d fold seed", id), 30*time.Second, func() bool {
+		integration.WaitFor(t, fmt.Sprintf("task %d fold seed", id), 30*time.Second, func() bool {
 			r, err := q.Task(ctx, &types.QueryTaskRequest{Id: id})
 			return err == nil && len(r.Task.FoldSeed) == 32
 		})
@@ -399,7 +346,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	go func() { _ = liar.RunJob(ctx, &tB, 4, false) }()
 
 	// Task A completes with a CV table.
-	waitFor(t, "task A completed", 150*time.Second, func() bool {
+	integration.WaitFor(t, "task A completed", 150*time.Second, func() bool {
 		r, err := q.Task(ctx, &types.QueryTaskRequest{Id: taskA})
 		return err == nil && r.Task.Status == types.TASK_STATUS_COMPLETED
 	})
@@ -442,7 +389,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	settled := func(p types.Proof) bool {
 		return p.Status == types.PROOF_STATUS_ACCEPTED || p.Status == types.PROOF_STATUS_REJECTED || p.Status == types.PROOF_STATUS_UNDECIDED
 	}
-	waitFor(t, "every proof settled and every cheat slashed", 120*time.Second, func() bool {
+	integration.WaitFor(t, "every proof settled and every cheat slashed", 120*time.Second, func() bool {
 		all := proofsBy()
 		for _, ps := range all {
 			for _, p := range ps {
@@ -542,7 +489,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 
 	// The liar's result is settled on the verifiers' measurement: MISCLAIMED,
 	// slashed and jailed.
-	waitFor(t, "the liar's job settled", 60*time.Second, func() bool {
+	integration.WaitFor(t, "the liar's job settled", 60*time.Second, func() bool {
 		j, err := q.Job(ctx, &types.QueryJobRequest{TaskId: taskB, JobIndex: 4})
 		return err == nil && j.Job.Status == types.JOB_STATUS_SETTLED
 	})
