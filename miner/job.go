@@ -125,13 +125,9 @@ func (j *job) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	est, err := ml.EstimateTraining(model, j.spec.Config, 1, m.backend.Threads())
+	recompute, err := fitMemory(model, j.spec.Config, m.backend.Threads(), m.cfg.Budget,
+		fmt.Sprintf("task %d job %d", task.Id, j.key.index), uint64(len(j.spec.Train.X)+len(j.spec.HeldOut.X))*4)
 	if err != nil {
-		return fmt.Errorf("memory estimate of %s: %w", j.spec.ModelSpec, err)
-	}
-	need := est.PeakBytes + uint64(len(j.spec.Train.X)+len(j.spec.HeldOut.X))*4
-	if err := m.cfg.Budget.Check(fmt.Sprintf("task %d job %d (%s, batch %d: %d parameters, training step %d bytes, data %d bytes)",
-		task.Id, j.key.index, j.spec.ModelSpec, j.spec.Config.BatchSize, est.Params, est.PeakBytes, need-est.PeakBytes), need); err != nil {
 		return err
 	}
 	if j.resume {
@@ -147,6 +143,13 @@ func (j *job) prepare(ctx context.Context) error {
 		if j.tr, err = ml.NewTrainer(model, j.spec.Train, j.spec.Config, m.backend); err != nil {
 			return err
 		}
+	}
+	if recompute > 0 {
+		// The same bits with less memory: a local choice, like threads.
+		if err := j.tr.Model.SetRecompute(recompute); err != nil {
+			return err
+		}
+		j.log.Info("recomputing activations to fit the memory budget", "every_blocks", recompute)
 	}
 	j.status = m.Stats.track(j.key, j.tr.TotalSteps())
 	return nil
