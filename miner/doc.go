@@ -12,7 +12,8 @@
 // docs/ARCHITECTURE.md.
 //
 // One job is a job value worked in four phases by RunJob: prepare (dataset,
-// spec, budget, then the claim, or on resume the trainer rebuilt from the
+// spec, budget: ml.EstimateTraining against the memory budget, with
+// activation recomputation when only that fits (memory.go), then the claim, or on resume the trainer rebuilt from the
 // checkpoint of the last commitment and the earlier steps from the step
 // journal), train, draw and submit. Training waits for neither the disk
 // nor the chain: at a commitment the trainer hashes the state and encodes
