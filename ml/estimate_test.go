@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/memprobe"
 )
 
 // estimateCase is one row of the estimator's test matrix.
@@ -67,32 +66,6 @@ var estimateMatrix = []estimateCase{
 	{"vit:3x32x32-4-4x128x4-10,mlp=2", ml.EstimateOptions{Batch: 16, Optimizer: "sgd", Precision: "bf16", Recompute: 2}},
 }
 
-var heapObjects = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-
-func heapNow() int64 {
-	metrics.Read(heapObjects)
-	return int64(heapObjects[0].Value.Uint64())
-}
-
-// synthetic returns n samples of the model's input: token ids below the
-// vocabulary for a Transformer, values in [0, 1) otherwise.
-func syntheticData(m *ml.Model, n int) ml.Dataset {
-	size := m.SampleSize()
-	r := ml.NewRNG("pouw/test/estimate", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: m.InShape, Classes: m.Spec.Classes}
-	for i := range d.X {
-		if m.Spec.Kind == "transformer" {
-			d.X[i] = float32(r.Intn(m.Spec.Tr.Vocab))
-		} else {
-			d.X[i] = r.Float32()
-		}
-	}
-	for i := range d.Y {
-		d.Y[i] = r.Intn(m.Spec.Classes)
-	}
-	return d
-}
-
 // estimateGCPercent is the measurement's GOGC, also passed to the estimate
 // (its GarbageBytes).
 const estimateGCPercent = 5
@@ -124,7 +97,7 @@ func measureStep(t testing.TB, c estimateCase) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := syntheticData(probe, 2*c.o.Batch)
+	data := ml.SyntheticDataset(probe, 2*c.o.Batch, 1)
 	probe = nil
 	old := debug.SetGCPercent(estimateGCPercent)
 	defer debug.SetGCPercent(old)
@@ -133,7 +106,7 @@ func measureStep(t testing.TB, c estimateCase) int64 {
 	// measurement's included) survive one collection.
 	runtime.GC()
 	runtime.GC()
-	base := heapNow()
+	base := memprobe.HeapObjects()
 	m, err := ml.NewModel(c.spec, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -152,35 +125,16 @@ func measureStep(t testing.TB, c estimateCase) int64 {
 		t.Fatal(err)
 	}
 	runtime.GC()
-	var peak atomic.Int64
-	sample := func() {
-		if h := heapNow(); h > peak.Load() {
-			peak.Store(h)
-		}
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			sample()
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	if _, err := tr.Step(nil); err != nil {
+	peak, err := memprobe.Peak(100*time.Microsecond, func() error {
+		_, err := tr.Step(nil)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	close(stop)
-	<-done
-	sample()
 	runtime.KeepAlive(tr)
 	runtime.KeepAlive(data)
-	return peak.Load() - base - int64(8*data.N)
+	return peak - base - int64(8*data.N)
 }
 
 // TestEstimateMatchesMeasuredPeak requires every row of the matrix to be

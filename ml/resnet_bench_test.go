@@ -8,28 +8,15 @@ import (
 )
 
 // benchSteps runs SGD-momentum training steps of spec at the batch size on
-// one thread over n synthetic samples: token ids below vocab when vocab > 0,
-// uniform [0, 1) values otherwise (scripts/bench/enginebench measures
-// samples/s; these are for profiling: go test ./ml -run - -bench Step
-// -cpuprofile).
-func benchSteps(b *testing.B, spec string, shape []int, n, batch, vocab int) {
+// one thread over n synthetic samples (ml.SyntheticDataset;
+// scripts/bench/enginebench measures samples/s; these are for profiling:
+// go test ./ml -run - -bench Step -cpuprofile).
+func benchSteps(b *testing.B, spec string, n, batch int) {
 	m, err := ml.NewModel(spec, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	size := m.SampleSize()
-	r := ml.NewRNG("pouw/bench", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: shape, Classes: m.Spec.Classes}
-	for i := range d.X {
-		if vocab > 0 {
-			d.X[i] = float32(r.Intn(vocab))
-		} else {
-			d.X[i] = r.Float32()
-		}
-	}
-	for i := range d.Y {
-		d.Y[i] = r.Intn(m.Spec.Classes)
-	}
+	d := ml.SyntheticDataset(m, n, 1)
 	cfg := ml.DefaultTrainConfig()
 	cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, batch, 1000
 	tr, err := ml.NewTrainer(m, d, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
@@ -47,12 +34,12 @@ func benchSteps(b *testing.B, spec string, shape []int, n, batch, vocab int) {
 
 // BenchmarkResNet20Step: ResNet-20 on a 3x32x32 batch of 128.
 func BenchmarkResNet20Step(b *testing.B) {
-	benchSteps(b, "resnet:3x32x32-resnet20-10", []int{3, 32, 32}, 256, 128, 0)
+	benchSteps(b, "resnet:3x32x32-resnet20-10", 256, 128)
 }
 
 // BenchmarkTransformerStep: the benchmark Transformer (d=256, 4 layers, 8
 // heads, sequence 128, causal, batch 32; enginebench's
 // transformer_d256_l4_s128_b32).
 func BenchmarkTransformerStep(b *testing.B) {
-	benchSteps(b, "transformer:128-256-4x256x8-256,causal,head=last", []int{128}, 64, 32, 256)
+	benchSteps(b, "transformer:128-256-4x256x8-256,causal,head=last", 64, 32)
 }

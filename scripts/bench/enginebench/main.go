@@ -72,43 +72,27 @@ func main() {
 	for _, tc := range []struct {
 		name, spec string
 		batch      int
-		shape      []int
 	}{
-		{"mlp_784-256-10_b64", "mlp:784-256-10", 64, []int{784}},
-		{"mlp_784-256-10_b256", "mlp:784-256-10", 256, []int{784}},
-		{"cnn_small_b64", "cnn:1x28x28-2x8-10", 64, []int{1, 28, 28}},
-		{"resnet20_b128", "resnet:3x32x32-resnet20-10", 128, []int{3, 32, 32}},
-		{"resnet50_64px_b32", "resnet:3x64x64-resnet50-10", 32, []int{3, 64, 64}},
-		{"transformer_d256_l4_s128_b32", "transformer:128-256-4x256x8-256,causal,head=last", 32, []int{128}},
-		{"vit_d192_l6_b64", "vit:3x32x32-4-6x192x3-10", 64, []int{3, 32, 32}},
+		{"mlp_784-256-10_b64", "mlp:784-256-10", 64},
+		{"mlp_784-256-10_b256", "mlp:784-256-10", 256},
+		{"cnn_small_b64", "cnn:1x28x28-2x8-10", 64},
+		{"resnet20_b128", "resnet:3x32x32-resnet20-10", 128},
+		{"resnet50_64px_b32", "resnet:3x64x64-resnet50-10", 32},
+		{"transformer_d256_l4_s128_b32", "transformer:128-256-4x256x8-256,causal,head=last", 32},
+		{"vit_d192_l6_b64", "vit:3x32x32-4-6x192x3-10", 64},
 	} {
 		if *only != "" && *only != tc.name {
 			continue
-		}
-		size := 1
-		for _, v := range tc.shape {
-			size *= v
-		}
-		n := 8192
-		if size > 1024 { // CIFAR-sized samples: a smaller pool
-			n = 1024
 		}
 		m, err := ml.NewModel(tc.spec, 1)
 		if err != nil {
 			panic(err)
 		}
-		classes := m.Spec.Classes
-		d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: tc.shape, Classes: classes}
-		for i := range d.X {
-			if m.Spec.Kind == "transformer" { // byte-level token ids
-				d.X[i] = float32(r.IntN(m.Spec.Tr.Vocab))
-			} else {
-				d.X[i] = r.Float32()
-			}
+		n := 8192
+		if m.SampleSize() > 1024 { // CIFAR-sized samples: a smaller pool
+			n = 1024
 		}
-		for i := range d.Y {
-			d.Y[i] = r.IntN(classes)
-		}
+		d := ml.SyntheticDataset(m, n, 1)
 		cfg := ml.DefaultTrainConfig()
 		cfg.LR, cfg.Momentum, cfg.BatchSize, cfg.Epochs = 0.01, 0.9, tc.batch, 1000
 		tr, err := ml.NewTrainer(m, d, cfg, be)

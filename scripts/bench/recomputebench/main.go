@@ -17,14 +17,13 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/memprobe"
 )
 
 func main() {
@@ -61,13 +60,6 @@ func main() {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-var heapObjects = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-
-func heapNow() int64 {
-	metrics.Read(heapObjects)
-	return int64(heapObjects[0].Value.Uint64())
-}
-
 // measure trains two steps of spec on synthetic data and returns the
 // activation peak of the second, its duration, the weights hash and the
 // parameter count.
@@ -79,7 +71,7 @@ func measure(spec string, batch, every, threads int) (int64, time.Duration, stri
 	if err := m.SetRecompute(every); err != nil {
 		fail(err)
 	}
-	data := synthetic(m, 2*batch)
+	data := ml.SyntheticDataset(m, 2*batch, 1)
 	cfg := ml.DefaultTrainConfig()
 	cfg.Optimizer, cfg.LR, cfg.BatchSize, cfg.Seed, cfg.Steps = "adamw", 1e-3, batch, 1, 2
 	tr, err := ml.NewTrainer(m, data, cfg, cpu.MustNew(cpu.Options{Threads: threads}))
@@ -97,53 +89,21 @@ func measure(spec string, batch, every, threads int) (int64, time.Duration, stri
 		}
 	}
 	runtime.GC()
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if h := heapNow(); h > peak.Load() {
-				peak.Store(h)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Microsecond):
-			}
-		}
-	}()
-	start := time.Now()
-	if _, err := tr.Step(nil); err != nil {
+	var took time.Duration
+	peak, err := memprobe.Peak(100*time.Microsecond, func() error {
+		start := time.Now()
+		_, err := tr.Step(nil)
+		took = time.Since(start)
+		return err
+	})
+	if err != nil {
 		fail(err)
 	}
-	took := time.Since(start)
-	close(stop)
-	<-done
 	res, err := tr.Run(context.Background(), nil)
 	if err != nil {
 		fail(err)
 	}
-	return peak.Load() - state, took, res.WeightsSHA256, m.NumParams()
-}
-
-// synthetic returns n samples of the model's input: token ids below the
-// vocabulary for a Transformer, values in [0, 1) otherwise.
-func synthetic(m *ml.Model, n int) ml.Dataset {
-	size := m.SampleSize()
-	r := ml.NewRNG("pouw/bench/recompute", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: m.InShape, Classes: m.Spec.Classes}
-	for i := range d.X {
-		if m.Spec.Kind == "transformer" {
-			d.X[i] = float32(r.Intn(m.Spec.Tr.Vocab))
-		} else {
-			d.X[i] = r.Float32()
-		}
-	}
-	for i := range d.Y {
-		d.Y[i] = r.Intn(m.Spec.Classes)
-	}
-	return d
+	return peak - state, took, res.WeightsSHA256, m.NumParams()
 }
 
 func fail(err error) {
