@@ -2,11 +2,8 @@ package ml_test
 
 import (
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -110,10 +107,7 @@ func TestResNetSpecs(t *testing.T) {
 // statistics within float32 tolerance. It skips when /usr/bin/python3
 // cannot import torch; scripts/ci/torch_crosscheck_resnet.sh runs it.
 func TestResNetTorchCrossCheck(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s cannot import torch (%v: %s)", py, err, strings.TrimSpace(string(out)))
-	}
+	requireTorch(t)
 	be := cpu.MustNew(cpu.Options{Threads: 2})
 	for _, tc := range []struct {
 		spec string
@@ -129,12 +123,6 @@ func TestResNetTorchCrossCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(7, 8))
-			type named struct {
-				Name  string    `json:"name"`
-				Shape []int     `json:"shape"`
-				Data  []float32 `json:"data"`
-			}
-			var params []named
 			for _, p := range m.Params() {
 				if strings.Contains(p.Name, "bn") || strings.Contains(p.Name, "downsample.1") {
 					// Non-trivial BatchNorm affine parameters and statistics.
@@ -147,7 +135,6 @@ func TestResNetTorchCrossCheck(t *testing.T) {
 						}
 					}
 				}
-				params = append(params, named{p.Name, p.T.Shape, append([]float32(nil), p.T.Data...)})
 			}
 			x := make([]float32, tc.n*m.SampleSize())
 			for i := range x {
@@ -157,69 +144,22 @@ func TestResNetTorchCrossCheck(t *testing.T) {
 			for i := range labels {
 				labels[i] = r.IntN(m.Spec.Classes)
 			}
-			dir := t.TempDir()
-			in, _ := json.Marshal(map[string]any{"spec": tc.spec, "params": params, "x": x,
-				"shape": append([]int{tc.n}, m.InShape...), "labels": labels})
-			if err := os.WriteFile(filepath.Join(dir, "in.json"), in, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(py, "../scripts/ci/torch_crosscheck_resnet.py", filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json"))
-			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("torch: %v\n%s", err, out)
-			}
-			var want struct {
-				Loss    float64              `json:"loss"`
-				Logits  []float64            `json:"logits"`
-				Grads   map[string][]float64 `json:"grads"`
-				Buffers map[string][]float64 `json:"buffers"`
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, "out.json"))
-			if err == nil {
-				err = json.Unmarshal(raw, &want)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			xt, _ := ml.FromData(x, append([]int{tc.n}, m.InShape...)...)
-			c := &ml.Ctx{Backend: be, Tape: &ml.Tape{}, Train: true}
-			logits := m.Forward(c, xt)
-			gotLogits := append([]float32(nil), logits.Data...)
-			loss, err := ml.SoftmaxCrossEntropy(c, logits, labels)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Tape.Backward(loss); err != nil {
-				t.Fatal(err)
-			}
-			close := func(what string, got []float32, ref []float64) {
-				t.Helper()
-				if len(got) != len(ref) {
-					t.Fatalf("%s: %d values, torch %d", what, len(got), len(ref))
-				}
-				scale := 0.0
-				for _, v := range ref {
-					scale = math.Max(scale, math.Abs(v))
-				}
-				for i, v := range ref {
-					if d := math.Abs(float64(got[i]) - v); d > 1e-5+2e-4*scale {
-						t.Fatalf("%s[%d] = %g, torch %g (tensor max |.| %g)", what, i, got[i], v, scale)
-					}
-				}
-			}
-			close("loss", loss.Data, []float64{want.Loss})
-			close("logits", gotLogits, want.Logits)
+			shape := append([]int{tc.n}, m.InShape...)
+			want := runTorch(t, "scripts/ci/torch_crosscheck_resnet.py", tc.spec, m, x, shape, labels)
+			loss, gotLogits := engineStep(t, be, m, x, shape, labels)
+			var tol torchTolerance
+			tol.check(t, "loss", []float32{loss}, []float64{want.Loss})
+			tol.check(t, "logits", gotLogits, want.Logits)
 			checked := 0
 			for _, p := range m.Params() {
 				if p.Buffer {
-					close(p.Name, p.T.Data, want.Buffers[p.Name])
+					tol.check(t, p.Name, p.T.Data, want.Buffers[p.Name])
 				} else {
-					close("grad "+p.Name, p.T.Grad, want.Grads[p.Name])
+					tol.check(t, "grad "+p.Name, p.T.Grad, want.Grads[p.Name])
 				}
 				checked++
 			}
-			t.Logf("%s: loss %.6f (torch %.6f), %d tensors within tolerance", tc.spec, loss.Data[0], want.Loss, checked)
+			t.Logf("%s: loss %.6f (torch %.6f), %d tensors within tolerance (worst %.3f of it, %s)", tc.spec, loss, want.Loss, checked, tol.worst, tol.what)
 		})
 	}
 }

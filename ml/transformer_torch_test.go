@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -78,10 +76,7 @@ func TestTransformerParamCounts(t *testing.T) {
 // non-trivial. It skips when /usr/bin/python3 cannot import torch;
 // scripts/ci/torch_crosscheck_transformer.sh runs it.
 func TestTransformerTorchCrossCheck(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("PyTorch cross-check skipped: %s cannot import torch (%v: %s)", py, err, strings.TrimSpace(string(out)))
-	}
+	requireTorch(t)
 	be := cpu.MustNew(cpu.Options{Threads: 2})
 	for _, tc := range []struct {
 		spec string
@@ -104,15 +99,8 @@ func TestTransformerTorchCrossCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(11, 12))
-			type named struct {
-				Name  string    `json:"name"`
-				Shape []int     `json:"shape"`
-				Data  []float32 `json:"data"`
-			}
-			var params []named
 			for _, p := range m.Params() {
 				trRedraw(r, p)
-				params = append(params, named{p.Name, p.T.Shape, append([]float32(nil), p.T.Data...)})
 			}
 			x := make([]float32, tc.n*m.SampleSize())
 			for i := range x {
@@ -127,77 +115,25 @@ func TestTransformerTorchCrossCheck(t *testing.T) {
 				labels[i] = r.IntN(m.Spec.Classes)
 			}
 			shape := append([]int{tc.n}, m.InShape...)
-			dir := t.TempDir()
-			in, _ := json.Marshal(map[string]any{"spec": tc.spec, "params": params, "x": x, "shape": shape, "labels": labels})
-			if err := os.WriteFile(filepath.Join(dir, "in.json"), in, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(py, "../scripts/ci/torch_crosscheck_transformer.py", filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json"))
-			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("torch: %v\n%s", err, out)
-			}
-			var want struct {
-				Loss   float64              `json:"loss"`
-				Logits []float64            `json:"logits"`
-				Grads  map[string][]float64 `json:"grads"`
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, "out.json"))
-			if err == nil {
-				err = json.Unmarshal(raw, &want)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			xt, _ := ml.FromData(x, shape...)
-			c := &ml.Ctx{Backend: be, Tape: &ml.Tape{}, Train: true}
-			logits := m.Forward(c, xt)
-			gotLogits := append([]float32(nil), logits.Data...)
-			loss, err := ml.SoftmaxCrossEntropy(c, logits, labels)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Tape.Backward(loss); err != nil {
-				t.Fatal(err)
-			}
-			worst, worstWhat := 0.0, ""
-			close := func(what string, got []float32, ref []float64) {
-				t.Helper()
-				if len(got) != len(ref) {
-					t.Fatalf("%s: %d values, torch %d", what, len(got), len(ref))
-				}
-				scale := 0.0
-				for _, v := range ref {
-					scale = math.Max(scale, math.Abs(v))
-				}
-				tol := 1e-5 + 2e-4*scale
-				for i, v := range ref {
-					d := math.Abs(float64(got[i]) - v)
-					if d > tol {
-						t.Fatalf("%s[%d] = %g, torch %g (tensor max |.| %g)", what, i, got[i], v, scale)
-					}
-					if d/tol > worst {
-						worst, worstWhat = d/tol, what
-					}
-				}
-			}
-			close("loss", loss.Data, []float64{want.Loss})
-			close("logits", gotLogits, want.Logits)
+			want := runTorch(t, "scripts/ci/torch_crosscheck_transformer.py", tc.spec, m, x, shape, labels)
+			loss, gotLogits := engineStep(t, be, m, x, shape, labels)
+			var tol torchTolerance
+			tol.check(t, "loss", []float32{loss}, []float64{want.Loss})
+			tol.check(t, "logits", gotLogits, want.Logits)
 			checked := 0
 			for _, p := range m.Params() {
 				g, ok := want.Grads[p.Name]
 				if !ok {
 					t.Fatalf("torch has no gradient for %s", p.Name)
 				}
-				close("grad "+p.Name, p.T.Grad, g)
+				tol.check(t, "grad "+p.Name, p.T.Grad, g)
 				checked++
 			}
 			if checked != len(want.Grads) {
 				t.Fatalf("%d engine parameters, torch %d", checked, len(want.Grads))
 			}
 			t.Logf("%s: loss %.6f (torch %.6f), logits and %d gradients within tolerance (worst %.3f of it, %s)",
-				tc.spec, loss.Data[0], want.Loss, checked, worst, worstWhat)
+				tc.spec, loss, want.Loss, checked, tol.worst, tol.what)
 		})
 	}
 }
