@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -119,4 +120,39 @@ func (tol *torchTolerance) check(t *testing.T, what string, got []float32, ref [
 			tol.worst, tol.what = d/bound, what
 		}
 	}
+}
+
+// checkParamCounts requires ml.NewModel(spec, 1).NumParams() to equal each
+// count of the JSON table file (spec -> PyTorch's count, written by a
+// script under scripts/bench), skipping models above 30M parameters with
+// -short, and returns the table's specs (sorted) and counts.
+func checkParamCounts(t *testing.T, file string) ([]string, map[string]int) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]int
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	specs := make([]string, 0, len(want))
+	for s := range want {
+		specs = append(specs, s)
+	}
+	sort.Strings(specs)
+	for _, spec := range specs {
+		if testing.Short() && want[spec] > 30_000_000 {
+			continue
+		}
+		m, err := ml.NewModel(spec, 1)
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		if got := m.NumParams(); got != want[spec] {
+			t.Errorf("%s: %d parameters, PyTorch %d", spec, got, want[spec])
+		}
+	}
+	return specs, want
 }
