@@ -17,8 +17,19 @@ func parallelRun(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset,
 
 func parallelRunSeed(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, devices []accel.Backend, seed uint64) ([]ml.StepInfo, ml.Result) {
 	t.Helper()
+	return trainLogged(t, spec, cfg, data, devices, seed, 0)
+}
+
+// trainLogged trains spec from seed on the devices (SetDevices), with
+// activation recomputation every recompute residual blocks (0: none), and
+// returns every step's version 1 hashes and the result.
+func trainLogged(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, devices []accel.Backend, seed uint64, recompute int) ([]ml.StepInfo, ml.Result) {
+	t.Helper()
 	m, err := ml.NewModel(spec, seed)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetRecompute(recompute); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := ml.NewTrainer(m, data, cfg, devices[0])

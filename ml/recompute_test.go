@@ -1,7 +1,6 @@
 package ml_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -9,36 +8,6 @@ import (
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
 )
-
-// recomputeRun trains spec for cfg.Steps steps with activation
-// recomputation every `every` residual blocks (0: off) on the devices and
-// returns every step's version 1 hashes (weights before and after, batch,
-// gradients) and the result.
-func recomputeRun(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, every int, devices []accel.Backend) ([]ml.StepInfo, ml.Result) {
-	t.Helper()
-	m, err := ml.NewModel(spec, cfg.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.SetRecompute(every); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := ml.NewTrainer(m, data, cfg, devices[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(devices) > 1 || cfg.MicroBatch > 0 {
-		if err := tr.SetDevices(devices...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var log stepLog
-	res, err := tr.Run(context.Background(), log.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return log.infos, res
-}
 
 // TestRecomputeSameBits: training with activation recomputation gives
 // every step's gradients and weights, and the final weights, bit for bit
@@ -65,10 +34,10 @@ func TestRecomputeSameBits(t *testing.T) {
 				if micro > 0 {
 					devs = two
 				}
-				base, rb := recomputeRun(t, tc.spec, cfg, tc.data, 0, devs)
+				base, rb := trainLogged(t, tc.spec, cfg, tc.data, devs, cfg.Seed, 0)
 				for _, every := range []int{1, 2, 3} {
 					t.Run(fmt.Sprintf("%s/%s/micro%d/every%d", tc.spec, prec, micro, every), func(t *testing.T) {
-						got, rg := recomputeRun(t, tc.spec, cfg, tc.data, every, devs)
+						got, rg := trainLogged(t, tc.spec, cfg, tc.data, devs, cfg.Seed, every)
 						sameRuns(t, "recompute vs stored activations", base, got, rb, rg)
 					})
 				}
