@@ -52,42 +52,32 @@ func check(t *testing.T, name string, slice func(dst, src []float32), scalar fun
 	}
 }
 
-func BenchmarkExp32(b *testing.B) {
+// benchScalarVsSlice times scalar element by element against slice over
+// 4096 inputs x(i).
+func benchScalarVsSlice(b *testing.B, x func(i int) float32, scalar func(float32) float32, slice func(dst, src []float32)) {
 	xs := make([]float32, 4096)
 	for i := range xs {
-		xs[i] = float32(i%200)/10 - 10
+		xs[i] = x(i)
 	}
 	dst := make([]float32, len(xs))
 	b.Run("scalar", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			for j, x := range xs {
-				dst[j] = Exp32(x)
+			for j, v := range xs {
+				dst[j] = scalar(v)
 			}
 		}
 	})
 	b.Run("slice", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			Exp32Slice(dst, xs)
+			slice(dst, xs)
 		}
 	})
 }
 
+func BenchmarkExp32(b *testing.B) {
+	benchScalarVsSlice(b, func(i int) float32 { return float32(i%200)/10 - 10 }, Exp32, Exp32Slice)
+}
+
 func BenchmarkErf32(b *testing.B) {
-	xs := make([]float32, 4096)
-	for i := range xs {
-		xs[i] = float32(i%200)/100 - 1
-	}
-	dst := make([]float32, len(xs))
-	b.Run("scalar", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			for j, x := range xs {
-				dst[j] = Erf32(x)
-			}
-		}
-	})
-	b.Run("slice", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			Erf32Slice(dst, xs)
-		}
-	})
+	benchScalarVsSlice(b, func(i int) float32 { return float32(i%200)/100 - 1 }, Erf32, Erf32Slice)
 }
