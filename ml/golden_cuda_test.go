@@ -11,14 +11,14 @@ import (
 	"github.com/pouw/pouwd/ml"
 )
 
-// TestGoldenWeightsCUDA reproduces the golden hashes (TestGoldenWeights)
-// with the CUDA backend as ml's accel.Backend: every GEMM of training runs
-// on the device (tag cuda: a GPU; tag cudaemu: the host emulator of the
-// same kernels, for 3 steps against the CPU's bits, as it is slow),
-// everything else in ml's canonical Go. The bits must be the CPU's. Without a usable GPU (tag cuda) it skips, saying why.
-// scripts/gpu-build.sh builds it for a GPU machine (MNIST comes along in
-// build/gpu/mnist; POUWD_MNIST_DIR points the loader at it).
-func TestGoldenWeightsCUDA(t *testing.T) {
+// openTrainingCUDA opens device 0 for training tests, closed when the
+// test ends; it skips without a usable GPU (tag cuda). On the host
+// emulator (tag cudaemu) it opens the reference kernel: the emulator runs
+// a tiled kernel's threads as real threads meeting at barriers, far too
+// slow for training, and the reference kernel computes the same bits
+// without barriers.
+func openTrainingCUDA(t *testing.T) *cuda.Backend {
+	t.Helper()
 	opts := cuda.DefaultOptions()
 	b, err := cuda.Open(0, opts)
 	if errors.Is(err, cuda.ErrNoGPU) {
@@ -27,18 +27,27 @@ func TestGoldenWeightsCUDA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emulated := b.Emulated()
-	if emulated {
-		// The host emulator runs a tiled kernel's threads as real threads
-		// meeting at barriers: far too slow for training. The reference
-		// kernel computes the same bits without barriers.
+	if b.Emulated() {
 		b.Close()
 		opts.Kernel = "ref"
 		if b, err = cuda.Open(0, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
-	defer b.Close()
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// TestGoldenWeightsCUDA reproduces the golden hashes (TestGoldenWeights)
+// with the CUDA backend as ml's accel.Backend: every GEMM of training runs
+// on the device (tag cuda: a GPU; tag cudaemu: the host emulator of the
+// same kernels, for 3 steps against the CPU's bits, as it is slow),
+// everything else in ml's canonical Go. The bits must be the CPU's. Without a usable GPU (tag cuda) it skips, saying why.
+// scripts/gpu-build.sh builds it for a GPU machine (MNIST comes along in
+// build/gpu/mnist; POUWD_MNIST_DIR points the loader at it).
+func TestGoldenWeightsCUDA(t *testing.T) {
+	b := openTrainingCUDA(t)
+	emulated := b.Emulated()
 	train, _ := loadMNIST(t)
 	for _, g := range goldens {
 		t.Run(g.name+"/"+b.Name(), func(t *testing.T) {
@@ -65,22 +74,7 @@ func TestGoldenWeightsCUDA(t *testing.T) {
 // under cudaemu), all 12 steps: residual blocks, attention and patch
 // embeddings give the CPU's bits with device GEMMs.
 func TestLargeGoldenWeightsCUDA(t *testing.T) {
-	opts := cuda.DefaultOptions()
-	b, err := cuda.Open(0, opts)
-	if errors.Is(err, cuda.ErrNoGPU) {
-		t.Skipf("no usable NVIDIA GPU: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Emulated() {
-		b.Close()
-		opts.Kernel = "ref"
-		if b, err = cuda.Open(0, opts); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer b.Close()
+	b := openTrainingCUDA(t)
 	text, images := textGoldenData(512), resnetGoldenData()
 	for _, g := range []struct {
 		spec, want string
