@@ -6,7 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
 // MNISTSubset is the first nTrain training and nTest test samples of MNIST
@@ -63,4 +68,63 @@ func WaitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// Clients opens a chainclient for each named account of n, logging to log.
+func Clients(t *testing.T, n *Network, names []string, log *slog.Logger) map[string]*chainclient.Client {
+	t.Helper()
+	clients := map[string]*chainclient.Client{}
+	for _, name := range names {
+		cfg := chainclient.DefaultConfig()
+		cfg.Logger = log
+		c, err := chainclient.New(n.ClientCtx(), name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[name] = c
+	}
+	return clients
+}
+
+// LoopbackHost is a libp2p host listening on a free loopback TCP port,
+// closed when the test ends.
+func LoopbackHost(t *testing.T) host.Host {
+	t.Helper()
+	hc := p2p.DefaultHostConfig("")
+	hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	h, err := p2p.NewHost(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// MNISTDatasetMsg is the registration of an MNIST subset (MNISTSubset) by
+// owner under name, erasure-coded into 4 data and 2 parity shards as the
+// chain records them.
+func MNISTDatasetMsg(t *testing.T, owner, name string, ds *data.Dataset) *types.MsgRegisterDataset {
+	t.Helper()
+	sum, err := ds.SHA256()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ds.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := p2p.NewCoder().Encode(raw, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := make([]uint64, ds.Classes)
+	for i, c := range data.Histogram(ds.Labels, ds.Classes) {
+		hist[i] = uint64(c)
+	}
+	shape := make([]uint32, len(ds.Shape))
+	for i, d := range ds.Shape {
+		shape[i] = uint32(d)
+	}
+	return &types.MsgRegisterDataset{Owner: owner, Name: name, Format: types.DATASET_FORMAT_MNIST, Sha256: sum[:],
+		SampleCount: uint64(ds.Len()), NumClasses: uint32(ds.Classes), FeatureShape: shape, LabelHistogram: hist, Erasure: enc.Erasure}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/app"
-	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/cmd/pouwd/p2pcmd"
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml/data"
@@ -153,27 +152,8 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 	}
 	params := pr.Params
 	log := integration.Logger()
-	clients := map[string]*chainclient.Client{}
-	for _, name := range accounts {
-		cfg := chainclient.DefaultConfig()
-		cfg.Logger = log
-		c, err := chainclient.New(n.ClientCtx(), name, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[name] = c
-	}
+	clients := integration.Clients(t, n, accounts, log)
 	chainID := n.ClientCtx().ChainID
-	newHost := func() host.Host {
-		hc := p2p.DefaultHostConfig("")
-		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		h, err := p2p.NewHost(hc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		return h
-	}
 	chain := p2p.QueryChain{Q: q}
 
 	// Three storage peers bond; the client publishes the text dataset as
@@ -183,7 +163,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 	// shards pushed to their peers.
 	storage := []string{"storage1", "storage2", "storage3"}
 	for _, name := range storage {
-		h := newHost()
+		h := integration.LoopbackHost(t)
 		st, err := p2p.OpenStore(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -236,26 +216,11 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 
 	// MNIST is registered as tests/pouwe2e registers it; the workers hold
 	// it locally. The reward pool is funded for the proofs.
-	mnistSum, err := mnist.SHA256()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mnistRaw, err := mnist.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mnistEnc, err := p2p.NewCoder().Encode(mnistRaw, 4, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hist := make([]uint64, mnist.Classes)
-	for i, c := range data.Histogram(mnist.Labels, mnist.Classes) {
-		hist[i] = uint64(c)
-	}
 	pool := authtypes.NewModuleAddress(types.RewardPoolName)
+	mnistReg := integration.MNISTDatasetMsg(t, addr("client"), "mnist-400", mnist)
+	mnistSum := [32]byte(mnistReg.Sha256)
 	if _, err := cl.Broadcast(ctx,
-		&types.MsgRegisterDataset{Owner: addr("client"), Name: "mnist-400", Format: types.DATASET_FORMAT_MNIST, Sha256: mnistSum[:],
-			SampleCount: uint64(mnist.Len()), NumClasses: uint32(mnist.Classes), FeatureShape: []uint32{1, 28, 28}, LabelHistogram: hist, Erasure: mnistEnc.Erasure},
+		mnistReg,
 		&banktypes.MsgSend{FromAddress: addr("client"), ToAddress: pool.String(), Amount: sdk.NewCoins(sdk.NewCoin(app.BondDenom, sdkmath.NewInt(1_000_000_000)))},
 	); err != nil {
 		t.Fatal(err)
@@ -279,7 +244,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 		t.Fatalf("datasets: %+v", dsl.Datasets)
 	}
 	{
-		publisher, err := p2p.NewService(newHost(), p2p.DefaultConfig(chainID), nil, chain)
+		publisher, err := p2p.NewService(integration.LoopbackHost(t), p2p.DefaultConfig(chainID), nil, chain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +300,7 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 	// or fetched from the storage ring (the text dataset).
 	local := worker.MemDatasets{mnistSum: mnist}
 	node := func(name string, st *p2p.Store) (host.Host, *worker.P2PDatasets) {
-		h := newHost()
+		h := integration.LoopbackHost(t)
 		svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), st, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"github.com/libp2p/go-libp2p/core/host"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -38,7 +37,6 @@ import (
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/miner"
 	"github.com/pouw/pouwd/ml"
-	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/tests/integration"
@@ -76,16 +74,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	}
 	params := pr.Params
 	log := integration.Logger()
-	clients := map[string]*chainclient.Client{}
-	for _, name := range accounts {
-		cfg := chainclient.DefaultConfig()
-		cfg.Logger = log
-		c, err := chainclient.New(n.ClientCtx(), name, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[name] = c
-	}
+	clients := integration.Clients(t, n, accounts, log)
 
 	// chainclient: two clients of one key, so their local sequences
 	// collide, each send 4 txs at once; the mismatches are retried and all
@@ -121,31 +110,12 @@ func TestPoUWEndToEnd(t *testing.T) {
 	// Dataset: 300 training + 100 test samples of MNIST, erasure-coded as
 	// the chain records it.
 	ds := integration.MNISTSubset(t, 300, 100)
-	sum, err := ds.SHA256()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := ds.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := p2p.NewCoder().Encode(raw, 4, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hist := make([]uint64, ds.Classes)
-	for i, c := range data.Histogram(ds.Labels, ds.Classes) {
-		hist[i] = uint64(c)
-	}
-	shape := make([]uint32, len(ds.Shape))
-	for i, d := range ds.Shape {
-		shape[i] = uint32(d)
-	}
 	cl := clients["client"]
 	pool := authtypes.NewModuleAddress(types.RewardPoolName)
+	mnistReg := integration.MNISTDatasetMsg(t, addr("client"), "mnist-400", ds)
+	sum := [32]byte(mnistReg.Sha256)
 	if _, err := cl.Broadcast(ctx,
-		&types.MsgRegisterDataset{Owner: addr("client"), Name: "mnist-400", Format: types.DATASET_FORMAT_MNIST, Sha256: sum[:],
-			SampleCount: uint64(ds.Len()), NumClasses: uint32(ds.Classes), FeatureShape: shape, LabelHistogram: hist, Erasure: enc.Erasure},
+		mnistReg,
 		&banktypes.MsgSend{FromAddress: addr("client"), ToAddress: pool.String(), Amount: sdk.NewCoins(sdk.NewCoin(app.BondDenom, sdkmath.NewInt(1_000_000_000)))},
 	); err != nil {
 		t.Fatal(err)
@@ -200,23 +170,13 @@ func TestPoUWEndToEnd(t *testing.T) {
 	// (p2p.BlobConfig), verifiers fetch them from the peer id and addresses
 	// the miner registered with its bond.
 	chainID := n.ClientCtx().ChainID
-	newHost := func() host.Host {
-		hc := p2p.DefaultHostConfig("")
-		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		h, err := p2p.NewHost(hc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		return h
-	}
 
 	// Verifiers.
 	var verifiers []*verifier.Verifier
 	for _, name := range []string{"verifier1", "verifier2", "verifier3"} {
 		vc := verifier.DefaultConfig()
 		vc.Poll, vc.Logger, vc.StateDir = 300*time.Millisecond, log, t.TempDir()
-		fetcher, err := verifier.NewP2PFetcher(newHost(), chainID, clients[name].Query)
+		fetcher, err := verifier.NewP2PFetcher(integration.LoopbackHost(t), chainID, clients[name].Query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +199,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := newHost()
+		h := integration.LoopbackHost(t)
 		svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), st, nil)
 		if err != nil {
 			t.Fatal(err)
