@@ -3,7 +3,6 @@
 package cuda_test
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -25,41 +24,6 @@ import (
 // in-package test would close a cycle the day an ml file tagged cuda
 // does). Every test is named TestTransformer* (scripts/gpu-check.sh runs
 // them by that name and fails when one is missing or skipped).
-
-func openDevice(t *testing.T) *cuda.Backend {
-	t.Helper()
-	b, err := cuda.Open(0, cuda.DefaultOptions())
-	if errors.Is(err, cuda.ErrNoGPU) {
-		t.Skipf("no usable GPU, skipping the device test: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-func upload(t *testing.T, b *cuda.Backend, v []float32) *cuda.Buffer {
-	t.Helper()
-	x, err := b.Alloc(len(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.Upload(v); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Free() })
-	return x
-}
-
-func fetch(t *testing.T, x *cuda.Buffer) []float32 {
-	t.Helper()
-	out := make([]float32, x.Len())
-	if err := x.Download(out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -194,7 +158,7 @@ func hardScores(r *rand.Rand, t int) []float32 {
 }
 
 func TestTransformerAttentionSoftmax(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(41, 42))
 	type shape struct {
 		n, t, d, heads int
@@ -235,19 +199,19 @@ func TestTransformerAttentionSoftmax(t *testing.T) {
 				dP, wantDRaw := join(rec.prods[pairs:]), join(rec.lefts[pairs:])
 
 				// Device: separate output, and in place as ml does.
-				draw := upload(t, b, raw)
-				dp := upload(t, b, make([]float32, len(raw)))
+				draw := cuda.MustBuf(t, b, raw)
+				dp := cuda.MustBuf(t, b, make([]float32, len(raw)))
 				must(t, b.AttentionSoftmax(dp, draw, pairs, T, causal, scale))
-				equalBits(t, name+" P", fetch(t, dp), wantP)
+				equalBits(t, name+" P", cuda.Download(t, dp), wantP)
 				must(t, b.AttentionSoftmax(draw, draw, pairs, T, causal, scale))
-				equalBits(t, name+" P in place", fetch(t, draw), wantP)
+				equalBits(t, name+" P in place", cuda.Download(t, draw), wantP)
 
-				ddp := upload(t, b, dP)
-				dout := upload(t, b, make([]float32, len(dP)))
+				ddp := cuda.MustBuf(t, b, dP)
+				dout := cuda.MustBuf(t, b, make([]float32, len(dP)))
 				must(t, b.AttentionSoftmaxBackward(dout, dp, ddp, pairs, T, causal, scale))
-				equalBits(t, name+" dRaw", fetch(t, dout), wantDRaw)
+				equalBits(t, name+" dRaw", cuda.Download(t, dout), wantDRaw)
 				must(t, b.AttentionSoftmaxBackward(ddp, dp, ddp, pairs, T, causal, scale))
-				equalBits(t, name+" dRaw in place", fetch(t, ddp), wantDRaw)
+				equalBits(t, name+" dRaw in place", cuda.Download(t, ddp), wantDRaw)
 			}
 		}
 	}
@@ -256,7 +220,7 @@ func TestTransformerAttentionSoftmax(t *testing.T) {
 // ---------------------------------------------------------------- LayerNorm and GELU
 
 func TestTransformerLayerNorm(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(43, 44))
 	for _, sh := range [][3]int{{1, 1, 1}, {2, 3, 1}, {2, 5, 8}, {3, 17, 33}, {1, 7, 300}, {2, 64, 64}, {1, 3, 1031}} {
 		n, T, d := sh[0], sh[1], sh[2]
@@ -276,24 +240,24 @@ func TestTransformerLayerNorm(t *testing.T) {
 		must(t, c.Tape.BackwardFrom(y, gy))
 
 		g := cuda.LayerNormGeom(rows, d)
-		dx, dgam, dbet := upload(t, b, xs), upload(t, b, ln.Gamma.T.Data), upload(t, b, ln.Beta.T.Data)
-		dy, xhat := upload(t, b, make([]float32, rows*d)), upload(t, b, make([]float32, rows*d))
-		mean, rstd := upload(t, b, make([]float32, rows)), upload(t, b, make([]float32, rows))
+		dx, dgam, dbet := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, ln.Gamma.T.Data), cuda.MustBuf(t, b, ln.Beta.T.Data)
+		dy, xhat := cuda.MustBuf(t, b, make([]float32, rows*d)), cuda.MustBuf(t, b, make([]float32, rows*d))
+		mean, rstd := cuda.MustBuf(t, b, make([]float32, rows)), cuda.MustBuf(t, b, make([]float32, rows))
 		must(t, b.NormForward(dy, xhat, mean, rstd, dx, dgam, dbet, nil, nil, g, true, true, ln.Eps, 0))
-		equalBits(t, name+" y", fetch(t, dy), y.Data)
+		equalBits(t, name+" y", cuda.Download(t, dy), y.Data)
 
 		// ml's gradients are fresh: zero, then add.
-		ggy := upload(t, b, gy)
-		gx, gg, gb := upload(t, b, make([]float32, rows*d)), upload(t, b, make([]float32, d)), upload(t, b, make([]float32, d))
+		ggy := cuda.MustBuf(t, b, gy)
+		gx, gg, gb := cuda.MustBuf(t, b, make([]float32, rows*d)), cuda.MustBuf(t, b, make([]float32, d)), cuda.MustBuf(t, b, make([]float32, d))
 		must(t, b.NormBackward(gx, gg, gb, ggy, xhat, dgam, rstd, g))
-		equalBits(t, name+" dx", fetch(t, gx), x.Grad)
-		equalBits(t, name+" dgamma", fetch(t, gg), ln.Gamma.T.Grad)
-		equalBits(t, name+" dbeta", fetch(t, gb), ln.Beta.T.Grad)
+		equalBits(t, name+" dx", cuda.Download(t, gx), x.Grad)
+		equalBits(t, name+" dgamma", cuda.Download(t, gg), ln.Gamma.T.Grad)
+		equalBits(t, name+" dbeta", cuda.Download(t, gb), ln.Beta.T.Grad)
 	}
 }
 
 func TestTransformerGELU(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(45, 46))
 	for _, n := range []int{1, 17, 256, 1000} {
 		xs := values(r, n, 3)
@@ -306,20 +270,20 @@ func TestTransformerGELU(t *testing.T) {
 		gy := values(r, n, 1)
 		must(t, c.Tape.BackwardFrom(y, gy))
 
-		dx, dy := upload(t, b, xs), upload(t, b, make([]float32, n))
+		dx, dy := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, make([]float32, n))
 		must(t, b.GELU(dy, dx))
-		equalBits(t, fmt.Sprintf("GELU n=%d", n), fetch(t, dy), y.Data)
-		ddx, dgy := upload(t, b, values(r, n, 1)), upload(t, b, gy)
+		equalBits(t, fmt.Sprintf("GELU n=%d", n), cuda.Download(t, dy), y.Data)
+		ddx, dgy := cuda.MustBuf(t, b, values(r, n, 1)), cuda.MustBuf(t, b, gy)
 		must(t, ddx.Zero()) // ml's fresh gradient: cleared, then added into
 		must(t, b.GELUBackwardAcc(ddx, dx, dgy))
-		equalBits(t, fmt.Sprintf("GELU backward n=%d", n), fetch(t, ddx), x.Grad)
+		equalBits(t, fmt.Sprintf("GELU backward n=%d", n), cuda.Download(t, ddx), x.Grad)
 	}
 }
 
 // ---------------------------------------------------------------- pooling, patches, positions
 
 func TestTransformerTokenPool(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(47, 48))
 	for _, sh := range [][3]int{{1, 1, 1}, {2, 5, 3}, {3, 16, 8}, {2, 17, 33}, {1, 300, 5}, {4, 64, 20}, {1, 4097, 3}, {2, 33333, 1}} {
 		n, T, d := sh[0], sh[1], sh[2]
@@ -337,21 +301,21 @@ func TestTransformerTokenPool(t *testing.T) {
 			y1.Grad = g1
 			must(t, c.Tape.BackwardFrom(y2, g2))
 
-			dx, dy := upload(t, b, xs), upload(t, b, make([]float32, n*d))
+			dx, dy := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, make([]float32, n*d))
 			must(t, b.TokenPoolForward(dy, dx, n, T, d, modes[0]))
-			equalBits(t, name+" y1", fetch(t, dy), y1.Data)
+			equalBits(t, name+" y1", cuda.Download(t, dy), y1.Data)
 			must(t, b.TokenPoolForward(dy, dx, n, T, d, modes[1]))
-			equalBits(t, name+" y2", fetch(t, dy), y2.Data)
-			gx := upload(t, b, values(r, n*T*d, 1)) // garbage: the fresh pass overwrites it
-			must(t, b.TokenPoolBackward(gx, upload(t, b, g2), n, T, d, modes[1], true))
-			must(t, b.TokenPoolBackward(gx, upload(t, b, g1), n, T, d, modes[0], false))
-			equalBits(t, name+" dx", fetch(t, gx), x.Grad)
+			equalBits(t, name+" y2", cuda.Download(t, dy), y2.Data)
+			gx := cuda.MustBuf(t, b, values(r, n*T*d, 1)) // garbage: the fresh pass overwrites it
+			must(t, b.TokenPoolBackward(gx, cuda.MustBuf(t, b, g2), n, T, d, modes[1], true))
+			must(t, b.TokenPoolBackward(gx, cuda.MustBuf(t, b, g1), n, T, d, modes[0], false))
+			equalBits(t, name+" dx", cuda.Download(t, gx), x.Grad)
 		}
 	}
 }
 
 func TestTransformerPatchTokens(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(49, 50))
 	for _, sh := range [][4]int{{1, 1, 1, 1}, {2, 3, 2, 2}, {2, 8, 4, 4}, {1, 17, 3, 5}, {3, 64, 7, 7}} {
 		n, d, h, w := sh[0], sh[1], sh[2], sh[3]
@@ -367,18 +331,18 @@ func TestTransformerPatchTokens(t *testing.T) {
 		y1.Grad = g1
 		must(t, c.Tape.BackwardFrom(y2, g2))
 
-		dx, dy := upload(t, b, xs), upload(t, b, make([]float32, len(xs)))
+		dx, dy := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, make([]float32, len(xs)))
 		must(t, b.PatchTokensForward(dy, dx, n, d, hw))
-		equalBits(t, name+" y", fetch(t, dy), y2.Data)
-		gx := upload(t, b, values(r, len(xs), 1))
-		must(t, b.PatchTokensBackward(gx, upload(t, b, g2), n, d, hw, true))
-		must(t, b.PatchTokensBackward(gx, upload(t, b, g1), n, d, hw, false))
-		equalBits(t, name+" dx", fetch(t, gx), x.Grad)
+		equalBits(t, name+" y", cuda.Download(t, dy), y2.Data)
+		gx := cuda.MustBuf(t, b, values(r, len(xs), 1))
+		must(t, b.PatchTokensBackward(gx, cuda.MustBuf(t, b, g2), n, d, hw, true))
+		must(t, b.PatchTokensBackward(gx, cuda.MustBuf(t, b, g1), n, d, hw, false))
+		equalBits(t, name+" dx", cuda.Download(t, gx), x.Grad)
 	}
 }
 
 func TestTransformerPositions(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(51, 52))
 	for _, sh := range [][3]int{{1, 1, 1}, {2, 5, 3}, {3, 16, 8}, {5, 17, 33}, {2, 64, 64}} {
 		n, T, d := sh[0], sh[1], sh[2]
@@ -398,27 +362,27 @@ func TestTransformerPositions(t *testing.T) {
 		y1.Grad = g1
 		must(t, c.Tape.BackwardFrom(y2, g2))
 
-		dx, dtab, dy := upload(t, b, xs), upload(t, b, tab), upload(t, b, make([]float32, n*m))
+		dx, dtab, dy := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, tab), cuda.MustBuf(t, b, make([]float32, n*m))
 		must(t, b.PositionsForward(dy, dx, dtab, n, m))
-		equalBits(t, name+" y1", fetch(t, dy), y1d)
-		equalBits(t, name+" y2", fetch(t, dy), y2.Data)
+		equalBits(t, name+" y1", cuda.Download(t, dy), y1d)
+		equalBits(t, name+" y2", cuda.Download(t, dy), y2.Data)
 		// dP: l2's backward writes (fresh), l1's adds; dx is dy passed on.
-		gp := upload(t, b, values(r, m, 1))
-		dg1, dg2 := upload(t, b, g1), upload(t, b, g2)
+		gp := cuda.MustBuf(t, b, values(r, m, 1))
+		dg1, dg2 := cuda.MustBuf(t, b, g1), cuda.MustBuf(t, b, g2)
 		must(t, b.ColSumInto(gp, dg2, n, m, true))
 		must(t, b.ColSumInto(gp, dg1, n, m, false))
-		equalBits(t, name+" dP", fetch(t, gp), pos.T.Grad)
-		gx := upload(t, b, make([]float32, n*m))
+		equalBits(t, name+" dP", cuda.Download(t, gp), pos.T.Grad)
+		gx := cuda.MustBuf(t, b, make([]float32, n*m))
 		must(t, gx.CopyFrom(dg2))
 		must(t, b.Add(gx, dg1))
-		equalBits(t, name+" dx", fetch(t, gx), x.Grad)
+		equalBits(t, name+" dx", cuda.Download(t, gx), x.Grad)
 	}
 }
 
 // ---------------------------------------------------------------- sinusoidal positions
 
 func TestTransformerSinCos(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	r := rand.New(rand.NewPCG(53, 54))
 	xs := []float32{0, float32(math.Copysign(0, -1)), 1.5e-45, -1.5e-45, 1e-30, 1, -1, 1 << 20, -(1 << 20),
 		math.Nextafter32(1<<20, 2<<20), -math.Nextafter32(1<<20, 2<<20), 3e38, -3e38,
@@ -444,14 +408,14 @@ func TestTransformerSinCos(t *testing.T) {
 	for i, v := range xs {
 		ws[i], wc[i] = canon.SinCos32(v)
 	}
-	dx, ds, dc := upload(t, b, xs), upload(t, b, make([]float32, n)), upload(t, b, make([]float32, n))
+	dx, ds, dc := cuda.MustBuf(t, b, xs), cuda.MustBuf(t, b, make([]float32, n)), cuda.MustBuf(t, b, make([]float32, n))
 	must(t, b.SinCos(ds, dc, dx))
-	equalBits(t, "SinCos sin", fetch(t, ds), ws)
-	equalBits(t, "SinCos cos", fetch(t, dc), wc)
+	equalBits(t, "SinCos sin", cuda.Download(t, ds), ws)
+	equalBits(t, "SinCos cos", cuda.Download(t, dc), wc)
 }
 
 func TestTransformerSinusoidalTable(t *testing.T) {
-	b := openDevice(t)
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
 	shapes := [][2]int{{100, 1}, {64, 256}, {4096, 33}, {1024, 768}}
 	for d := 1; d <= 100; d++ { // every width: float32(-2i)/float32(d) for many d
 		shapes = append(shapes, [2]int{3, d})
@@ -462,8 +426,8 @@ func TestTransformerSinusoidalTable(t *testing.T) {
 			continue // slow on the emulator
 		}
 		want := ml.NewSinusoidalPositions(T, d).Fixed
-		tab := upload(t, b, make([]float32, T*d))
+		tab := cuda.MustBuf(t, b, make([]float32, T*d))
 		must(t, b.SinusoidalPositions(tab, T, d))
-		equalBits(t, fmt.Sprintf("sinusoidal table %dx%d", T, d), fetch(t, tab), want)
+		equalBits(t, fmt.Sprintf("sinusoidal table %dx%d", T, d), cuda.Download(t, tab), want)
 	}
 }
