@@ -68,21 +68,16 @@ func (a *Attention) allowed(i, t int) int {
 
 func (a *Attention) scale(dh int) float32 { return 1 / canon.Sqrt32(float32(dh)) }
 
-// eachHead runs f for every (sample, head) pair: over the backend's threads
-// on a CPU backend (the pairs write disjoint outputs), one after another on
-// another backend, whose GEMM need not be safe for concurrent calls.
-func eachHead(c *Ctx, pairs int, f func(p int)) {
+// eachHead runs f over ranges of the (sample, head) pairs [0, pairs):
+// split over the backend's threads on a CPU backend (the pairs write
+// disjoint outputs), one range on another backend, whose GEMM need not be
+// safe for concurrent calls. A range allocates its scratch once.
+func eachHead(c *Ctx, pairs int, f func(lo, hi int)) {
 	if _, ok := c.Backend.(*cpu.Backend); !ok {
-		for p := 0; p < pairs; p++ {
-			f(p)
-		}
+		f(0, pairs)
 		return
 	}
-	c.parallelFor(pairs, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			f(p)
-		}
-	})
+	c.parallelFor(pairs, f)
 }
 
 func (a *Attention) Forward(c *Ctx, x *Tensor) *Tensor {
@@ -91,32 +86,34 @@ func (a *Attention) Forward(c *Ctx, x *Tensor) *Tensor {
 	y := outTensor(&a.out, n, t, d)
 	a.probs = reuse(&a.probs, n*h*t*t)
 	scale := a.scale(dh)
-	eachHead(c, n*h, func(p int) {
-		s, hd := p/h, p%h
-		qkv := x.Data[s*t*3*d:]
-		pr := a.probs[p*t*t : (p+1)*t*t]
-		c.Backend.Gemm(false, true, t, t, dh, qkv[hd*dh:], 3*d, qkv[d+hd*dh:], 3*d, pr, t)
-		for i := 0; i < t; i++ {
-			row := pr[i*t : (i+1)*t]
-			k := a.allowed(i, t)
-			mx := float32(row[0] * scale)
-			for j := 0; j < k; j++ {
-				row[j] = float32(row[j] * scale)
-				if row[j] > mx {
-					mx = row[j]
+	eachHead(c, n*h, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s, hd := p/h, p%h
+			qkv := x.Data[s*t*3*d:]
+			pr := a.probs[p*t*t : (p+1)*t*t]
+			c.Backend.Gemm(false, true, t, t, dh, qkv[hd*dh:], 3*d, qkv[d+hd*dh:], 3*d, pr, t)
+			for i := 0; i < t; i++ {
+				row := pr[i*t : (i+1)*t]
+				k := a.allowed(i, t)
+				mx := float32(row[0] * scale)
+				for j := 0; j < k; j++ {
+					row[j] = float32(row[j] * scale)
+					if row[j] > mx {
+						mx = row[j]
+					}
 				}
+				for j := 0; j < k; j++ {
+					row[j] -= mx
+				}
+				canon.Exp32Slice(row[:k], row[:k])
+				sum := canon.Sum(row[:k])
+				for j := 0; j < k; j++ {
+					row[j] /= sum
+				}
+				clear(row[k:])
 			}
-			for j := 0; j < k; j++ {
-				row[j] -= mx
-			}
-			canon.Exp32Slice(row[:k], row[:k])
-			sum := canon.Sum(row[:k])
-			for j := 0; j < k; j++ {
-				row[j] /= sum
-			}
-			clear(row[k:])
+			c.Backend.Gemm(false, false, t, dh, t, pr, t, qkv[2*d+hd*dh:], 3*d, y.Data[s*t*d+hd*dh:], d)
 		}
-		c.Backend.Gemm(false, false, t, dh, t, pr, t, qkv[2*d+hd*dh:], 3*d, y.Data[s*t*d+hd*dh:], d)
 	})
 	c.record(y, []*Tensor{x}, func() {
 		dx, fresh := x.gradDst()
@@ -124,30 +121,31 @@ func (a *Attention) Forward(c *Ctx, x *Tensor) *Tensor {
 		if !fresh {
 			dst = make([]float32, len(dx))
 		}
-		eachHead(c, n*h, func(p int) {
-			s, hd := p/h, p%h
-			qkv := x.Data[s*t*3*d:]
-			dq := dst[s*t*3*d:]
-			dO := y.Grad[s*t*d+hd*dh:]
-			pr := a.probs[p*t*t : (p+1)*t*t]
-			dp := make([]float32, t*t)
-			c.Backend.Gemm(false, true, t, t, dh, dO, d, qkv[2*d+hd*dh:], 3*d, dp, t)
-			c.Backend.Gemm(true, false, t, dh, t, pr, t, dO, d, dq[2*d+hd*dh:], 3*d)
-			tmp := make([]float32, t)
-			for i := 0; i < t; i++ {
-				k := a.allowed(i, t)
-				prow, drow := pr[i*t:(i+1)*t], dp[i*t:(i+1)*t]
-				for j := 0; j < k; j++ {
-					tmp[j] = float32(prow[j] * drow[j])
+		eachHead(c, n*h, func(lo, hi int) {
+			dp, tmp := make([]float32, t*t), make([]float32, t)
+			for p := lo; p < hi; p++ {
+				s, hd := p/h, p%h
+				qkv := x.Data[s*t*3*d:]
+				dq := dst[s*t*3*d:]
+				dO := y.Grad[s*t*d+hd*dh:]
+				pr := a.probs[p*t*t : (p+1)*t*t]
+				c.Backend.Gemm(false, true, t, t, dh, dO, d, qkv[2*d+hd*dh:], 3*d, dp, t)
+				c.Backend.Gemm(true, false, t, dh, t, pr, t, dO, d, dq[2*d+hd*dh:], 3*d)
+				for i := 0; i < t; i++ {
+					k := a.allowed(i, t)
+					prow, drow := pr[i*t:(i+1)*t], dp[i*t:(i+1)*t]
+					for j := 0; j < k; j++ {
+						tmp[j] = float32(prow[j] * drow[j])
+					}
+					r := canon.Sum(tmp[:k])
+					for j := 0; j < k; j++ {
+						drow[j] = float32(float32(prow[j]*float32(drow[j]-r)) * scale)
+					}
+					clear(drow[k:])
 				}
-				r := canon.Sum(tmp[:k])
-				for j := 0; j < k; j++ {
-					drow[j] = float32(float32(prow[j]*float32(drow[j]-r)) * scale)
-				}
-				clear(drow[k:])
+				c.Backend.Gemm(false, false, t, dh, t, dp, t, qkv[d+hd*dh:], 3*d, dq[hd*dh:], 3*d)
+				c.Backend.Gemm(true, false, t, dh, t, dp, t, qkv[hd*dh:], 3*d, dq[d+hd*dh:], 3*d)
 			}
-			c.Backend.Gemm(false, false, t, dh, t, dp, t, qkv[d+hd*dh:], 3*d, dq[hd*dh:], 3*d)
-			c.Backend.Gemm(true, false, t, dh, t, dp, t, qkv[hd*dh:], 3*d, dq[d+hd*dh:], 3*d)
 		})
 		if !fresh {
 			addTo(dx, dst)
