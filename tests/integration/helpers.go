@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cosmos/cosmos-sdk/codec"
 	"github.com/libp2p/go-libp2p/core/host"
 
+	"github.com/pouw/pouwd/app"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/p2p"
+	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -127,4 +130,25 @@ func MNISTDatasetMsg(t *testing.T, owner, name string, ds *data.Dataset) *types.
 	}
 	return &types.MsgRegisterDataset{Owner: owner, Name: name, Format: types.DATASET_FORMAT_MNIST, Sha256: sum[:],
 		SampleCount: uint64(ds.Len()), NumClasses: uint32(ds.Classes), FeatureShape: shape, LabelHistogram: hist, Erasure: enc.Erasure}
+}
+
+// EasyProofs is an Options.ModifyGenesis for work-proof tests: commitments
+// every commitInterval steps, 60-block verdict windows, and a lottery
+// target at which each ticket wins with probability 1/oneIn, kept for the
+// whole test (no retargeting).
+func EasyProofs(commitInterval, oneIn uint64) func(codec.Codec, app.GenesisState) error {
+	return func(cdc codec.Codec, genesis app.GenesisState) error {
+		var g types.GenesisState
+		if err := cdc.UnmarshalJSON(genesis[types.ModuleName], &g); err != nil {
+			return err
+		}
+		g.Params.CommitInterval = commitInterval
+		g.Params.VerdictCommitBlocks = 60
+		g.Params.VerdictRevealBlocks = 60
+		g.Params.RetargetIntervalBlocks = 1_000_000 // keep the easy target for the whole test
+		target := pouw.TargetFromProbability(1, oneIn)
+		g.Target = target[:]
+		genesis[types.ModuleName] = cdc.MustMarshalJSON(&g)
+		return nil
+	}
 }

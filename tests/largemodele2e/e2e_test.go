@@ -11,7 +11,6 @@ import (
 	sdkmath "cosmossdk.io/math"
 	"github.com/libp2p/go-libp2p/core/host"
 
-	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
@@ -113,26 +112,13 @@ func TestLargeModelsEndToEnd(t *testing.T) {
 	accounts := append(append([]string(nil), integration.DefaultAccounts...), "storage1", "storage2", "storage3")
 	const commitInterval = 5
 	n := integration.New(t, integration.Options{Accounts: accounts, TimeoutCommit: 500 * time.Millisecond,
-		ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
-			var g types.GenesisState
-			if err := cdc.UnmarshalJSON(genesis[types.ModuleName], &g); err != nil {
-				return err
-			}
-			g.Params.CommitInterval = commitInterval
-			g.Params.VerdictCommitBlocks = 60
-			g.Params.VerdictRevealBlocks = 60
-			g.Params.RetargetIntervalBlocks = 1_000_000 // keep the easy target for the whole test
-			// 17 tickets per step (batch 16 + 1 for the parameters): a
-			// step wins with probability 17/60, so the Transformer's 2
-			// jobs (84 steps in all) submit about 24 proofs and the
-			// ResNet's (54 steps) about 15, of which about 17 and 10
-			// replay more than one step from a commitment after step 0
-			// (the chance that there is no such proof is below e^-10).
-			target := pouw.TargetFromProbability(1, 60)
-			g.Target = target[:]
-			genesis[types.ModuleName] = cdc.MustMarshalJSON(&g)
-			return nil
-		}})
+		// 17 tickets per step (batch 16 + 1 for the parameters): a step
+		// wins with probability 17/60, so the Transformer's 2 jobs (84
+		// steps in all) submit about 24 proofs and the ResNet's (54 steps)
+		// about 15, of which about 17 and 10 replay more than one step
+		// from a commitment after step 0 (the chance that there is no such
+		// proof is below e^-10).
+		ModifyGenesis: integration.EasyProofs(commitInterval, 60)})
 	t.Logf("network up in %s", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -26,7 +26,6 @@ import (
 
 	sdkmath "cosmossdk.io/math"
 
-	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
@@ -49,20 +48,7 @@ func TestPoUWEndToEnd(t *testing.T) {
 	start := time.Now()
 	accounts := append(append([]string(nil), integration.DefaultAccounts...), "cheat1", "cheat2", "cheat3", "resumer", "liar")
 	n := integration.New(t, integration.Options{Accounts: accounts, TimeoutCommit: 500 * time.Millisecond,
-		ModifyGenesis: func(cdc codec.Codec, genesis app.GenesisState) error {
-			var g types.GenesisState
-			if err := cdc.UnmarshalJSON(genesis[types.ModuleName], &g); err != nil {
-				return err
-			}
-			g.Params.CommitInterval = 5
-			g.Params.VerdictCommitBlocks = 60
-			g.Params.VerdictRevealBlocks = 60
-			g.Params.RetargetIntervalBlocks = 1_000_000 // keep the easy target for the whole test
-			target := pouw.TargetFromProbability(1, 50)
-			g.Target = target[:]
-			genesis[types.ModuleName] = cdc.MustMarshalJSON(&g)
-			return nil
-		}})
+		ModifyGenesis: integration.EasyProofs(5, 50)})
 	t.Logf("network up in %s", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
