@@ -68,6 +68,14 @@ var layers = []layer{
 		not:   []string{"accel/cuda", "accel/nvml"},
 		noExt: []string{"github.com/cosmos/", "cosmossdk.io/", "github.com/cometbft/", "github.com/libp2p/"},
 	},
+	// Monitoring: system and GPU readings, metrics, health, run reports and
+	// advice. It reads the engine (the memory estimator, profiles) and
+	// NVML; the engine never imports it.
+	{
+		name: "monitoring", pkgs: []string{"monitor/..."}, may: append([]string{"monitor/..."}, engine...),
+		not:   []string{"accel/cuda"},
+		noExt: []string{"github.com/cosmos/", "cosmossdk.io/", "github.com/cometbft/", "github.com/libp2p/"},
+	},
 	{name: "consensus", pkgs: []string{"x/pouwml/..."}, may: []string{"pouw", "x/pouwml/..."}},
 	{name: "node wiring", pkgs: []string{"app"}, may: []string{"pouw", "x/pouwml/..."}},
 	{
@@ -89,7 +97,7 @@ var layers = []layer{
 // below the workers (never another worker daemon, the node's wiring or
 // the keeper).
 func workerMay(extra ...string) []string {
-	return append([]string{"pouw", "x/pouwml/types", "jobspec", "chainclient", "p2p", "ml/...", "accel/..."}, extra...)
+	return append([]string{"pouw", "x/pouwml/types", "jobspec", "chainclient", "p2p", "ml/...", "accel/...", "monitor/..."}, extra...)
 }
 
 // Global rules, for every file, tests included: only commands and tests
