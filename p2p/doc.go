@@ -12,12 +12,19 @@
 //     commitment), /pouw/<chain-id>/model/1.0.0 (a model by the SHA-256 of
 //     its bytes). One varint-delimited request (protobuf wire format,
 //     see wire.go for the fields), then one varint-delimited Response header
-//     and its raw payload. Every stream has a deadline and is reset when its
-//     context ends, every read is capped (requests 256 bytes, headers 512,
-//     payloads by the size the trusted record allows), handlers run under a
-//     recovery wrapper and a per-peer token bucket, streams Close on
-//     success and Reset on error. Memory for payloads is reserved in the
-//     resource manager's "pouw.data" service scope.
+//     and its raw payload. Every stream is bounded by silence, not length:
+//     a request and a reply header must come within StreamTimeout, and a
+//     payload moves in PayloadChunk (4 MiB) pieces, each within
+//     StreamTimeout (deadlines plus a watchdog that resets the stream), so
+//     a multi-GB checkpoint may take minutes while it keeps moving; a
+//     payload that stalls is an error, not a lie. Every read is capped
+//     (requests 256 bytes, headers 512, payloads by the size the trusted
+//     record allows), handlers run under a recovery wrapper and a per-peer
+//     token bucket, streams Close on success and Reset on error. The
+//     resource manager's "pouw.data" service scope holds at most one chunk
+//     of a payload per stream; a server sends at most Config.BlobServes
+//     checkpoints or models at once and refuses more as busy (IsBusy),
+//     which fetchers wait out.
 //   - Trust: a receiver checks everything against a hash it already holds —
 //     shard hashes from the dataset record on chain, the dataset SHA-256
 //     after rebuilding, the commitment's weights and optimizer hashes, the

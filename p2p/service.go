@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -89,17 +92,27 @@ type Config struct {
 	// Serve is the set of protocols Start registers (0 means ServeAll).
 	// A Service is the client of every protocol whatever it serves.
 	Serve Serve
-	// StreamTimeout bounds every stream, both ways (default 30 s).
+	// StreamTimeout bounds every stream's silence, both ways (default
+	// 30 s): a request and its reply header must arrive within it, and a
+	// payload may take as long as every chunk of it (PayloadChunk) does.
+	// A multi-GB checkpoint moves for minutes on a slow link; a stalled
+	// one is cut after StreamTimeout.
 	StreamTimeout time.Duration
 	// DialTimeout bounds connecting to a peer we are not connected to
 	// (default 3 s): a dead peer's QUIC address otherwise holds a shard
 	// request until the handshake times out.
 	DialTimeout time.Duration
-	// MaxBlobSize caps a checkpoint or model served or fetched (default 1 GiB).
-	// Payloads are also held whole in the resource manager's stream scope,
-	// so one larger than HostConfig.ServicePeerMemory (default 256 MiB)
-	// needs that raised too.
+	// MaxBlobSize caps a checkpoint or model served or fetched (default 4
+	// GiB: a checkpoint holds the weights and the optimizer's moments, 12
+	// bytes a parameter with AdamW, and the chain admits models of up to
+	// 200M parameters). The resource manager's stream scope holds one
+	// PayloadChunk of it at a time; the blob itself is process memory,
+	// bounded on the serving side by BlobServes.
 	MaxBlobSize uint64
+	// BlobServes is how many checkpoints or models this service sends at
+	// once (0: 2); one more request is refused as busy (StatusRateLimited,
+	// IsBusy), which a fetcher waits out.
+	BlobServes int
 	// RequestsPerSecond and Burst limit each remote peer's requests
 	// (defaults 50 and 100).
 	RequestsPerSecond float64
@@ -110,7 +123,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for a chain.
 func DefaultConfig(chainID string) Config {
-	return Config{ChainID: chainID, Serve: ServeAll, StreamTimeout: 30 * time.Second, DialTimeout: 3 * time.Second, MaxBlobSize: 1 << 30, RequestsPerSecond: 50, Burst: 100}
+	return Config{ChainID: chainID, Serve: ServeAll, StreamTimeout: 30 * time.Second, DialTimeout: 3 * time.Second, MaxBlobSize: 4 << 30, RequestsPerSecond: 50, Burst: 100}
 }
 
 // BlobConfig is DefaultConfig serving only checkpoints and models: a
@@ -130,7 +143,7 @@ func (c Config) Validate() error {
 	if c.Serve&^ServeAll != 0 {
 		return fmt.Errorf("p2p: unknown protocols in Serve %#x", uint8(c.Serve))
 	}
-	if c.StreamTimeout <= 0 || c.DialTimeout <= 0 || c.MaxBlobSize == 0 || c.RequestsPerSecond <= 0 || c.Burst < 1 {
+	if c.StreamTimeout <= 0 || c.DialTimeout <= 0 || c.MaxBlobSize == 0 || c.RequestsPerSecond <= 0 || c.Burst < 1 || c.BlobServes < 0 {
 		return fmt.Errorf("p2p: bad limits (timeout %v, max blob %d, rate %v, burst %d)", c.StreamTimeout, c.MaxBlobSize, c.RequestsPerSecond, c.Burst)
 	}
 	return nil
@@ -151,9 +164,12 @@ type Service struct {
 	checked map[[2]uint64]bool // shards verified since start (dataset, index)
 	limits  map[peer.ID]*rate.Limiter
 	faults  []Fault
-	ctx     context.Context
-	cancel  context.CancelFunc
-	started bool
+	// blobSlots holds one token per checkpoint or model being sent: each
+	// is read whole from the store, so this bounds that memory.
+	blobSlots chan struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+	started   bool
 }
 
 // NewService builds a service; store may be nil for a pure client and
@@ -169,9 +185,13 @@ func NewService(h host.Host, cfg Config, store *Store, datasets DatasetSource) (
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.BlobServes == 0 {
+		cfg.BlobServes = 2
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{h: h, cfg: cfg, store: store, datasets: datasets, log: cfg.Logger,
-		cache: map[uint64]*types.Dataset{}, checked: map[[2]uint64]bool{}, limits: map[peer.ID]*rate.Limiter{}, ctx: ctx, cancel: cancel}, nil
+		cache: map[uint64]*types.Dataset{}, checked: map[[2]uint64]bool{}, limits: map[peer.ID]*rate.Limiter{}, ctx: ctx, cancel: cancel,
+		blobSlots: make(chan struct{}, cfg.BlobServes)}, nil
 }
 
 // Host is the service's libp2p host.
@@ -286,10 +306,11 @@ func (s *Service) putVerified(id uint64, idx int, b []byte) error {
 	return nil
 }
 
-// wrap gives every handler the same frame: the resource-manager service, a
-// deadline from the service context, prompt abort (Reset) when it ends,
-// the per-peer rate limit, panic recovery, Close on success and Reset on
-// error.
+// wrap gives every handler the same frame: the resource-manager service,
+// StreamTimeout for the request (the stream's deadline, which the payload
+// writer moves on chunk by chunk) and for the handler's context, prompt
+// abort (Reset) when the service stops, the per-peer rate limit, panic
+// recovery, Close on success and Reset on error.
 func (s *Service) wrap(name string, fn func(ctx context.Context, st network.Stream, r *bufio.Reader) error) network.StreamHandler {
 	return func(st network.Stream) {
 		remote := st.Conn().RemotePeer()
@@ -305,15 +326,18 @@ func (s *Service) wrap(name string, fn func(ctx context.Context, st network.Stre
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
 		defer cancel()
-		stop := context.AfterFunc(ctx, func() { st.Reset() })
+		stop := context.AfterFunc(s.ctx, func() { st.Reset() })
 		defer stop()
 		_ = st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+		wd := newWatchdog(st, s.cfg.StreamTimeout)
+		defer wd.stop()
+		ks := kickingStream{Stream: st, wd: wd}
 		if !s.allow(remote) {
-			_ = WriteDelimited(st, Response{Status: StatusRateLimited, Message: "rate limited"})
+			_ = WriteDelimited(ks, Response{Status: StatusRateLimited, Message: "rate limited"})
 			st.Close()
 			return
 		}
-		if err := fn(ctx, st, bufio.NewReaderSize(st, 1024)); err != nil {
+		if err := fn(ctx, ks, bufio.NewReaderSize(st, 1024)); err != nil {
 			s.log.Debug("stream reset", "protocol", name, "peer", remote, "err", err)
 			st.Reset()
 			return
@@ -327,17 +351,117 @@ func refuse(st network.Stream, status Status, msg string) error {
 	return WriteDelimited(st, Response{Status: status, Message: msg})
 }
 
-// sendPayload writes an OK header and the payload.
-func sendPayload(st network.Stream, b []byte) error {
-	if err := st.Scope().ReserveMemory(len(b), network.ReservationPriorityMedium); err != nil {
-		return refuse(st, StatusRateLimited, "busy")
+// PayloadChunk is the unit payloads move in: each chunk written or read
+// moves the stream's deadline StreamTimeout on, and the resource manager's
+// stream scope holds at most one chunk of a payload.
+const PayloadChunk = 4 << 20
+
+// sendPayload writes an OK header and the payload, chunk by chunk.
+func (s *Service) sendPayload(st network.Stream, b []byte) error {
+	res := min(len(b), PayloadChunk)
+	if err := st.Scope().ReserveMemory(res, network.ReservationPriorityMedium); err != nil {
+		return refuse(st, StatusRateLimited, busyMessage)
 	}
-	defer st.Scope().ReleaseMemory(len(b))
+	defer st.Scope().ReleaseMemory(res)
 	if err := WriteDelimited(st, Response{Status: StatusOK, Size: uint64(len(b))}); err != nil {
 		return err
 	}
-	_, err := st.Write(b)
-	return err
+	return writeChunked(st, b, s.cfg.StreamTimeout, nil)
+}
+
+// watchdog resets a stream that makes no progress for its timeout: kick
+// it on progress, stop it when done. Stream deadlines do the same on
+// transports that have them; the watchdog also covers those that do not
+// (mocknet) and says afterwards whether it fired.
+type watchdog struct {
+	t       *time.Timer
+	timeout time.Duration
+	fired   atomic.Bool
+}
+
+func newWatchdog(st network.Stream, timeout time.Duration) *watchdog {
+	w := &watchdog{timeout: timeout}
+	w.t = time.AfterFunc(timeout, func() {
+		w.fired.Store(true)
+		st.Reset()
+	})
+	return w
+}
+
+func (w *watchdog) kick() { w.t.Reset(w.timeout) }
+func (w *watchdog) stop() { w.t.Stop() }
+
+// kickingStream is a handler's stream: every write is progress, so a
+// handler's reply may take as long as it keeps moving, while a request
+// that stops arriving is cut after StreamTimeout.
+type kickingStream struct {
+	network.Stream
+	wd *watchdog
+}
+
+func (k kickingStream) Write(b []byte) (int, error) {
+	k.wd.kick()
+	return k.Stream.Write(b)
+}
+
+// writeChunked writes b in PayloadChunk pieces, giving each timeout (and
+// calling kick, when not nil, before each).
+func writeChunked(st network.Stream, b []byte, timeout time.Duration, kick func()) error {
+	for off := 0; off < len(b); off += PayloadChunk {
+		if kick != nil {
+			kick()
+		}
+		_ = st.SetWriteDeadline(time.Now().Add(timeout))
+		if _, err := st.Write(b[off:min(off+PayloadChunk, len(b))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readChunked reads exactly size bytes in PayloadChunk pieces, giving each
+// timeout (and calling kick before each). The buffer grows by doubling as
+// bytes arrive (from one chunk up to size), so a peer that announces
+// gigabytes and sends nothing costs one chunk, and the copies on the way
+// sum to less than size.
+func readChunked(st network.Stream, r io.Reader, size uint64, timeout time.Duration, kick func()) ([]byte, error) {
+	b := make([]byte, 0, min(size, PayloadChunk))
+	for uint64(len(b)) < size {
+		kick()
+		n := int(min(size-uint64(len(b)), PayloadChunk))
+		if cap(b)-len(b) < n {
+			b = slices.Grow(b, int(min(size, 2*uint64(cap(b))))-len(b))
+		}
+		_ = st.SetReadDeadline(time.Now().Add(timeout))
+		if _, err := io.ReadFull(r, b[len(b):len(b)+n]); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+n]
+	}
+	return b, nil
+}
+
+// acquireBlob takes a blob-serving slot, or reports that all are taken.
+func (s *Service) acquireBlob() bool {
+	select {
+	case s.blobSlots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Service) releaseBlob() { <-s.blobSlots }
+
+// busyMessage is the refusal a peer sends while it serves BlobServes blobs.
+const busyMessage = "busy"
+
+// IsBusy reports whether err is a peer's refusal because it is busy (its
+// resource limits or blob-serving slots are taken): the peer is honest and
+// up, and asking again later is the answer.
+func IsBusy(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Status == StatusRateLimited
 }
 
 func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.Reader) error {
@@ -374,13 +498,13 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 			}
 			s.markChecked(ds.Id, idx, true)
 		}
-		return sendPayload(st, b)
+		return s.sendPayload(st, b)
 	default: // OpPut
 		if req.Size != e.ShardSize {
 			return fmt.Errorf("%w: put of %d bytes, shard size is %d", ErrTooLarge, req.Size, e.ShardSize)
 		}
 		if err := st.Scope().ReserveMemory(int(req.Size), network.ReservationPriorityMedium); err != nil {
-			return refuse(st, StatusRateLimited, "busy")
+			return refuse(st, StatusRateLimited, busyMessage)
 		}
 		defer st.Scope().ReleaseMemory(int(req.Size))
 		b := make([]byte, req.Size)
@@ -418,6 +542,10 @@ func (s *Service) handleCkpt(_ context.Context, st network.Stream, r *bufio.Read
 		return err
 	}
 	key := req.Key()
+	if !s.acquireBlob() {
+		return refuse(st, StatusRateLimited, fmt.Sprintf("%s: %d checkpoint or model transfers in progress", busyMessage, s.cfg.BlobServes))
+	}
+	defer s.releaseBlob()
 	b, err := s.store.Checkpoint(key)
 	if errors.Is(err, ErrDamaged) {
 		s.log.Error("stored checkpoint damaged; dropping it", "checkpoint", key, "err", err)
@@ -429,7 +557,7 @@ func (s *Service) handleCkpt(_ context.Context, st network.Stream, r *bufio.Read
 	if uint64(len(b)) > s.cfg.MaxBlobSize {
 		return refuse(st, StatusNotFound, fmt.Sprintf("checkpoint of %d bytes exceeds this peer's limit of %d", len(b), s.cfg.MaxBlobSize))
 	}
-	return sendPayload(st, b)
+	return s.sendPayload(st, b)
 }
 
 func (s *Service) handleModel(_ context.Context, st network.Stream, r *bufio.Reader) error {
@@ -441,6 +569,10 @@ func (s *Service) handleModel(_ context.Context, st network.Stream, r *bufio.Rea
 	if err := req.Unmarshal(raw); err != nil {
 		return err
 	}
+	if !s.acquireBlob() {
+		return refuse(st, StatusRateLimited, fmt.Sprintf("%s: %d checkpoint or model transfers in progress", busyMessage, s.cfg.BlobServes))
+	}
+	defer s.releaseBlob()
 	b, err := s.store.Model(req.Hash)
 	if errors.Is(err, ErrDamaged) {
 		s.log.Error("stored model damaged; dropping it", "model", fmt.Sprintf("%x", req.Hash), "err", err)
@@ -452,7 +584,13 @@ func (s *Service) handleModel(_ context.Context, st network.Stream, r *bufio.Rea
 	if uint64(len(b)) > s.cfg.MaxBlobSize {
 		return refuse(st, StatusNotFound, fmt.Sprintf("model of %d bytes exceeds this peer's limit of %d", len(b), s.cfg.MaxBlobSize))
 	}
-	return sendPayload(st, b)
+	return s.sendPayload(st, b)
+}
+
+// isTimeout reports whether err is a stream deadline passing.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
 }
 
 // RemoteError is a peer's well-formed refusal.
@@ -470,16 +608,21 @@ func (e *RemoteError) Unwrap() error { return ErrRemote }
 
 // roundTrip sends one request (and an optional payload) and reads the
 // response header and up to max payload bytes. A reply larger than max or
-// malformed is ErrLyingPeer; the stream is reset on every error.
+// malformed is ErrLyingPeer; the stream is reset on every error. Opening
+// the stream, the request and the reply header get StreamTimeout; a
+// payload moves chunk by chunk, each within StreamTimeout (a silent peer
+// is cut off, a slow one that keeps sending is not), and ctx ends it all.
 func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, req marshaler, payload []byte, max uint64) (_ []byte, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.StreamTimeout)
-	defer cancel()
-	st, err := s.h.NewStream(network.WithDialPeerTimeout(ctx, s.cfg.DialTimeout), p, proto)
+	octx, cancel := context.WithTimeout(ctx, s.cfg.StreamTimeout)
+	st, err := s.h.NewStream(network.WithDialPeerTimeout(octx, s.cfg.DialTimeout), p, proto)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("p2p: open %s to %s: %w", proto, p, err)
 	}
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
+	wd := newWatchdog(st, s.cfg.StreamTimeout)
+	defer wd.stop()
 	defer func() {
 		if err != nil {
 			st.Reset()
@@ -490,17 +633,17 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 	if err := st.Scope().SetService(ServiceName); err != nil {
 		return nil, err
 	}
-	if d, ok := ctx.Deadline(); ok {
-		_ = st.SetDeadline(d)
-	}
+	_ = st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	if err := WriteDelimited(st, req); err != nil {
 		return nil, fmt.Errorf("p2p: write request to %s: %w", p, err)
 	}
 	if len(payload) > 0 {
-		if _, err := st.Write(payload); err != nil {
+		if err := writeChunked(st, payload, s.cfg.StreamTimeout, wd.kick); err != nil {
 			return nil, fmt.Errorf("p2p: write payload to %s: %w", p, err)
 		}
 	}
+	_ = st.SetReadDeadline(time.Now().Add(s.cfg.StreamTimeout))
+	wd.kick()
 	if err := st.CloseWrite(); err != nil {
 		return nil, err
 	}
@@ -509,6 +652,9 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("p2p: %s from %s: %w", proto, p, ctx.Err())
+		}
+		if wd.fired.Load() || isTimeout(err) {
+			return nil, fmt.Errorf("p2p: %s from %s: no reply within %s: %w", proto, p, s.cfg.StreamTimeout, err)
 		}
 		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMalformed) {
 			return nil, fmt.Errorf("%w: %s: response header: %v", ErrLyingPeer, p, err)
@@ -528,14 +674,19 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 	if resp.Size > max {
 		return nil, fmt.Errorf("%w: %s announced %d bytes, expected at most %d", ErrLyingPeer, p, resp.Size, max)
 	}
-	if err := st.Scope().ReserveMemory(int(resp.Size), network.ReservationPriorityAlways); err != nil {
-		return nil, fmt.Errorf("p2p: reserve %d bytes: %w", resp.Size, err)
+	res := int(min(resp.Size, PayloadChunk))
+	if err := st.Scope().ReserveMemory(res, network.ReservationPriorityAlways); err != nil {
+		return nil, fmt.Errorf("p2p: reserve %d bytes: %w", res, err)
 	}
-	defer st.Scope().ReleaseMemory(int(resp.Size))
-	b := make([]byte, resp.Size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	defer st.Scope().ReleaseMemory(res)
+	b, err := readChunked(st, r, resp.Size, s.cfg.StreamTimeout, wd.kick)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("p2p: %s from %s: %w", proto, p, ctx.Err())
+		}
+		if wd.fired.Load() || isTimeout(err) {
+			// Slow or gone, not lying: a payload that stops is not a wrong one.
+			return nil, fmt.Errorf("p2p: %s from %s: payload stalled for %s: %w", proto, p, s.cfg.StreamTimeout, err)
 		}
 		return nil, fmt.Errorf("%w: %s: payload cut short: %v", ErrLyingPeer, p, err)
 	}

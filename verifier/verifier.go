@@ -40,17 +40,23 @@ type Config struct {
 	// FetchAttempts per checkpoint or model (default 3), FetchWait apart.
 	FetchAttempts int
 	FetchWait     time.Duration
+	// BusyWait is how long a miner that refuses as busy (p2p.IsBusy: it is
+	// sending its checkpoints or models to other verifiers, a few GB each
+	// for a large model) is asked again, FetchWait apart, before the
+	// refusal counts as a failed attempt (default 5 minutes).
+	BusyWait time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Config: worker.DefaultConfig(), Workers: 2, FetchAttempts: 3, FetchWait: time.Second}
+	return Config{Config: worker.DefaultConfig(), Workers: 2, FetchAttempts: 3, FetchWait: time.Second, BusyWait: 5 * time.Minute}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
-	if c.Workers < 1 || c.FetchAttempts < 1 || c.FetchWait < 0 {
-		return fmt.Errorf("verifier: workers %d, fetch attempts %d, fetch wait %s: expected >= 1, >= 1, >= 0", c.Workers, c.FetchAttempts, c.FetchWait)
+	if c.Workers < 1 || c.FetchAttempts < 1 || c.FetchWait < 0 || c.BusyWait < 0 {
+		return fmt.Errorf("verifier: workers %d, fetch attempts %d, fetch wait %s, busy wait %s: expected >= 1, >= 1, >= 0, >= 0",
+			c.Workers, c.FetchAttempts, c.FetchWait, c.BusyWait)
 	}
 	return c.Config.Validate("verifier")
 }
@@ -474,7 +480,7 @@ func (v *Verifier) startReplay(ctx context.Context, p types.Proof, job *jobspec.
 		return tr, "", nil
 	}
 	var ck *ml.Checkpoint
-	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+	err = v.fetchRetry(ctx, func() error {
 		var err error
 		if ck, err = v.fetch.Checkpoint(ctx, p.Miner, key); errors.Is(err, p2p.ErrMismatch) {
 			return worker.Permanent(err) // a liar does not mend on a second ask
@@ -624,6 +630,25 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
+// fetchRetry runs a fetch from a miner: up to FetchAttempts failures,
+// FetchWait apart, where a busy refusal (p2p.IsBusy) is waited out for
+// BusyWait without using an attempt: a miner sending a large model to
+// another verifier is honest and will serve this one next.
+func (v *Verifier) fetchRetry(ctx context.Context, try func() error) error {
+	busyUntil := time.Now().Add(v.cfg.BusyWait)
+	failures := 0
+	return worker.Retry(ctx, 0, v.cfg.FetchWait, func() error {
+		err := try()
+		if err == nil || (p2p.IsBusy(err) && time.Now().Before(busyUntil)) {
+			return err
+		}
+		if failures++; failures >= v.cfg.FetchAttempts {
+			return worker.Permanent(err)
+		}
+		return err
+	})
+}
+
 // Measure fetches a job's model and measures it on the held-out fold. It
 // returns the hash it measured (the zero hash when the model could not be
 // had) and the metrics.
@@ -634,7 +659,7 @@ func (v *Verifier) Measure(ctx context.Context, j types.Job) ([]byte, types.Fold
 		return nil, types.FoldMetrics{}, err
 	}
 	var b []byte
-	err = worker.Retry(ctx, v.cfg.FetchAttempts, v.cfg.FetchWait, func() error {
+	err = v.fetchRetry(ctx, func() error {
 		var err error
 		b, err = v.fetch.Model(ctx, j.Miner, j.ModelHash)
 		return err
