@@ -18,6 +18,8 @@ type Chain interface {
 	Tasks(ctx context.Context, in *types.QueryTasksRequest, opts ...grpc.CallOption) (*types.QueryTasksResponse, error)
 	TaskJobs(ctx context.Context, in *types.QueryTaskJobsRequest, opts ...grpc.CallOption) (*types.QueryTaskJobsResponse, error)
 	Job(ctx context.Context, in *types.QueryJobRequest, opts ...grpc.CallOption) (*types.QueryJobResponse, error)
+	// Proof follows submitted proofs to their settlement (rewards).
+	Proof(ctx context.Context, in *types.QueryProofRequest, opts ...grpc.CallOption) (*types.QueryProofResponse, error)
 	Dataset(ctx context.Context, in *types.QueryDatasetRequest, opts ...grpc.CallOption) (*types.QueryDatasetResponse, error)
 	Commitments(ctx context.Context, in *types.QueryCommitmentsRequest, opts ...grpc.CallOption) (*types.QueryCommitmentsResponse, error)
 	Lottery(ctx context.Context, in *types.QueryLotteryRequest, opts ...grpc.CallOption) (*types.QueryLotteryResponse, error)

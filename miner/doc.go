@@ -36,6 +36,14 @@
 // encoded from the hashed state (Store.PutOwnCheckpoint), and verified with
 // worker.VerifyCheckpoint before they are resumed from.
 //
+// Metrics (metrics.go, the pouw_miner_* series of docs/MONITORING.md) read
+// Stats at scrape time; the training loop adds to them with atomics, two
+// clock reads and two histogram observations per step, nothing more.
+// LastProgress feeds the no_progress alert. Rewards (rewards.go) are
+// learnt by following the submitted proofs to their settlement: the exact
+// amount from the settlement block's EventProofSettled when the chain
+// client reads block events (BlockEvents), reward_per_proof otherwise.
+//
 // It must never submit a step it did not compute (except through the
 // explicit Attack hooks, which exist only for tests), never reuse a
 // digest, and never let a chain error stop other jobs.

@@ -30,9 +30,10 @@ var errClaimLost = errors.New("claimed by another miner")
 
 // commit is one commitment to post.
 type commit struct {
-	step uint64
-	hash ml.Hash
-	opt  ml.Hash // ml.OptimizerHash of the trainer's optimizer state
+	step  uint64
+	hash  ml.Hash
+	opt   ml.Hash   // ml.OptimizerHash of the trainer's optimizer state
+	start time.Time // when its step began (the commitment duration metric)
 }
 
 // interval holds the steps that descend from one commitment.
@@ -68,6 +69,11 @@ type job struct {
 	prior []*interval
 	// status is what the status line shows.
 	status *jobStatus
+	// tokensPerSample is the sequence length of a sequence model's
+	// samples (the tokens metric), 1 for other models.
+	tokensPerSample uint64
+	// report is the job's run report (Config.ReportDir; nil when off).
+	report *jobReport
 }
 
 func (m *Miner) newJob(task *types.Task, index uint32, resume bool) *job {
@@ -76,16 +82,32 @@ func (m *Miner) newJob(task *types.Task, index uint32, resume bool) *job {
 }
 
 // RunJob claims (unless resume) and works one job to its result.
-func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resume bool) error {
+func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resume bool) (err error) {
 	j := m.newJob(task, index, resume)
+	state := ""
+	move := func(to string) { m.Metrics.enter(state, to); state = to }
+	defer func() {
+		j.finishReport(err)
+		move("")
+		switch {
+		case err == nil:
+			m.Metrics.finished.WithLabelValues(outcomeDone).Inc()
+		case ctx.Err() != nil, errors.Is(err, errClaimLost):
+			// Shutting down, or never this miner's job: not a failure.
+		default:
+			m.Metrics.finished.WithLabelValues(outcomeFailed).Inc()
+		}
+	}()
 	if err := j.prepare(ctx); err != nil {
 		return err
 	}
 	defer m.Stats.untrack(j.key)
+	move(stateTraining)
 	intervals, err := j.train(ctx)
 	if err != nil {
 		return err
 	}
+	move(stateProving)
 	proofs, err := j.draw(ctx, intervals)
 	if err != nil {
 		return err
@@ -152,6 +174,13 @@ func (j *job) prepare(ctx context.Context) error {
 		j.log.Info("recomputing activations to fit the memory budget", "every_blocks", recompute)
 	}
 	j.status = m.Stats.track(j.key, j.tr.TotalSteps())
+	j.tokensPerSample = 1
+	if c := task.Configs[j.spec.ConfigIndex]; c.Architecture == "transformer" && len(j.spec.Train.Shape) > 0 {
+		// A text sample is a sequence of tokens (shape [length]); images
+		// (cnn, resnet, vit) and feature rows (mlp) count as one each.
+		j.tokensPerSample = uint64(j.spec.Train.Shape[0])
+	}
+	j.startReport(ctx, &dsRec.Dataset)
 	return nil
 }
 
@@ -291,11 +320,15 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 		defer jr.close()
 	}
 	chain := jobspec.NewDigestChain(pouw.JobID{TaskID: j.key.task, JobIndex: j.key.index}, m.chain.Address())
+	mt := m.Metrics
+	var samples uint64 // the last step's batch, for the metrics after it
 	hook := func(s ml.StepInfo) error {
 		if c := s.Commitment; c != nil {
 			chain.Commit(c.WeightsHash, c.OptimizerHash)
 		}
+		t0 := time.Now()
 		h, _, err := chain.Step(s)
+		mt.digestDur.Observe(time.Since(t0).Seconds())
 		if err != nil {
 			return err
 		}
@@ -316,12 +349,20 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 			}
 		}
 		j.status.update(s.Step+1, s.Loss)
+		samples = uint64(len(s.Indices))
 		m.Stats.Steps.Add(1)
-		m.Stats.Samples.Add(uint64(len(s.Indices)))
+		m.Stats.Samples.Add(samples)
+		m.Stats.Tokens.Add(samples * j.tokensPerSample)
 		return nil
 	}
 
-	cm := newCommitter(j.post, func(n int) { m.Stats.Commitments.Add(uint64(n)) })
+	cm := newCommitter(j.post, func(batch []commit) {
+		m.Stats.Commitments.Add(uint64(len(batch)))
+		now := time.Now()
+		for _, c := range batch {
+			mt.commitDur.Observe(now.Sub(c.start).Seconds())
+		}
+	})
 	ck := newCheckpointer(j.storeCheckpoint, cm.in)
 	go cm.run(ctx)
 	go ck.run(ctx)
@@ -341,28 +382,33 @@ func (j *job) train(ctx context.Context) ([]*interval, error) {
 			return nil, err
 		}
 		step := tr.StepIndex()
+		start := time.Now()
 		var err error
+		var loss float32
 		switch {
 		case int64(step) == j.last:
 			// Resumed at this commitment: its chain starts here again.
 			chain.Commit(ml.CommitHashes(tr.Model, tr.Opt))
-			_, err = tr.Step(hook)
+			loss, err = tr.Step(hook)
 		case step%every == 0:
 			// The state is hashed and encoded beside the step's forward
 			// and backward passes; the hook starts the chain from it.
 			intervals = append(intervals, &interval{commitStep: step})
 			var c *ml.Commitment
-			if c, _, err = tr.StepCommitting(hook, ck.buffer()); err == nil {
+			if c, loss, err = tr.StepCommitting(hook, ck.buffer()); err == nil {
 				ck.in <- encoded{key: p2p.CkptKey{TaskID: j.key.task, JobIndex: j.key.index, WeightsHash: c.WeightsHash, OptimizerHash: c.OptimizerHash},
-					step: step, b: c.Checkpoint}
+					step: step, b: c.Checkpoint, start: start}
 			}
 		default:
-			_, err = tr.Step(hook)
+			loss, err = tr.Step(hook)
 		}
 		if err != nil {
 			stop()
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
+		now := time.Now()
+		mt.step(now, now.Sub(start), samples, samples*j.tokensPerSample, loss)
+		j.reportStep(now.Sub(start), loss, samples)
 	}
 	heights, err := stop()
 	if err != nil {
@@ -554,16 +600,19 @@ func (j *job) submit(ctx context.Context, proofs []sdk.Msg) error {
 	me := m.chain.Address().String()
 	for i := 0; i < len(proofs); i += 16 {
 		batch := proofs[i:min(i+16, len(proofs))]
-		if _, err := m.chain.Broadcast(ctx, batch...); err != nil {
+		res, err := m.chain.Broadcast(ctx, batch...)
+		if err != nil {
 			j.log.Warn("proofs refused", "count", len(batch), "err", err)
 			continue
 		}
 		m.Stats.ProofsSubmitted.Add(uint64(len(batch)))
+		m.watchProofs(submittedProofs(res)) // their rewards, once settled
 	}
 	metrics, err := jobspec.HeldOutMetrics(j.tr.Model, j.spec, m.backend)
 	if err != nil {
 		return err
 	}
+	j.reportHeldOut(metrics)
 	if m.cfg.Attack.Metrics != nil {
 		m.cfg.Attack.Metrics(&metrics)
 	}

@@ -50,6 +50,11 @@ type Config struct {
 	// Tasks restricts the miner to these task ids (empty: all).
 	Tasks  []uint64
 	Attack Attack
+	// ReportDir receives a run report per job (task-T-job-J.json; see
+	// report.go); empty: none. ReportKeep bounds how many are kept, the
+	// oldest removed first (0: all).
+	ReportDir  string
+	ReportKeep int
 }
 
 // DefaultConfig returns the defaults.
@@ -68,11 +73,13 @@ func (c Config) Validate() error {
 	return c.Budget.Validate()
 }
 
-// Stats are the miner's counters (the status line and metrics).
+// Stats are the miner's counters (the status line and metrics). Tokens
+// are samples times the sequence length for sequence models (samples
+// otherwise).
 type Stats struct {
-	JobsDone, Steps, Samples, TicketsDrawn, ProofsWon, ProofsSubmitted, Commitments atomic.Uint64
-	mu                                                                              sync.Mutex
-	current                                                                         map[jobKey]*jobStatus
+	JobsDone, Steps, Samples, Tokens, TicketsDrawn, ProofsWon, ProofsSubmitted, Commitments atomic.Uint64
+	mu                                                                                      sync.Mutex
+	current                                                                                 map[jobKey]*jobStatus
 }
 
 // track adds a job to the status line.
@@ -123,6 +130,14 @@ type Miner struct {
 	backend  accel.Backend
 	log      *slog.Logger
 	Stats    Stats
+	// Metrics are the Prometheus series (register them in the process's
+	// registry); they read Stats.
+	Metrics *Metrics
+
+	// rewards watches submitted proofs until they settle (rewards.go),
+	// every rewardEvery.
+	rewards     rewardWatch
+	rewardEvery time.Duration
 
 	// commitRetry is the wait before a refused commitment is posted
 	// again, anchorPoll the period of asking for a lottery anchor that is
@@ -144,10 +159,16 @@ func New(cfg Config, chain Chain, datasets worker.Datasets, store Store, backend
 	}
 	m := &Miner{cfg: cfg, chain: chain, datasets: datasets, store: store, backend: backend,
 		log: cfg.Logger.With("miner", chain.Address().String()), running: map[jobKey]bool{}, failed: map[jobKey]bool{},
-		commitRetry: 2 * time.Second, anchorPoll: 300 * time.Millisecond}
+		commitRetry: 2 * time.Second, anchorPoll: 300 * time.Millisecond, rewardEvery: rewardPoll}
 	m.Stats.current = map[jobKey]*jobStatus{}
+	m.Metrics = newMetrics(&m.Stats)
+	m.rewards.pending = map[uint64]bool{}
 	return m, nil
 }
+
+// LastProgress is when a training job last finished a step, the zero
+// time while no job trains (the no_progress alert's source).
+func (m *Miner) LastProgress() time.Time { return m.Metrics.LastProgress() }
 
 // Store is where the miner keeps what it serves.
 func (m *Miner) Store() Store { return m.store }
@@ -166,6 +187,7 @@ func (m *Miner) Run(ctx context.Context) error {
 	if m.cfg.StatusEvery > 0 {
 		go m.statusLoop(ctx)
 	}
+	go m.rewardLoop(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(m.cfg.Poll)

@@ -3,15 +3,19 @@ package miner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pouw/pouwd/p2p"
 )
 
-// encoded is a commitment's checkpoint, encoded at its step.
+// encoded is a commitment's checkpoint, encoded at its step; start is
+// when that step began (the commitment duration metric runs from there
+// to the commitment's inclusion).
 type encoded struct {
-	key  p2p.CkptKey
-	step uint64
-	b    []byte
+	key   p2p.CkptKey
+	step  uint64
+	b     []byte
+	start time.Time
 }
 
 // checkpointer stores each commitment's checkpoint in order and hands its
@@ -57,7 +61,7 @@ func (c *checkpointer) run(ctx context.Context) {
 		case c.free <- e.b:
 		default:
 		}
-		c.out <- commit{step: e.step, hash: e.key.WeightsHash, opt: e.key.OptimizerHash}
+		c.out <- commit{step: e.step, hash: e.key.WeightsHash, opt: e.key.OptimizerHash, start: e.start}
 	}
 	c.done <- err
 }
@@ -74,14 +78,14 @@ type committed struct {
 // drains. It owns its state; done gets the result once in is closed.
 type committer struct {
 	post     func(context.Context, []commit) (map[uint64]int64, error)
-	onPosted func(n int)
+	onPosted func(batch []commit)
 	in       chan commit
 	done     chan committed
 }
 
 const maxCommitBatch = 32
 
-func newCommitter(post func(context.Context, []commit) (map[uint64]int64, error), onPosted func(int)) *committer {
+func newCommitter(post func(context.Context, []commit) (map[uint64]int64, error), onPosted func([]commit)) *committer {
 	return &committer{post: post, onPosted: onPosted, in: make(chan commit, 1024), done: make(chan committed, 1)}
 }
 
@@ -112,7 +116,7 @@ func (c *committer) run(ctx context.Context) {
 		for s, h := range heights {
 			res.heights[s] = h
 		}
-		c.onPosted(len(batch))
+		c.onPosted(batch)
 	}
 	c.done <- res
 }

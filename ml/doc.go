@@ -33,6 +33,19 @@
 // for the memory budget, and ActivationBytes, the activations a device
 // backend would store.
 //
+// Profiling (profile.go): Trainer.SetProfiler(NewProfiler()) times every
+// operation of the steps by kind (gemm, conv, attention, norm,
+// elementwise, pool, embedding, loss, optimizer, digest, data; "other" is
+// the rest of the step) with forward, backward and recomputed time,
+// estimates the bytes each moves and takes FLOPs from Model.FLOPs' rules;
+// Profiler.Report (totals) and LastStep return a JSON-tagged Profile with
+// shares of step time and GFLOP/s against the backend's GEMM rate
+// (MeasureGEMM, Profiler.MeasurePeak). Layers are timed by Ctx.forward and
+// the backward closures Ctx.record wraps, each device of SetDevices on an
+// accumulator of its own merged when the step ends. It reads clocks and
+// shapes only, so it never changes a bit; off (the default) it costs a
+// nil check per layer.
+//
 // Invariants:
 //
 //   - Every float operation is canonical: a product that feeds an addition

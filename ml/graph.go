@@ -118,11 +118,11 @@ func (r *Residual) Workspace(in []int) int {
 func (r *Residual) Forward(c *Ctx, x *Tensor) *Tensor {
 	a := x
 	for _, l := range r.Main {
-		a = l.Forward(c, a)
+		a = c.forward(l, a)
 	}
 	b := x
 	for _, l := range r.Shortcut {
-		b = l.Forward(c, b)
+		b = c.forward(l, b)
 	}
 	if !equalShape(a.Shape, b.Shape) {
 		panic(fmt.Sprintf("ml: residual: main path gives %v, shortcut %v", a.Shape, b.Shape))

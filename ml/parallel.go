@@ -270,9 +270,12 @@ func (r *replica) micro(t *Trainer, mx *mixed, p *parallel, j int, idx []int, sc
 	if cap(r.xbuf) < len(idx)*ss {
 		r.xbuf = make([]float32, len(idx)*ss)
 	}
+	prof := t.prof.device(p, r)
+	prof.begin(opData, batchBytes(len(idx), ss))
 	x, labels := gatherBatch(r.xbuf[:len(idx)*ss], t.data, idx, ss)
+	prof.end()
 	xt, _ := FromData(x, append([]int{len(idx)}, r.m.InShape...)...)
-	c := &Ctx{Backend: r.b, Tape: &r.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
+	c := &Ctx{Backend: r.b, Tape: &r.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step, prof: prof}
 	loss, err := runPass(c, r.m, xt, labels, mx.round, scale)
 	if err != nil {
 		return err

@@ -262,9 +262,11 @@ func (mx *mixed) wholeBatch(t *Trainer, idx []int, scale float32) (float32, erro
 	if cap(t.xbuf) < len(idx)*ss {
 		t.xbuf = make([]float32, len(idx)*ss)
 	}
+	t.prof.begin(opData, batchBytes(len(idx), ss))
 	x, labels := gatherBatch(t.xbuf[:len(idx)*ss], t.data, idx, ss)
+	t.prof.end()
 	xt, _ := FromData(x, append([]int{len(idx)}, t.Model.InShape...)...)
-	return runPass(&Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}, t.Model, xt, labels, mx.round, scale)
+	return runPass(&Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step, prof: t.prof.hostDev()}, t.Model, xt, labels, mx.round, scale)
 }
 
 // gatherBatch copies the samples idx into x and returns their labels.
@@ -285,7 +287,7 @@ func runPass(c *Ctx, m *Model, x *Tensor, labels []int, round func(dst, src []fl
 		roundPar(c, round, x.Data, x.Data)
 	}
 	logits := forwardRounded(c, m, x, round)
-	loss, err := SoftmaxCrossEntropy(c, logits, labels)
+	loss, err := lossForward(c, logits, labels)
 	if err != nil {
 		c.Tape.Reset()
 		return 0, err

@@ -98,7 +98,7 @@ func (m *Model) forward(c *Ctx, x *Tensor, round func(dst, src []float32)) *Tens
 // consumer's backward already produces half values).
 func (m *Model) layerForward(c *Ctx, i int, x *Tensor, round func(dst, src []float32)) *Tensor {
 	l := m.Layers[i]
-	y := l.Forward(c, x)
+	y := c.forward(l, x)
 	if round == nil {
 		return y
 	}
@@ -132,6 +132,8 @@ func (m *Model) recomputed(c *Ctx, i, end int, x *Tensor, round func(dst, src []
 	dropBuffers(segment)
 	y.needGrad = true
 	c.Tape.ops = append(c.Tape.ops, func() {
+		c.prof.recompute(true)
+		defer c.prof.recompute(false)
 		sub := &Tape{}
 		rc := *c
 		rc.Tape = sub

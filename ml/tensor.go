@@ -84,6 +84,8 @@ type Ctx struct {
 	Train   bool
 	Seed    uint64
 	Step    uint64
+	// prof, when set, times this pass's layers (profile.go).
+	prof *profDev
 }
 
 // Tape records backward closures in forward order.
@@ -102,6 +104,9 @@ func (c *Ctx) record(out *Tensor, inputs []*Tensor, back func()) {
 		}
 	}
 	if out.needGrad {
+		if c.prof != nil {
+			back = c.prof.wrap(back)
+		}
 		c.Tape.ops = append(c.Tape.ops, back)
 	}
 }

@@ -162,8 +162,9 @@ type Trainer struct {
 	tape       Tape
 	xbuf       []float32
 	lastWeight *Hash
-	sampled    bool   // SampledSteps: no v1 hashes, samples in place
-	mp         *mixed // non-nil for half precision or micro-batches
+	sampled    bool     // SampledSteps: no v1 hashes, samples in place
+	mp         *mixed   // non-nil for half precision or micro-batches
+	prof       *profRun // SetProfiler (profile.go); nil: off
 }
 
 // SampledSteps makes Step skip the version 1 hashes: the hook gets the
@@ -281,14 +282,17 @@ func (t *Trainer) StepCommitting(hook StepHook, buf []byte) (*Commitment, float3
 	ck := t.checkpoint()
 	ck.Weights = ws
 	done := make(chan error, 1)
+	pc := &pendingCommit{c: c, done: done}
 	go func() {
+		start := time.Now() // for the profiler: read after done
 		// One core: training holds the other.
 		c.WeightsHash, c.OptimizerHash = stateHashes(ck.Weights, ck.Optim, 1)
 		var err error
 		c.Checkpoint, err = ck.encodeCommitment(buf, c.WeightsHash, c.OptimizerHash)
+		pc.elapsed = time.Since(start)
 		done <- err
 	}()
-	loss, err := t.step1(hook, &pendingCommit{c, done})
+	loss, err := t.step1(hook, pc)
 	if err != nil {
 		return nil, loss, err
 	}
@@ -297,40 +301,56 @@ func (t *Trainer) StepCommitting(hook StepHook, buf []byte) (*Commitment, float3
 
 // pendingCommit is a Commitment being made; done gets its error.
 type pendingCommit struct {
-	c    *Commitment
-	done chan error
+	c       *Commitment
+	done    chan error
+	elapsed time.Duration // the goroutine's time, set before done
 }
 
 // step1 is Step; with pc, the commitment is waited for before the
 // optimizer writes the state (its error stops the step there) and handed
 // to the hook.
 func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
+	if t.prof != nil {
+		t.prof.stepBegin(t)
+		defer t.prof.stepEnd(t)
+	}
 	idx := t.batchIndices()
 	var info StepInfo
 	full := hook != nil && !t.sampled // the version 1 hashes
 	if hook != nil {
+		t.prof.begin(opDigest, 8*uint64(len(idx)))
 		info.Batch = BatchHash(idx)
+		t.prof.end()
 	}
 	if full {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
 		} else {
+			t.prof.begin(opDigest, t.prof.weightBytes())
 			info.WeightsBefore = weightsSHA256(t.Model)
+			t.prof.end()
 		}
 	}
 	t.Model.ZeroGrad()
 	loss, err := t.forwardBackward(idx)
 	if pc != nil {
+		t.prof.begin(opDigest, 0)
 		err = errors.Join(err, <-pc.done)
+		t.prof.end()
+		t.prof.background(pc.elapsed)
 		info.Commitment = pc.c
 	}
 	if err != nil {
 		return 0, err
 	}
 	if full {
+		t.prof.begin(opDigest, t.prof.gradsBytes())
 		info.Grads = GradsHash(t.Model)
+		t.prof.end()
 	}
+	t.prof.begin(opOptimizer, t.prof.optimizerBytes())
 	info.LossScale, info.Skipped = t.optimize()
+	t.prof.end()
 	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
 	t.advance()
 	t.lastWeight = nil
@@ -338,13 +358,18 @@ func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
 		return info.Loss, nil
 	}
 	if full {
+		t.prof.begin(opDigest, t.prof.weightBytes())
 		info.WeightsAfter = weightsSHA256(t.Model)
+		t.prof.end()
 		w := info.WeightsAfter
 		t.lastWeight = &w
 	} else {
 		info.model = t.Model
 	}
-	return info.Loss, hook(info)
+	t.prof.begin(opDigest, 0)
+	err = hook(info)
+	t.prof.end()
+	return info.Loss, err
 }
 
 // forwardBackward runs the forward pass of the batch idx, the loss and the
@@ -360,14 +385,16 @@ func (t *Trainer) forwardBackward(idx []int) (float32, error) {
 	}
 	x := t.xbuf[:bs*ss]
 	labels := make([]int, bs)
+	t.prof.begin(opData, batchBytes(bs, ss))
 	for i, s := range idx {
 		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
 		labels[i] = t.data.Y[s]
 	}
+	t.prof.end()
 	xt, _ := FromData(x, append([]int{bs}, t.Model.InShape...)...)
-	c := &Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step}
+	c := &Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step, prof: t.prof.hostDev()}
 	logits := t.Model.Forward(c, xt)
-	loss, err := SoftmaxCrossEntropy(c, logits, labels)
+	loss, err := lossForward(c, logits, labels)
 	if err != nil {
 		t.tape.Reset()
 		return 0, err

@@ -50,16 +50,23 @@ type DiskUsage struct {
 
 // GPUStats is one GPU's telemetry.
 type GPUStats struct {
-	Index          int      `json:"index"`
-	Name           string   `json:"name"`
-	MemTotalBytes  uint64   `json:"mem_total_bytes"`
-	MemUsedBytes   uint64   `json:"mem_used_bytes"`
-	UtilPercent    uint32   `json:"util_percent"`
-	MemUtilPercent uint32   `json:"mem_util_percent"`
-	TemperatureC   uint32   `json:"temperature_c"`
-	PowerWatts     float64  `json:"power_watts"`
-	PowerLimitW    float64  `json:"power_limit_watts"`
+	Index          int     `json:"index"`
+	Name           string  `json:"name"`
+	MemTotalBytes  uint64  `json:"mem_total_bytes"`
+	MemUsedBytes   uint64  `json:"mem_used_bytes"`
+	UtilPercent    uint32  `json:"util_percent"`
+	MemUtilPercent uint32  `json:"mem_util_percent"`
+	TemperatureC   uint32  `json:"temperature_c"`
+	PowerWatts     float64 `json:"power_watts"`
+	PowerLimitW    float64 `json:"power_limit_watts"`
+	// Throttled is true while a reason holds the clocks down (power cap,
+	// thermal or hardware slowdown: nvml.Throttling); ThrottleReason lists
+	// every active clock event reason, idle included (nvml.Reasons).
 	Throttled      bool     `json:"throttled"`
 	ThrottleReason []string `json:"throttle_reasons,omitempty"`
-	ECCErrors      uint64   `json:"ecc_errors"`
+	// ECCErrors counts uncorrected ECC errors since the driver loaded.
+	ECCErrors uint64 `json:"ecc_errors"`
+	// SMClockMHz and MaxSMClockMHz are the SM clock now and its maximum.
+	SMClockMHz    uint32 `json:"sm_clock_mhz,omitempty"`
+	MaxSMClockMHz uint32 `json:"max_sm_clock_mhz,omitempty"`
 }

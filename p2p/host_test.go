@@ -122,6 +122,9 @@ func TestRealHostsRing(t *testing.T) {
 				if len(rep.Failed) > 0 {
 					t.Fatalf("sync: %v", rep.Failed)
 				}
+				if got := sp.Repairs(); got != uint64(rep.Fetched+rep.Rebuilt) {
+					t.Fatalf("repairs %d, the sync fetched %d and rebuilt %d", got, rep.Fetched, rep.Rebuilt)
+				}
 				fetched += rep.Fetched + rep.Rebuilt
 			}
 			t.Logf("re-replicated %d shards after one of 5 peers left", fetched)

@@ -170,6 +170,24 @@ type Service struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	started   bool
+
+	// served and fetched count payload bytes sent to and received from
+	// peers (Traffic).
+	served, fetched atomic.Uint64
+}
+
+// Traffic is what a Service has moved since it was built: payload bytes
+// (shards, checkpoints, models; not protocol headers) sent to peers
+// (served: answers to their requests and shards pushed) and received from
+// them (fetched: answers to this service's requests, verified or not,
+// and shards pushed here).
+type Traffic struct {
+	ServedBytes, FetchedBytes uint64
+}
+
+// Traffic returns the bytes moved so far (the storage peer's metrics).
+func (s *Service) Traffic() Traffic {
+	return Traffic{ServedBytes: s.served.Load(), FetchedBytes: s.fetched.Load()}
 }
 
 // NewService builds a service; store may be nil for a pure client and
@@ -366,7 +384,11 @@ func (s *Service) sendPayload(st network.Stream, b []byte) error {
 	if err := WriteDelimited(st, Response{Status: StatusOK, Size: uint64(len(b))}); err != nil {
 		return err
 	}
-	return writeChunked(st, b, s.cfg.StreamTimeout, nil)
+	if err := writeChunked(st, b, s.cfg.StreamTimeout, nil); err != nil {
+		return err
+	}
+	s.served.Add(uint64(len(b)))
+	return nil
 }
 
 // watchdog resets a stream that makes no progress for its timeout: kick
@@ -511,6 +533,7 @@ func (s *Service) handleShard(ctx context.Context, st network.Stream, r *bufio.R
 		if _, err := io.ReadFull(r, b); err != nil {
 			return err
 		}
+		s.fetched.Add(uint64(len(b)))
 		if err := VerifyShard(e, idx, b); err != nil {
 			s.report(st.Conn().RemotePeer(), fmt.Sprintf("pushed dataset %d shard %d", ds.Id, idx), err)
 			return refuse(st, StatusRejected, "shard hash mismatch")
@@ -641,6 +664,7 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 		if err := writeChunked(st, payload, s.cfg.StreamTimeout, wd.kick); err != nil {
 			return nil, fmt.Errorf("p2p: write payload to %s: %w", p, err)
 		}
+		s.served.Add(uint64(len(payload)))
 	}
 	_ = st.SetReadDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	wd.kick()
@@ -690,6 +714,7 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 		}
 		return nil, fmt.Errorf("%w: %s: payload cut short: %v", ErrLyingPeer, p, err)
 	}
+	s.fetched.Add(uint64(len(b)))
 	var one [1]byte
 	if n, _ := r.Read(one[:]); n != 0 {
 		return nil, fmt.Errorf("%w: %s: bytes after the payload", ErrLyingPeer, p)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,7 +24,15 @@ type StoragePeer struct {
 	Ring     RingConfig
 	Interval time.Duration // between syncs (default 10 s)
 	Log      *slog.Logger
+
+	// repairs counts shards fetched or rebuilt by syncs (Repairs).
+	repairs atomic.Uint64
 }
+
+// Repairs is the number of shards syncs have re-fetched from other peers
+// or rebuilt from k others since the peer started (the storage peer's
+// metrics).
+func (sp *StoragePeer) Repairs() uint64 { return sp.repairs.Load() }
 
 // SyncReport tells what a sync did.
 type SyncReport struct {
@@ -96,6 +105,7 @@ func (sp *StoragePeer) Sync(ctx context.Context) (*SyncReport, error) {
 			}
 			if err := sp.fetchShard(ctx, ds, idx, sources); err == nil {
 				rep.Fetched++
+				sp.repairs.Add(1)
 				continue
 			} else if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -110,6 +120,7 @@ func (sp *StoragePeer) Sync(ctx context.Context) (*SyncReport, error) {
 				continue
 			}
 			rep.Rebuilt++
+			sp.repairs.Add(1)
 		}
 	}
 	return rep, nil

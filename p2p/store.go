@@ -50,6 +50,53 @@ func OpenStore(dir string) (*Store, error) {
 // Root is the store's directory.
 func (s *Store) Root() string { return s.root }
 
+// Usage is what a store holds.
+type Usage struct {
+	// Shards and ShardBytes are the dataset shards held.
+	Shards     int
+	ShardBytes uint64
+	// Bytes is everything held: shards, checkpoints and models.
+	Bytes uint64
+}
+
+// Usage walks the store and sums what it holds (files being written, in
+// tmp/, are not counted). It reads only directory entries, never file
+// contents.
+func (s *Store) Usage() (Usage, error) {
+	var u Usage
+	for _, d := range []string{"shards", "ckpt", "model"} {
+		err := filepath.WalkDir(filepath.Join(s.root, d), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // removed while walking
+				}
+				return err
+			}
+			if !e.Type().IsRegular() {
+				return nil
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			n := uint64(info.Size())
+			u.Bytes += n
+			if d == "shards" {
+				u.Shards++
+				u.ShardBytes += n
+			}
+			return nil
+		})
+		if err != nil {
+			return u, fmt.Errorf("p2p: store usage: %w", err)
+		}
+	}
+	return u, nil
+}
+
 func (s *Store) shardPath(id uint64, idx int) string {
 	return filepath.Join(s.root, "shards", strconv.FormatUint(id, 10), strconv.Itoa(idx))
 }

@@ -34,6 +34,10 @@
 // signer and the queries it makes; worker.NewClient adapts a chain client)
 // and Fetcher (P2PFetcher: from the miner's registered peer over libp2p).
 //
+// Metrics (metrics.go, the pouw_verifier_* series of docs/MONITORING.md)
+// read Stats at scrape time and time each replay and each verdict from
+// the assignment seen to its reveal.
+//
 // It must never accept a step it did not recompute, nor reveal a verdict
 // other than the one it committed.
 package verifier

@@ -104,15 +104,19 @@ type Verifier struct {
 	backend  accel.Backend
 	log      *slog.Logger
 	Stats    Stats
+	// Metrics are the Prometheus series (register them in the process's
+	// registry); they read Stats.
+	Metrics *Metrics
 
 	mu        sync.Mutex
 	nextProof uint64
-	watch     map[uint64]bool    // proofs not yet assigned or settled
-	verdicts  map[uint64]*ballot // committed, not yet revealed
-	busy      map[string]bool    // work in progress
-	done      map[string]bool    // work finished (evaluations, commits)
-	sem       chan struct{}      // proof replays
-	evalSem   chan struct{}      // model evaluations: never starved by a flood of proofs
+	watch     map[uint64]bool      // proofs not yet assigned or settled
+	verdicts  map[uint64]*ballot   // committed, not yet revealed
+	busy      map[string]bool      // work in progress
+	done      map[string]bool      // work finished (evaluations, commits)
+	sem       chan struct{}        // proof replays
+	evalSem   chan struct{}        // model evaluations: never starved by a flood of proofs
+	assigned  map[uint64]time.Time // when each proof was first seen assigned here (verdict latency)
 }
 
 // New builds a verifier.
@@ -125,7 +129,9 @@ func New(cfg Config, chain Chain, datasets worker.Datasets, fetch Fetcher, backe
 	}
 	v := &Verifier{cfg: cfg, chain: chain, datasets: datasets, fetch: fetch, backend: backend,
 		log: cfg.Logger.With("verifier", chain.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1)}
+		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1),
+		assigned: map[uint64]time.Time{}}
+	v.Metrics = newMetrics(&v.Stats)
 	if err := v.load(); err != nil {
 		return nil, fmt.Errorf("verifier: state %s: %w", cfg.StateDir, err)
 	}
@@ -230,6 +236,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 				v.forget(id)
 				continue
 			}
+			v.assignedAt(id, time.Now())
 			v.start(ctx, wg, v.sem, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
 		case types.PROOF_STATUS_REVEALING:
 			v.mu.Lock()
@@ -255,6 +262,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			return fmt.Errorf("reveal %v: %w", revealed, err)
 		}
 		v.Stats.Revealed.Add(uint64(len(reveals)))
+		v.observeRevealed(revealed, time.Now())
 		for _, id := range revealed {
 			v.forget(id)
 		}
@@ -267,6 +275,7 @@ func (v *Verifier) forget(id uint64) {
 	v.mu.Lock()
 	delete(v.watch, id)
 	delete(v.verdicts, id)
+	delete(v.assigned, id)
 	v.mu.Unlock()
 	if v.cfg.StateDir != "" {
 		_ = os.Remove(filepath.Join(v.cfg.StateDir, fmt.Sprintf("verdict-%d.json", id)))
@@ -580,6 +589,7 @@ func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
 	if err != nil {
 		return err
 	}
+	v.Metrics.replay.Observe(time.Since(start).Seconds())
 	ok, d := vd.Accept, vd.Digest
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {

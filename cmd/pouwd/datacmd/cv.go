@@ -18,6 +18,7 @@ import (
 	"github.com/pouw/pouwd/ml/cv"
 	"github.com/pouw/pouwd/ml/cv/engine"
 	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/monitor/report"
 )
 
 type cvFlags struct {
@@ -28,6 +29,8 @@ type cvFlags struct {
 	memoryBudget                             int64
 	spillDir                                 string
 	stratified, noShuffle, jsonOut, quiet    bool
+	profile                                  bool
+	reportDir                                string
 	seed                                     uint32
 	lr                                       float64
 	modelSeed                                uint64
@@ -80,6 +83,8 @@ Grid axes: lr, momentum, weight_decay (float), batch, epochs, steps, seed
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars")
 	fl.StringVar(&f.plot, "plot", "", "write a PNG: mean and std per configuration, best configuration's confusion matrix")
+	fl.StringVar(&f.reportDir, "report-dir", "", "write a run report per engine job here (job-NNN.json: config, dataset hash, per-epoch loss, step times, resource samples, environment, advice); pouwd ml report FILE prints one")
+	fl.BoolVar(&f.profile, "profile", false, "time the engine jobs' training operations and print the profile table (share of step time, GFLOP/s against the measured GEMM peak) after the report; with --json, as \"profile\"")
 	_ = cmd.MarkFlagRequired("dataset")
 	_ = cmd.MarkFlagRequired("models")
 	return cmd
@@ -106,7 +111,7 @@ func splitModels(s string) []string {
 	return out
 }
 
-func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
+func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) (err error) {
 	metric, err := cv.ParseMetric(f.metric)
 	if err != nil {
 		return err
@@ -174,6 +179,23 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 	}
 	tr := engine.NewSamples(src, shape, m.Classes, dtype, be, base)
 	tr.MemoryBudget, tr.SpillDir = f.memoryBudget, f.spillDir
+	if f.profile {
+		tr.Profiler = ml.NewProfiler()
+		fmt.Fprintf(stderr, "cv: profiling: measured GEMM peak %.1f GFLOP/s on %s (512x512x512)\n", tr.Profiler.MeasurePeak(be), be.Name())
+	}
+	if f.reportDir != "" {
+		ds := report.Dataset{Name: f.dataset, Hash: m.SHA256, HashOf: report.HashCanonical, Shape: shape, Classes: m.Classes}
+		reps, err := newCVReports(ctx, f.reportDir, ds, stderr)
+		if err != nil {
+			return err
+		}
+		tr.Observe = reps.observe
+		defer func() {
+			if cerr := reps.close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
 	grid, err := cv.ParseGrid(f.grid, tr.Schema())
 	if err != nil {
 		return err
@@ -236,11 +258,23 @@ func runCV(ctx context.Context, stdout, stderr io.Writer, f cvFlags) error {
 		fmt.Fprintf(stderr, "cv: plot written to %s\n", f.plot)
 	}
 	if f.jsonOut {
+		if tr.Profiler != nil {
+			// The report's fields, and the profile beside them.
+			p := tr.Profiler.Report()
+			return writeJSON(stdout, struct {
+				*cv.Report
+				Profile *ml.Profile `json:"profile"`
+			}{rep, &p})
+		}
 		return writeJSON(stdout, rep)
 	}
 	printReport(stdout, rep)
 	if hint := convergenceHint(rep, labels); hint != "" {
 		fmt.Fprintln(stderr, hint)
+	}
+	if tr.Profiler != nil {
+		fmt.Fprintln(stdout)
+		return tr.Profiler.Report().WriteTable(stdout)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ func NewCommand() *cobra.Command {
 	}
 	cmd.AddCommand(devicesCmd(), trainCmd(), evalCmd())
 	cmd.AddCommand(estimateCmd())
+	cmd.AddCommand(reportCmd())
 	return cmd
 }
 
@@ -79,11 +80,12 @@ func gib(b uint64) float64 { return float64(b) / (1 << 30) }
 
 type trainFlags struct {
 	dataset, dataDir, model, optimizer, kernel, ckptDir, resume     string
+	reportPath                                                      string
 	device, precision                                               string
 	lr, momentum, wd, memFraction                                   float32
 	batch, epochs, steps, threads, ckptEvery, microBatch, recompute int
 	seed                                                            uint64
-	asJSON, noProgress                                              bool
+	asJSON, noProgress, profile                                     bool
 }
 
 // loadDataset returns the training and test samples of name: "mnist"
@@ -152,6 +154,8 @@ func trainCmd() *cobra.Command {
 	fl.Float32Var(&f.memFraction, "memory-fraction", accel.DefaultBudgetFraction, "share of available memory training may use")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar even on a terminal")
+	fl.StringVar(&f.reportPath, "report", "", "write a run report here (JSON: config, dataset hash, per-epoch metrics, step times, resource samples, profile with --profile, environment, advice); pouwd ml report FILE prints it and --plot DIR draws it")
+	fl.BoolVar(&f.profile, "profile", false, "time every operation (GEMM, conv, attention, norm, elementwise, pooling, loss, optimizer, digest, data) and print a table after training: share of step time, bytes, GFLOP/s against the backend's measured GEMM peak (never changes the result bits; with --json, in the summary as \"profile\")")
 	return cmd
 }
 
@@ -273,6 +277,14 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		tr.Model.Spec, tr.Model.NumParams(), f.dataset, train.N, tr.Cfg.Optimizer, tr.Cfg.BatchSize, mbText, precisionName(tr.Cfg.Precision),
 		total-tr.StepIndex(), deviceText(len(devs)), be.Name(), be.Threads())
 	logf("activations held for backward: %.2f MiB per device pass (fp32: %.2f MiB, %.2fx)\n", float64(act)/(1<<20), float64(act32)/(1<<20), float64(act32)/float64(act))
+	var prof *ml.Profiler
+	if f.profile {
+		// The peak first, while nothing else runs: a fraction of a second.
+		prof = ml.NewProfiler()
+		logf("profiling: measured GEMM peak %.1f GFLOP/s on %s (512x512x512)\n", prof.MeasurePeak(be), be.Name())
+		tr.SetProfiler(prof)
+	}
+	rr := startRunReport(ctx, f.reportPath, f, tr, len(devs), train, test.N, need)
 	var bar *progressbar.ProgressBar
 	if !f.noProgress && isTerminal(errOut) {
 		bar = progressbar.NewOptions64(int64(total-tr.StepIndex()),
@@ -286,9 +298,11 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		t0 := time.Now()
 		if loss, err = tr.Step(nil); err != nil {
 			return err
 		}
+		rr.step(time.Since(t0), loss)
 		if bar != nil {
 			done := tr.StepIndex() - first
 			sps := float64(done) * float64(tr.Cfg.BatchSize) / time.Since(start).Seconds()
@@ -336,11 +350,19 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		LossScale        float32 `json:"loss_scale,omitempty"`
 		SkippedSteps     uint64  `json:"skipped_steps,omitempty"`
 		Checkpoint       string  `json:"checkpoint,omitempty"`
+		// Report is --report's file.
+		Report string `json:"report,omitempty"`
+		// Profile is --profile's report (ml.Profile).
+		Profile *ml.Profile `json:"profile,omitempty"`
 	}{Model: tr.Model.Spec.String(), Steps: tr.StepIndex(), Epoch: tr.Epoch(), Samples: (tr.StepIndex() - first) * uint64(tr.Cfg.BatchSize),
 		Loss: loss, ElapsedSeconds: elapsed.Seconds(), TestAccuracy: ev.Accuracy, TestLoss: ev.Loss,
 		WeightsSHA256: fmt.Sprintf("%x", wh[:]), Backend: be.Name(), Threads: be.Threads(),
 		Devices: len(devs), Precision: precisionName(tr.Cfg.Precision), MicroBatch: tr.Cfg.MicroBatch, ActivationBytes: act}
 	summary.LossScale, summary.SkippedSteps = tr.LossScale()
+	if prof != nil {
+		p := prof.Report()
+		summary.Profile = &p
+	}
 	if elapsed > 0 {
 		summary.SamplesPerSecond = float64(summary.Samples) / elapsed.Seconds()
 	}
@@ -349,6 +371,14 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if err := writeCheckpointFile(tr, summary.Checkpoint); err != nil {
 			return err
 		}
+	}
+	advice, err := rr.finish(ev, prof)
+	if err != nil {
+		return err
+	}
+	if f.reportPath != "" {
+		summary.Report = f.reportPath
+		logf("report %s (%d piece(s) of advice): pouwd ml report %s [--plot DIR]\n", f.reportPath, advice, f.reportPath)
 	}
 	if f.asJSON {
 		return json.NewEncoder(out).Encode(summary)
@@ -360,6 +390,9 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	}
 	if summary.Checkpoint != "" {
 		fmt.Fprintf(out, "checkpoint %s\n", summary.Checkpoint)
+	}
+	if summary.Profile != nil {
+		return summary.Profile.WriteTable(out)
 	}
 	return nil
 }

@@ -272,7 +272,10 @@ models, and every --sync-interval re-reads the ring from chain state and
 fetches (or rebuilds from k others) every shard now placed here. Runs until
 interrupted. The default listen ports are ephemeral, so a restart re-registers
 the new addresses (a zero-amount MsgRegisterWorker); pass fixed --p2p.listen
-addresses to avoid that.`,
+addresses to avoid that. With --metrics-addr it serves Prometheus metrics
+(/metrics: the pouw_storage_* series, the system, process and GPU series)
+and /healthz (503 naming each alert that holds: disk space, memory
+pressure, GPU, chain unreachable); see docs/MONITORING.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clientCtx, err := client.GetClientTxContext(cmd)
@@ -285,7 +288,8 @@ addresses to avoid that.`,
 			out := cmd.ErrOrStderr()
 			q := types.NewQueryClient(clientCtx)
 			chain := p2p.QueryChain{Q: q}
-			store, err := p2p.OpenStore(filepath.Join(clientCtx.HomeDir, "p2p", "store"))
+			storeDir := filepath.Join(clientCtx.HomeDir, "p2p", "store")
+			store, err := p2p.OpenStore(storeDir)
 			if err != nil {
 				return err
 			}
@@ -304,13 +308,17 @@ addresses to avoid that.`,
 				return err
 			}
 			iv, _ := cmd.Flags().GetDuration(flagInterval)
-			sp := &p2p.StoragePeer{Svc: n.svc, Chain: chain, Coder: p2p.NewCoder(), Ring: ringConfig(cmd), Interval: iv,
-				Log: slog.New(slog.NewTextHandler(out, nil))}
+			log := slog.New(slog.NewTextHandler(out, nil))
+			sp := &p2p.StoragePeer{Svc: n.svc, Chain: chain, Coder: p2p.NewCoder(), Ring: ringConfig(cmd), Interval: iv, Log: log}
+			if err := startMonitoring(ctx, cmd, clientCtx.HomeDir, storeDir, q, n.svc, sp, log); err != nil {
+				return err
+			}
 			return sp.Run(ctx)
 		},
 	}
 	cmd.Flags().String(flagBond, "", "bond for a new registration (default: the chain's min_worker_bond)")
 	cmd.Flags().Duration(flagInterval, 10*time.Second, "how often to re-read the ring and re-replicate")
+	addMetricsFlags(cmd)
 	addP2PFlags(cmd, p2p.DefaultHostConfig("").ListenAddrs)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd

@@ -9,6 +9,11 @@
 // writes rebuilt canonical bytes as a prepared directory (dataset.pouw +
 // meta.json rebuilt from the chain record and the bytes), atomically.
 //
+// The storage peer's monitoring (--metrics-addr: /metrics and /healthz
+// through package monitor, with the pouw_storage_* series of metrics.go)
+// reads the p2p service's traffic counters, its sync's repairs and its
+// store's usage at scrape time.
+//
 // It must never write a dataset it has not verified against the chain's
 // SHA-256, and never push shards of a dataset the chain does not know.
 package p2pcmd

@@ -5,8 +5,13 @@
 // cuda tag, else the CPU, saying why) and a libp2p host (identity under
 // <home>/p2p/identity.key, --p2p-listen; its peer id and addresses are
 // registered with the bond, and re-registered when they change), and run
-// the daemon until interrupted, with a status line and Prometheus metrics
-// (--metrics-addr).
+// the daemon until interrupted, with a status line and, with
+// --metrics-addr, package monitor's /metrics and /healthz (metrics.go):
+// the system, process and GPU series, the daemon's pouw_miner_* or
+// pouw_verifier_* series, and the alerts (disk space, memory pressure,
+// GPU, chain_unreachable, and the miner's no_progress, --alert-no-progress).
+// The miner's chain client also reads settlement blocks' events
+// (minerChain), so its rewards metric counts what each proof was paid.
 //
 // Datasets: from --data-dir when prepared there (`pouwd data prepare` or
 // `pouwd data fetch`), else fetched over libp2p from the storage ring and

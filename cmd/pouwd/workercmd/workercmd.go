@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
@@ -27,25 +24,31 @@ import (
 	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/monitor"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/verifier"
 	"github.com/pouw/pouwd/worker"
 )
 
 const (
-	flagDevice      = "device"
-	flagMaxJobs     = "max-jobs"
-	flagDataDir     = "data-dir"
-	flagStore       = "store"
-	flagListen      = "p2p-listen"
-	flagWorkers     = "workers"
-	flagThreads     = "threads"
-	flagPoll        = "poll"
-	flagMetrics     = "metrics-addr"
-	flagStatusEvery = "status-every"
-	flagMemFraction = "memory-fraction"
-	flagTasks       = "tasks"
-	flagMaxProofs   = "max-proofs-per-job"
+	flagDevice          = "device"
+	flagMaxJobs         = "max-jobs"
+	flagDataDir         = "data-dir"
+	flagStore           = "store"
+	flagListen          = "p2p-listen"
+	flagWorkers         = "workers"
+	flagThreads         = "threads"
+	flagPoll            = "poll"
+	flagMetrics         = "metrics-addr"
+	flagMetricsEvery    = "metrics-interval"
+	flagAlertDiskFree   = "alert-disk-free"
+	flagAlertNoProgress = "alert-no-progress"
+	flagReportDir       = "report-dir"
+	flagReportKeep      = "report-keep"
+	flagStatusEvery     = "status-every"
+	flagMemFraction     = "memory-fraction"
+	flagTasks           = "tasks"
+	flagMaxProofs       = "max-proofs-per-job"
 )
 
 func group(use, short string, start *cobra.Command) *cobra.Command {
@@ -95,11 +98,19 @@ func NewMinerCommand() *cobra.Command {
 			defer nd.h.Close()
 			cfg.PeerID, cfg.Multiaddrs = nd.h.ID().String(), p2p.HostAddrs(nd.h)
 			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "miner-state")
-			m, err := miner.New(cfg, worker.NewClient(cc), nd.datasets, st, be)
+			if cfg.ReportDir, _ = cmd.Flags().GetString(flagReportDir); cfg.ReportDir == "" {
+				cfg.ReportDir = filepath.Join(cc.ClientContext().HomeDir, "reports")
+			}
+			cfg.ReportKeep, _ = cmd.Flags().GetInt(flagReportKeep)
+			m, err := miner.New(cfg, minerChain{worker.NewClient(cc)}, nd.datasets, st, be)
 			if err != nil {
 				return err
 			}
-			serveMetrics(cmd, log, minerCollector(m))
+			noProgress, _ := cmd.Flags().GetDuration(flagAlertNoProgress)
+			if _, err := startMonitoring(ctx, cmd, log, cc.Query, []string{cc.ClientContext().HomeDir, storeDir, cfg.StateDir},
+				monitor.HealthConfig{Progress: m.LastProgress, NoProgressAfter: noProgress}, m.Metrics); err != nil {
+				return err
+			}
 			log.Info("miner starting", "address", cc.Address().String(), "store", storeDir, "peer", nd.h.ID(), "addrs", cfg.Multiaddrs)
 			return m.Run(ctx)
 		},
@@ -111,6 +122,9 @@ func NewMinerCommand() *cobra.Command {
 	start.Flags().Duration(flagStatusEvery, 5*time.Second, "status line period (0: none)")
 	start.Flags().Float64(flagMemFraction, 0.8, "fraction of available memory a job may use")
 	start.Flags().UintSlice(flagTasks, nil, "only these task ids (default: any)")
+	start.Flags().String(flagReportDir, "", "where a run report per job is written (task-T-job-J.json; pouwd ml report FILE prints it; default <home>/reports)")
+	start.Flags().Int(flagReportKeep, 100, "job reports kept in --report-dir, the oldest removed first (0: all)")
+	start.Flags().Duration(flagAlertNoProgress, 10*time.Minute, "no_progress alert: no training step for this long while a job trains (0: off)")
 	return group("miner", "Proof-of-Useful-Work miner", start)
 }
 
@@ -147,7 +161,9 @@ func NewVerifierCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			serveMetrics(cmd, log, verifierCollector(v))
+			if _, err := startMonitoring(ctx, cmd, log, cc.Query, []string{cc.ClientContext().HomeDir, cfg.StateDir}, monitor.HealthConfig{}, v.Metrics); err != nil {
+				return err
+			}
 			log.Info("verifier starting", "address", cc.Address().String(), "peer", nd.h.ID())
 			return v.Run(ctx)
 		},
@@ -164,7 +180,9 @@ func addCommonFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSlice(flagListen, []string{"/ip4/127.0.0.1/tcp/0"}, "libp2p listen addresses (registered on chain with the bond; a change is re-registered at start)")
 	cmd.Flags().Int(flagThreads, runtime.NumCPU(), "CPU threads per kernel")
 	cmd.Flags().Duration(flagPoll, time.Second, "chain polling period")
-	cmd.Flags().String(flagMetrics, "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
+	cmd.Flags().String(flagMetrics, "", "serve Prometheus metrics (/metrics) and a health check (/healthz) on this address (e.g. 127.0.0.1:9464)")
+	cmd.Flags().Duration(flagMetricsEvery, monitor.DefaultEvery, "period of the resource readings behind the system series and the alerts")
+	cmd.Flags().Float64(flagAlertDiskFree, monitor.DefaultMinDiskFreePercent, "disk_space alert: a watched folder's file system below this percentage free (negative: off)")
 }
 
 // node is a daemon's libp2p side: its host (identity kept under
@@ -282,68 +300,4 @@ func openDevice(dev string, threads int, log *slog.Logger) (accel.Backend, error
 	default:
 		return nil, fmt.Errorf("--device %q: expected auto, cpu or gpu:N", dev)
 	}
-}
-
-func serveMetrics(cmd *cobra.Command, log *slog.Logger, c prometheus.Collector) {
-	addr, _ := cmd.Flags().GetString(flagMetrics)
-	if addr == "" {
-		return
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-			log.Error("metrics server", "addr", addr, "err", err)
-		}
-	}()
-	log.Info("metrics", "addr", "http://"+addr+"/metrics")
-}
-
-// counters exposes a fixed set of counters read at scrape time.
-type counters struct {
-	descs map[string]*prometheus.Desc
-	read  func() map[string]float64
-}
-
-func (c counters) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
-	}
-}
-
-func (c counters) Collect(ch chan<- prometheus.Metric) {
-	for name, v := range c.read() {
-		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, v)
-	}
-}
-
-func newCounters(prefix string, names []string, read func() map[string]float64) counters {
-	c := counters{descs: map[string]*prometheus.Desc{}, read: read}
-	for _, n := range names {
-		c.descs[n] = prometheus.NewDesc(prefix+n+"_total", prefix+n, nil, nil)
-	}
-	return c
-}
-
-func minerCollector(m *miner.Miner) prometheus.Collector {
-	s := &m.Stats
-	return newCounters("pouw_miner_", []string{"jobs", "steps", "samples", "tickets", "proofs_won", "proofs_submitted", "commitments"},
-		func() map[string]float64 {
-			return map[string]float64{"jobs": float64(s.JobsDone.Load()), "steps": float64(s.Steps.Load()), "samples": float64(s.Samples.Load()),
-				"tickets": float64(s.TicketsDrawn.Load()), "proofs_won": float64(s.ProofsWon.Load()),
-				"proofs_submitted": float64(s.ProofsSubmitted.Load()), "commitments": float64(s.Commitments.Load())}
-		})
-}
-
-func verifierCollector(v *verifier.Verifier) prometheus.Collector {
-	s := &v.Stats
-	return newCounters("pouw_verifier_", []string{"proofs_accepted", "proofs_rejected", "verdicts_revealed", "evaluations"},
-		func() map[string]float64 {
-			return map[string]float64{"proofs_accepted": float64(s.ProofsAccepted.Load()), "proofs_rejected": float64(s.ProofsRejected.Load()),
-				"verdicts_revealed": float64(s.Revealed.Load()), "evaluations": float64(s.Evaluations.Load())}
-		})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/ml"
@@ -31,8 +32,23 @@ type Trainer struct {
 	// engine reads it from the page cache (unix only).
 	MemoryBudget int64
 	SpillDir     string
+	// Profiler, when set, profiles every engine job's training steps
+	// (ml.Trainer.SetProfiler; jobs running at once share it).
+	Profiler *ml.Profiler
+	// Observe, when set, is called once per engine job, before it trains,
+	// with the job's configuration and trainer; what it returns (nil: no
+	// observer for this job) receives each step's wall time and loss and
+	// the job's end. `pouwd ml cv --report-dir` records a run report per
+	// job through it. Jobs running at once call it concurrently.
+	Observe func(c cv.Config, tr *ml.Trainer) JobObserver
 
 	lut *[256]float32
+}
+
+// JobObserver watches one engine job's training.
+type JobObserver interface {
+	Step(d time.Duration, loss float32)
+	Done(err error)
 }
 
 // New returns a Trainer. uint8 datasets are fed to the engine as
@@ -178,11 +194,30 @@ func (t *Trainer) Fit(ctx context.Context, c cv.Config, train []int, progress fu
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", c, err)
 	}
+	tr.SetProfiler(t.Profiler)
+	// The hook only reports progress: sampled steps spare it the version 1
+	// SHA-256 state hashes a full hook computes every step (a fifth of a
+	// small job's step time), and change no bits.
+	tr.SampledSteps()
+	var obs JobObserver
+	if t.Observe != nil {
+		obs = t.Observe(c, tr)
+	}
 	total := int(tr.TotalSteps())
-	if _, err := tr.Run(ctx, func(s ml.StepInfo) error {
+	last := time.Now()
+	_, err = tr.Run(ctx, func(s ml.StepInfo) error {
+		if obs != nil {
+			now := time.Now()
+			obs.Step(now.Sub(last), s.Loss)
+			last = now
+		}
 		progress(int(s.Step)+1, total)
 		return nil
-	}); err != nil {
+	})
+	if obs != nil {
+		obs.Done(err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", c, err)
 	}
 	return &model{t: t, m: m}, nil
