@@ -1,8 +1,10 @@
 # pouwd: build, test, localnet, protobuf, benchmark.
 #
 #   make build        ./build/pouwd
-#   make test         every test CI runs (go test ./..., again under -race, the test-vector cross-check, fuzz, arm64, CUDA emulator)
-#   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; make localnet-stop)
+#   make test         every test CI runs (go test ./..., again under -race, the test-vector cross-check, fuzz, arm64, CUDA emulator,
+#                     monitoring on a localnet)
+#   make localnet     a 4-validator chain on loopback (WORKERS=1: with storage peers, miners, verifiers; PROMETHEUS=1: and
+#                     a Prometheus server scraping them all; make localnet-stop)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -30,7 +32,7 @@ TEST_TIMEOUT ?= 20m
 demo:
 	scripts/demo.sh
 
-.PHONY: demo build install test test-go test-vectors test-fuzz test-arm64 test-cuda gpu-build test-integration localnet localnet-stop \
+.PHONY: demo build install test test-go test-vectors test-fuzz test-arm64 test-cuda test-monitoring gpu-build test-integration localnet localnet-stop \
 	localnet-status localnet-reset proto-gen proto-check fmt-check lint vet bench-chain clean help
 
 help:
@@ -47,8 +49,9 @@ install:
 # The one test command (README, CI): unit, keeper, integration and engine
 # tests, the work-proof test vectors recomputed by an independent Python
 # implementation (scripts/pouw_vectors.py), then the fuzz targets and the
-# arm64 checks when their scripts exist.
-test: test-go test-vectors test-fuzz test-arm64 test-cuda
+# arm64 checks when their scripts exist, the CUDA backend on its emulator,
+# and the monitoring on a real localnet.
+test: test-go test-vectors test-fuzz test-arm64 test-cuda test-monitoring
 
 # Every test, then again under the race detector: the daemons' goroutines
 # (trainer, committer, checkpointer, status loop, verifier workers), the
@@ -87,6 +90,16 @@ test-arm64:
 test-cuda:
 	bash scripts/ci/cuda.sh
 
+# Monitoring end to end (tests/monitoring, about 2 minutes): scripts/demo.sh
+# runs a task on a localnet with Prometheus (scripts/localnet.sh
+# --prometheus), and the test reads the chain's, the workers' and the
+# system series back through Prometheus's query API. Skips without
+# /usr/bin/prometheus (Debian package prometheus; .ci/run installs it).
+# `go test ./...` runs only the package's static checks of the dashboard
+# and the Prometheus configuration.
+test-monitoring:
+	POUWD_MONITORING_E2E=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v -run TestLocalnetMonitoring ./tests/monitoring/
+
 # accel/cuda's test binary for a GPU machine (then scripts/gpu-check.sh there).
 gpu-build:
 	bash scripts/gpu-build.sh
@@ -95,7 +108,7 @@ test-integration:
 	$(GO) test -timeout $(TEST_TIMEOUT) -v ./tests/integration/...
 
 localnet: build
-	scripts/localnet.sh start $(if $(filter-out 0,$(WORKERS)),--workers)
+	scripts/localnet.sh start $(if $(filter-out 0,$(WORKERS)),--workers) $(if $(filter-out 0,$(PROMETHEUS)),--prometheus)
 
 localnet-stop:
 	scripts/localnet.sh stop

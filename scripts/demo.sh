@@ -20,7 +20,10 @@
 # DEMO_KEEP=1 to keep the home and logs).
 #
 # Environment: DEMO_HOME (default a fresh temp dir), DEMO_PORT_SHIFT (default
-# 4000), DEMO_TIMEOUT (seconds, default 600), POUWD (default: built here).
+# 4000), DEMO_TIMEOUT (seconds, default 600), POUWD (default: built here),
+# DEMO_ON_DONE (a bash command run once the task is paid and the tables are
+# printed, before the cleanup, with the localnet still up; the demo fails if
+# it does: tests/monitoring checks the localnet's Prometheus there).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -161,4 +164,8 @@ for w in "${WORKERS[@]}"; do
 	((d < 0)) && sign=- && d=$((-d))
 	printf '  %-10s %s%d.%06d POUW  (%s%d upouw; bond held %d upouw)\n' "$w" "$sign" $((d / 1000000)) $((d % 1000000)) "$sign" "$d" "$bond"
 done
+if [[ -n "${DEMO_ON_DONE:-}" ]]; then
+	say "running DEMO_ON_DONE"
+	bash -c "$DEMO_ON_DONE"
+fi
 say "demo finished in $((SECONDS - START)) s"

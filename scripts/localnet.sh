@@ -6,9 +6,15 @@
 #   scripts/localnet.sh start --workers
 #                                also start the off-chain workers, each its own process:
 #                                5 storage peers, 2 miners, 3 verifiers (bonded, on libp2p)
-#   scripts/localnet.sh stop     stop every worker and validator (nothing is left running)
-#   scripts/localnet.sh status   per-node pid, height and peers; per-worker pid
+#   scripts/localnet.sh start [--workers] --prometheus
+#                                also start a Prometheus server (/usr/bin/prometheus, Debian
+#                                package `prometheus`) scraping every validator and worker
+#   scripts/localnet.sh stop     stop Prometheus, every worker and validator (nothing is left running)
+#   scripts/localnet.sh status   per-node pid, height and peers; per-worker pid; Prometheus
 #   scripts/localnet.sh reset    stop and delete the localnet home
+#   scripts/localnet.sh prometheus-config
+#                                print the Prometheus configuration for these ports
+#                                (scripts/monitoring/prometheus.yml is it for the defaults)
 #
 # Environment:
 #   LOCALNET_HOME         home of the localnet (default ./.localnet, git-ignored)
@@ -22,13 +28,22 @@
 #   LOCALNET_WORKERS      1: start the workers too (as start --workers)
 #   LOCALNET_MINER_FLAGS  extra flags for each `pouwd miner start` (default
 #                         "--threads 1"), LOCALNET_VERIFIER_FLAGS likewise
+#   LOCALNET_PROMETHEUS   1: start Prometheus too (as start --prometheus)
+#   LOCALNET_PROMETHEUS_BIN       the Prometheus server (default /usr/bin/prometheus,
+#                                 else prometheus on PATH)
+#   LOCALNET_PROMETHEUS_INTERVAL  its scrape interval (default 5s)
 #
 # Workers live in $LOCALNET_HOME/workers/NAME (home, log, pid); their keys
-# are the test accounts storage1..5, miner1..2, verifier1..3.
+# are the test accounts storage1..5, miner1..2, verifier1..3. Prometheus
+# lives in $LOCALNET_HOME/prometheus (prometheus.yml, data/, log, pid).
 #
 # Ports of node i (0..3), before LOCALNET_PORT_SHIFT:
 #   p2p 26656+100i  rpc 26657+100i  prometheus 26660+100i
 #   grpc 9090+100i  api 1317+100i  pprof 6060+i
+# Metrics (/metrics, /healthz) of the workers, before LOCALNET_PORT_SHIFT:
+#   minerJ 26670+J  verifierJ 26680+J  storageJ 26690+J   (J from 1)
+# The Prometheus server (UI and HTTP API, /api/v1/query): 9091
+# (not 9090: that is node0's gRPC).
 #
 # Keys live in the test keyring at $LOCALNET_HOME (use
 # --keyring-backend test --keyring-dir $LOCALNET_HOME); node0's client.toml
@@ -65,6 +80,19 @@ prom_port() { echo $((26660 + 100 * $1 + SHIFT)); }
 grpc_port() { echo $((9090 + 100 * $1 + SHIFT)); }
 api_port() { echo $((1317 + 100 * $1 + SHIFT)); }
 pprof_port() { echo $((6060 + $1 + SHIFT)); }
+
+# Metrics ports of the workers: NAME is miner1..2, verifier1..3, storage1..5.
+metrics_port() {
+	local name="$1" base
+	case "$name" in
+	miner*) base=26670 ;;
+	verifier*) base=26680 ;;
+	storage*) base=26690 ;;
+	*) die "no metrics port for worker $name" ;;
+	esac
+	echo $((base + ${name##*[!0-9]} + SHIFT))
+}
+prometheus_port() { echo $((9091 + SHIFT)); }
 
 node_home() { echo "$LH/node$1"; }
 pid_file() { echo "$LH/node$1/pouwd.pid"; }
@@ -247,6 +275,13 @@ check_ports() {
 	[[ $busy -eq 0 ]] || die "free the port(s) above or set LOCALNET_PORT_SHIFT (e.g. LOCALNET_PORT_SHIFT=1000)"
 }
 
+# check_free_port PORT WHAT: die naming WHAT when PORT is taken.
+check_free_port() {
+	if port_in_use "$1"; then
+		die "port $1 ($2) is already in use on 127.0.0.1; free it or set LOCALNET_PORT_SHIFT (e.g. LOCALNET_PORT_SHIFT=1000)"
+	fi
+}
+
 print_info() {
 	local i name
 	echo
@@ -381,20 +416,30 @@ cmd_start_workers() {
 		"$POUWD" keys show "$name" "${KR[@]}" >/dev/null 2>&1 ||
 			die "no key $name in $LH (a localnet made before workers existed): scripts/localnet.sh reset, then start again"
 	done
+	for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
+		[[ -n "$(worker_pid "$name")" ]] || check_free_port "$(metrics_port "$name")" "metrics of $name"
+	done
+	# Each worker serves its metrics on its fixed port; a pouwd built
+	# before a command had --metrics-addr still runs, without them.
+	local sm mm vm
+	sm="$(metrics_flag data serve)" mm="$(metrics_flag miner start)" vm="$(metrics_flag verifier start)"
 	log "starting ${#STORAGE[@]} storage peers, ${#MINERS[@]} miners, ${#VERIFIERS[@]} verifiers (logs in $LH/workers/*/log)"
 	for name in "${STORAGE[@]}"; do
 		start_worker "$name" "$POUWD" data serve --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" \
-			--yes --gas auto --gas-adjustment 2 --p2p.listen /ip4/127.0.0.1/tcp/0
+			--yes --gas auto --gas-adjustment 2 --p2p.listen /ip4/127.0.0.1/tcp/0 \
+			${sm:+"$sm" "127.0.0.1:$(metrics_port "$name")"}
 	done
 	local mflags vflags
 	read -r -a mflags <<<"${LOCALNET_MINER_FLAGS:---threads 1}"
 	read -r -a vflags <<<"${LOCALNET_VERIFIER_FLAGS:---threads 1}"
 	for name in "${MINERS[@]}"; do
 		d="$(worker_dir "$name")"
-		start_worker "$name" "$POUWD" miner start --from "$name" --home "$d" --store "$d/store" "${tx[@]}" "${mflags[@]}"
+		start_worker "$name" "$POUWD" miner start --from "$name" --home "$d" --store "$d/store" "${tx[@]}" \
+			${mm:+"$mm" "127.0.0.1:$(metrics_port "$name")"} "${mflags[@]}"
 	done
 	for name in "${VERIFIERS[@]}"; do
-		start_worker "$name" "$POUWD" verifier start --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" "${vflags[@]}"
+		start_worker "$name" "$POUWD" verifier start --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" \
+			${vm:+"$vm" "127.0.0.1:$(metrics_port "$name")"} "${vflags[@]}"
 	done
 	# Ready when every worker has bonded (a storage peer must be bonded
 	# before a dataset can be placed on it).
@@ -416,6 +461,112 @@ cmd_start_workers() {
 	log "workers bonded: $s storage peers, $m miners, $v verifiers"
 }
 
+# metrics_flag CMD...: --metrics-addr when `pouwd CMD... --help` lists it,
+# else nothing (and a note).
+metrics_flag() {
+	local help
+	# Read the whole help first: grep -q would stop reading at the match
+	# and, under pipefail, pouwd's SIGPIPE would read as "no flag".
+	help="$("$POUWD" "$@" --help 2>/dev/null || true)"
+	if grep -q -- '--metrics-addr' <<<"$help"; then
+		echo --metrics-addr
+	else
+		echo "localnet: pouwd $* has no --metrics-addr; its workers run without metrics" >&2
+	fi
+}
+
+prom_dir() { echo "$LH/prometheus"; }
+prometheus_pid() { running_pid "$(prom_dir)/pid"; }
+
+# prometheus_config [RULES]: the Prometheus configuration of this localnet
+# on stdout: every validator's CometBFT listener (CometBFT's series, the
+# chain module's pouw_chain_* and the system series) and every worker's
+# metrics, each target labelled instance=node0, miner1, ... so dashboards
+# show names rather than ports. RULES is the alert rules file it loads
+# (default: scripts/monitoring/alerts.yml of this checkout).
+prometheus_config() {
+	local rules="${1:-$ROOT/scripts/monitoring/alerts.yml}" i name
+	cat <<-EOF
+		# Prometheus configuration of the pouwd localnet (scripts/localnet.sh
+		# prometheus-config; LOCALNET_PORT_SHIFT=$SHIFT). Validators: CometBFT's
+		# listener (instrumentation.prometheus_listen_addr); workers: --metrics-addr.
+		global:
+		  scrape_interval: ${LOCALNET_PROMETHEUS_INTERVAL:-5s}
+		  evaluation_interval: ${LOCALNET_PROMETHEUS_INTERVAL:-5s}
+		  external_labels:
+		    localnet: pouwd
+		rule_files:
+		  - $rules
+		scrape_configs:
+		  - job_name: validator
+		    static_configs:
+	EOF
+	for ((i = 0; i < NODES; i++)); do
+		printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance: node%d}\n' "$(prom_port "$i")" "$i"
+	done
+	local job names
+	for job in miner verifier storage; do
+		case $job in
+		miner) names=("${MINERS[@]}") ;;
+		verifier) names=("${VERIFIERS[@]}") ;;
+		storage) names=("${STORAGE[@]}") ;;
+		esac
+		printf '  - job_name: %s\n    static_configs:\n' "$job"
+		for name in "${names[@]}"; do
+			printf '      - targets: ["127.0.0.1:%s"]\n        labels: {instance: %s}\n' "$(metrics_port "$name")" "$name"
+		done
+	done
+}
+
+# cmd_start_prometheus: a Prometheus server for this localnet, in its own
+# session like the nodes, storage and log under $LH/prometheus.
+cmd_start_prometheus() {
+	local bin="${LOCALNET_PROMETHEUS_BIN:-}" d port
+	if [[ -z "$bin" ]]; then
+		if [[ -x /usr/bin/prometheus ]]; then
+			bin=/usr/bin/prometheus
+		else
+			bin="$(command -v prometheus || true)"
+		fi
+	fi
+	[[ -n "$bin" && -x "$bin" ]] || die "prometheus is required for --prometheus (apt-get install prometheus, or set LOCALNET_PROMETHEUS_BIN)"
+	d="$(prom_dir)"
+	port="$(prometheus_port)"
+	mkdir -p "$d/data"
+	prometheus_config >"$d/prometheus.yml"
+	if [[ -n "$(prometheus_pid)" ]]; then
+		# Running already: reload, so targets added since are scraped.
+		kill -HUP "$(prometheus_pid)"
+		log "Prometheus running, configuration reloaded: http://127.0.0.1:$port"
+		return 0
+	fi
+	check_free_port "$port" "Prometheus"
+	setsid "$bin" --config.file "$d/prometheus.yml" --storage.tsdb.path "$d/data" \
+		--web.listen-address "127.0.0.1:$port" --storage.tsdb.retention.time 7d \
+		>>"$d/log" 2>&1 </dev/null 9>&- &
+	echo $! >"$d/pid"
+	local deadline=$((SECONDS + 30))
+	until curl -sf --max-time 2 "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1; do
+		if [[ -z "$(prometheus_pid)" ]]; then
+			echo "localnet: Prometheus exited; last lines of $d/log:" >&2
+			tail -n 20 "$d/log" >&2
+			exit 1
+		fi
+		((SECONDS < deadline)) || die "Prometheus not ready after 30 s; see $d/log"
+		sleep 0.5
+	done
+	log "Prometheus: http://127.0.0.1:$port (query: curl -sG http://127.0.0.1:$port/api/v1/query --data-urlencode query=pouw_chain_tasks); dashboard scripts/monitoring/grafana-dashboard.json"
+}
+
+cmd_stop_prometheus() {
+	local pid
+	pid="$(prometheus_pid)"
+	[[ -n "$pid" ]] || return 0
+	terminate "$pid"
+	rm -f "$(prom_dir)/pid"
+	log "stopped Prometheus"
+}
+
 cmd_stop_workers() {
 	local name pid pids=()
 	[[ -d "$LH/workers" ]] || return 0
@@ -430,6 +581,7 @@ cmd_stop_workers() {
 }
 
 cmd_stop() {
+	cmd_stop_prometheus
 	cmd_stop_workers
 	local i pid pids=()
 	for ((i = 0; i < NODES; i++)); do
@@ -466,6 +618,10 @@ cmd_status() {
 			printf '%-10s %-8s %s\n' "$name" "${pid:-down}" "${d}log"
 		done
 	fi
+	if [[ -d "$(prom_dir)" ]]; then
+		pid="$(prometheus_pid)"
+		printf '%-10s %-8s %s\n' prometheus "${pid:-down}" "http://127.0.0.1:$(prometheus_port)  $(prom_dir)/log"
+	fi
 }
 
 cmd_reset() {
@@ -484,16 +640,26 @@ lock() {
 case "${1:-}" in
 start)
 	workers="${LOCALNET_WORKERS:-}"
-	[[ "${2:-}" == --workers ]] && workers=1
-	[[ -z "${2:-}" || "${2:-}" == --workers ]] || { echo "usage: $0 start [--workers]" >&2; exit 2; }
+	prometheus="${LOCALNET_PROMETHEUS:-}"
+	for arg in "${@:2}"; do
+		case "$arg" in
+		--workers) workers=1 ;;
+		--prometheus) prometheus=1 ;;
+		*) echo "usage: $0 start [--workers] [--prometheus]" >&2; exit 2 ;;
+		esac
+	done
+	[[ "$prometheus" != 0 ]] || prometheus=""
+	[[ "$workers" != 0 ]] || workers=""
 	lock && cmd_start
-	[[ -z "$workers" || "$workers" == 0 ]] || cmd_start_workers
+	[[ -z "$workers" ]] || cmd_start_workers
+	[[ -z "$prometheus" ]] || cmd_start_prometheus
 	;;
 stop) lock && cmd_stop ;;
 status) cmd_status ;;
 reset) lock && cmd_reset ;;
+prometheus-config) prometheus_config "${2:-}" ;;
 *)
-	echo "usage: $0 start [--workers]|stop|status|reset" >&2
+	echo "usage: $0 start [--workers] [--prometheus]|stop|status|reset|prometheus-config [RULES]" >&2
 	exit 2
 	;;
 esac

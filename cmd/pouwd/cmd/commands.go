@@ -6,6 +6,7 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	dbm "github.com/cosmos/cosmos-db"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
@@ -96,9 +97,15 @@ func txCommand() *cobra.Command {
 	return cmd
 }
 
-// newApp is the server's AppCreator.
+// newApp is the server's AppCreator. It also registers the node's own
+// Prometheus collectors (metrics.go) where CometBFT's instrumentation
+// server gathers; a failure there is logged, never fatal to the node.
 func newApp(logger log.Logger, db dbm.DB, appOpts servertypes.AppOptions) servertypes.Application {
-	return app.NewPouwApp(logger, db, true, appOpts, server.DefaultBaseappOptions(appOpts)...)
+	a := app.NewPouwApp(logger, db, true, appOpts, server.DefaultBaseappOptions(appOpts)...)
+	if err := registerNodeMetrics(prometheus.DefaultRegisterer, nodeMetricsCollectors(a, appOpts)...); err != nil {
+		logger.Error("node metrics not registered", "err", err)
+	}
+	return a
 }
 
 // appExport is the server's AppExporter.

@@ -31,5 +31,7 @@
 // The keeper must never use floats, map iteration order or wall-clock time;
 // must never panic in BeginBlock or EndBlock; and must never walk an
 // unbounded set in one block: every loop is capped by a param or a
-// per-block limit.
+// per-block limit. metrics.go is outside these rules because it is outside
+// consensus: its Prometheus collector reads committed state at scrape time
+// through a query context, never in a block, and builds float64 samples.
 package keeper
