@@ -1,8 +1,11 @@
 // Package mlcmd is the `pouwd ml` command group: `devices` (CPU and GPU
 // detection), `train` (train a model on MNIST with canonical arithmetic,
 // with progress, checkpoints and a JSON summary; --recompute for gradient
-// checkpointing), `eval` (measure a saved checkpoint) and `estimate` (the
-// memory a training step of a model needs, ml.Estimate). train refuses a
+// checkpointing; --profile for the operation profile, --report FILE for a
+// run report, trainreport.go), `eval` (measure a saved checkpoint),
+// `estimate` (the memory a training step of a model needs, ml.Estimate)
+// and `report` (print a run report, draw it with --plot; monitor/report).
+// train refuses a
 // run whose estimate (ml.EstimateTraining) exceeds --memory-fraction of the
 // machine's memory before it starts. The root command mounts NewCommand.
 //
