@@ -68,13 +68,59 @@ func trainableOf(params []*Param) []*Param {
 	return out
 }
 
+// optimizerChunk is the most values one worker updates in a piece: every
+// parameter tensor is cut into such ranges, so one parallel loop spreads a
+// 100M-parameter model's update over the threads.
+const optimizerChunk = 1 << 16
+
+// parallelUpdate runs the element-wise update f(pi, lo, hi) (parameter pi
+// of the trainable list, values lo..hi-1) over every value of ps, split
+// over par's workers (nil, or fewer than two chunks of work: on the
+// caller's goroutine). Each value's update reads and writes that value's
+// own state only, so how the ranges are split never changes a bit.
+func parallelUpdate(par func(n int, f func(lo, hi int)), ps []*Param, f func(pi, lo, hi int)) {
+	total := 0
+	for _, p := range ps {
+		total += len(p.T.Data)
+	}
+	if par == nil || total < 2*optimizerChunk {
+		for pi, p := range ps {
+			f(pi, 0, len(p.T.Data))
+		}
+		return
+	}
+	type span struct{ pi, lo, hi int }
+	spans := make([]span, 0, total/optimizerChunk+len(ps))
+	for pi, p := range ps {
+		for lo := 0; lo < len(p.T.Data); lo += optimizerChunk {
+			spans = append(spans, span{pi, lo, min(lo+optimizerChunk, len(p.T.Data))})
+		}
+	}
+	par(len(spans), func(lo, hi int) {
+		for _, s := range spans[lo:hi] {
+			f(s.pi, s.lo, s.hi)
+		}
+	})
+}
+
 // SGD with momentum (PyTorch semantics, no dampening). Canonical per value:
 // g' = g + float32(wd·w); v = float32(mu·v) + g'; w = w - float32(lr·v)
 // (without momentum v = g').
 type SGD struct {
 	LR, Momentum, WeightDecay float32
 	vel                       []NamedTensor
+	par                       func(n int, f func(lo, hi int))
 }
+
+// parallelOptimizer is an optimizer whose element-wise update the trainer
+// spreads over its backend's threads (parallelUpdate: the same bits on any
+// thread count).
+type parallelOptimizer interface {
+	setParallel(par func(n int, f func(lo, hi int)))
+}
+
+func (o *SGD) setParallel(par func(n int, f func(lo, hi int)))  { o.par = par }
+func (o *Adam) setParallel(par func(n int, f func(lo, hi int))) { o.par = par }
 
 func (o *SGD) Name() string { return "sgd" }
 func (o *SGD) Slots() int {
@@ -86,20 +132,25 @@ func (o *SGD) Slots() int {
 
 func (o *SGD) Step(params []*Param) {
 	lr, mu, wd := o.LR, o.Momentum, o.WeightDecay
-	for pi, p := range trainableOf(params) {
-		w := p.T.Data
-		g := p.T.grad()[:len(w)]
+	ps := trainableOf(params)
+	for _, p := range ps {
+		p.T.grad() // allocated here, not by the workers
+	}
+	parallelUpdate(o.par, ps, func(pi, lo, hi int) {
+		p := ps[pi]
+		w := p.T.Data[lo:hi]
+		g := p.T.Grad[lo:hi]
 		switch {
 		case o.vel == nil && wd == 0:
 			for i, gi := range g {
 				w[i] -= float32(lr * gi)
 			}
 		case wd == 0:
-			cpu.SGDMomentum(w, o.vel[pi].Data, g, lr, mu) // same bits, vectorised
+			cpu.SGDMomentum(w, o.vel[pi].Data[lo:hi], g, lr, mu) // same bits, vectorised
 		default:
 			var v []float32
 			if o.vel != nil {
-				v = o.vel[pi].Data[:len(w)]
+				v = o.vel[pi].Data[lo:hi]
 			}
 			for i, gi := range g {
 				d := gi + float32(wd*w[i])
@@ -110,7 +161,7 @@ func (o *SGD) Step(params []*Param) {
 				w[i] -= float32(lr * d)
 			}
 		}
-	}
+	})
 }
 
 func (o *SGD) State() []NamedTensor { return o.vel }
@@ -131,6 +182,7 @@ type Adam struct {
 	t                                  uint64
 	b1t, b2t                           float64
 	m, v                               []NamedTensor
+	par                                func(n int, f func(lo, hi int))
 }
 
 func (o *Adam) Name() string {
@@ -150,9 +202,14 @@ func (o *Adam) Step(params []*Param) {
 	step := o.LR / bc1
 	decay := float32(o.LR * o.WeightDecay)
 	omb1, omb2 := 1-o.Beta1, 1-o.Beta2
-	for pi, p := range trainableOf(params) {
-		w, g := p.T.Data, p.T.grad()
-		m, v := o.m[pi].Data, o.v[pi].Data
+	ps := trainableOf(params)
+	for _, p := range ps {
+		p.T.grad() // allocated here, not by the workers
+	}
+	parallelUpdate(o.par, ps, func(pi, lo, hi int) {
+		p := ps[pi]
+		w, g := p.T.Data[lo:hi], p.T.Grad[lo:hi]
+		m, v := o.m[pi].Data[lo:hi], o.v[pi].Data[lo:hi]
 		for i := range w {
 			gi := g[i]
 			if o.WeightDecay != 0 {
@@ -167,7 +224,7 @@ func (o *Adam) Step(params []*Param) {
 			denom := canon.Sqrt32(v[i])/sbc2 + o.Eps
 			w[i] -= float32(step * (m[i] / denom))
 		}
-	}
+	})
 }
 
 // State holds m, v and a scalar tensor with t, b1ᵗ and b2ᵗ (as float32 bit

@@ -197,13 +197,20 @@ func (mx *mixed) scale() float32 {
 // the loss scale. It returns the scale the step used (0 without scaling)
 // and whether the step was skipped.
 func (t *Trainer) optimize() (float32, bool) {
+	par := (&Ctx{Backend: t.Backend}).parallelFor
 	if t.mp == nil || t.mp.scaler == nil {
+		if po, ok := t.Opt.(parallelOptimizer); ok {
+			po.setParallel(par)
+		}
 		t.Opt.Step(t.Model.Params())
 		return 0, false
 	}
 	s := t.mp.scaler
 	scale, finite := s.scale, t.mp.finite
 	if finite {
+		if po, ok := s.Optimizer.(parallelOptimizer); ok {
+			po.setParallel(par)
+		}
 		s.Optimizer.Step(t.Model.Params())
 	}
 	s.update(finite)
