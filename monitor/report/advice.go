@@ -8,6 +8,7 @@ import (
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/monitor"
 )
 
 // Finding is one piece of advice and the numbers behind it.
@@ -468,15 +469,6 @@ func orDash(s string) string {
 	return s
 }
 
-// fmtBytes prints b in B, KiB, MiB or GiB.
-func fmtBytes(b uint64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
-}
+// fmtBytes prints b as the monitoring does (monitor.Bytes: B, KiB, MiB,
+// GiB, ... with one decimal).
+func fmtBytes(b uint64) string { return monitor.Bytes(b) }

@@ -22,6 +22,7 @@ import (
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/ml/mnist"
+	"github.com/pouw/pouwd/monitor/report"
 )
 
 // NewCommand returns the `ml` command group.
@@ -306,7 +307,7 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		if bar != nil {
 			done := tr.StepIndex() - first
 			sps := float64(done) * float64(tr.Cfg.BatchSize) / time.Since(start).Seconds()
-			desc := fmt.Sprintf("loss %.4f, %s samples/s", loss, rate(sps))
+			desc := fmt.Sprintf("loss %.4f, %s samples/s", loss, report.Rate(sps))
 			if scale, skipped := tr.LossScale(); scale != 0 {
 				desc += fmt.Sprintf(", loss scale %g, %d skipped", scale, skipped)
 			}
@@ -384,7 +385,7 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		return json.NewEncoder(out).Encode(summary)
 	}
 	fmt.Fprintf(out, "steps %d, loss %.4f, %s samples/s, test accuracy %.2f%%, weights sha256 %s\n",
-		summary.Steps, summary.Loss, rate(summary.SamplesPerSecond), 100*summary.TestAccuracy, summary.WeightsSHA256)
+		summary.Steps, summary.Loss, report.Rate(summary.SamplesPerSecond), 100*summary.TestAccuracy, summary.WeightsSHA256)
 	if summary.LossScale != 0 {
 		fmt.Fprintf(out, "fp16 loss scale %g, %d steps skipped\n", summary.LossScale, summary.SkippedSteps)
 	}
@@ -510,16 +511,4 @@ func evalCmd() *cobra.Command {
 func weightsSHA256(ck *ml.Checkpoint) string {
 	h := ml.HashTensors(ml.DomainWeights, ck.Weights)
 	return fmt.Sprintf("%x", h[:])
-}
-
-// rate formats a throughput with three significant digits at least one
-// decimal below 10 (a 100M-parameter model trains about 1 sample/s here).
-func rate(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
 }
