@@ -9,62 +9,12 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/gogoproto/proto"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/worker/workertest"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
-
-// metric returns the value of the series name{labels} that c exports: a
-// counter's or gauge's value, a histogram's sample count.
-func metric(t *testing.T, c prometheus.Collector, name string, labels ...string) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			return value(m)
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return -1
-}
 
 // TestMetricsAfterJob: after an honest job the metrics say what the job
 // did: one step (and one step and digest observation) per step, the
@@ -100,18 +50,18 @@ func TestMetricsAfterJob(t *testing.T) {
 		{"pouw_miner_jobs", []string{"state", "proving"}, 0},
 		{"pouw_miner_rewards_earned_upouw_total", nil, 0},
 	} {
-		if got := metric(t, mt, tc.name, tc.labels...); got != tc.want {
+		if got := workertest.Metric(t, mt, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if l := metric(t, mt, "pouw_miner_loss"); l <= 0 {
+	if l := workertest.Metric(t, mt, "pouw_miner_loss"); l <= 0 {
 		t.Errorf("loss %v", l)
 	}
 	// The job ran within the last minute.
-	if sps := metric(t, mt, "pouw_miner_steps_per_second"); sps <= 0 {
+	if sps := workertest.Metric(t, mt, "pouw_miner_steps_per_second"); sps <= 0 {
 		t.Errorf("steps per second %v", sps)
 	}
-	if got, want := metric(t, mt, "pouw_miner_samples_per_second"), batch*metric(t, mt, "pouw_miner_steps_per_second"); got < want*0.99 || got > want*1.01 {
+	if got, want := workertest.Metric(t, mt, "pouw_miner_samples_per_second"), batch*workertest.Metric(t, mt, "pouw_miner_steps_per_second"); got < want*0.99 || got > want*1.01 {
 		t.Errorf("samples per second %v, expected %v", got, want)
 	}
 	if !m.LastProgress().IsZero() {
@@ -133,10 +83,10 @@ func TestMetricsFailedJob(t *testing.T) {
 	if err := r.run(t, m, false); err == nil {
 		t.Fatal("job with a refused result succeeded")
 	}
-	if got := metric(t, m.Metrics, "pouw_miner_jobs_finished_total", "outcome", "failed"); got != 1 {
+	if got := workertest.Metric(t, m.Metrics, "pouw_miner_jobs_finished_total", "outcome", "failed"); got != 1 {
 		t.Fatalf("failed jobs %v", got)
 	}
-	if got := metric(t, m.Metrics, "pouw_miner_jobs", "state", "proving"); got != 0 {
+	if got := workertest.Metric(t, m.Metrics, "pouw_miner_jobs", "state", "proving"); got != 0 {
 		t.Fatalf("a failed job still proving: %v", got)
 	}
 }
@@ -236,7 +186,7 @@ func TestRewards(t *testing.T) {
 	if err := m.checkRewards(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := metric(t, m.Metrics, "pouw_miner_rewards_earned_upouw_total"); got != 250+1000 {
+	if got := workertest.Metric(t, m.Metrics, "pouw_miner_rewards_earned_upouw_total"); got != 250+1000 {
 		t.Fatalf("rewards %v, expected 250 (event) + 1000 (reward_per_proof)", got)
 	}
 	if len(m.rewards.pending) != 1 || !m.rewards.pending[2] {
@@ -246,7 +196,7 @@ func TestRewards(t *testing.T) {
 	if err := m.checkRewards(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := metric(t, m.Metrics, "pouw_miner_rewards_earned_upouw_total"); got != 1250 || len(m.rewards.pending) != 0 {
+	if got := workertest.Metric(t, m.Metrics, "pouw_miner_rewards_earned_upouw_total"); got != 1250 || len(m.rewards.pending) != 0 {
 		t.Fatalf("after an undecided proof: rewards %v, watched %v", got, m.rewards.pending)
 	}
 }

@@ -3,60 +3,11 @@ package verifier
 import (
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pouw/pouwd/worker/workertest"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
-
-// metric returns the value of the series name{labels} that c exports: a
-// counter's value, a histogram's sample count.
-func metric(t *testing.T, c prometheus.Collector, name string, labels ...string) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if !hasLabels(m, labels) {
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
-}
-
-func hasLabels(m *dto.Metric, labels []string) bool {
-	for i := 0; i+1 < len(labels); i += 2 {
-		found := false
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
 
 // TestMetricsJudgeCommitReveal: one verifier judges two proofs (one good,
 // one bad), commits and reveals them; the metrics count both verdicts,
@@ -97,7 +48,7 @@ func TestMetricsJudgeCommitReveal(t *testing.T) {
 		{"pouw_verifier_verdict_latency_seconds", nil, 2},
 		{"pouw_verifier_evaluations_total", nil, 0},
 	} {
-		if got := metric(t, m, tc.name, tc.labels...); got != tc.want {
+		if got := workertest.Metric(t, m, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}

@@ -459,7 +459,7 @@ func TestMeasureAndEvaluate(t *testing.T) {
 	if len(ev) != 1 || !bytes.Equal(ev[0].ModelHash, hash) || ev[0].Metrics != want || v.Stats.Evaluations.Load() != 1 {
 		t.Fatalf("evaluations %v", ev)
 	}
-	if got := metric(t, v.Metrics, "pouw_verifier_evaluations_total"); got != 1 {
+	if got := workertest.Metric(t, v.Metrics, "pouw_verifier_evaluations_total"); got != 1 {
 		t.Fatalf("pouw_verifier_evaluations_total = %v after one evaluation", got)
 	}
 	h.chain.Fail(func(string, sdk.Msg) error { return workertest.ErrInjected })
