@@ -3,16 +3,27 @@ package canon
 import "math"
 
 // Batched transcendentals: the same definitions as Exp32 and Erf32, element
-// by element, evaluated four at a time with the four Horner chains
-// interleaved so the CPU overlaps their latencies. Every element goes
-// through exactly the operations of the scalar function (the same
-// roundings in the same order), so the bits are equal; elements outside
-// the common range take the scalar path.
+// by element. On amd64 with AVX-512 (vec_amd64.go) an assembly loop takes
+// 32-value blocks, 8 float64 lanes per instruction and four blocks' Horner
+// chains interleaved; elsewhere, and for the tail, Go code evaluates four
+// at a time with interleaved chains. Every element goes through exactly
+// the operations of the scalar function (the same roundings in the same
+// order, a multiply and an add never fused), so the bits are equal
+// (vec_test.go compares them on millions of values); elements outside the
+// common range take the scalar path.
 
 // Exp32Slice sets dst[i] = Exp32(src[i]) for i < len(src).
 func Exp32Slice(dst, src []float32) {
 	dst = dst[:len(src)]
-	i := 0
+	// The vector loop (AVX-512 where present) does exp64's own float64
+	// operations 8 lanes at a time; values outside the polynomial range
+	// (NaN, clamped) are Exp32's.
+	i := expFast(dst, src)
+	for j, x := range src[:i] {
+		if !expCommon(x) {
+			dst[j] = Exp32(x)
+		}
+	}
 	for ; i+4 <= len(src); i += 4 {
 		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
 		if !expCommon(x0) || !expCommon(x1) || !expCommon(x2) || !expCommon(x3) {
@@ -57,7 +68,14 @@ func exp64x4(x0, x1, x2, x3 float64) (float64, float64, float64, float64) {
 // Erf32Slice sets dst[i] = Erf32(src[i]) for i < len(src).
 func Erf32Slice(dst, src []float32) {
 	dst = dst[:len(src)]
-	i := 0
+	// The vector loop (AVX-512 where present) does Erf32's own float64
+	// operations 8 lanes at a time; a NaN lane is Erf32's (x itself).
+	i := erfFast(dst, src)
+	for j, x := range src[:i] {
+		if x != x {
+			dst[j] = x
+		}
+	}
 	for ; i+4 <= len(src); i += 4 {
 		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
 		a0, a1, a2, a3 := math.Abs(float64(x0)), math.Abs(float64(x1)), math.Abs(float64(x2)), math.Abs(float64(x3))
