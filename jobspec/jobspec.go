@@ -107,6 +107,9 @@ func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
 		if int(c.Layers[len(c.Layers)-1]) != classes {
 			return "", fmt.Errorf("%w: mlp output width %d, dataset has %d classes", ErrMismatch, c.Layers[len(c.Layers)-1], classes)
 		}
+		if err := fits(); err != nil { // hidden widths in the chain's bounds
+			return "", err
+		}
 		return "mlp:" + join(c.Layers), nil
 	case "cnn":
 		if len(shape) != 3 {
@@ -120,6 +123,9 @@ func ModelSpec(c types.ModelConfig, shape []int, classes int) (string, error) {
 			if uint64(l) != uint64(w)<<i {
 				return "", fmt.Errorf("%w: cnn block %d has %d channels, the engine doubles per block (expected %d)", ErrUnsupported, i, l, uint64(w)<<i)
 			}
+		}
+		if err := fits(); err != nil { // widths and blocks the images allow
+			return "", err
 		}
 		return fmt.Sprintf("cnn:%dx%dx%d-%dx%d-%d", shape[0], shape[1], shape[2], len(c.Layers), w, classes), nil
 	case "resnet":

@@ -144,9 +144,15 @@ type Miner struct {
 	// not there yet.
 	commitRetry, anchorPoll time.Duration
 
-	mu      sync.Mutex
-	running map[jobKey]bool
-	failed  map[jobKey]bool
+	// retryAfter is the wait before a failed job this miner still holds
+	// the claim of is tried again, and before it claims a new job after a
+	// job failed.
+	retryAfter time.Duration
+
+	mu          sync.Mutex
+	running     map[jobKey]bool
+	failed      map[jobKey]time.Time // when each job last failed here
+	lastFailure time.Time            // when a job last failed here (a claim lost to another miner aside)
 }
 
 // New builds a miner.
@@ -158,8 +164,8 @@ func New(cfg Config, chain Chain, datasets worker.Datasets, store Store, backend
 		cfg.Logger = slog.Default()
 	}
 	m := &Miner{cfg: cfg, chain: chain, datasets: datasets, store: store, backend: backend,
-		log: cfg.Logger.With("miner", chain.Address().String()), running: map[jobKey]bool{}, failed: map[jobKey]bool{},
-		commitRetry: 2 * time.Second, anchorPoll: 300 * time.Millisecond, rewardEvery: rewardPoll}
+		log: cfg.Logger.With("miner", chain.Address().String()), running: map[jobKey]bool{}, failed: map[jobKey]time.Time{},
+		retryAfter: 30 * time.Second, commitRetry: 2 * time.Second, anchorPoll: 300 * time.Millisecond, rewardEvery: rewardPoll}
 	m.Stats.current = map[jobKey]*jobStatus{}
 	m.Metrics = newMetrics(&m.Stats)
 	m.rewards.pending = map[uint64]bool{}
@@ -232,14 +238,32 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 		for _, j := range jobs.Jobs {
 			key := jobKey{task.Id, j.Index}
 			m.mu.Lock()
-			busy, failed, n := m.running[key], m.failed[key], len(m.running)
+			busy, failedAt, n, lastFailure := m.running[key], m.failed[key], len(m.running), m.lastFailure
 			m.mu.Unlock()
-			if busy || failed {
+			mine := j.Status == types.JOB_STATUS_CLAIMED && j.Miner == me
+			if busy {
 				continue
 			}
-			mine := j.Status == types.JOB_STATUS_CLAIMED && j.Miner == me
+			// A job that failed here is not tried again, but for one whose
+			// claim this miner still holds: unless it is finished the claim
+			// lapses and costs claim_lapse_slash_bps of the bond, and what
+			// failed (a full disk, a node or peer unreachable) may have
+			// passed. It is resumed from its last commitment, every
+			// retryAfter until it is done or the claim is gone.
+			if !failedAt.IsZero() && (!mine || time.Since(failedAt) < m.retryAfter) {
+				continue
+			}
 			if !mine && (j.Status != types.JOB_STATUS_OPEN || n >= m.cfg.MaxJobs) {
 				continue
+			}
+			// After a failure, no new claim for retryAfter: what failed (a
+			// full disk) would most likely fail the next job too, and each
+			// claim held but not worked lapses and is slashed.
+			if !mine && time.Since(lastFailure) < m.retryAfter {
+				continue
+			}
+			if !failedAt.IsZero() {
+				m.log.Info("retrying a failed job whose claim is still this miner's", "task", task.Id, "job", j.Index, "failed", time.Since(failedAt).Round(time.Second))
 			}
 			m.mu.Lock()
 			m.running[key] = true
@@ -251,7 +275,12 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 				m.mu.Lock()
 				delete(m.running, key)
 				if err != nil {
-					m.failed[key] = true
+					m.failed[key] = time.Now()
+					if !errors.Is(err, errClaimLost) && ctx.Err() == nil {
+						m.lastFailure = m.failed[key]
+					}
+				} else {
+					delete(m.failed, key)
 				}
 				m.mu.Unlock()
 				if err != nil && ctx.Err() == nil {

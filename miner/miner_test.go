@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,4 +479,82 @@ func TestRunSchedules(t *testing.T) {
 		t.Fatalf("schedule: %v", err)
 	}
 	wg2.Wait()
+}
+
+// fullDisk is a store that refuses every put while full is set (a disk
+// with no space left).
+type fullDisk struct {
+	*workertest.Store
+	full atomic.Bool
+	hits atomic.Int32
+}
+
+func (d *fullDisk) PutOwnCheckpoint(key p2p.CkptKey, b []byte) error {
+	if d.full.Load() {
+		d.hits.Add(1)
+		return errors.New("write /store/tmp/put-1: no space left on device")
+	}
+	return d.Store.PutOwnCheckpoint(key, b)
+}
+
+func (d *fullDisk) PutModel(b []byte) ([]byte, error) {
+	if d.full.Load() {
+		d.hits.Add(1)
+		return nil, errors.New("write /store/tmp/put-2: no space left on device")
+	}
+	return d.Store.PutModel(b)
+}
+
+// Regression (docs/FAULTS.md, row 7a): a job that failed on a full disk was
+// never tried again by the daemon, although it still held the claim: the
+// claim lapsed at its training deadline (claim_lapse_slash_bps burned) even
+// once space was freed; and the miner went on claiming open jobs that
+// failed the same way, each lapsing in turn. A failed job whose claim is
+// still the miner's is now resumed after retryAfter, and no new job is
+// claimed within retryAfter of a failure.
+func TestRunRetriesFailedClaimedJob(t *testing.T) {
+	r := newRig(t)
+	r.cfg.Poll = 5 * time.Millisecond
+	disk := &fullDisk{Store: r.store}
+	disk.full.Store(true)
+	m, err := New(r.cfg, r.chain, r.tiny.Datasets, disk, cpu.MustNew(cpu.Options{Threads: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.commitRetry, m.anchorPoll, m.retryAfter = time.Millisecond, time.Millisecond, 50*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	// The first job claimed fails on the full disk; no other job is
+	// claimed meanwhile (it would fail the same way and its claim lapse);
+	// the space comes back.
+	for disk.hits.Load() == 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(workertest.Msgs[*types.MsgClaimJob](r.chain)); n != 1 {
+		t.Fatalf("%d jobs claimed while the disk was full; want only the one that failed", n)
+	}
+	disk.full.Store(false)
+	jobs := uint64(len(r.tiny.Jobs()))
+	for m.Stats.JobsDone.Load() < jobs && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if m.Stats.JobsDone.Load() != jobs {
+		t.Fatalf("%d of %d jobs done: the job that failed on the full disk was not resumed", m.Stats.JobsDone.Load(), jobs)
+	}
+	claims := map[uint32]int{}
+	for _, c := range workertest.Msgs[*types.MsgClaimJob](r.chain) {
+		claims[c.JobIndex]++
+	}
+	for j, n := range claims {
+		if n != 1 {
+			t.Fatalf("job %d claimed %d times: a retry resumes the claim it holds", j, n)
+		}
+	}
+	r.checkCommitments(t) // job 0: every commitment once, the honest run's
 }

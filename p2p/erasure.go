@@ -127,8 +127,9 @@ func VerifyShard(e *types.ErasureCode, index int, b []byte) error {
 // it does not match its hash; with fewer than k left it fails with
 // ErrNotEnough naming the missing indices. The data shards are
 // reconstructed only when some are missing, the original length restored,
-// and the result checked against want (the dataset's SHA-256). shards is
-// modified in place.
+// and the result checked against want (the dataset's SHA-256, which must
+// be given: bytes are never returned unchecked). shards is modified in
+// place.
 func (c *Coder) Rebuild(e *types.ErasureCode, shards [][]byte, want []byte) (data []byte, bad []int, err error) {
 	return c.rebuild(e, shards, want, false)
 }
@@ -139,6 +140,9 @@ func (c *Coder) Rebuild(e *types.ErasureCode, shards [][]byte, want []byte) (dat
 func (c *Coder) rebuild(e *types.ErasureCode, shards [][]byte, want []byte, verified bool) (data []byte, bad []int, err error) {
 	if err := types.ValidateErasure(*e); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrErasureShape, err)
+	}
+	if len(want) != sha256.Size {
+		return nil, nil, fmt.Errorf("%w: the trusted dataset hash has %d bytes, expected a %d-byte SHA-256", ErrDatasetHash, len(want), sha256.Size)
 	}
 	k, m := int(e.DataShards), int(e.ParityShards)
 	if len(shards) != k+m {
@@ -186,7 +190,7 @@ func (c *Coder) rebuild(e *types.ErasureCode, shards [][]byte, want []byte, veri
 		off += copy(out[off:], shards[i])
 	}
 	sum := sha256.Sum256(out)
-	if want != nil && !bytes.Equal(sum[:], want) {
+	if !bytes.Equal(sum[:], want) {
 		return nil, bad, fmt.Errorf("%w: got %x, expected %x", ErrDatasetHash, sum[:], want)
 	}
 	return out, bad, nil
@@ -199,6 +203,9 @@ func (c *Coder) ReconstructShard(e *types.ErasureCode, shards [][]byte, index in
 	enc, err := c.Encoder(k, m)
 	if err != nil {
 		return nil, err
+	}
+	if len(shards) != k+m || index < 0 || index >= len(shards) {
+		return nil, fmt.Errorf("%w: shard %d of %d shard slots, expected %d slots", ErrErasureShape, index, len(shards), k+m)
 	}
 	have := 0
 	for i, s := range shards {

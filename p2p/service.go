@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,7 +250,13 @@ func (s *Service) Stop(context.Context) error {
 	return nil
 }
 
-// Faults returns the peers caught sending bad data so far.
+// MaxFaults bounds the faults a Service keeps (Faults): the most recent.
+// Any peer may push bad shards (50 a second under the default rate), so
+// the record is bounded like every other per-peer state.
+const MaxFaults = 1024
+
+// Faults returns the peers caught sending bad data, oldest first: at most
+// MaxFaults, the most recent.
 func (s *Service) Faults() []Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,6 +266,10 @@ func (s *Service) Faults() []Fault {
 func (s *Service) report(p peer.ID, what string, err error) {
 	s.log.Warn("lying peer", "peer", p, "what", what, "err", err)
 	s.mu.Lock()
+	if len(s.faults) >= MaxFaults {
+		// Drop the oldest quarter at once: amortised O(1) per fault.
+		s.faults = append(s.faults[:0], s.faults[len(s.faults)-MaxFaults*3/4:]...)
+	}
 	s.faults = append(s.faults, Fault{Peer: p, What: what, Err: err, Since: time.Now()})
 	s.mu.Unlock()
 }
@@ -452,7 +461,11 @@ func readChunked(st network.Stream, r io.Reader, size uint64, timeout time.Durat
 		kick()
 		n := int(min(size-uint64(len(b)), PayloadChunk))
 		if cap(b)-len(b) < n {
-			b = slices.Grow(b, int(min(size, 2*uint64(cap(b))))-len(b))
+			// Exactly double (append's growth would round up, past size
+			// on the last step).
+			nb := make([]byte, len(b), int(min(size, 2*uint64(cap(b)))))
+			copy(nb, b)
+			b = nb
 		}
 		_ = st.SetReadDeadline(time.Now().Add(timeout))
 		if _, err := io.ReadFull(r, b[len(b):len(b)+n]); err != nil {

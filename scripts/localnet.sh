@@ -300,6 +300,17 @@ print_info() {
 	echo "  $POUWD --home $(node_home 0) tx bank send client \$($POUWD keys show miner1 -a --keyring-backend test --keyring-dir $LH) 1000$DENOM --keyring-dir $LH -y"
 }
 
+# start_node I [WRAPPER...]: start node I's `pouwd start` (run through
+# WRAPPER, e.g. setpriv ..., when given). setsid: the node gets its own
+# session, so it outlives this shell and `stop` can signal it by pid alone
+# (setsid and a wrapper that execs keep the pid).
+start_node() {
+	local i="$1"
+	shift
+	GOGC="${LOCALNET_GOGC:-400}" setsid "$@" "$POUWD" start --home "$(node_home "$i")" >>"$(log_file "$i")" 2>&1 </dev/null 9>&- &
+	echo $! >"$(pid_file "$i")"
+}
+
 cmd_start() {
 	need jq jq
 	need curl curl
@@ -327,10 +338,7 @@ cmd_start() {
 	check_ports
 
 	for ((i = 0; i < NODES; i++)); do
-		# setsid: the node gets its own session, so it outlives this shell
-		# and `stop` can signal it by pid alone.
-		GOGC="${LOCALNET_GOGC:-400}" setsid "$POUWD" start --home "$(node_home "$i")" >>"$(log_file "$i")" 2>&1 </dev/null 9>&- &
-		echo $! >"$(pid_file "$i")"
+		start_node "$i"
 	done
 
 	log "waiting for blocks"
@@ -408,10 +416,43 @@ bonded() {
 		jq '.workers | length' 2>/dev/null || echo 0
 }
 
+# start_named_worker NAME: start worker NAME (storage1..5, miner1..2,
+# verifier1..3) with its role's command line, unless it is running.
+# Each worker serves its metrics on its fixed port; a pouwd built before a
+# command had --metrics-addr still runs, without them.
+WORKER_METRICS_FLAGS=()
+start_named_worker() {
+	local name="$1" d tx flags=() mf
+	d="$(worker_dir "$name")"
+	tx=(--chain-id "$(cat "$LH/chain-id")" --node "tcp://127.0.0.1:$(rpc_port 0)" "${KR[@]}")
+	if [[ ${#WORKER_METRICS_FLAGS[@]} -eq 0 ]]; then
+		WORKER_METRICS_FLAGS=("$(metrics_flag data serve)" "$(metrics_flag miner start)" "$(metrics_flag verifier start)")
+	fi
+	case "$name" in
+	storage*)
+		mf="${WORKER_METRICS_FLAGS[0]}"
+		start_worker "$name" "$POUWD" data serve --from "$name" --home "$d" "${tx[@]}" \
+			--yes --gas auto --gas-adjustment 2 --p2p.listen /ip4/127.0.0.1/tcp/0 \
+			${mf:+"$mf" "127.0.0.1:$(metrics_port "$name")"}
+		;;
+	miner*)
+		mf="${WORKER_METRICS_FLAGS[1]}"
+		read -r -a flags <<<"${LOCALNET_MINER_FLAGS:---threads 1}"
+		start_worker "$name" "$POUWD" miner start --from "$name" --home "$d" --store "$d/store" "${tx[@]}" \
+			${mf:+"$mf" "127.0.0.1:$(metrics_port "$name")"} "${flags[@]}"
+		;;
+	verifier*)
+		mf="${WORKER_METRICS_FLAGS[2]}"
+		read -r -a flags <<<"${LOCALNET_VERIFIER_FLAGS:---threads 1}"
+		start_worker "$name" "$POUWD" verifier start --from "$name" --home "$d" "${tx[@]}" \
+			${mf:+"$mf" "127.0.0.1:$(metrics_port "$name")"} "${flags[@]}"
+		;;
+	*) die "no worker named $name" ;;
+	esac
+}
+
 cmd_start_workers() {
-	local node="tcp://127.0.0.1:$(rpc_port 0)" chain name d
-	chain="$(cat "$LH/chain-id")"
-	local tx=(--chain-id "$chain" --node "$node" "${KR[@]}")
+	local name
 	for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
 		"$POUWD" keys show "$name" "${KR[@]}" >/dev/null 2>&1 ||
 			die "no key $name in $LH (a localnet made before workers existed): scripts/localnet.sh reset, then start again"
@@ -419,27 +460,9 @@ cmd_start_workers() {
 	for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
 		[[ -n "$(worker_pid "$name")" ]] || check_free_port "$(metrics_port "$name")" "metrics of $name"
 	done
-	# Each worker serves its metrics on its fixed port; a pouwd built
-	# before a command had --metrics-addr still runs, without them.
-	local sm mm vm
-	sm="$(metrics_flag data serve)" mm="$(metrics_flag miner start)" vm="$(metrics_flag verifier start)"
 	log "starting ${#STORAGE[@]} storage peers, ${#MINERS[@]} miners, ${#VERIFIERS[@]} verifiers (logs in $LH/workers/*/log)"
-	for name in "${STORAGE[@]}"; do
-		start_worker "$name" "$POUWD" data serve --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" \
-			--yes --gas auto --gas-adjustment 2 --p2p.listen /ip4/127.0.0.1/tcp/0 \
-			${sm:+"$sm" "127.0.0.1:$(metrics_port "$name")"}
-	done
-	local mflags vflags
-	read -r -a mflags <<<"${LOCALNET_MINER_FLAGS:---threads 1}"
-	read -r -a vflags <<<"${LOCALNET_VERIFIER_FLAGS:---threads 1}"
-	for name in "${MINERS[@]}"; do
-		d="$(worker_dir "$name")"
-		start_worker "$name" "$POUWD" miner start --from "$name" --home "$d" --store "$d/store" "${tx[@]}" \
-			${mm:+"$mm" "127.0.0.1:$(metrics_port "$name")"} "${mflags[@]}"
-	done
-	for name in "${VERIFIERS[@]}"; do
-		start_worker "$name" "$POUWD" verifier start --from "$name" --home "$(worker_dir "$name")" "${tx[@]}" \
-			${vm:+"$vm" "127.0.0.1:$(metrics_port "$name")"} "${vflags[@]}"
+	for name in "${STORAGE[@]}" "${MINERS[@]}" "${VERIFIERS[@]}"; do
+		start_named_worker "$name"
 	done
 	# Ready when every worker has bonded (a storage peer must be bonded
 	# before a dataset can be placed on it).
@@ -636,6 +659,9 @@ lock() {
 	exec 9>"${TMPDIR:-/tmp}/pouwd-localnet-$(printf '%s' "$LH" | md5sum | cut -c1-12).lock"
 	flock -n 9 || die "another scripts/localnet.sh is running on $LH"
 }
+
+# Sourced (scripts/faults/lib.sh), the script only defines its functions.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
 case "${1:-}" in
 start)

@@ -86,9 +86,14 @@ func reject(d pouw.Hash, format string, args ...any) Verdict {
 
 // ballot is a verdict on its way to the chain: committed as
 // pouw.VerdictCommitment(proof, verifier, accept, digest, salt), then
-// revealed with the same accept, digest and salt.
+// revealed with the same accept, digest and salt. sent: a commit tx
+// carrying it was broadcast, so its commitment may be on chain even where
+// committed is false (the broadcast failed after the tx went out, or the
+// process died before it learned the outcome); such a ballot is still
+// revealed, on its own, in case it landed.
 type ballot struct {
 	committed bool
+	sent      bool
 	commit    pouw.Hash
 	accept    bool
 	digest    pouw.Hash
@@ -220,8 +225,8 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	v.mu.Unlock()
 	me := v.chain.Address().String()
-	var reveals []sdk.Msg
-	var revealed []uint64
+	var reveals, unsure []sdk.Msg
+	var revealed, unsureIDs []uint64
 	for _, id := range ids {
 		res, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: id})
 		if err != nil {
@@ -242,14 +247,20 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			v.mu.Lock()
 			vd := v.verdicts[id]
 			v.mu.Unlock()
-			if vd == nil || !vd.committed {
+			if vd == nil || !(vd.committed || vd.sent) {
 				if !slices.Contains(p.Verifiers, me) {
 					v.forget(id)
 				}
 				continue
 			}
-			reveals = append(reveals, &types.MsgRevealVerdict{Verifier: me, ProofId: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt})
-			revealed = append(revealed, id)
+			msg := &types.MsgRevealVerdict{Verifier: me, ProofId: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt}
+			if vd.committed {
+				reveals = append(reveals, msg)
+				revealed = append(revealed, id)
+			} else {
+				unsure = append(unsure, msg)
+				unsureIDs = append(unsureIDs, id)
+			}
 		default: // settled
 			v.forget(id)
 		}
@@ -267,6 +278,20 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			v.forget(id)
 		}
 		v.log.Info("verdicts revealed", "proofs", revealed)
+	}
+	// Commitments whose landing this verifier never saw: each revealed in
+	// its own tx (a refusal, there being no such commitment on chain, must
+	// not sink the others), tried again while the proof is REVEALING.
+	for i, m := range unsure {
+		id := unsureIDs[i]
+		if _, err := v.chain.Broadcast(ctx, m); err != nil {
+			v.log.Info("reveal of a verdict whose commit was not confirmed refused; trying again while the proof is revealing", "proof", id, "err", err)
+			continue
+		}
+		v.Stats.Revealed.Add(1)
+		v.observeRevealed([]uint64{id}, time.Now())
+		v.forget(id)
+		v.log.Info("verdicts revealed", "proofs", []uint64{id}, "commit", "not confirmed before")
 	}
 	return nil
 }
@@ -288,14 +313,37 @@ type savedVerdict struct {
 	Digest []byte `json:"digest"`
 	Salt   []byte `json:"salt"`
 	Commit []byte `json:"commitment"`
+	// Pending: saved before its commit tx was broadcast, not yet seen
+	// committed (files written before this field existed were saved only
+	// once committed).
+	Pending bool `json:"pending,omitempty"`
 }
 
-// save keeps a committed verdict on disk (written, then renamed).
+// decodeSavedVerdict reads a saved verdict file: JSON with a 32-byte
+// digest and commitment and a salt the chain accepts at reveal (16 to 64
+// bytes; this verifier draws 32).
+func decodeSavedVerdict(b []byte) (savedVerdict, error) {
+	var sv savedVerdict
+	if err := json.Unmarshal(b, &sv); err != nil {
+		return sv, fmt.Errorf("saved verdict: %w", err)
+	}
+	if len(sv.Digest) != 32 || len(sv.Commit) != 32 || len(sv.Salt) < 16 || len(sv.Salt) > 64 {
+		return sv, fmt.Errorf("saved verdict of proof %d: digest of %d bytes, commitment of %d and salt of %d, expected 32, 32 and 16 to 64",
+			sv.Proof, len(sv.Digest), len(sv.Commit), len(sv.Salt))
+	}
+	return sv, nil
+}
+
+// save keeps a verdict on disk (written, then renamed): before its commit
+// tx is broadcast (pending), and again once it is committed. Saving only
+// after the commit would lose the salt to a crash between the tx landing
+// and the save, and with it the reveal: the verifier would be slashed for
+// a verdict it committed.
 func (v *Verifier) save(id uint64, vd *ballot) {
 	if v.cfg.StateDir == "" {
 		return
 	}
-	b, _ := json.Marshal(savedVerdict{Proof: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt, Commit: vd.commit[:]})
+	b, _ := json.Marshal(savedVerdict{Proof: id, Accept: vd.accept, Digest: vd.digest[:], Salt: vd.salt, Commit: vd.commit[:], Pending: !vd.committed})
 	p := filepath.Join(v.cfg.StateDir, fmt.Sprintf("verdict-%d.json", id))
 	if err := os.WriteFile(p+".tmp", b, 0o600); err == nil {
 		err = os.Rename(p+".tmp", p)
@@ -324,12 +372,15 @@ func (v *Verifier) load() error {
 		if err != nil {
 			return err
 		}
-		var sv savedVerdict
-		if err := json.Unmarshal(b, &sv); err != nil || len(sv.Digest) != 32 || len(sv.Commit) != 32 {
+		sv, err := decodeSavedVerdict(b)
+		if err != nil {
 			v.log.Warn("ignoring a damaged saved verdict", "file", f, "err", err)
 			continue
 		}
-		vd := &ballot{committed: true, accept: sv.Accept, salt: sv.Salt}
+		// A pending one may have landed: sent, so it is committed again
+		// (the same commitment) while the proof is COMMITTING and revealed
+		// on its own once it is REVEALING.
+		vd := &ballot{committed: !sv.Pending, sent: true, accept: sv.Accept, salt: sv.Salt}
 		copy(vd.digest[:], sv.Digest)
 		copy(vd.commit[:], sv.Commit)
 		v.verdicts[sv.Proof] = vd
@@ -536,21 +587,39 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		v.mu.Lock()
+		vd := v.verdicts[id]
+		v.mu.Unlock()
+		if vd == nil {
+			continue
+		}
 		if res.Proof.Status != types.PROOF_STATUS_COMMITTING {
+			if vd.sent {
+				continue // it may be on chain: the reveal finds out
+			}
 			v.log.Warn("verdict too late: the commit phase is over", "proof", id, "status", res.Proof.Status)
 			v.forget(id)
 			continue
 		}
-		v.mu.Lock()
-		vd := v.verdicts[id]
-		v.mu.Unlock()
-		if vd != nil {
-			ids = append(ids, id)
-			msgs = append(msgs, &types.MsgSubmitVerdict{Verifier: me, ProofId: id, Commitment: vd.commit[:]})
-		}
+		ids = append(ids, id)
+		msgs = append(msgs, &types.MsgSubmitVerdict{Verifier: me, ProofId: id, Commitment: vd.commit[:]})
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	// On disk before the tx goes out (see save). A ballot sent before may
+	// be on chain already: its refusal is no error of the poll.
+	resent := make([]bool, len(ids))
+	for i, id := range ids {
+		v.mu.Lock()
+		vd := v.verdicts[id]
+		if vd != nil {
+			resent[i], vd.sent = vd.sent, true
+		}
+		v.mu.Unlock()
+		if vd != nil {
+			v.save(id, vd)
+		}
 	}
 	mark := func(id uint64) {
 		v.mu.Lock()
@@ -569,7 +638,7 @@ func (v *Verifier) commitVerdicts(ctx context.Context) error {
 		}
 		v.log.Info("verdicts committed", "proofs", ids)
 		return nil
-	} else if len(msgs) == 1 {
+	} else if len(msgs) == 1 && !resent[0] {
 		return fmt.Errorf("commit verdict on proof %d: %w", ids[0], err)
 	}
 	for i, m := range msgs {

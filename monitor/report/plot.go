@@ -124,7 +124,13 @@ type integerTicks struct{}
 func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
 	step := max(1, math.Ceil((hi-lo)/10))
 	var ts []plot.Tick
-	for v := math.Ceil(lo); v <= hi; v += step {
+	// At most 11 ticks, and none twice: where float64 no longer moves by
+	// step (integers past 2^53, as a report's epoch numbers may be) adding
+	// it would loop forever.
+	for v := math.Ceil(lo); v <= hi && len(ts) <= 10; v += step {
+		if len(ts) > 0 && v <= ts[len(ts)-1].Value {
+			break
+		}
 		ts = append(ts, plot.Tick{Value: v, Label: fmt.Sprintf("%.0f", v)})
 	}
 	return ts

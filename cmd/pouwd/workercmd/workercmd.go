@@ -212,7 +212,7 @@ func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log
 	if err != nil {
 		return nil, err
 	}
-	svc, err := p2p.NewService(h, p2p.BlobConfig(chainID), store, nil)
+	svc, err := blobService(h, chainID, store, log)
 	if err != nil {
 		h.Close()
 		return nil, err
@@ -230,6 +230,16 @@ func startNode(cmd *cobra.Command, cc *chainclient.Client, store *p2p.Store, log
 	}
 	log.Info("libp2p host", "peer", h.ID(), "addrs", p2p.HostAddrs(h), "chain", chainID)
 	return &node{h: h, chainID: chainID, datasets: ds}, nil
+}
+
+// blobService is the miner's or verifier's libp2p service (checkpoints and
+// models), logging to the daemon's log: what it drops or refuses (a stored
+// checkpoint or model found damaged on disk, a lying peer) must reach the
+// operator, not p2p's default discard logger.
+func blobService(h host.Host, chainID string, store *p2p.Store, log *slog.Logger) (*p2p.Service, error) {
+	cfg := p2p.BlobConfig(chainID)
+	cfg.Logger = log
+	return p2p.NewService(h, cfg, store, nil)
 }
 
 func newLogger(cmd *cobra.Command) *slog.Logger {

@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"cosmossdk.io/collections"
 
@@ -14,6 +15,9 @@ import (
 // InitGenesis loads a validated genesis state.
 func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 	if err := gs.Validate(); err != nil {
+		return err
+	}
+	if err := k.ensureModuleAccounts(ctx); err != nil {
 		return err
 	}
 	if err := k.Params.Set(ctx, gs.Params); err != nil {
@@ -302,4 +306,27 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 		return nil, err
 	}
 	return gs, nil
+}
+
+// ensureModuleAccounts creates the module's accounts (escrow and bonds:
+// pouwml; proof rewards: pouwml_rewards) as module accounts at genesis.
+// Without this the reward pool's account would be created by whoever first
+// sends coins to its address (bank sends to it are allowed: anyone may top
+// up the pool) as a plain account, and x/auth's module-account queries
+// (`pouwd q auth module-account pouwml_rewards`, `module-accounts`) would
+// then fail on it ("account is not a module account") for the chain's
+// whole life. A plain account already at one of the addresses (a genesis
+// account added there) is refused with an error naming it.
+func (k Keeper) ensureModuleAccounts(ctx context.Context) error {
+	for _, name := range []string{types.ModuleName, types.RewardPoolName} {
+		addr := k.auth.GetModuleAddress(name)
+		if acc := k.auth.GetAccount(ctx, addr); acc != nil {
+			if _, ok := acc.(sdk.ModuleAccountI); !ok {
+				return fmt.Errorf("pouwml: the account at %s (module account %q) is a plain account: fund the module with a bank balance at that address, not a genesis account", addr, name)
+			}
+			continue
+		}
+		k.auth.GetModuleAccount(ctx, name)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package keeper_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/cosmos/gogoproto/proto"
@@ -10,6 +11,8 @@ import (
 	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	authkeeper "github.com/cosmos/cosmos-sdk/x/auth/keeper"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
@@ -225,4 +228,39 @@ func (f *fixture) worker0(addr string) types.WorkerRole {
 		return types.WORKER_ROLE_UNSPECIFIED
 	}
 	return w.Role
+}
+
+// Regression (docs/FAULTS.md): the localnet funds the proof reward pool with
+// a bank send; before InitGenesis created the module accounts, that send made
+// a plain account at the pool's address and `pouwd q auth module-account
+// pouwml_rewards` (and `module-accounts`) failed for the chain's life.
+func TestInitGenesisCreatesModuleAccounts(t *testing.T) {
+	f := newFixture(t)
+	user := f.addr(f.account("pool-funder"))
+	queries := authkeeper.NewQueryServer(f.auth)
+	for _, name := range []string{types.ModuleName, types.RewardPoolName} {
+		addr := f.auth.GetModuleAddress(name)
+		if _, ok := f.auth.GetAccount(f.ctx, addr).(sdk.ModuleAccountI); !ok {
+			t.Fatalf("after InitGenesis the account at %s is %T, not the module account %q", addr, f.auth.GetAccount(f.ctx, addr), name)
+		}
+		// Anyone may top up the pool with a plain bank send.
+		if err := f.bank.SendCoins(f.ctx, user, addr, sdk.NewCoins(sdk.NewCoin(denom, sdkmath.NewInt(1_000)))); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.auth.GetAccount(f.ctx, addr).(sdk.ModuleAccountI); !ok {
+			t.Fatalf("a bank send to %q made its account %T", name, f.auth.GetAccount(f.ctx, addr))
+		}
+		if _, err := queries.ModuleAccountByName(f.ctx, &authtypes.QueryModuleAccountByNameRequest{Name: name}); err != nil {
+			t.Fatalf("module-account %s: %v", name, err)
+		}
+	}
+
+	// A plain account already at the pool's address is refused by name.
+	pool := f.auth.GetModuleAddress(types.RewardPoolName)
+	f.auth.RemoveAccount(f.ctx, f.auth.GetAccount(f.ctx, pool))
+	f.auth.SetAccount(f.ctx, f.auth.NewAccountWithAddress(f.ctx, pool))
+	err := f.k.InitGenesis(f.ctx, *types.DefaultGenesis())
+	if err == nil || !strings.Contains(err.Error(), types.RewardPoolName) {
+		t.Fatalf("InitGenesis over a plain account at the pool's address: %v, want an error naming %s", err, types.RewardPoolName)
+	}
 }

@@ -12,6 +12,12 @@ import (
 type AccountKeeper interface {
 	AddressCodec() address.Codec
 	GetModuleAddress(moduleName string) sdk.AccAddress
+	// GetAccount and GetModuleAccount (which creates the module account
+	// when no account is at its address) let InitGenesis make sure the
+	// module's two accounts exist as module accounts before anyone sends
+	// coins to their addresses.
+	GetAccount(ctx context.Context, addr sdk.AccAddress) sdk.AccountI
+	GetModuleAccount(ctx context.Context, moduleName string) sdk.ModuleAccountI
 }
 
 // BankKeeper is what x/pouwml needs from x/bank: escrow and bonds move only
