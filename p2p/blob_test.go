@@ -3,7 +3,6 @@ package p2p
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -18,30 +17,7 @@ import (
 // of HostConfig, peer memory set by the caller.
 func blobPair(t *testing.T, peerMemory int64, cfg Config) (server, client *Service) {
 	t.Helper()
-	mk := func() *Service {
-		hc := DefaultHostConfig(t.TempDir())
-		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		hc.ServicePeerMemory = peerMemory
-		h, err := NewHost(hc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		st, err := OpenStore(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, err := NewService(h, cfg, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { svc.Stop(context.Background()) })
-		return svc
-	}
-	server, client = mk(), mk()
+	server, client = realService(t, peerMemory, cfg, nil), realService(t, peerMemory, cfg, nil)
 	client.h.Peerstore().AddAddrs(server.h.ID(), server.h.Addrs(), time.Hour)
 	return server, client
 }
