@@ -104,5 +104,6 @@ common_end
 # verifier2 was down 3 s, well inside every window: never slashed.
 s="$(awk -F'\t' -v a="$(address verifier2)" '$1 == "slash" && $2 == a' "$FAULT_HOME/events-start-end.tsv" | wc -l)"
 ((s == 0)) || fail "verifier2, restarted within its windows, was slashed $s time(s) during the task"
+happened "verifier2 (row 4a) was not slashed during the whole task"
 rset seconds $((SECONDS - R4B_T0))
 result_end PASS
