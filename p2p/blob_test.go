@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,25 @@ func TestBlobStallIsNotALie(t *testing.T) {
 	})
 	if _, err := client.GetModel(testCtx(t), server.h.ID(), make([]byte, 32), 0); !errors.Is(err, ErrLyingPeer) {
 		t.Fatalf("payload cut short: %v, expected ErrLyingPeer", err)
+	}
+}
+
+// TestStoreRecreatedAfterDeletion: a store whose whole directory is
+// deleted while the process runs takes the next put (what a storage
+// peer's repair does) instead of failing until a restart.
+func TestStoreRecreatedAfterDeletion(t *testing.T) {
+	dir := t.TempDir() + "/store"
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutShard(1, 0, []byte("shard")); err != nil {
+		t.Fatalf("put after the store's directory was deleted: %v", err)
+	}
+	if b, err := st.Shard(1, 0); err != nil || string(b) != "shard" {
+		t.Fatalf("shard read back: %q, %v", b, err)
 	}
 }

@@ -230,10 +230,17 @@ func (s *Store) read(p string) ([]byte, error) {
 }
 
 func (s *Store) write(p string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
+	// Both folders again on every put, not only at OpenStore: a store
+	// whose directory was deleted under a running peer (docs/FAULTS.md row
+	// 5d) then refills on the next repair round instead of failing every
+	// put until a restart.
+	tmp := filepath.Join(s.root, "tmp")
+	for _, d := range []string{filepath.Dir(p), tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
 	}
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	f, err := os.CreateTemp(tmp, "put-*")
 	if err != nil {
 		return err
 	}
