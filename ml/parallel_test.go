@@ -25,6 +25,13 @@ func parallelRunSeed(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Data
 // returns every step's version 1 hashes and the result.
 func trainLogged(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, devices []accel.Backend, seed uint64, recompute int) ([]ml.StepInfo, ml.Result) {
 	t.Helper()
+	return trainLoggedProfiled(t, spec, cfg, data, devices, seed, recompute, nil)
+}
+
+// trainLoggedProfiled is trainLogged with prof attached (nil: none).
+func trainLoggedProfiled(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, devices []accel.Backend, seed uint64, recompute int,
+	prof *ml.Profiler) ([]ml.StepInfo, ml.Result) {
+	t.Helper()
 	m, err := ml.NewModel(spec, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +46,7 @@ func trainLogged(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset,
 	if err := tr.SetDevices(devices...); err != nil {
 		t.Fatal(err)
 	}
+	tr.SetProfiler(prof)
 	var log stepLog
 	res, err := tr.Run(context.Background(), log.hook)
 	if err != nil {

@@ -20,27 +20,7 @@ import (
 // and the version 1 step hashes through a hook (so the digest is timed too).
 func profiledRun(t *testing.T, spec string, cfg ml.TrainConfig, data ml.Dataset, devices []accel.Backend, recompute int, prof *ml.Profiler) ([]ml.StepInfo, ml.Result) {
 	t.Helper()
-	m, err := ml.NewModel(spec, cfg.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.SetRecompute(recompute); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := ml.NewTrainer(m, data, cfg, devices[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.SetDevices(devices...); err != nil {
-		t.Fatal(err)
-	}
-	tr.SetProfiler(prof)
-	var log stepLog
-	res, err := tr.Run(context.Background(), log.hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return log.infos, res
+	return trainLoggedProfiled(t, spec, cfg, data, devices, cfg.Seed, recompute, prof)
 }
 
 // checkProfile checks a report's structure: the steps, the rows wanted,

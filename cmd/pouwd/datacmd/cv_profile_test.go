@@ -13,13 +13,7 @@ import (
 // top and the profile sits beside them; with two workers the jobs share
 // the profiler.
 func TestCVProfile(t *testing.T) {
-	dir := t.TempDir()
-	csv := filepath.Join(dir, "d.csv")
-	writeCSV(t, csv, 120)
-	out := filepath.Join(dir, "ds")
-	if _, e, err := run(t, NewCommand(), "prepare", "--source", "csv:"+csv, "--label", "kind", "--out", out, "--no-cache"); err != nil {
-		t.Fatalf("prepare: %v\n%s", err, e)
-	}
+	out := preparedCSV(t, t.TempDir(), 120)
 	args := []string{"--dataset", out, "--models", "mlp:4-8-3", "--folds", "2", "--epochs", "2", "--batch", "8", "--quiet", "--profile", "--workers", "2"}
 	stdout, stderr, err := run(t, NewCVCommand(), args...)
 	if err != nil {
@@ -55,4 +49,17 @@ func TestCVProfile(t *testing.T) {
 	if math.Abs(sum-1) > 1e-6 {
 		t.Errorf("shares sum to %v: %+v", sum, rep.Profile)
 	}
+}
+
+// preparedCSV writes writeCSV's rows rows under dir and prepares them with
+// `data prepare` (default split, no cache); it returns the dataset folder.
+func preparedCSV(t *testing.T, dir string, rows int) string {
+	t.Helper()
+	csv := filepath.Join(dir, "d.csv")
+	writeCSV(t, csv, rows)
+	out := filepath.Join(dir, "ds")
+	if _, e, err := run(t, NewCommand(), "prepare", "--source", "csv:"+csv, "--label", "kind", "--out", out, "--no-cache"); err != nil {
+		t.Fatalf("prepare: %v\n%s", err, e)
+	}
+	return out
 }

@@ -14,12 +14,7 @@ import (
 // resource readings.
 func TestCVReportDir(t *testing.T) {
 	dir := t.TempDir()
-	csv := filepath.Join(dir, "d.csv")
-	writeCSV(t, csv, 120)
-	out := filepath.Join(dir, "ds")
-	if _, e, err := run(t, NewCommand(), "prepare", "--source", "csv:"+csv, "--label", "kind", "--out", out, "--no-cache"); err != nil {
-		t.Fatalf("prepare: %v\n%s", err, e)
-	}
+	out := preparedCSV(t, dir, 120)
 	reports := filepath.Join(dir, "reports")
 	_, stderr, err := run(t, NewCVCommand(), "--dataset", out, "--models", "mlp:4-8-3,mlp:4-16-3", "--folds", "2", "--epochs", "2", "--batch", "8",
 		"--quiet", "--workers", "2", "--report-dir", reports)
