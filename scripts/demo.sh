@@ -157,7 +157,7 @@ demo_submit_task() {
 	waittx "$(tx pouwml submit-task "$DS" "${DEMO_FEE:-600000upouw}" --from client "${configs[@]}" \
 		--cv "{\"folds\":${DEMO_FOLDS:-3},\"stratified\":true,\"metric\":\"METRIC_ACCURACY\"}" --seed 7 \
 		--deadlines "${DEMO_DEADLINES:-$deadlines}")"
-	TASK="$(q pouwml tasks | jq -r '.tasks[-1].id')"
+	TASK="$(q pouwml tasks --page-reverse --page-limit 1 | jq -r '.tasks[0].id')" # the newest
 }
 
 # demo_watch: the live view until the task closes or TIMEOUT (seconds since

@@ -12,18 +12,49 @@ import "math"
 // (vec_test.go compares them on millions of values); elements outside the
 // common range take the scalar path.
 
-// Exp32Slice sets dst[i] = Exp32(src[i]) for i < len(src).
+// Exp32Slice sets dst[i] = Exp32(src[i]) for i < len(src). dst and src
+// may be the same slice.
 func Exp32Slice(dst, src []float32) {
 	dst = dst[:len(src)]
+	i := 0
 	// The vector loop (AVX-512 where present) does exp64's own float64
-	// operations 8 lanes at a time; values outside the polynomial range
-	// (NaN, clamped) are Exp32's.
-	i := expFast(dst, src)
-	for j, x := range src[:i] {
+	// operations 8 lanes at a time, on blocks whose every value is in the
+	// polynomial range; a block holding a NaN or a clamped value takes the
+	// portable loop, which gives those Exp32's bits. Checking before the
+	// vector loop, not fixing lanes after it, keeps dst == src right: the
+	// vector loop has overwritten the inputs by then.
+	for len(src)-i >= 32 {
+		n := min(len(src)-i, vecBlock) &^ 31
+		d, s := dst[i:i+n], src[i:i+n]
+		if allExpCommon(s) {
+			if expFast(d, s) == 0 {
+				break // no vector unit
+			}
+		} else {
+			exp32Portable(d, s)
+		}
+		i += n
+	}
+	exp32Portable(dst[i:], src[i:])
+}
+
+// vecBlock is the most values one vector call takes (a multiple of 32),
+// so that a rare special value sends only its block to the portable loop.
+const vecBlock = 1024
+
+func allExpCommon(src []float32) bool {
+	for _, x := range src {
 		if !expCommon(x) {
-			dst[j] = Exp32(x)
+			return false
 		}
 	}
+	return true
+}
+
+// exp32Portable is Exp32Slice's Go loop: four values at a time with
+// interleaved chains, any group with a special value through Exp32.
+func exp32Portable(dst, src []float32) {
+	i := 0
 	for ; i+4 <= len(src); i += 4 {
 		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
 		if !expCommon(x0) || !expCommon(x1) || !expCommon(x2) || !expCommon(x3) {
@@ -65,17 +96,43 @@ func exp64x4(x0, x1, x2, x3 float64) (float64, float64, float64, float64) {
 		y3 * math.Float64frombits(uint64(int64(n3)+1023)<<52)
 }
 
-// Erf32Slice sets dst[i] = Erf32(src[i]) for i < len(src).
+// Erf32Slice sets dst[i] = Erf32(src[i]) for i < len(src). dst and src
+// may be the same slice.
 func Erf32Slice(dst, src []float32) {
 	dst = dst[:len(src)]
-	// The vector loop (AVX-512 where present) does Erf32's own float64
-	// operations 8 lanes at a time; a NaN lane is Erf32's (x itself).
-	i := erfFast(dst, src)
-	for j, x := range src[:i] {
+	i := 0
+	// As in Exp32Slice: the vector loop (AVX-512 where present) does
+	// Erf32's own float64 operations 8 lanes at a time on blocks without a
+	// NaN; a block with one takes the portable loop (Erf32 of NaN is the
+	// NaN itself, payload kept).
+	for len(src)-i >= 32 {
+		n := min(len(src)-i, vecBlock) &^ 31
+		d, s := dst[i:i+n], src[i:i+n]
+		if noNaN(s) {
+			if erfFast(d, s) == 0 {
+				break
+			}
+		} else {
+			erf32Portable(d, s)
+		}
+		i += n
+	}
+	erf32Portable(dst[i:], src[i:])
+}
+
+func noNaN(src []float32) bool {
+	for _, x := range src {
 		if x != x {
-			dst[j] = x
+			return false
 		}
 	}
+	return true
+}
+
+// erf32Portable is Erf32Slice's Go loop: four values below 1 in magnitude
+// at a time with interleaved chains, any other group through Erf32.
+func erf32Portable(dst, src []float32) {
+	i := 0
 	for ; i+4 <= len(src); i += 4 {
 		x0, x1, x2, x3 := src[i], src[i+1], src[i+2], src[i+3]
 		a0, a1, a2, a3 := math.Abs(float64(x0)), math.Abs(float64(x1)), math.Abs(float64(x2)), math.Abs(float64(x3))

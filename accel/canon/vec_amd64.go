@@ -6,8 +6,8 @@ import "golang.org/x/sys/cpu"
 
 // erfAVX512 computes Erf32 of n values (n a positive multiple of 32) with
 // Erf32's float64 operations, 8 lanes at a time (erf_amd64.s); NaN inputs
-// give unspecified lanes, which erfFast's caller fixes. erf_test.go checks
-// it bit for bit against Erf32.
+// give unspecified lanes, so Erf32Slice never passes a block holding one.
+// vec_test.go checks it bit for bit against Erf32.
 //
 //go:noescape
 func erfAVX512(dst, src *float32, n int, coef *float64)
@@ -27,8 +27,8 @@ func erfFast(dst, src []float32) int {
 
 // expAVX512 computes Exp32 of n values (n a positive multiple of 32) with
 // exp64's float64 operations, 8 lanes at a time (exp_amd64.s); lanes
-// outside Exp32's polynomial range (expCommon) are unspecified, and
-// expFast's caller computes them with Exp32.
+// outside Exp32's polynomial range (expCommon) are unspecified, so
+// Exp32Slice never passes a block holding one.
 //
 //go:noescape
 func expAVX512(dst, src *float32, n int, coef *float64)

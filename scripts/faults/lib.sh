@@ -204,7 +204,8 @@ module_address() {
 task_json() { api "/pouwml/v1/tasks/$1"; }
 task_status() { task_json "$1" | jq -r '.task.status // empty' 2>/dev/null || true; }
 jobs_json() { api "/pouwml/v1/tasks/$1/jobs?pagination.limit=1000"; }
-proofs_json() { api "/pouwml/v1/proofs?pagination.limit=1000"; }
+# proofs_json: the newest 1000 proofs (every open one; a long run has more).
+proofs_json() { api "/pouwml/v1/proofs?pagination.limit=1000&pagination.reverse=true"; }
 worker_json() { api "/pouwml/v1/workers/$(address "$1")"; }
 bond_of() { worker_json "$1" | jq -r '.worker.bond.amount // "0"'; }
 balance_of() { # balance_of ADDRESS [HEIGHT]
@@ -333,7 +334,7 @@ snapshot() {
 	pool="$(balance_of "$POOL_ADDR" "$h")"
 	total=$((total + mod + pool))
 	workers="$(api "/pouwml/v1/workers?pagination.limit=1000" "$h")"
-	tasks="$(api "/pouwml/v1/tasks?pagination.limit=1000" "$h")"
+	tasks="$(api "/pouwml/v1/tasks?pagination.limit=1000&pagination.reverse=true" "$h")" # open ones are the newest
 	bonds="$(jq '[.workers[].bond.amount | tonumber] | add // 0' <<<"$workers")"
 	escrow="$(jq '[.tasks[] | select(.status != "TASK_STATUS_COMPLETED" and .status != "TASK_STATUS_EXPIRED" and .status != "TASK_STATUS_CANCELLED") | .escrow.amount | tonumber] | add // 0' <<<"$tasks")"
 	jq --argjson h "$h" --argjson mod "$mod" --argjson pool "$pool" --argjson total "$total" \
