@@ -22,6 +22,7 @@
 #   LOCALNET_CHAIN_ID     chain id (default pouw-localnet)
 #   LOCALNET_PORT_SHIFT   added to every port (default 0)
 #   LOCALNET_BLOCK_MAX_GAS  consensus block gas limit (default 100000000)
+#   LOCALNET_MEMPOOL_SIZE each node's mempool, in txs (default 20000)
 #   LOCALNET_GOGC         GOGC of the nodes (default 400: less GC work per tx)
 #   LOCALNET_REWARD_POOL  sent once from val0 to x/pouwml's proof reward pool
 #                         (default 100000000000upouw)
@@ -234,7 +235,7 @@ init_localnet() {
 		set_toml "$cfg" p2p addr_book_strict false
 		set_toml "$cfg" p2p allow_duplicate_ip true
 		set_toml "$cfg" p2p pex false
-		set_toml "$cfg" mempool size 20000
+		set_toml "$cfg" mempool size "${LOCALNET_MEMPOOL_SIZE:-20000}"
 		set_toml "$cfg" consensus timeout_commit '"1s"'
 		set_toml "$cfg" consensus skip_timeout_commit false
 		set_toml "$cfg" instrumentation prometheus true

@@ -8,7 +8,8 @@
 # (testdata/fuzz/<target>/) already run as plain tests in `go test ./...`;
 # this adds a short coverage-guided search. The first target of a package
 # pays for its instrumented build; the rest reuse the build cache.
-# PARALLEL (default 1) is go test's -parallel: the fuzzing workers.
+# PARALLEL (default 1) is go test's -parallel: the fuzzing workers of
+# each target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FUZZTIME=${FUZZTIME:-2s}
@@ -33,29 +34,52 @@ for p in "${pkgs[@]}"; do
 		targets+="./$p $t"$'\n'
 	done
 done
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-run() { go test -run '^$' -fuzz "^${2}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "$1" >"$log" 2>&1; }
-n=0
-total=$(date +%s)
-while read -r pkg t; do
-	[[ -n $pkg ]] || continue
+# JOBS (default: the number of cores) targets fuzz at once, each in its
+# own go test process and log; a failure ends the run after the running
+# targets finish, with the failing target's log.
+JOBS=${JOBS:-$(nproc)}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+run() { go test -run '^$' -fuzz "^${2}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "$1" >"$3" 2>&1; }
+# target PKG NAME: fuzz one target; prints its line, exits 1 on a failure.
+target() {
+	local pkg=$1 t=$2 log="$logs/${2}.log" start
 	start=$(date +%s)
-	if ! run "$pkg" "$t"; then
+	if ! run "$pkg" "$t" "$log"; then
 		# Go's fuzzing coordinator can fail a target with a bare "context
 		# deadline exceeded" when -fuzztime ends during an input
 		# (golang/go#75804, fixed in Go 1.27): no input failed, so run
 		# it once more.
 		if ! grep -q 'Failing input written' "$log" && grep -q 'context deadline exceeded' "$log"; then
 			echo "fuzz: $pkg $t: the coordinator's deadline race (golang/go#75804), no failing input; again"
-			run "$pkg" "$t" || { cat "$log"; echo "fuzz: $t FAILED"; exit 1; }
+			run "$pkg" "$t" "$log" || { cat "$log"; echo "fuzz: $t FAILED"; return 1; }
 		else
 			cat "$log"
 			echo "fuzz: $t FAILED (the failing input is under $pkg/testdata/fuzz/$t)"
-			exit 1
+			return 1
 		fi
 	fi
 	echo "fuzz: $pkg $t ok ($(($(date +%s) - start))s): $(grep -o 'execs: [0-9]*' "$log" | tail -1)"
+}
+n=0 failed=0 running=0
+total=$(date +%s)
+while read -r pkg t; do
+	[[ -n $pkg ]] || continue
+	if ((running >= JOBS)); then
+		wait -n || failed=1
+		running=$((running - 1))
+	fi
+	((failed == 0)) || break
+	target "$pkg" "$t" &
+	running=$((running + 1))
 	n=$((n + 1))
 done <<<"$targets"
-echo "fuzz: $n targets passed in $(($(date +%s) - total))s"
+while ((running > 0)); do
+	wait -n || failed=1
+	running=$((running - 1))
+done
+if ((failed)); then
+	echo "fuzz: a target failed (above)"
+	exit 1
+fi
+echo "fuzz: $n targets passed in $(($(date +%s) - total))s ($JOBS at a time)"
