@@ -265,19 +265,22 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 			v.forget(id)
 		}
 	}
-	if err := v.commitVerdicts(ctx); err != nil {
-		return err
-	}
+	// Reveals go out before this poll's commitments, and a refused commit
+	// tx is returned only after them: reveals have the shorter window, and
+	// a commit refused poll after poll must not cost the reveals of other
+	// proofs.
+	var revealErr error
 	if len(reveals) > 0 {
 		if _, err := v.chain.Broadcast(ctx, reveals...); err != nil {
-			return fmt.Errorf("reveal %v: %w", revealed, err)
+			revealErr = fmt.Errorf("reveal %v: %w", revealed, err)
+		} else {
+			v.Stats.Revealed.Add(uint64(len(reveals)))
+			v.observeRevealed(revealed, time.Now())
+			for _, id := range revealed {
+				v.forget(id)
+			}
+			v.log.Info("verdicts revealed", "proofs", revealed)
 		}
-		v.Stats.Revealed.Add(uint64(len(reveals)))
-		v.observeRevealed(revealed, time.Now())
-		for _, id := range revealed {
-			v.forget(id)
-		}
-		v.log.Info("verdicts revealed", "proofs", revealed)
 	}
 	// Commitments whose landing this verifier never saw: each revealed in
 	// its own tx (a refusal, there being no such commitment on chain, must
@@ -293,7 +296,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		v.forget(id)
 		v.log.Info("verdicts revealed", "proofs", []uint64{id}, "commit", "not confirmed before")
 	}
-	return nil
+	return errors.Join(revealErr, v.commitVerdicts(ctx))
 }
 
 func (v *Verifier) forget(id uint64) {

@@ -576,3 +576,39 @@ func TestReplayStepRange(t *testing.T) {
 		t.Fatal("replayed a step behind the trainer")
 	}
 }
+
+// TestRefusedCommitDoesNotHoldUpReveals: a poll whose verdict commit tx is
+// refused still sends its reveals first (they have the shorter window), and
+// returns the refusal.
+func TestRefusedCommitDoesNotHoldUpReveals(t *testing.T) {
+	h := newHonest(t)
+	v, _ := h.verifier(t, t.TempDir())
+	first := h.proof(t, 1, 5)
+	h.chain.SetProof(first)
+	for range 2 { // judge, then commit
+		if err := poll(t, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.chain.SetProof(h.proof(t, 2, 6))
+	if err := poll(t, v); err != nil { // judges proof 2
+		t.Fatal(err)
+	}
+	first.Status = types.PROOF_STATUS_REVEALING
+	h.chain.SetProof(first)
+	h.chain.Fail(func(method string, msg sdk.Msg) error {
+		if _, ok := msg.(*types.MsgSubmitVerdict); ok {
+			return workertest.ErrInjected
+		}
+		return nil
+	})
+	err := poll(t, v)
+	h.chain.Fail(nil)
+	if !errors.Is(err, workertest.ErrInjected) {
+		t.Fatalf("poll with the commit refused: %v, expected the refusal", err)
+	}
+	reveals := workertest.Msgs[*types.MsgRevealVerdict](h.chain)
+	if len(reveals) != 1 || reveals[0].ProofId != 1 {
+		t.Fatalf("reveals %v: proof 1's reveal was held up by proof 2's refused commit", reveals)
+	}
+}
