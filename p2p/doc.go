@@ -47,7 +47,8 @@
 //   - StoragePeer: the `pouwd data serve` loop that keeps every shard the
 //     ring places on this peer, fetching or rebuilding it when the ring
 //     changes, and re-hashing its own copies each round (a damaged copy is
-//     dropped and healed). A shard is hashed before its first serving and
+//     dropped and healed); a copy the ring moved to other peers is dropped
+//     once every peer now placed has served it (StoragePeer.release). A shard is hashed before its first serving and
 //     on every receipt; between syncs a copy damaged on disk may be served,
 //     which receivers catch and report.
 //

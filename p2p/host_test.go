@@ -210,3 +210,94 @@ func TestConnectWithRetry(t *testing.T) {
 		t.Fatal("bootstrap address without /p2p accepted")
 	}
 }
+
+// TestRingGrowthReleasesMovedCopies: a sixth storage peer joins the ring;
+// its first sync fetches what the new ring places on it, and the next
+// syncs of the old holders drop the copies the ring moved away, each only
+// once every peer now placed serves it: the ring ends with exactly its
+// placement (no copy left behind, none missing) and the data still
+// fetches whole.
+func TestRingGrowthReleasesMovedCopies(t *testing.T) {
+	listen := []string{"/ip4/127.0.0.1/tcp/0"}
+	chain := newFakeChain()
+	coder := NewCoder()
+	data := randomBytes(t, 2<<20+3)
+	var storage []*realNode
+	for i := 0; i < 5; i++ {
+		n := newRealNode(t, listen, chain)
+		chain.addWorker(n.h)
+		storage = append(storage, n)
+	}
+	ds, enc := chain.register(t, coder, data, 10, 4)
+	ctx := testCtx(t)
+	placement := func() [][]peer.ID {
+		workers, _ := chain.StorageWorkers(ctx)
+		ring, err := NewRing(PeerIDs(workers), DefaultRingConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		place, _ := ring.Place(ds.Sha256, 14)
+		return PlacementPeers(place)
+	}
+	publisher := newRealNode(t, listen, chain)
+	workers, _ := chain.StorageWorkers(ctx)
+	AddWorkerAddrs(publisher.h, workers)
+	if err := publisher.svc.PushShards(ctx, ds.Id, enc.Shards, placement(), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	joined := newRealNode(t, listen, chain)
+	chain.addWorker(joined.h)
+	storage = append(storage, joined)
+	sync := func(n *realNode) *SyncReport {
+		sp := &StoragePeer{Svc: n.svc, Chain: chain, Coder: coder, Ring: DefaultRingConfig()}
+		rep, err := sp.Sync(ctx)
+		if err != nil || len(rep.Failed) > 0 {
+			t.Fatalf("sync of %s: %v %v", n.h.ID(), err, rep)
+		}
+		return rep
+	}
+	// The old holders first: the new peer holds nothing yet, so nothing may
+	// be dropped.
+	for _, n := range storage[:5] {
+		if rep := sync(n); rep.Released != 0 {
+			t.Fatalf("%s dropped %d copies before their new holder had them", n.h.ID(), rep.Released)
+		}
+	}
+	if rep := sync(joined); rep.Fetched+rep.Rebuilt == 0 {
+		t.Fatalf("the new peer fetched nothing: %+v", rep)
+	}
+	released := 0
+	for _, n := range storage[:5] {
+		released += sync(n).Released
+	}
+	if released == 0 {
+		t.Fatal("no copy the ring moved away was dropped")
+	}
+	want := map[[2]int]bool{}
+	for i, ps := range placement() {
+		for _, p := range ps {
+			for j, n := range storage {
+				if n.h.ID() == p {
+					want[[2]int{j, i}] = true
+				}
+			}
+		}
+	}
+	for j, n := range storage {
+		for i := 0; i < 14; i++ {
+			if has := n.svc.store.HasShard(ds.Id, i); has != want[[2]int{j, i}] {
+				t.Fatalf("peer %d shard %d: held %v, placed %v", j, i, has, want[[2]int{j, i}])
+			}
+		}
+	}
+	t.Logf("%d copies dropped after the ring grew to 6; %d copies held, as placed", released, len(want))
+
+	fresh := newRealNode(t, listen, chain)
+	workers, _ = chain.StorageWorkers(ctx)
+	all := AddWorkerAddrs(fresh.h, workers)
+	out, _, err := fresh.svc.FetchDataset(ctx, coder, ds, RingSources(placement(), ds, all), FetchOptions{})
+	if err != nil || !bytes.Equal(out, data) {
+		t.Fatalf("fetch after the release: %v", err)
+	}
+}

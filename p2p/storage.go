@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,7 @@ type SyncReport struct {
 	Rebuilt  int // shards re-created from k others
 	Pending  int // placed here but no peer holds any shard yet (a publish in progress)
 	Damaged  int // local copies that failed their hash and were replaced or dropped
+	Released int // copies the ring no longer places here, dropped once every peer it places them on served them
 	Failed   []string
 }
 
@@ -122,8 +124,50 @@ func (sp *StoragePeer) Sync(ctx context.Context) (*SyncReport, error) {
 			rep.Rebuilt++
 			sp.repairs.Add(1)
 		}
+		sp.release(ctx, ds, place, rep, log)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
 	}
 	return rep, nil
+}
+
+// release drops the local copies of dataset ds's shards that the ring no
+// longer places on this peer (the ring changed: a peer joined, or came
+// back with a new identity), each once every peer the ring places it on
+// has served a verified copy of it in this round, so the ring's
+// replication holds without this copy; until then the copy stays (and
+// serves as a source of the new holders' fetch). Without this a ring
+// change leaves a copy behind for good (fault row 5c: 31 copies of 14
+// shards x 2).
+func (sp *StoragePeer) release(ctx context.Context, ds *types.Dataset, place [][]string, rep *SyncReport, log *slog.Logger) {
+	self := sp.Svc.Host().ID().String()
+	for idx, ps := range place {
+		if slices.Contains(ps, self) || !sp.Svc.store.HasShard(ds.Id, idx) {
+			continue
+		}
+		served := len(ps) > 0
+		for _, p := range ps {
+			id, err := peer.Decode(p)
+			if err != nil {
+				served = false
+				break
+			}
+			if _, err := sp.Svc.GetShard(ctx, id, ds, idx); err != nil { // GetShard verifies the bytes
+				served = false
+				break
+			}
+		}
+		if !served {
+			continue
+		}
+		sp.Svc.markChecked(ds.Id, idx, false)
+		if err := sp.Svc.store.DeleteShard(ds.Id, idx); err != nil {
+			log.Warn("cannot drop a shard the ring moved away", "dataset", ds.Id, "shard", idx, "err", err)
+			continue
+		}
+		rep.Released++
+	}
 }
 
 func (sp *StoragePeer) fetchShard(ctx context.Context, ds *types.Dataset, idx int, sources Sources) error {
@@ -190,7 +234,9 @@ func (sp *StoragePeer) Run(ctx context.Context) error {
 			if err != nil {
 				sp.Log.Warn("sync failed", "err", err)
 			} else if rep.Fetched+rep.Rebuilt+rep.Damaged > 0 || len(rep.Failed) > 0 {
-				sp.Log.Info("re-replicated", "fetched", rep.Fetched, "rebuilt", rep.Rebuilt, "damaged", rep.Damaged, "failed", len(rep.Failed), "placed", rep.Placed)
+				sp.Log.Info("re-replicated", "fetched", rep.Fetched, "rebuilt", rep.Rebuilt, "damaged", rep.Damaged, "failed", len(rep.Failed), "placed", rep.Placed, "released", rep.Released)
+			} else if rep.Released > 0 {
+				sp.Log.Info("dropped copies the ring moved to other peers", "released", rep.Released, "placed", rep.Placed)
 			}
 		}
 		select {
