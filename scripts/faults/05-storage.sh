@@ -15,10 +15,12 @@
 #  5c  a peer's disk wiped (SIGKILL, its p2p directory, identity key and
 #      store, deleted, restarted): it registers its new peer id, the ring
 #      changes, and the peers re-replicate until every shard again has 2
-#      copies on the peers the ring now places it on;
+#      copies on the peers the ring now places it on; then the old holders
+#      drop the copies the ring moved away: exactly 28 copies again;
 #  5d  a running peer's store directory deleted under it: its next syncs
 #      must re-fetch the shards placed on it (a KNOWN-BUG record, not a
-#      failure, while they cannot: see docs/FAULTS.md), and a restart must.
+#      failure, if they cannot, as before the fix in docs/FAULTS.md's
+#      findings; then a restart must).
 ROW=05-storage
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -160,9 +162,15 @@ rec="$(since "$t_restart")"
 # would end the row, so each count is taken with || true.)
 repairs="$(for n in "${STORAGE[@]}"; do grep -c 're-replicated' "$(worker_dir "$n")/log" || true; done | awk '{ s += $1 } END { print s + 0 }')"
 happened "restarted: new peer id registered $(since "$t_restart" "$t_reg") s later; every shard back to 2+ copies and $W holding $(wc -w <<<"${HELD[$((${W#storage} - 1))]}") shards $rec s after the restart ($repairs re-replication rounds logged by the peers)"
-rset recovery "ring re-replicated $rec s after the restart (storage sync every 10 s)"
+# The copies the new ring moved away are dropped by their old holders
+# once the new holders serve them: exactly 14 x 2 copies again.
+copies() { holdings; for h in "${HELD[@]}"; do tr ' ' '\n' <<<"$h"; done | grep -vc '^$' || true; }
+exact() { (($(copies) == 28)); }
+wait_until 120 "the old holders to drop the copies the ring moved away (28 copies)" exact
+happened "the old holders dropped the copies the new ring placed elsewhere: 28 copies (14 shards x 2) $(since "$t_restart") s after the restart"
+rset recovery "ring re-replicated $rec s after the restart (storage sync every 10 s); back to exactly 28 copies $(since "$t_restart") s after it"
 rset coins "-"
-rset data "none: every shard back to 2+ copies"
+rset data "none: every shard back to 2 copies"
 result_end PASS
 
 # ---------------------------------------------------------------- 5d
