@@ -3,7 +3,10 @@ package chainclient
 import (
 	"testing"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+
+	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
 func TestClassify(t *testing.T) {
@@ -39,5 +42,24 @@ func TestConfigValidate(t *testing.T) {
 	bad.GasPrices = "x!"
 	if bad.Validate() == nil {
 		t.Fatal("bad gas prices accepted")
+	}
+}
+
+// TestSettleGas: headroom goes to the messages that may settle a proof or a
+// job in their block, once each, and to nothing else.
+func TestSettleGas(t *testing.T) {
+	reveal, eval := &types.MsgRevealVerdict{}, &types.MsgSubmitEvaluation{}
+	for _, c := range []struct {
+		msgs []sdk.Msg
+		want uint64
+	}{
+		{nil, 0},
+		{[]sdk.Msg{&types.MsgSubmitVerdict{}}, 0},
+		{[]sdk.Msg{reveal}, 100},
+		{[]sdk.Msg{reveal, reveal, &types.MsgSubmitVerdict{}, eval}, 300},
+	} {
+		if got := settleGas(c.msgs, 100); got != c.want {
+			t.Errorf("settleGas(%d msgs) = %d, want %d", len(c.msgs), got, c.want)
+		}
 	}
 }

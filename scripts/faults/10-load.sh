@@ -54,10 +54,11 @@ happened "baseline: task $TASK (16 jobs) closed in $BASE_S s on a quiet chain"
 for n in "${MINERS[@]}" "${VERIFIERS[@]}"; do mark_log "$n"; done
 loadgen -duration "${LOAD_S}s" -rate "$RATE" -max-pending 0 -json "$FAULT_HOME/loadgen.json" >"$FAULT_HOME/loadgen.log" 2>&1 &
 LOAD_PID=$!
+t_flood="$(now)"
 BG_PIDS+=("$LOAD_PID")
 full() { local n; n="$(rpc 0 /num_unconfirmed_txs | jq -r '.result.total // 0')"; ((n >= LOCALNET_MEMPOOL_SIZE * 9 / 10)); }
 wait_until 120 "node0's mempool to fill" full
-happened "node0's mempool full ($(rpc 0 /num_unconfirmed_txs | jq -r .result.total) of $LOCALNET_MEMPOOL_SIZE txs) $(since "$t0") s into the flood"
+happened "node0's mempool full ($(rpc 0 /num_unconfirmed_txs | jq -r .result.total) of $LOCALNET_MEMPOOL_SIZE txs) $(since "$t_flood") s into the flood (funding the accounts included)"
 many_jobs
 t1="$(now)"
 closed_under_load=""
