@@ -16,7 +16,7 @@ FUZZTIME=${FUZZTIME:-2s}
 PARALLEL=${PARALLEL:-1}
 # Every Fuzz function of these packages is run.
 pkgs=(
-	x/pouwml/keeper # Msg handlers
+	x/pouwml/keeper # Msg handlers, queries
 	x/pouwml/types  # model configurations (ModelParams)
 	p2p             # wire messages, replies, served streams, erasure decoding, checkpoints a peer serves
 	ml              # model specs, checkpoints and model files
