@@ -225,6 +225,10 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	v.mu.Unlock()
 	me := v.chain.Address().String()
+	// This poll commits the verdicts judged before it: one that a replay
+	// started here finishes meanwhile waits for the next poll, whatever
+	// the timing (a poll's txs do not depend on how fast a replay ran).
+	toCommit := v.uncommitted()
 	var reveals, unsure []sdk.Msg
 	var revealed, unsureIDs []uint64
 	for _, id := range ids {
@@ -296,7 +300,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 		v.forget(id)
 		v.log.Info("verdicts revealed", "proofs", []uint64{id}, "commit", "not confirmed before")
 	}
-	return errors.Join(revealErr, v.commitVerdicts(ctx))
+	return errors.Join(revealErr, v.commitVerdictsOf(ctx, toCommit))
 }
 
 func (v *Verifier) forget(id uint64) {
@@ -572,15 +576,25 @@ func (v *Verifier) startReplay(ctx context.Context, p types.Proof, job *jobspec.
 // commitVerdicts commits every judged verdict not yet committed, in one
 // tx (one tx per verdict when the batch is refused).
 func (v *Verifier) commitVerdicts(ctx context.Context) error {
-	me := v.chain.Address().String()
+	return v.commitVerdictsOf(ctx, v.uncommitted())
+}
+
+// uncommitted lists the judged verdicts not yet committed.
+func (v *Verifier) uncommitted() []uint64 {
 	v.mu.Lock()
-	var pending []uint64
+	defer v.mu.Unlock()
+	var ids []uint64
 	for id, vd := range v.verdicts {
 		if !vd.committed {
-			pending = append(pending, id)
+			ids = append(ids, id)
 		}
 	}
-	v.mu.Unlock()
+	return ids
+}
+
+// commitVerdictsOf is commitVerdicts for the verdicts pending.
+func (v *Verifier) commitVerdictsOf(ctx context.Context, pending []uint64) error {
+	me := v.chain.Address().String()
 	var ids []uint64
 	var msgs []sdk.Msg
 	for _, id := range pending {

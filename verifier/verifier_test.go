@@ -590,18 +590,23 @@ func TestRefusedCommitDoesNotHoldUpReveals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.chain.SetProof(h.proof(t, 2, 6))
-	if err := poll(t, v); err != nil { // judges proof 2
-		t.Fatal(err)
+	if c := workertest.Msgs[*types.MsgSubmitVerdict](h.chain); len(c) != 1 {
+		t.Fatalf("commits %v", c)
 	}
-	first.Status = types.PROOF_STATUS_REVEALING
-	h.chain.SetProof(first)
+	// Proof 2's commit is refused from here on; it is judged while proof 1
+	// is still in its commit phase.
 	h.chain.Fail(func(method string, msg sdk.Msg) error {
 		if _, ok := msg.(*types.MsgSubmitVerdict); ok {
 			return workertest.ErrInjected
 		}
 		return nil
 	})
+	h.chain.SetProof(h.proof(t, 2, 6))
+	if err := poll(t, v); err != nil { // judges proof 2 (its verdict is committed by the next poll)
+		t.Fatal(err)
+	}
+	first.Status = types.PROOF_STATUS_REVEALING
+	h.chain.SetProof(first)
 	err := poll(t, v)
 	h.chain.Fail(nil)
 	if !errors.Is(err, workertest.ErrInjected) {
