@@ -74,6 +74,8 @@ type job struct {
 	tokensPerSample uint64
 	// report is the job's run report (Config.ReportDir; nil when off).
 	report *jobReport
+	// release detaches and frees a resident device run (Config.Place).
+	release func() error
 }
 
 func (m *Miner) newJob(task *types.Task, index uint32, resume bool) *job {
@@ -104,6 +106,11 @@ func (m *Miner) RunJob(ctx context.Context, task *types.Task, index uint32, resu
 	defer m.Stats.untrack(j.key)
 	move(stateTraining)
 	intervals, err := j.train(ctx)
+	if j.release != nil {
+		// The trained state back on the host (the held-out metrics and
+		// the model read it) and the device's memory freed.
+		err = errors.Join(err, j.release())
+	}
 	if err != nil {
 		return err
 	}
@@ -172,6 +179,11 @@ func (j *job) prepare(ctx context.Context) error {
 			return err
 		}
 		j.log.Info("recomputing activations to fit the memory budget", "every_blocks", recompute)
+	}
+	if m.cfg.Place != nil {
+		if j.release, err = m.cfg.Place(j.tr); err != nil {
+			return fmt.Errorf("place the training on the device: %w", err)
+		}
 	}
 	j.status = m.Stats.track(j.key, j.tr.TotalSteps())
 	j.tokensPerSample = 1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/jobspec"
+	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/pouw"
 	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
@@ -55,6 +56,12 @@ type Config struct {
 	// oldest removed first (0: all).
 	ReportDir  string
 	ReportKeep int
+	// Place, when set, is offered each job's trainer once it is built or
+	// resumed: it may make the job's steps run resident on a device
+	// (ml.Trainer.SetResident; workercmd sets it for --device gpu:N in
+	// CUDA builds, with ml/devtrain) and returns what detaches and frees
+	// that (nil when it attached nothing). An error fails the job.
+	Place func(tr *ml.Trainer) (release func() error, err error)
 }
 
 // DefaultConfig returns the defaults.

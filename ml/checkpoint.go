@@ -78,6 +78,9 @@ type Checkpoint struct {
 // SaveCheckpoint writes the model, the optimizer state and the loop
 // position.
 func (t *Trainer) SaveCheckpoint(w io.Writer) error {
+	if err := t.Sync(); err != nil {
+		return err
+	}
 	return t.checkpoint().Write(w)
 }
 

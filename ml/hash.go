@@ -179,11 +179,23 @@ func (s StepInfo) Samples(prev pouw.Hash) (grad, weight pouw.Hash, err error) {
 		return grad, weight, fmt.Errorf("ml: step %d: samples are read in place during the hook of a trainer in sampled mode", s.Step)
 	}
 	var buf [4 * pouw.SampleCount]byte
-	n, vals := sampleInto(s.model, true, prev, pouw.SampleGrads, &buf)
+	sample := func(grads bool, stream int) (uint64, []byte, error) {
+		if s.res != nil {
+			return s.res.SampleValues(grads, prev, stream)
+		}
+		n, vals := sampleInto(s.model, grads, prev, stream, &buf)
+		return n, vals, nil
+	}
+	n, vals, err := sample(true, pouw.SampleGrads)
+	if err != nil {
+		return grad, weight, err
+	}
 	if grad, err = pouw.GradSample(math.Float32bits(s.Loss), n, vals); err != nil {
 		return
 	}
-	n, vals = sampleInto(s.model, false, prev, pouw.SampleWeights, &buf)
+	if n, vals, err = sample(false, pouw.SampleWeights); err != nil {
+		return grad, weight, err
+	}
 	weight, err = pouw.WeightSample(n, vals)
 	return
 }

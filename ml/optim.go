@@ -193,10 +193,22 @@ func (o *Adam) Name() string {
 }
 func (o *Adam) Slots() int { return 2 }
 
-func (o *Adam) Step(params []*Param) {
+// Advance is the scalar part of Step: the step count and the running
+// products β1ᵗ and β2ᵗ move one step on. A resident device step
+// (Trainer.SetResident) calls it on the host and reads Products, so the
+// host optimizer's scalars are always current.
+func (o *Adam) Advance() {
 	o.t++
 	o.b1t *= float64(o.Beta1)
 	o.b2t *= float64(o.Beta2)
+}
+
+// Products returns β1ᵗ and β2ᵗ for the last step counted (exact float64
+// running products).
+func (o *Adam) Products() (b1t, b2t float64) { return o.b1t, o.b2t }
+
+func (o *Adam) Step(params []*Param) {
+	o.Advance()
 	bc1 := float32(1 - o.b1t)
 	sbc2 := canon.Sqrt32(float32(1 - o.b2t))
 	step := o.LR / bc1

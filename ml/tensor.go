@@ -53,6 +53,21 @@ func (t *Tensor) grad() []float32 {
 	return t.Grad
 }
 
+// SetGrad makes g's values the tensor's gradient (copied; the gradient is
+// allocated when missing): a resident device step (SetResident) hands its
+// gradients back this way.
+func (t *Tensor) SetGrad(g []float32) error {
+	if len(g) != len(t.Data) {
+		return fmt.Errorf("tensor: gradient of %d values for a tensor of %d", len(g), len(t.Data))
+	}
+	if t.Grad == nil {
+		t.Grad = make([]float32, len(t.Data))
+	}
+	copy(t.Grad, g)
+	t.gradOK = true
+	return nil
+}
+
 // gradDst returns the gradient buffer and whether it holds no contribution
 // yet, in which case the caller must overwrite every element.
 func (t *Tensor) gradDst() ([]float32, bool) {

@@ -135,8 +135,10 @@ type StepInfo struct {
 	// Commitment is the commitment of the state before the step
 	// (StepCommitting), nil at other steps.
 	Commitment *Commitment
-	// model is the trained model during the hook call of a sampled step.
+	// model is the trained model during the hook call of a sampled step;
+	// res, when set, holds its state (a resident device step).
 	model *Model
+	res   Resident
 }
 
 // StepHook receives every step; a non-nil error stops training.
@@ -165,6 +167,7 @@ type Trainer struct {
 	sampled    bool     // SampledSteps: no v1 hashes, samples in place
 	mp         *mixed   // non-nil for half precision or micro-batches
 	prof       *profRun // SetProfiler (profile.go); nil: off
+	res        Resident // SetResident (device.go); nil: the host path
 }
 
 // SampledSteps makes Step skip the version 1 hashes: the hook gets the
@@ -272,6 +275,10 @@ type Commitment struct {
 // commitment costs training the copy of the buffers and, on a machine
 // with a core to spare, no time.
 func (t *Trainer) StepCommitting(hook StepHook, buf []byte) (*Commitment, float32, error) {
+	// A resident state comes to the host once per commitment.
+	if err := t.Sync(); err != nil {
+		return nil, 0, err
+	}
 	c := &Commitment{}
 	ws := WeightsTensors(t.Model)
 	for i, p := range t.Model.params {
@@ -326,13 +333,22 @@ func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
 		if t.lastWeight != nil {
 			info.WeightsBefore = *t.lastWeight
 		} else {
+			if err := t.Sync(); err != nil {
+				return 0, err
+			}
 			t.prof.begin(opDigest, t.prof.weightBytes())
 			info.WeightsBefore = weightsSHA256(t.Model)
 			t.prof.end()
 		}
 	}
-	t.Model.ZeroGrad()
-	loss, err := t.forwardBackward(idx)
+	var loss float32
+	var err error
+	if t.res != nil {
+		loss, err = t.residentStep(idx) // the optimizer included
+	} else {
+		t.Model.ZeroGrad()
+		loss, err = t.forwardBackward(idx)
+	}
 	if pc != nil {
 		t.prof.begin(opDigest, 0)
 		err = errors.Join(err, <-pc.done)
@@ -343,14 +359,23 @@ func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
 	if err != nil {
 		return 0, err
 	}
+	if full && t.res != nil {
+		// The gradients and the updated weights: both are on the
+		// device after its step.
+		if err := t.Sync(); err != nil {
+			return 0, err
+		}
+	}
 	if full {
 		t.prof.begin(opDigest, t.prof.gradsBytes())
 		info.Grads = GradsHash(t.Model)
 		t.prof.end()
 	}
-	t.prof.begin(opOptimizer, t.prof.optimizerBytes())
-	info.LossScale, info.Skipped = t.optimize()
-	t.prof.end()
+	if t.res == nil {
+		t.prof.begin(opOptimizer, t.prof.optimizerBytes())
+		info.LossScale, info.Skipped = t.optimize()
+		t.prof.end()
+	}
 	info.Step, info.Epoch, info.Loss, info.Indices = t.step, t.epoch, loss, idx
 	t.advance()
 	t.lastWeight = nil
@@ -364,7 +389,7 @@ func (t *Trainer) step1(hook StepHook, pc *pendingCommit) (float32, error) {
 		w := info.WeightsAfter
 		t.lastWeight = &w
 	} else {
-		info.model = t.Model
+		info.model, info.res = t.Model, t.res
 	}
 	t.prof.begin(opDigest, 0)
 	err = hook(info)
@@ -431,18 +456,19 @@ func (t *Trainer) Run(ctx context.Context, hook StepHook) (Result, error) {
 	first := t.step
 	var loss float32
 	for !t.Done() {
-		if err := ctx.Err(); err != nil {
-			return t.result(first, loss, start), err
+		err := ctx.Err()
+		if err == nil {
+			loss, err = t.Step(hook)
 		}
-		var err error
-		if loss, err = t.Step(hook); err != nil {
-			return t.result(first, loss, start), err
+		if err != nil {
+			r, serr := t.result(first, loss, start)
+			return r, errors.Join(err, serr)
 		}
 	}
-	return t.result(first, loss, start), nil
+	return t.result(first, loss, start)
 }
 
-func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {
+func (t *Trainer) result(first uint64, loss float32, start time.Time) (Result, error) {
 	el := time.Since(start)
 	r := Result{Steps: t.step - first, Loss: loss, Elapsed: el}
 	r.Samples = r.Steps * uint64(t.Cfg.BatchSize)
@@ -451,9 +477,12 @@ func (t *Trainer) result(first uint64, loss float32, start time.Time) Result {
 	}
 	// A fingerprint of the trained weights (version 1's SHA-256, which the
 	// golden tests pin), not the work proof's state hash.
+	if err := t.Sync(); err != nil {
+		return r, err
+	}
 	h := weightsSHA256(t.Model)
 	r.WeightsSHA256 = fmt.Sprintf("%x", h[:])
-	return r
+	return r, nil
 }
 
 // EvalResult is the outcome of Evaluate.

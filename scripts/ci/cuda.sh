@@ -59,4 +59,11 @@ go vet -tags cuda ./ml/
 go test -c -tags cuda -o /dev/null ./ml/
 go test -tags cudaemu -count=1 -run 'GoldenWeightsCUDA' -v ./ml/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|golden_cuda_test'
 
+step "resident training (ml/devtrain): vet and compile with the cuda tag; on the emulator every step of a resident MLP run has the host's bits, the golden MLP included, and pouwd ml train --device gpu:0 trains resident"
+go vet -tags cuda ./ml/devtrain/ ./cmd/pouwd/mlcmd/
+go test -c -tags cuda -o /dev/null ./ml/devtrain/
+go vet -tags cudaemu ./ml/devtrain/
+go test -tags cudaemu -count=1 -v ./ml/devtrain/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|devtrain_test'
+go test -tags cudaemu -count=1 -run 'TestTrainResident' -v ./cmd/pouwd/mlcmd/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|_test.go'
+
 step "done"

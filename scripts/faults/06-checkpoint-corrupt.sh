@@ -78,8 +78,15 @@ sa="$(api "/pouwml/v1/proofs/$PA" | jq -r .proof.status)" sb="$(api "/pouwml/v1/
 [[ "$sa" == PROOF_STATUS_REJECTED && "$sb" == PROOF_STATUS_REJECTED ]] || fail "proofs $PA and $PB settled $sa and $sb; the rules reject both"
 [[ ! -e "$FA" ]] || fail "miner1 still holds the damaged checkpoint $FA"
 grep -q "stored checkpoint damaged; dropping it" "$(worker_dir miner1)/log" || fail "miner1 did not log dropping the damaged checkpoint"
-why_a="$(cat "$(worker_dir verifier1)/log" "$(worker_dir verifier2)/log" "$(worker_dir verifier3)/log" | grep "proof replayed: reject" | grep -m1 "proof=$PA " | grep -o 'why="[^"]*' | cut -c6-)"
-why_b="$(cat "$(worker_dir verifier1)/log" "$(worker_dir verifier2)/log" "$(worker_dir verifier3)/log" | grep "proof replayed: reject" | grep -m1 "proof=$PB " | grep -o 'why="[^"]*' | cut -c6-)"
+# why_rejected PROOF: the first verifier's reason for rejecting PROOF. awk
+# reads the logs itself: a pipe that a reader leaves early (grep -m1) ends
+# its writer with SIGPIPE, which pipefail turns into the end of this row.
+why_rejected() {
+	awk -v p="proof=$1 " '/proof replayed: reject/ && index($0, p) && match($0, /why="[^"]*/) { print substr($0, RSTART + 5, RLENGTH - 5); exit }' \
+		"$(worker_dir verifier1)/log" "$(worker_dir verifier2)/log" "$(worker_dir verifier3)/log"
+}
+why_a="$(why_rejected "$PA")"
+why_b="$(why_rejected "$PB")"
 grep -q "not served" <<<"$why_a" || fail "proof $PA rejected for another reason: $why_a"
 grep -q "does not match the commitment" <<<"$why_b" || fail "proof $PB rejected for another reason: $why_b"
 happened "miner1 dropped the damaged checkpoint instead of serving it (verifiers: \"${why_a:0:60}…${why_a: -40}\"); the swapped one was served and refused by every verifier (\"${why_b:0:110}…\"); both proofs REJECTED by quorum $(since "$t_resume" "$t_settled") s after the verifiers resumed"

@@ -21,6 +21,7 @@ import (
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/ml/data"
+	"github.com/pouw/pouwd/ml/devtrain"
 	"github.com/pouw/pouwd/ml/mnist"
 	"github.com/pouw/pouwd/monitor/report"
 )
@@ -285,6 +286,24 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		logf("profiling: measured GEMM peak %.1f GFLOP/s on %s (512x512x512)\n", prof.MeasurePeak(be), be.Name())
 		tr.SetProfiler(prof)
 	}
+	// On one GPU, a model with a device path trains resident there
+	// (ml/devtrain): only the batch goes up and the loss comes back per
+	// step. Others train on the host path, the GPU running their GEMMs.
+	var release func() error
+	if len(devs) == 1 {
+		var note string
+		if release, note, err = devtrain.Place(be, tr); err != nil {
+			return err
+		}
+		if note != "" {
+			logf("%s\n", note)
+		}
+	}
+	defer func() {
+		if release != nil {
+			_ = release()
+		}
+	}()
 	rr := startRunReport(ctx, f.reportPath, f, tr, len(devs), train, test.N, need)
 	var bar *progressbar.ProgressBar
 	if !f.noProgress && isTerminal(errOut) {
@@ -323,6 +342,14 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	elapsed := time.Since(start)
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if release != nil {
+		// The trained state back on the host for the evaluation and the
+		// fingerprint below.
+		err, release = release(), nil
+		if err != nil {
+			return err
+		}
 	}
 	ev, err := ml.Evaluate(tr.Model, test, be, 1000)
 	if err != nil {

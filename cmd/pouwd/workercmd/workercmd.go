@@ -24,6 +24,8 @@ import (
 	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/chainclient"
 	"github.com/pouw/pouwd/miner"
+	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/devtrain"
 	"github.com/pouw/pouwd/monitor"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/verifier"
@@ -102,6 +104,15 @@ func NewMinerCommand() *cobra.Command {
 				cfg.ReportDir = filepath.Join(cc.ClientContext().HomeDir, "reports")
 			}
 			cfg.ReportKeep, _ = cmd.Flags().GetInt(flagReportKeep)
+			// On a GPU, jobs whose model has a device path train resident
+			// there (ml/devtrain); the others on the host path.
+			cfg.Place = func(tr *ml.Trainer) (func() error, error) {
+				release, note, err := devtrain.Place(be, tr)
+				if note != "" {
+					log.Info(note, "model", tr.Model.Spec.String())
+				}
+				return release, err
+			}
 			m, err := miner.New(cfg, minerChain{worker.NewClient(cc)}, nd.datasets, st, be)
 			if err != nil {
 				return err

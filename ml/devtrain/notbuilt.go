@@ -1,0 +1,14 @@
+//go:build !(cuda || cudaemu)
+
+package devtrain
+
+import (
+	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/ml"
+)
+
+// Place attaches nothing in a build without the cuda tag: no backend is a
+// CUDA device here.
+func Place(accel.Backend, *ml.Trainer) (release func() error, note string, err error) {
+	return nil, "", nil
+}
