@@ -62,10 +62,19 @@ var layers = []layer{
 		name: "datasets", pkgs: []string{"ml/data/..."}, may: engine,
 		not: []string{"ml", "ml/cv/...", "ml/mnist", "accel/cuda", "accel/nvml"},
 	},
+	// Device training: the engine's steps resident on a CUDA device. It
+	// sits above both ml and accel/cuda (whose tests import ml); ml
+	// reaches it only through the ml.Resident interface, and commands
+	// attach it.
+	{
+		name: "device training", pkgs: []string{"ml/devtrain"}, may: engine,
+		not:   []string{"accel/nvml"},
+		noExt: []string{"github.com/cosmos/", "cosmossdk.io/", "github.com/cometbft/", "github.com/libp2p/"},
+	},
 	{
 		name: "engine", pkgs: []string{"ml/..."}, may: engine,
 		// The engine builds with CGO_ENABLED=0: the cgo leaves are for cmd.
-		not:   []string{"accel/cuda", "accel/nvml"},
+		not:   []string{"accel/cuda", "accel/nvml", "ml/devtrain"},
 		noExt: []string{"github.com/cosmos/", "cosmossdk.io/", "github.com/cometbft/", "github.com/libp2p/"},
 	},
 	// Monitoring: system and GPU readings, metrics, health, run reports and
@@ -73,7 +82,7 @@ var layers = []layer{
 	// NVML; the engine never imports it.
 	{
 		name: "monitoring", pkgs: []string{"monitor/..."}, may: append([]string{"monitor/..."}, engine...),
-		not:   []string{"accel/cuda"},
+		not:   []string{"accel/cuda", "ml/devtrain"},
 		noExt: []string{"github.com/cosmos/", "cosmossdk.io/", "github.com/cometbft/", "github.com/libp2p/"},
 	},
 	{name: "consensus", pkgs: []string{"x/pouwml/..."}, may: []string{"pouw", "x/pouwml/..."}},
@@ -81,7 +90,7 @@ var layers = []layer{
 	{
 		name: "job semantics", pkgs: []string{"jobspec"},
 		may: append([]string{"pouw", "x/pouwml/types"}, engine...),
-		not: []string{"accel/cuda", "accel/nvml"},
+		not: []string{"accel/cuda", "accel/nvml", "ml/devtrain"},
 	},
 	{name: "chain client", pkgs: []string{"chainclient"}, may: []string{"pouw", "x/pouwml/types"}},
 	{name: "transport", pkgs: []string{"p2p"}, may: []string{"pouw", "x/pouwml/types"}},
