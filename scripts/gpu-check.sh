@@ -15,7 +15,10 @@
 # and, when python3 with a CUDA-enabled torch is installed, cuBLAS SGEMM with
 # TF32 off at the same sizes and the ratio ours/cuBLAS, and the device
 # state hash (pouw/statehash leaves on the GPU, GB/s of tensor data, 64 MiB
-# and 1 GiB) against statehash.Sum on this machine's cores. Results go to
+# and 1 GiB) against statehash.Sum on this machine's cores, and resident
+# training (ml/devtrain's tests: every step's bits equal the host's, the
+# MNIST MLP golden; BenchmarkResidentStep: samples/s resident on the GPU
+# against the host path on this machine's cores). Results go to
 # $OUT (the device tool's output folder) or build/gpu/results. About 1-2
 # minutes.
 #
@@ -94,6 +97,24 @@ else
 	status=1
 fi
 
+step "resident training on the GPU (ml/devtrain: every step's bits = the host's, the MNIST MLP golden) and its speed against the host path"
+if [ -x "$root/build/gpu/devtrain.test" ]; then
+	(cd "$root/ml/devtrain" && POUWD_MNIST_DIR="$root/build/gpu/mnist" timeout 240 "$root/build/gpu/devtrain.test" -test.v -test.count=1 \
+		-test.bench 'ResidentStep' -test.benchtime "${BENCHTIME:-20x}") >"$out/devtrain.txt" 2>&1
+	rc=$?
+	grep -E '^(--- |ok|PASS|FAIL|panic|Benchmark)|_test\.go:[0-9]+: ' "$out/devtrain.txt" | cut -c1-220
+	if [ "$rc" != 0 ] || grep -q 'no usable NVIDIA GPU' "$out/devtrain.txt"; then
+		echo "gpu-check: resident training FAILED or SKIPPED; log in $out/devtrain.txt"
+		status=1
+	fi
+	awk '$1 ~ /^BenchmarkResidentStep\// { for (i = 2; i < NF; i++) if ($(i + 1) == "samples/s") v[$1 ~ /device/ ? "device" : "host"] = $i }
+		END { if (v["host"] > 0 && v["device"] > 0) printf "resident MLP 784-2048-2048-10 batch 256: device %.0f samples/s, host %.0f samples/s, %.1fx\n", v["device"], v["host"], v["device"] / v["host"] }' \
+		"$out/devtrain.txt" | tee "$out/devtrain-summary.txt"
+else
+	echo "build/gpu/devtrain.test missing (scripts/gpu-build.sh builds it)"
+	status=1
+fi
+
 step "canonical GEMM benchmark"
 (cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'Gemm' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench.txt" 2>&1 || status=1
 grep -E '^Benchmark|FAIL|panic' "$out/bench.txt"
@@ -168,6 +189,7 @@ awk '
 		}
 		printf "(StateHash: device leaf kernels + leaf-hash download + host combine; CPU: statehash.Sum on all cores)\n"
 	}' "$out/bench-statehash.txt" | tee -a "$out/summary.txt"
+cat "$out/devtrain-summary.txt" 2>/dev/null | tee -a "$out/summary.txt"
 
 if command -v nvidia-smi >/dev/null 2>&1; then
 	nvidia-smi --query-gpu=temperature.gpu,power.draw,clocks.sm,utilization.gpu --format=csv 2>&1 | tail -1

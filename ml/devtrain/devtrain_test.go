@@ -20,7 +20,7 @@ import (
 // openDevice opens GPU 0 (tag cuda; skips without one) or the host
 // emulator (tag cudaemu) with its reference GEMM kernel, which computes
 // the tiled kernels' bits without running their threads one by one.
-func openDevice(t *testing.T) *cuda.Backend {
+func openDevice(t testing.TB) *cuda.Backend {
 	t.Helper()
 	opts := cuda.DefaultOptions()
 	b, err := cuda.Open(0, opts)
