@@ -28,17 +28,35 @@ type Trainer struct {
 	stepped                          bool           // the gradients exist
 }
 
-// stage is one placed layer: a Linear (lin) or an activation (act).
+// stage is one placed layer.
 type stage struct {
-	lin     *ml.Linear
+	kind    stageKind
 	w, bias *param
-	act     string
-	in, out int // features per sample
+	act     string // kindAct: relu, gelu or tanh
+	in, out int    // values per sample
+	// kindConv: the geometry per batch (N set at each step), the columns
+	// (reused for their gradient) and the [Cout, N·P] output (reused for
+	// its gradient); kindPool: the geometry and the max-pooling indices.
+	conv     cuda.ConvGeom
+	cout     int
+	col, cnh *cuda.Buffer
+	pool     cuda.PoolGeom
+	arg      *cuda.Buffer
 	// y is the stage's output, dy its gradient; x is its input (the
 	// previous stage's y, or the batch) and dx the gradient of that
 	// input (nil for the first stage: the batch needs none).
 	y, dy, x, dx *cuda.Buffer
 }
+
+type stageKind int
+
+const (
+	kindLinear stageKind = iota
+	kindAct
+	kindConv
+	kindPool
+	kindFlatten
+)
 
 // param is one model tensor on the device, with its gradient and the
 // optimizer's slots (SGD's velocity; Adam's m and v), each paired with
@@ -84,30 +102,45 @@ func (t *Trainer) plan() error {
 		byParam[p] = i
 		t.params = append(t.params, param{p: p})
 	}
-	in := t.model.SampleSize()
+	shape := t.model.InShape // per sample
 	for i, l := range t.model.Layers {
+		in := numel(shape)
+		next, err := l.OutShape(shape)
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+		st := stage{in: in, out: numel(next)}
 		switch l := l.(type) {
 		case *ml.Linear:
 			if l.Tokens {
 				return fmt.Errorf("layer %d: a per-token Linear has no device path yet", i)
 			}
-			if l.In != in {
-				return fmt.Errorf("layer %d: Linear %s takes %d features, the stage before gives %d", i, l.W.Name, l.In, in)
-			}
-			t.stages = append(t.stages, stage{lin: l, w: &t.params[byParam[l.W]], bias: &t.params[byParam[l.B]], in: in, out: l.Out})
-			in = l.Out
+			st.kind, st.w, st.bias = kindLinear, &t.params[byParam[l.W]], &t.params[byParam[l.B]]
 		case *ml.Activation:
 			switch l.Kind {
 			case "relu", "gelu", "tanh":
 			default:
 				return fmt.Errorf("layer %d: activation %q has no device path", i, l.Kind)
 			}
-			t.stages = append(t.stages, stage{act: l.Kind, in: in, out: in})
+			st.kind, st.act = kindAct, l.Kind
+		case *ml.Conv2d:
+			if l.B == nil {
+				return fmt.Errorf("layer %d: a convolution without bias has no device path yet", i)
+			}
+			st.kind, st.w, st.bias, st.cout = kindConv, &t.params[byParam[l.W]], &t.params[byParam[l.B]], l.Cout
+			st.conv = cuda.ConvGeom{N: t.batch, Cin: l.Cin, H: shape[1], W: shape[2], K: l.K, S: l.S, P: l.P}
+		case *ml.Pool2d:
+			st.kind = kindPool
+			st.pool = cuda.PoolGeom{Avg: l.Avg, Planes: t.batch * shape[0], H: shape[1], W: shape[2], K: l.K, S: l.S}
+		case *ml.Flatten:
+			st.kind = kindFlatten
 		default:
-			return fmt.Errorf("layer %d (%T) has no device path yet: the device trains MLPs (Linear, relu, gelu, tanh) for now", i, l)
+			return fmt.Errorf("layer %d (%T) has no device path yet: the device trains MLPs and CNNs (Linear, Conv2d with bias, pooling, relu, gelu, tanh) for now", i, l)
 		}
+		t.stages = append(t.stages, st)
+		shape = next
 	}
-	if len(t.stages) == 0 || t.stages[len(t.stages)-1].lin == nil || in != t.classes {
+	if len(t.stages) == 0 || t.stages[len(t.stages)-1].kind != kindLinear || numel(shape) != t.classes {
 		return fmt.Errorf("expected a Linear last layer with %d outputs (the classes)", t.classes)
 	}
 	switch o := t.opt.(type) {
@@ -142,6 +175,12 @@ func (t *Trainer) floats() int {
 	}
 	for _, s := range t.stages {
 		n += 2 * t.batch * s.out
+		switch s.kind {
+		case kindConv:
+			n += s.conv.ColLen() + t.batch*s.out
+		case kindPool:
+			n += t.batch * s.out
+		}
 	}
 	return n + t.batch*(t.model.SampleSize()+1+t.classes+1) + 1
 }
@@ -199,7 +238,24 @@ func (t *Trainer) allocate() error {
 	prev, prevGrad := t.x, (*cuda.Buffer)(nil)
 	for i := range t.stages {
 		s := &t.stages[i]
-		if s.y, err = t.alloc(fmt.Sprintf("stage %d output", i), bs*s.out); err != nil {
+		switch s.kind {
+		case kindConv:
+			if s.col, err = t.alloc(fmt.Sprintf("stage %d columns", i), s.conv.ColLen()); err != nil {
+				return err
+			}
+			if s.cnh, err = t.alloc(fmt.Sprintf("stage %d output, channels first", i), bs*s.out); err != nil {
+				return err
+			}
+		case kindPool:
+			if !s.pool.Avg {
+				if s.arg, err = t.alloc(fmt.Sprintf("stage %d pooling indices", i), bs*s.out); err != nil {
+					return err
+				}
+			}
+		}
+		if s.kind == kindFlatten {
+			s.y = prev // the same values
+		} else if s.y, err = t.alloc(fmt.Sprintf("stage %d output", i), bs*s.out); err != nil {
 			return err
 		}
 		if s.dy, err = t.alloc(fmt.Sprintf("stage %d output gradient", i), bs*s.out); err != nil {
@@ -253,17 +309,31 @@ func (t *Trainer) forward(n int) error {
 	for i := range t.stages {
 		s := &t.stages[i]
 		var err error
-		switch s.act {
-		case "":
+		switch {
+		case s.kind == kindLinear:
 			err = b.GemmDevice(false, false, n, s.out, s.in, s.x, s.in, s.w.w, s.out, s.y, s.out)
 			if err == nil {
 				err = b.AddBiasRows(s.y, s.bias.w, n, s.out)
 			}
-		case "relu":
+		case s.kind == kindConv:
+			// ml.Conv2d: im2col of the batch, one GEMM to [Cout, N·P],
+			// then to [N, Cout, P] with the bias.
+			r, q, sp := s.conv.Cin*s.conv.K*s.conv.K, n*s.out/s.cout, s.out/s.cout
+			err = b.Im2col(s.col, s.x, s.conv)
+			if err == nil {
+				err = b.GemmDevice(false, false, s.cout, q, r, s.w.w, r, s.col, q, s.cnh, q)
+			}
+			if err == nil {
+				err = b.CNHWToNCHWBias(s.y, s.cnh, s.bias.w, n, s.cout, sp)
+			}
+		case s.kind == kindPool:
+			err = b.Pool2dForward(s.y, s.arg, s.x, s.pool)
+		case s.kind == kindFlatten:
+		case s.act == "relu":
 			err = b.ReLUMask(s.y, s.x, s.x)
-		case "gelu":
+		case s.act == "gelu":
 			err = b.GELU(s.y, s.x)
-		case "tanh":
+		case s.act == "tanh":
 			err = b.Tanh(s.y, s.x)
 		}
 		if err != nil {
@@ -291,8 +361,8 @@ func (t *Trainer) backward(n int) error {
 	for i := len(t.stages) - 1; i >= 0; i-- {
 		s := &t.stages[i]
 		var err error
-		switch s.act {
-		case "":
+		switch {
+		case s.kind == kindLinear:
 			// Each gradient has one contribution: written, not added.
 			err = b.GemmDevice(true, false, s.in, s.out, n, s.x, s.in, s.dy, s.out, s.w.g, s.out)
 			if err == nil {
@@ -301,17 +371,33 @@ func (t *Trainer) backward(n int) error {
 			if err == nil && s.dx != nil {
 				err = b.GemmDevice(false, true, n, s.in, s.out, s.dy, s.out, s.w.w, s.out, s.dx, s.in)
 			}
-		case "relu":
+		case s.kind == kindConv:
+			err = t.convBackward(s, n)
+		case s.kind == kindPool:
+			// ml: dx = x.grad() (fresh: zeroed), then the pooled
+			// gradients added.
+			if s.dx != nil {
+				if err = s.dx.Zero(); err == nil {
+					err = b.Pool2dBackward(s.dx, s.dy, s.arg, s.pool)
+				}
+			}
+		case s.kind == kindFlatten:
+			if s.dx != nil {
+				if err = s.dx.Zero(); err == nil {
+					err = b.Add(s.dx, s.dy)
+				}
+			}
+		case s.act == "relu":
 			if s.dx != nil {
 				err = b.ReLUMask(s.dx, s.x, s.dy)
 			}
-		case "gelu":
+		case s.act == "gelu":
 			if s.dx != nil {
 				if err = s.dx.Zero(); err == nil {
 					err = b.GELUBackwardAcc(s.dx, s.x, s.dy)
 				}
 			}
-		case "tanh":
+		case s.act == "tanh":
 			if s.dx != nil {
 				if err = s.dx.Zero(); err == nil {
 					err = b.TanhBackwardAcc(s.dx, s.y, s.dy)
@@ -323,6 +409,42 @@ func (t *Trainer) backward(n int) error {
 		}
 	}
 	return nil
+}
+
+// convBackward is ml.Conv2d's backward: the output gradient to [Cout,
+// N·P], dW = dout·colᵀ (written), db = zero then each channel's sequential
+// sum added, and, when the input needs it, dcol = Wᵀ·dout into the
+// columns' buffer and dx = zero then col2im added.
+func (t *Trainer) convBackward(s *stage, n int) error {
+	b := t.b
+	r, q, sp := s.conv.Cin*s.conv.K*s.conv.K, n*s.out/s.cout, s.out/s.cout
+	err := b.NCHWToCNHW(s.cnh, s.dy, n, s.cout, sp)
+	if err == nil {
+		err = b.GemmDevice(false, true, s.cout, r, q, s.cnh, q, s.col, q, s.w.g, r)
+	}
+	if err == nil {
+		err = s.bias.g.Zero()
+	}
+	if err == nil {
+		err = b.RowSumAcc(s.bias.g, s.cnh, s.cout, q)
+	}
+	if err != nil || s.dx == nil {
+		return err
+	}
+	if err = b.GemmDevice(true, false, r, q, s.cout, s.w.w, r, s.cnh, q, s.col, q); err == nil {
+		if err = s.dx.Zero(); err == nil {
+			err = b.Col2imAcc(s.dx, s.col, s.conv)
+		}
+	}
+	return err
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 // update is ml.SGD.Step or ml.Adam.Step (whose scalars the trainer has

@@ -160,6 +160,8 @@ func TestResidentMatchesHost(t *testing.T) {
 		{"tanh-momentum", "mlp:64-24-10,act=tanh", func(c *ml.TrainConfig) { c.Momentum = 0.5 }},
 		{"relu-adam-wd", "mlp:64-32-10", func(c *ml.TrainConfig) { c.Optimizer, c.LR, c.WeightDecay = "adam", 1e-3, 1e-2 }},
 		{"relu-adamw", "mlp:64-32-10", func(c *ml.TrainConfig) { c.Optimizer, c.LR, c.WeightDecay = "adamw", 1e-3, 1e-2 }},
+		{"cnn-max", "cnn:1x8x8-2x2-10", func(c *ml.TrainConfig) { c.Momentum = 0.9 }},
+		{"cnn-avg-fc-adam", "cnn:2x12x12-2x3-10,pool=avg,fc=8", func(c *ml.TrainConfig) { c.Optimizer, c.LR = "adam", 1e-3 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +185,8 @@ func TestResidentRefuses(t *testing.T) {
 	b := openDevice(t)
 	host, _ := cpu.New(cpu.Options{Threads: 1})
 	for _, tc := range []struct{ spec, precision, want string }{
-		{"cnn:1x8x8-1x2-10", "", "no device path yet"},
+		{"resnet:3x8x8-basic-1.1-4-5", "", "no device path yet"},
+		{"cnn:1x8x8-1x2-10,bn", "", "normalisation"},
 		{"mlp:64-16-10,norm=batch", "", "normalisation"},
 		{"mlp:64-16-10,dropout=0.5", "", "Dropout"},
 		{"mlp:64-16-10", ml.PrecisionBF16, "precision bf16"},
@@ -209,12 +212,20 @@ func TestResidentRefuses(t *testing.T) {
 	}
 }
 
-// TestResidentGoldenMLP: the MLP golden of package ml (mlp:784-256-10, 200
-// steps of SGD with momentum on MNIST; ml's TestGoldenWeights pins the
-// hash on every CPU kernel and thread count) trained resident on the
-// device gives the same weights.
-func TestResidentGoldenMLP(t *testing.T) {
-	const spec, golden = "mlp:784-256-10", "18edb5b14fe5528dab4e4cde5319b46522abcdc8f198a3b527fd3465b29a86c7"
+// TestResidentGolden: the goldens of package ml (mlp:784-256-10 and
+// cnn:1x28x28-2x8-10, 200 steps of SGD with momentum on MNIST; ml's
+// TestGoldenWeights pins them on every CPU kernel and thread count)
+// trained resident on the device give the same weights.
+func TestResidentGolden(t *testing.T) {
+	for _, g := range []struct{ spec, golden string }{
+		{"mlp:784-256-10", "18edb5b14fe5528dab4e4cde5319b46522abcdc8f198a3b527fd3465b29a86c7"},
+		{"cnn:1x28x28-2x8-10", "f2b031631dfaabe998187f75e18c819c03e22a1cafea80438eddc29c1dff37f2"},
+	} {
+		t.Run(g.spec, func(t *testing.T) { residentGolden(t, g.spec, g.golden) })
+	}
+}
+
+func residentGolden(t *testing.T, spec, golden string) {
 	b := openDevice(t)
 	dir, err := mnist.FindDir()
 	if err != nil {

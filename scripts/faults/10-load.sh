@@ -32,10 +32,11 @@ nodes=""
 for i in 0 1 2 3; do nodes+="${nodes:+,}http://127.0.0.1:$(rpc_port "$i")"; done
 loadgen() { "$LOADGEN" -nodes "$nodes" -chain-id "$CHAIN_ID" -funder "$LH/keys/client.json" -accounts "$ACCS" -msg bank-send "$@"; }
 
-# The load accounts are funded from client first (a 1 s run), and the coin
-# snapshot is taken again after that: the flood's sends move coins only
-# between load accounts, which the accounting does not track.
-loadgen -duration 1s -rate 10 >"$FAULT_HOME/loadgen-fund.log" 2>&1 || fail "funding the load accounts failed: $(tail -n 3 "$FAULT_HOME/loadgen-fund.log")"
+# The load accounts are funded from client first (a short run, which must
+# see a block: 6 s, as a busy machine's blocks can take longer than 1 s),
+# and the coin snapshot is taken again after that: the flood's sends move
+# coins only between load accounts, which the accounting does not track.
+loadgen -duration 6s -rate 5 >"$FAULT_HOME/loadgen-fund.log" 2>&1 || fail "funding the load accounts failed: $(tail -n 3 "$FAULT_HOME/loadgen-fund.log")"
 snapshot start
 
 many_jobs() { DEMO_LRS="100000000 50000000 20000000 10000000" DEMO_FOLDS=4 DEMO_EPOCHS=1 submit_task; }

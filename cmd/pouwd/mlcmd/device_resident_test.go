@@ -14,7 +14,8 @@ import (
 func TestTrainResident(t *testing.T) {
 	for _, c := range []struct{ model, want string }{
 		{"mlp:784-16-10", "training resident on gpu0"},
-		{"cnn:1x28x28-1x2-10", "no resident device path"},
+		{"cnn:1x28x28-1x2-10", "training resident on gpu0"},
+		{"cnn:1x28x28-1x2-10,bn", "no resident device path"},
 	} {
 		base := []string{"train", "--model", c.model, "--steps", "3", "--batch", "8", "--json"}
 		cpu := summaryOf(t, run(t, append(base, "--device", "cpu")...))
