@@ -16,13 +16,14 @@
 // digests; tests in this package compare the two step by step (on the
 // host emulator with -tags cudaemu, on a GPU with -tags cuda).
 //
-// What runs resident today: MLPs (Linear layers with relu, gelu or tanh)
-// with sgd (momentum, weight decay), adam and adamw in fp32 without
-// micro-batches. New returns an error naming the first layer or setting it
-// cannot place; the caller then trains on the host path (with the GPU's
-// GEMM). Convolutions, normalisation, dropout, residual blocks and
-// attention have device kernels in accel/cuda already and are the next
-// stages to place here.
+// What runs resident today: MLPs and CNNs (Linear, Conv2d with bias, max
+// and average pooling, Flatten, relu, gelu, tanh) with sgd (momentum,
+// weight decay), adam and adamw in fp32 without micro-batches. New returns
+// an error wrapping ErrUnsupported, naming the first layer or setting it
+// cannot place; Place then leaves the run on the host path (with the
+// GPU's GEMM). Normalisation, dropout, residual blocks and attention have
+// device kernels in accel/cuda already and are the next stages to place
+// here (docs/ARCHITECTURE.md, "Acceleration", maps each layer to them).
 //
 // Without the cuda or cudaemu tag New returns an error saying so.
 package devtrain
