@@ -83,17 +83,7 @@ func (t *Trainer) Sync() error {
 
 // residentStep is forwardBackward and optimize on the attached device.
 func (t *Trainer) residentStep(idx []int) (float32, error) {
-	ss := t.Model.SampleSize()
-	bs := len(idx)
-	if cap(t.xbuf) < bs*ss {
-		t.xbuf = make([]float32, bs*ss)
-	}
-	x := t.xbuf[:bs*ss]
-	labels := make([]int, bs)
-	for i, s := range idx {
-		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
-		labels[i] = t.data.Y[s]
-	}
+	x, labels := t.gather(idx)
 	if a, ok := t.Opt.(*Adam); ok {
 		a.Advance()
 	}

@@ -19,20 +19,11 @@ import (
 // without barriers.
 func openTrainingCUDA(t *testing.T) *cuda.Backend {
 	t.Helper()
-	opts := cuda.DefaultOptions()
-	b, err := cuda.Open(0, opts)
+	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
 	if errors.Is(err, cuda.ErrNoGPU) {
 		t.Skipf("no usable NVIDIA GPU: %v", err)
-	}
-	if err != nil {
+	} else if err != nil {
 		t.Fatal(err)
-	}
-	if b.Emulated() {
-		b.Close()
-		opts.Kernel = "ref"
-		if b, err = cuda.Open(0, opts); err != nil {
-			t.Fatal(err)
-		}
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b

@@ -403,18 +403,9 @@ func (t *Trainer) forwardBackward(idx []int) (float32, error) {
 	if t.mp != nil {
 		return t.mp.forwardBackward(t, idx)
 	}
-	ss := t.Model.SampleSize()
 	bs := len(idx)
-	if cap(t.xbuf) < bs*ss {
-		t.xbuf = make([]float32, bs*ss)
-	}
-	x := t.xbuf[:bs*ss]
-	labels := make([]int, bs)
-	t.prof.begin(opData, batchBytes(bs, ss))
-	for i, s := range idx {
-		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
-		labels[i] = t.data.Y[s]
-	}
+	t.prof.begin(opData, batchBytes(bs, t.Model.SampleSize()))
+	x, labels := t.gather(idx)
 	t.prof.end()
 	xt, _ := FromData(x, append([]int{bs}, t.Model.InShape...)...)
 	c := &Ctx{Backend: t.Backend, Tape: &t.tape, Train: true, Seed: t.Cfg.Seed, Step: t.step, prof: t.prof.hostDev()}
@@ -428,6 +419,23 @@ func (t *Trainer) forwardBackward(idx []int) (float32, error) {
 		return 0, err
 	}
 	return loss.Data[0], nil
+}
+
+// gather copies the samples idx into the trainer's batch buffer (reused
+// from step to step) and returns it with their labels.
+func (t *Trainer) gather(idx []int) ([]float32, []int) {
+	ss := t.Model.SampleSize()
+	bs := len(idx)
+	if cap(t.xbuf) < bs*ss {
+		t.xbuf = make([]float32, bs*ss)
+	}
+	x := t.xbuf[:bs*ss]
+	labels := make([]int, bs)
+	for i, s := range idx {
+		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
+		labels[i] = t.data.Y[s]
+	}
+	return x, labels
 }
 
 // advance moves the position one step on.

@@ -75,6 +75,17 @@ func Open(index int, o Options) (*Backend, error) {
 	return b, nil
 }
 
+// OpenForTraining is Open for whole training runs: on the host emulator
+// (tag cudaemu), which runs a tiled GEMM's threads one by one meeting at
+// barriers, far too slowly for training, it takes the reference kernel,
+// which computes the same bits. On a GPU it is Open.
+func OpenForTraining(index int, o Options) (*Backend, error) {
+	if emulated {
+		o.Kernel = "ref"
+	}
+	return Open(index, o)
+}
+
 // OpenOrCPU opens GPU index, or returns the CPU backend with a message
 // saying why (e.g. "cuda: no usable NVIDIA GPU: cuInit failed: ...;
 // training on CPU"). The message is empty when the GPU was opened.

@@ -18,24 +18,14 @@ import (
 )
 
 // openDevice opens GPU 0 (tag cuda; skips without one) or the host
-// emulator (tag cudaemu) with its reference GEMM kernel, which computes
-// the tiled kernels' bits without running their threads one by one.
+// emulator (tag cudaemu) for training.
 func openDevice(t testing.TB) *cuda.Backend {
 	t.Helper()
-	opts := cuda.DefaultOptions()
-	b, err := cuda.Open(0, opts)
+	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
 	if errors.Is(err, cuda.ErrNoGPU) {
 		t.Skipf("no usable NVIDIA GPU: %v", err)
-	}
-	if err != nil {
+	} else if err != nil {
 		t.Fatal(err)
-	}
-	if b.Emulated() {
-		b.Close()
-		opts.Kernel = "ref"
-		if b, err = cuda.Open(0, opts); err != nil {
-			t.Fatal(err)
-		}
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b

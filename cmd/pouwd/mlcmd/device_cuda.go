@@ -24,7 +24,7 @@ func openGPUs(arg string, o cpu.Options) ([]accel.Backend, string, error) {
 	opts.CPU = o
 	if arg != "all" {
 		i, _ := strconv.Atoi(arg)
-		b, err := openGPU(i, opts)
+		b, err := cuda.OpenForTraining(i, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("--device gpu:%d: %w", i, err)
 		}
@@ -32,7 +32,7 @@ func openGPUs(arg string, o cpu.Options) ([]accel.Backend, string, error) {
 	}
 	var bs []accel.Backend
 	for i := 0; i < maxGPUs; i++ {
-		b, err := openGPU(i, opts)
+		b, err := cuda.OpenForTraining(i, opts)
 		if err != nil {
 			if i == 0 {
 				return nil, "", fmt.Errorf("--device gpu:all: %w", err)
@@ -42,19 +42,4 @@ func openGPUs(arg string, o cpu.Options) ([]accel.Backend, string, error) {
 		bs = append(bs, b)
 	}
 	return bs, fmt.Sprintf("device gpu:all: %d GPUs", len(bs)), nil
-}
-
-// openGPU opens GPU i. On the host emulator (tag cudaemu, for tests), which
-// runs a tiled GEMM's threads one by one meeting at barriers, it reopens
-// with the reference kernel: the same bits in a fraction of the time.
-func openGPU(i int, opts cuda.Options) (*cuda.Backend, error) {
-	b, err := cuda.Open(i, opts)
-	if err != nil || !b.Emulated() || opts.Kernel == "ref" {
-		return b, err
-	}
-	if err := b.Close(); err != nil {
-		return nil, err
-	}
-	opts.Kernel = "ref"
-	return cuda.Open(i, opts)
 }
