@@ -13,7 +13,9 @@
 #      deadline (FAULT_TRAINING_BLOCKS, default 60): the claim lapses, the
 #      miner loses claim_lapse_slash_bps of its bond (burned), the job
 #      reopens and another miner completes it; restarted, miner2 tops its
-#      bond back up and works again.
+#      bond back up and works again. When 3a's task has no job left for
+#      miner2 by then (its jobs train in about 20 s), 3b waits for that
+#      task to close and submits a second one.
 ROW=03-miner-kill
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TB="${FAULT_TRAINING_BLOCKS:-60}"
@@ -97,6 +99,15 @@ result_end PASS
 
 result_begin 3b "kill -9 miner2 mid-job and keep it down past the training deadline ($TB blocks)"
 R3B_T0=$SECONDS
+# The first task's jobs train in about 20 s each: by the end of 3a's checks
+# miner2 may have finished every job left to it. Then the first task is
+# seen closed and 3b runs on a second task of the same kind.
+open_jobs() { jobs_json "$TASK" | jq -e '[.jobs[] | select(.status == "JOB_STATUS_OPEN" or .status == "JOB_STATUS_CLAIMED")] | length > 0' >/dev/null; }
+if [[ -z "$(claimed_by miner2)" ]] && ! open_jobs; then
+	wait_task_closed 600
+	happened "every job of task $TASK was taken before 3b began; the task closed $(task_status "$TASK" | sed 's/TASK_STATUS_//'); 3b runs on a second task"
+	DEMO_LRS="100000000 50000000 20000000" DEMO_EPOCHS=40 DEMO_FOLDS=2 DEMO_DEADLINES="{\"claim_blocks\":\"600\",\"training_blocks\":\"$TB\",\"evaluation_blocks\":\"100\"}" submit_task
+fi
 on_job() { J2="$(claimed_by miner2)"; [[ -n "$J2" ]]; }
 wait_until 180 "miner2 to claim a job" on_job
 bond2="$(bond_of miner2)"
