@@ -709,6 +709,7 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 			return err
 		}
 		for _, t := range res.Tasks {
+			v.prefetch(ctx, wg, t.DatasetId)
 			jobs, err := v.chain.TaskJobs(ctx, &types.QueryTaskJobsRequest{TaskId: t.Id})
 			if err != nil {
 				return err
@@ -724,6 +725,23 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 	}
 	return nil
+}
+
+// prefetch loads a live task's dataset (over the storage ring when it is
+// not on disk) once, as soon as the task is seen: left to the first proof
+// drawn for this verifier, the fetch (seconds to tens of seconds) ate into
+// that proof's commit window, and on a busy machine every verifier missed
+// it and was jailed (the soak found it). It runs on the evaluation
+// workers, never delaying a replay; a failure is retried at the next poll.
+func (v *Verifier) prefetch(ctx context.Context, wg *sync.WaitGroup, datasetID uint64) {
+	v.start(ctx, wg, v.evalSem, fmt.Sprintf("dataset/%d", datasetID), func(ctx context.Context) error {
+		rec, err := v.chain.Dataset(ctx, &types.QueryDatasetRequest{Id: datasetID})
+		if err != nil {
+			return err
+		}
+		_, err = v.datasets.Dataset(ctx, &rec.Dataset)
+		return err
+	})
 }
 
 // fetchRetry runs a fetch from a miner: up to FetchAttempts failures,

@@ -19,8 +19,10 @@ import (
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/data"
 	"github.com/pouw/pouwd/p2p"
 	"github.com/pouw/pouwd/pouw"
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/worker/workertest"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
@@ -615,5 +617,37 @@ func TestRefusedCommitDoesNotHoldUpReveals(t *testing.T) {
 	reveals := workertest.Msgs[*types.MsgRevealVerdict](h.chain)
 	if len(reveals) != 1 || reveals[0].ProofId != 1 {
 		t.Fatalf("reveals %v: proof 1's reveal was held up by proof 2's refused commit", reveals)
+	}
+}
+
+// countingDatasets counts the loads it serves.
+type countingDatasets struct {
+	worker.Datasets
+	n atomic.Int32
+}
+
+func (c *countingDatasets) Dataset(ctx context.Context, rec *types.Dataset) (*data.Dataset, error) {
+	c.n.Add(1)
+	return c.Datasets.Dataset(ctx, rec)
+}
+
+// TestPrefetchDataset: a live task's dataset is loaded once, when the task
+// is first seen, before any proof of it reaches this verifier.
+func TestPrefetchDataset(t *testing.T) {
+	h := newHonest(t)
+	ds := &countingDatasets{Datasets: h.tiny.Datasets}
+	v, err := New(DefaultConfig(), h.chain, ds, &workertest.Fetcher{Store: h.store}, cpu.MustNew(cpu.Options{Threads: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		var wg sync.WaitGroup
+		if err := v.pollJobs(context.Background(), &wg); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if got := ds.n.Load(); got != 1 {
+			t.Fatalf("after poll %d: %d dataset loads, want 1", i+1, got)
+		}
 	}
 }

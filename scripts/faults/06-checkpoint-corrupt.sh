@@ -23,7 +23,10 @@ ROW=06-checkpoint-corrupt
 # The miner's lottery scans a job's steps from step 0 and stops at
 # --max-proofs-per-job winners; at the demo's 4, all of them often come
 # from the first commit interval (commit step 0), and the row needs two
-# from two later ones. 16 reach past the first few intervals every time.
+# from two later ones. 16 reach past the first few intervals every time;
+# the task has one configuration (two jobs, 32 proofs), so that the paused
+# verifiers, resumed, judge them all within the commit window (with two
+# configurations, 64 proofs, many missed it and settled UNDECIDED).
 export DEMO_PROOFS_PER_JOB="${DEMO_PROOFS_PER_JOB:-16}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -37,7 +40,7 @@ paused=1
 resume_verifiers() { [[ -z "$paused" ]] || for v in "${VERIFIERS[@]}"; do kill -CONT "$(worker_pid "$v")" 2>/dev/null || true; done; paused=""; }
 t_pause="$(now)"
 fsay "verifiers paused (SIGSTOP)"
-DEMO_EPOCHS=20 DEMO_FOLDS=2 submit_task
+DEMO_LRS=100000000 DEMO_EPOCHS=20 DEMO_FOLDS=2 submit_task
 
 # Two proofs of miner1 on one job, from two different intervals after step 0.
 two_proofs() {
