@@ -74,17 +74,18 @@ tx() {
 	return $rc
 }
 q() { "$POUWD" q "$@" "${Q[@]}"; }
-waittx() { # waittx TXJSON: wait until the tx is in a block
+waittx() { # waittx TXJSON: wait until the tx is in a block (DEMO_TX_WAIT s, default 30)
 	local hash i
 	hash="$(jq -r '.txhash // empty' <<<"$1")"
 	[[ -n "$hash" ]] || { echo "$1" >&2; return 1; }
-	for ((i = 0; i < 60; i++)); do
+	for ((i = 0; i < 2 * ${DEMO_TX_WAIT:-30}; i++)); do
 		if out="$("$POUWD" q tx "$hash" "${Q[@]}" 2>/dev/null)"; then
 			[[ "$(jq -r .code <<<"$out")" == 0 ]] || { jq -r .raw_log <<<"$out" >&2; return 1; }
 			return 0
 		fi
 		sleep 0.5
 	done
+	echo "tx $hash not in a block after ${DEMO_TX_WAIT:-30} s" >&2
 	return 1
 }
 

@@ -39,7 +39,9 @@ loadgen() { "$LOADGEN" -nodes "$nodes" -chain-id "$CHAIN_ID" -funder "$LH/keys/c
 loadgen -duration 6s -rate 5 >"$FAULT_HOME/loadgen-fund.log" 2>&1 || fail "funding the load accounts failed: $(tail -n 3 "$FAULT_HOME/loadgen-fund.log")"
 snapshot start
 
-many_jobs() { DEMO_LRS="100000000 50000000 20000000 10000000" DEMO_FOLDS=4 DEMO_EPOCHS=1 submit_task; }
+# Under the flood the client's task tx waits its turn behind a full
+# mempool: up to 3 minutes, not the demo's 30 s.
+many_jobs() { DEMO_TX_WAIT=180 DEMO_LRS="100000000 50000000 20000000 10000000" DEMO_FOLDS=4 DEMO_EPOCHS=1 submit_task; }
 
 # Baseline: the same task on a quiet chain.
 many_jobs
