@@ -70,6 +70,16 @@ result_end PASS
 
 result_begin 4b "kill -9 verifier1 after it committed a verdict; keep it down ${DOWN}s (past commit $CB + reveal $RB blocks)"
 R4B_T0=$SECONDS
+# The task's jobs train in seconds: when no proof is left in its commit
+# phase and no job is still training, the proofs come from a second task
+# of the same kind.
+live() { proofs_json | jq -e --arg t "$TASK" '[.proofs[] | select(.task_id == $t and (.status == "PROOF_STATUS_PENDING" or .status == "PROOF_STATUS_COMMITTING"))] | length > 0' >/dev/null ||
+	jobs_json "$TASK" | jq -e '[.jobs[] | select(.status == "JOB_STATUS_OPEN" or .status == "JOB_STATUS_CLAIMED")] | length > 0' >/dev/null; }
+if ! committed_unrevealed verifier1 && ! live; then
+	wait_task_closed 600
+	happened "task $TASK had no proof left to judge when 4b began (closed $(task_status "$TASK" | sed 's/TASK_STATUS_//')): 4b runs on a second task"
+	DEMO_EPOCHS=10 DEMO_FOLDS=2 DEMO_DEADLINES='{"claim_blocks":"600","training_blocks":"600","evaluation_blocks":"30"}' submit_task
+fi
 wait_until 240 "verifier1 to commit a verdict" committed_unrevealed verifier1
 P1=$P
 bond1="$(bond_of verifier1)"
