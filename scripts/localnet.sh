@@ -24,6 +24,8 @@
 #   LOCALNET_BLOCK_MAX_GAS  consensus block gas limit (default 100000000)
 #   LOCALNET_MEMPOOL_SIZE each node's mempool, in txs (default 20000)
 #   LOCALNET_GOGC         GOGC of the nodes (default 400: less GC work per tx)
+#   LOCALNET_GENESIS_JQ   a jq filter applied to the genesis file last (e.g.
+#                         '.app_state.pouwml.params.verdict_commit_blocks = "60"')
 #   LOCALNET_REWARD_POOL  sent once from val0 to x/pouwml's proof reward pool
 #                         (default 100000000000upouw)
 #   LOCALNET_WORKERS      1: start the workers too (as start --workers)
@@ -194,6 +196,9 @@ init_localnet() {
 		| .app_state.gov.params.expedited_voting_period = "30s"
 		| .app_state.gov.params.max_deposit_period = "60s"
 		| .consensus.params.block.max_gas = $maxgas' "$gen" >"$tmp" && mv "$tmp" "$gen"
+	if [[ -n "${LOCALNET_GENESIS_JQ:-}" ]]; then
+		jq "$LOCALNET_GENESIS_JQ" "$gen" >"$tmp" && mv "$tmp" "$gen"
+	fi
 
 	mkdir -p "$g0/config/gentx"
 	for ((i = 0; i < NODES; i++)); do

@@ -28,6 +28,12 @@ ROW=06-checkpoint-corrupt
 # verifiers, resumed, judge them all within the commit window (with two
 # configurations, 64 proofs, many missed it and settled UNDECIDED).
 export DEMO_PROOFS_PER_JOB="${DEMO_PROOFS_PER_JOB:-16}"
+# The pause holds the verifiers for 15-25 s while proofs are in their
+# commit phase; 60-block windows leave them time to judge the proofs once
+# resumed (at 20 blocks, on a busy machine, most verdicts came too late
+# and the corrupted proofs settled UNDECIDED: the fault under test is the
+# corruption, not the pause).
+export LOCALNET_GENESIS_JQ='.app_state.pouwml.params.verdict_commit_blocks = "60" | .app_state.pouwml.params.verdict_reveal_blocks = "60"'
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 result_begin 6 "corrupt checkpoints on miner1's disk before verifiers fetch them: one damaged (bytes flipped), one replaced by another checkpoint of the job"
