@@ -15,27 +15,34 @@ import "math"
 // Exp32Slice sets dst[i] = Exp32(src[i]) for i < len(src). dst and src
 // may be the same slice.
 func Exp32Slice(dst, src []float32) {
-	dst = dst[:len(src)]
-	i := 0
 	// The vector loop (AVX-512 where present) does exp64's own float64
 	// operations 8 lanes at a time, on blocks whose every value is in the
 	// polynomial range; a block holding a NaN or a clamped value takes the
-	// portable loop, which gives those Exp32's bits. Checking before the
-	// vector loop, not fixing lanes after it, keeps dst == src right: the
-	// vector loop has overwritten the inputs by then.
+	// portable loop, which gives those Exp32's bits.
+	vecSlice(dst, src, allExpCommon, expFast, exp32Portable)
+}
+
+// vecSlice runs fast over the blocks of src that common accepts and
+// portable over the others and the tail (fewer than 32 values, or all of
+// it when fast reports no vector unit by returning 0). Checking a block
+// before the vector loop, not fixing lanes after it, keeps dst == src
+// right: the vector loop has overwritten the inputs by then.
+func vecSlice(dst, src []float32, common func([]float32) bool, fast func(d, s []float32) int, portable func(d, s []float32)) {
+	dst = dst[:len(src)]
+	i := 0
 	for len(src)-i >= 32 {
 		n := min(len(src)-i, vecBlock) &^ 31
 		d, s := dst[i:i+n], src[i:i+n]
-		if allExpCommon(s) {
-			if expFast(d, s) == 0 {
+		if common(s) {
+			if fast(d, s) == 0 {
 				break // no vector unit
 			}
 		} else {
-			exp32Portable(d, s)
+			portable(d, s)
 		}
 		i += n
 	}
-	exp32Portable(dst[i:], src[i:])
+	portable(dst[i:], src[i:])
 }
 
 // vecBlock is the most values one vector call takes (a multiple of 32),
@@ -99,25 +106,11 @@ func exp64x4(x0, x1, x2, x3 float64) (float64, float64, float64, float64) {
 // Erf32Slice sets dst[i] = Erf32(src[i]) for i < len(src). dst and src
 // may be the same slice.
 func Erf32Slice(dst, src []float32) {
-	dst = dst[:len(src)]
-	i := 0
 	// As in Exp32Slice: the vector loop (AVX-512 where present) does
 	// Erf32's own float64 operations 8 lanes at a time on blocks without a
 	// NaN; a block with one takes the portable loop (Erf32 of NaN is the
 	// NaN itself, payload kept).
-	for len(src)-i >= 32 {
-		n := min(len(src)-i, vecBlock) &^ 31
-		d, s := dst[i:i+n], src[i:i+n]
-		if noNaN(s) {
-			if erfFast(d, s) == 0 {
-				break
-			}
-		} else {
-			erf32Portable(d, s)
-		}
-		i += n
-	}
-	erf32Portable(dst[i:], src[i:])
+	vecSlice(dst, src, noNaN, erfFast, erf32Portable)
 }
 
 func noNaN(src []float32) bool {
