@@ -281,9 +281,14 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 				err := m.RunJob(ctx, &task, index, resume)
 				m.mu.Lock()
 				delete(m.running, key)
-				if err != nil {
+				// A claim lost to another miner is no failure of the job
+				// here: should that miner's claim lapse, the job reopens
+				// and this miner claims it like any open job (it used to
+				// be skipped for good, and a job whose only other miner
+				// died was never trained again: fault row 3b).
+				if err != nil && !errors.Is(err, errClaimLost) {
 					m.failed[key] = time.Now()
-					if !errors.Is(err, errClaimLost) && ctx.Err() == nil {
+					if ctx.Err() == nil {
 						m.lastFailure = m.failed[key]
 					}
 				} else {

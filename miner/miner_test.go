@@ -558,3 +558,35 @@ func TestRunRetriesFailedClaimedJob(t *testing.T) {
 	}
 	r.checkCommitments(t) // job 0: every commitment once, the honest run's
 }
+
+// TestClaimLostJobClaimedWhenOpenAgain: a job whose claim this miner lost
+// is not marked failed: once it is open again (the other miner's claim
+// lapsed) the next scheduling round claims and trains it.
+func TestClaimLostJobClaimedWhenOpenAgain(t *testing.T) {
+	r := newRig(t)
+	for _, j := range r.tiny.Jobs()[1:] {
+		j.Status = types.JOB_STATUS_SETTLED
+		r.chain.SetJob(j)
+	}
+	// The claim tx is refused and the job is not this miner's: a lost claim.
+	failOn[*types.MsgClaimJob](r.chain)
+	m := r.miner(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	if err := m.schedule(ctx, &wg); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := len(workertest.Msgs[*types.MsgClaimJob](r.chain)); n != 0 {
+		t.Fatalf("%d claims landed while refused", n)
+	}
+	r.chain.Fail(nil)
+	if err := m.schedule(ctx, &wg); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := len(workertest.Msgs[*types.MsgClaimJob](r.chain)); n != 1 || m.Stats.JobsDone.Load() != 1 {
+		t.Fatalf("after the job opened again: %d claims, %d jobs done; want 1 and 1", n, m.Stats.JobsDone.Load())
+	}
+}
