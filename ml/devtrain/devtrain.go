@@ -175,11 +175,13 @@ func (t *Trainer) floats() int {
 	}
 	for _, s := range t.stages {
 		n += 2 * t.batch * s.out
-		switch s.kind {
-		case kindConv:
+		switch {
+		case s.kind == kindConv:
 			n += s.conv.ColLen() + t.batch*s.out
-		case kindPool:
+		case s.kind == kindPool && !s.pool.Avg: // the indices
 			n += t.batch * s.out
+		case s.kind == kindFlatten: // its output is its input
+			n -= t.batch * s.out
 		}
 	}
 	return n + t.batch*(t.model.SampleSize()+1+t.classes+1) + 1
