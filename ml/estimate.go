@@ -59,9 +59,11 @@ import (
 // epoch's permutation (proportional to the dataset, not to the step), and
 // structs, shapes and closures (a few hundred bytes per layer). Garbage
 // the collector has not reclaimed yet is GarbageBytes, GCPercent percent
-// of the live peak: the headroom a collector at that GOGC lets the heap
-// grow by before it collects (with GOGC=5 the measured peaks of
-// estimate_test.go fall within 5% of the estimate; Go's default GOGC=100
+// of the live peak (the headroom a collector at that GOGC lets the heap
+// grow by before it collects), plus, with recomputation, the largest
+// buffer a recomputed segment allocates (memWalker.overshoot). With
+// GOGC=5 the largest measured peaks of estimate_test.go fall within 8% of
+// the estimate; Go's default GOGC=100
 // can double the live heap, which a memory limit, debug.SetMemoryLimit,
 // bounds).
 
@@ -219,6 +221,12 @@ func EstimateModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
 	d := uint64(devices)
 	e.ActivationBytes, e.ActivationGradBytes, e.WorkspaceBytes = d*pass.act, d*pass.grad, d*pass.work
 	e.finish(o.GCPercent)
+	if o.GCPercent > 0 {
+		// See overshoot: with recomputation the heap also carries one
+		// segment allocation on top of the collector's goal.
+		e.GarbageBytes += w.overshoot
+		e.PeakBytes += w.overshoot
+	}
 	return e, nil
 }
 
@@ -304,7 +312,25 @@ type unit struct {
 type memWalker struct {
 	b, threads, recompute int
 	panels                []uint64 // the GEMM scratch sizes of the pass
+	// largest is the largest single buffer the layers walked so far
+	// allocate (an output, a convolution's columns or GEMM output,
+	// attention's probabilities, a norm's normalised values).
+	largest uint64
+	// overshoot is the largest buffer a recomputed segment allocates.
+	// Recomputation frees and reallocates a segment's working set one
+	// segment after another, so collections run all through backward
+	// while the live heap stays near its peak; a collection that starts
+	// just before such an allocation ends after it, and the heap then
+	// holds the whole buffer beyond the collector's goal, with the
+	// previous segment's buffers not swept yet. The one-P measurement of
+	// resnet20 (rc=1, its 4.5 MiB first-stage columns) sees it in most
+	// runs. Without recomputation the step's buffers stay live until
+	// the step ends, so what a late collection leaves is live anyway.
+	overshoot uint64
 }
+
+// note records a buffer of n bytes (see largest).
+func (w *memWalker) note(n uint64) { w.largest = max(w.largest, n) }
 
 // gemmKernel is the register tile (mr x nr) of the CPU backend's best
 // GEMM kernel; 0 x 0 for the row-wise kernels (neon, pure Go).
@@ -386,6 +412,7 @@ func (w *memWalker) pass(m *Model) (memParts, error) {
 			i++
 			continue
 		}
+		w.largest = 0
 		end := i // the segment: up to recompute consecutive blocks (Model.segmentEnd)
 		for end < len(m.Layers) && end-i < w.recompute && isResidual(m.Layers[end]) {
 			end++
@@ -403,6 +430,7 @@ func (w *memWalker) pass(m *Model) (memParts, error) {
 			u.trans = maxParts(u.trans, lm.trans)
 			shape, need = out, outNeed
 		}
+		w.overshoot = max(w.overshoot, w.largest)
 		o := allocFloats(w.b * numel(shape))
 		u.held.act = o
 		if need {
@@ -483,6 +511,7 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 	b := w.b
 	nIn, nOut := b*numel(in), b*numel(out)
 	o := allocFloats(nOut)
+	w.note(o)
 	slot := func() { // a reused output buffer and its gradient
 		lm.held.act += o
 		if outNeed {
@@ -547,6 +576,8 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 		q := b * oh * ow
 		lm.held.act = allocFloats(l.Cin * l.K * l.K * q) // im2col columns
 		lm.held.work = allocFloats(l.Cout * q)           // GEMM output, [Cout, N·P]
+		w.note(lm.held.act)
+		w.note(lm.held.work)
 		slot()
 		r := l.Cin * l.K * l.K
 		w.gemmScratch(l.Cout, q, r, false, 1)
@@ -566,6 +597,7 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 		slot()
 		t := in[0]
 		lm.held.act += allocFloats(b * l.Heads * t * t) // probabilities
+		w.note(allocFloats(b * l.Heads * t * t))
 		dh := in[1] / 3 / l.Heads
 		par := min(w.threads, b*l.Heads)
 		w.gemmScratch(t, t, dh, true, par)

@@ -70,6 +70,10 @@ var estimateMatrix = []estimateCase{
 // (its GarbageBytes).
 const estimateGCPercent = 5
 
+// estimateRuns is how many times each row is measured; the largest counts
+// (see TestEstimateMatchesMeasuredPeak).
+const estimateRuns = 5
+
 // measureStep returns the measured peak of a training step: the heap
 // (runtime/metrics "/memory/classes/heap/objects:bytes": live objects and
 // garbage not swept yet) sampled every 100 µs during the second step of a
@@ -138,12 +142,16 @@ func measureStep(t testing.TB, c estimateCase) int64 {
 }
 
 // TestEstimateMatchesMeasuredPeak requires every row of the matrix to be
-// predicted within 10% of its measured peak: the median of three
-// measurements (one run disturbed upward by a late collection, or
-// downward by a missed sample, does not decide).
+// predicted within 10% of its measured peak: the largest of estimateRuns
+// measurements. The sampler sees the heap only when the scheduler gives
+// it the one P, so a run can miss the moment a collection ends with the
+// heap at its highest (with recomputation, resnet20's runs measured 32.3
+// or 37.7 MiB at random, and the median of three fell on either side of a
+// 10% band); the estimate is what a memory budget is checked against, so
+// the worst run observed is the peak to predict.
 func TestEstimateMatchesMeasuredPeak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("measures 45 training steps' heap (about 15 s)")
+		t.Skip("measures 75 training steps' heap (about 12 s)")
 	}
 	var rows []string
 	for _, c := range estimateMatrix {
@@ -154,18 +162,20 @@ func TestEstimateMatchesMeasuredPeak(t *testing.T) {
 			t.Fatalf("%s: %v", c, err)
 		}
 		var runs []int64
-		for range 3 {
+		var shown []string
+		for range estimateRuns {
 			runs = append(runs, measureStep(t, c))
+			shown = append(shown, fmt.Sprintf("%.2f", mib(runs[len(runs)-1])))
 		}
-		meas := slices.Sorted(slices.Values(runs))[1]
+		meas := slices.Max(runs)
 		diff := float64(int64(e.PeakBytes)-meas) / float64(meas)
-		rows = append(rows, fmt.Sprintf("| %s | %.2f | %.2f (%.2f, %.2f, %.2f) | %+.1f%% |",
-			c, mib(int64(e.PeakBytes)), mib(meas), mib(runs[0]), mib(runs[1]), mib(runs[2]), 100*diff))
+		rows = append(rows, fmt.Sprintf("| %s | %.2f | %.2f (%s) | %+.1f%% |",
+			c, mib(int64(e.PeakBytes)), mib(meas), strings.Join(shown, ", "), 100*diff))
 		if diff > 0.10 || diff < -0.10 {
 			t.Errorf("%s: predicted %d bytes, measured %d (%+.1f%%): %+v", c, e.PeakBytes, meas, 100*diff, e)
 		}
 	}
-	t.Logf("\n| case | predicted MiB | measured MiB, median (runs) | error |\n|---|---|---|---|\n%s", strings.Join(rows, "\n"))
+	t.Logf("\n| case | predicted MiB | measured MiB, largest (runs) | error |\n|---|---|---|---|\n%s", strings.Join(rows, "\n"))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
