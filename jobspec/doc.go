@@ -65,4 +65,9 @@
 //
 // It must never read the clock, the network or any local setting: the
 // output is a function of chain records and the dataset bytes only.
+//
+// Preparer is Prepare with the last few folds' gathered datasets kept and
+// shared (a verifier checks many proofs of the same jobs; every
+// configuration of a task trains on the same folds): the same Jobs, a
+// copy of the dataset less per call.
 package jobspec

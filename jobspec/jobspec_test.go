@@ -3,6 +3,7 @@ package jobspec
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/pouw/pouwd/ml/data"
@@ -83,7 +84,8 @@ func TestModelSpec(t *testing.T) {
 	}
 }
 
-func TestPrepare(t *testing.T) {
+// prepareDataset is 60 samples of 4 bytes, 3 classes, the last 10 test.
+func prepareDataset() *data.Dataset {
 	n := 60
 	d := &data.Dataset{DType: data.Uint8, Shape: []int{4}, Classes: 3, U8: make([]byte, 4*n), Labels: make([]int, n), Split: make([]uint8, n)}
 	for i := range n {
@@ -95,6 +97,11 @@ func TestPrepare(t *testing.T) {
 			d.Split[i] = data.Test
 		}
 	}
+	return d
+}
+
+func TestPrepare(t *testing.T) {
+	d := prepareDataset()
 	task := testTask()
 	seen := map[int]int{}
 	for j := uint32(0); j < 3; j++ {
@@ -134,6 +141,54 @@ func TestPrepare(t *testing.T) {
 		t.Fatalf("job 3: %+v %v", b.Spec, err)
 	}
 	if _, err := Prepare(task, 6, d); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("job 6 of 2x3: %v", err)
+	}
+}
+
+// TestPreparer: a Preparer's jobs equal Prepare's; jobs of one fold
+// (configurations 0 and 1 of fold 0: jobs 0 and 3) share the gathered
+// datasets; another dataset or fold gathers anew; only Keep folds stay.
+func TestPreparer(t *testing.T) {
+	d, task := prepareDataset(), testTask()
+	p := &Preparer{Keep: 2}
+	get := func(d *data.Dataset, j uint32) *Job {
+		t.Helper()
+		job, err := p.Prepare(task, j, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Prepare(task, j, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(job, want) {
+			t.Fatalf("job %d: the Preparer's job differs from Prepare's", j)
+		}
+		return job
+	}
+	same := func(a, b *Job) bool { return &a.Train.X[0] == &b.Train.X[0] && &a.HeldOut.Y[0] == &b.HeldOut.Y[0] }
+	j0 := get(d, 0)
+	if j3 := get(d, 3); !same(j0, j3) || j3.InitSeed == j0.InitSeed {
+		t.Fatal("jobs 0 and 3 (one fold) do not share their datasets, or share their seeds")
+	}
+	if j1 := get(d, 1); same(j0, j1) {
+		t.Fatal("fold 1 shares fold 0's datasets")
+	}
+	if again := get(d, 0); !same(j0, again) {
+		t.Fatal("fold 0 gathered again with 2 folds kept")
+	}
+	if other := get(prepareDataset(), 0); same(j0, other) {
+		t.Fatal("another dataset's fold 0 shares the first one's")
+	}
+	// Kept now: the other dataset's fold 0, then d's fold 0; d's fold 1
+	// was dropped.
+	if again := get(d, 0); !same(j0, again) {
+		t.Fatal("the most recent folds were not kept")
+	}
+	if len(p.folds) != 2 {
+		t.Fatalf("%d folds kept, want 2", len(p.folds))
+	}
+	if _, err := p.Prepare(task, 6, d); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("job 6 of 2x3: %v", err)
 	}
 }

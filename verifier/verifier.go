@@ -122,6 +122,7 @@ type Verifier struct {
 	sem       chan struct{}        // proof replays
 	evalSem   chan struct{}        // model evaluations: never starved by a flood of proofs
 	assigned  map[uint64]time.Time // when each proof was first seen assigned here (verdict latency)
+	jobs      jobspec.Preparer     // the folds of the jobs in flight, gathered once
 }
 
 // New builds a verifier.
@@ -414,7 +415,7 @@ func (v *Verifier) job(ctx context.Context, taskID uint64, index uint32) (*types
 	if err != nil {
 		return nil, nil, err
 	}
-	j, err := jobspec.Prepare(&t.Task, index, ds)
+	j, err := v.jobs.Prepare(&t.Task, index, ds)
 	return &t.Task, j, err
 }
 

@@ -27,7 +27,10 @@
 # Environment:
 #   FAULTS_TMP          work area (default /tmp/pouwd-faults): one home per row
 #   FAULTS_RESULTS      result records (default $FAULTS_TMP/results; this row's in ROW/)
-#   FAULTS_PORT_SHIFT   LOCALNET_PORT_SHIFT of the rows' localnet (default 7000)
+#   FAULTS_PORT_SHIFT   LOCALNET_PORT_SHIFT of the rows' localnet (default 2000:
+#                       every port stays below the kernel's ephemeral range,
+#                       32768 and up, where a libp2p listener or an outgoing
+#                       connection could take one first; 7000 once did)
 #   FAULTS_KEEP         1: keep a passing row's home (a failing row's is kept)
 #   POUWD               pouwd binary (default: built once into $FAULTS_TMP/pouwd)
 
@@ -43,7 +46,7 @@ mkdir -p "$FAULTS_TMP" "$FAULTS_RESULTS"
 
 # The demo's steps and client helpers (say, tx, q, waittx, addr, demo_*),
 # then the localnet's (ports, pids, start_node, start_named_worker, ...).
-export DEMO_HOME="$FAULT_HOME" DEMO_PORT_SHIFT="${FAULTS_PORT_SHIFT:-7000}" DEMO_NO_BUILD=1
+export DEMO_HOME="$FAULT_HOME" DEMO_PORT_SHIFT="${FAULTS_PORT_SHIFT:-2000}" DEMO_NO_BUILD=1
 export DEMO_TIMEOUT="${DEMO_TIMEOUT:-900}"
 # A stale localnet of an earlier run of this row (killed before its trap)
 # is stopped before its home is replaced.

@@ -8,7 +8,7 @@
 #   scripts/faults/matrix.sh --table      only write the table from the last records
 #
 # Each row starts its own localnet (LOCALNET_PORT_SHIFT = FAULTS_PORT_SHIFT,
-# default 7000, home under FAULTS_TMP, default /tmp/pouwd-faults), injects its
+# default 2000, home under FAULTS_TMP, default /tmp/pouwd-faults), injects its
 # fault, asserts recovery (scripts/faults/lib.sh) and stops everything it
 # started. The table (row, fault, what happened, recovered in how long,
 # coins lost, data lost, result, runtime) is written to FAULTS_DOC (default

@@ -24,12 +24,12 @@
 #   scripts/faults/soak.sh                  two hours
 #   SOAK_SECONDS=1200 SOAK_WARMUP=180 SOAK_WINDOW=300 scripts/faults/soak.sh
 #
-# Ports: FAULTS_PORT_SHIFT (default here 8000, so that a fault row can run
+# Ports: FAULTS_PORT_SHIFT (default here 1000, so that a fault row can run
 # beside it). The home is $FAULTS_TMP/soak (kept: the samples are in
 # samples.tsv).
 set -euo pipefail
 ROW=soak
-export FAULTS_PORT_SHIFT="${FAULTS_PORT_SHIFT:-8000}"
+export FAULTS_PORT_SHIFT="${FAULTS_PORT_SHIFT:-1000}"
 export FAULTS_KEEP=1
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,6 +42,7 @@ SOAK_DOC="${SOAK_DOC:-$ROOT/docs/SOAK.md}"
 EXPECTED="$FAULTS_DIR/soak-expected.txt"
 SAMPLES="$FAULT_HOME/samples.tsv"
 TASKS_TSV="$FAULT_HOME/tasks.tsv"
+HEAPS="$FAULT_HOME/heap"
 ((SOAK_WARMUP + 2 * SOAK_WINDOW <= SOAK_SECONDS)) ||
 	fail "SOAK_SECONDS ($SOAK_SECONDS) must hold the warm-up ($SOAK_WARMUP) and two windows of $SOAK_WINDOW s"
 
@@ -58,26 +59,45 @@ proc_metrics() {
 proc_log() { if [[ $1 == node* ]]; then log_file "${1#node}"; else echo "$(worker_dir "$1")/log"; fi; }
 
 # sample_loop: one line per process every SOAK_SAMPLE s:
-# elapsed-seconds name pid rss-kB goroutines (empty when unreadable).
+# elapsed-seconds name pid rss-kB goroutines heap-inuse-bytes (empty when
+# unreadable; the last is go_memstats_heap_inuse_bytes, what the Go heap
+# holds, to tell the heap's growth from the runtime keeping freed pages).
+# It also takes each validator's heap profile (pprof, after a collection)
+# when the first window starts and when the last one does (HEAPS).
 sample_loop() {
-	local t0=$SECONDS p pid rss gr
+	local t0=$SECONDS p pid rss gr heap m first=0 last=0 i
 	while true; do
 		for p in $(procs); do
 			pid="$(proc_pid "$p")"
-			rss="" gr=""
+			rss="" gr="" heap=""
 			if [[ -n "$pid" ]]; then
 				rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)"
-				gr="$(curl -sf --max-time 5 "$(proc_metrics "$p")" 2>/dev/null | awk '$1 == "go_goroutines" { print $2 }' || true)"
+				m="$(curl -sf --max-time 5 "$(proc_metrics "$p")" 2>/dev/null || true)"
+				gr="$(awk '$1 == "go_goroutines" { print $2 }' <<<"$m")"
+				heap="$(awk '$1 == "go_memstats_heap_inuse_bytes" { printf "%d", $2 }' <<<"$m")"
 			fi
-			printf '%d\t%s\t%s\t%s\t%s\n' $((SECONDS - t0)) "$p" "${pid:-}" "${rss:-}" "${gr:-}" >>"$SAMPLES"
+			printf '%d\t%s\t%s\t%s\t%s\t%s\n' $((SECONDS - t0)) "$p" "${pid:-}" "${rss:-}" "${gr:-}" "${heap:-}" >>"$SAMPLES"
 		done
+		if ((!first && SECONDS - t0 >= SOAK_WARMUP)); then
+			first=1
+			for ((i = 0; i < NODES; i++)); do
+				curl -sf --max-time 60 -o "$HEAPS/node$i-first.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
+			done
+		fi
+		if ((!last && SECONDS - t0 >= SOAK_SECONDS - SOAK_WINDOW)); then
+			last=1
+			for ((i = 0; i < NODES; i++)); do
+				curl -sf --max-time 60 -o "$HEAPS/node$i-last.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
+			done
+		fi
 		sleep "$SOAK_SAMPLE"
 	done
 }
 
 result_begin soak "a ${SOAK_SECONDS}s soak: a continuous stream of CV tasks on the multi-process localnet"
 fault_setup
-printf 'elapsed_s\tprocess\tpid\trss_kb\tgoroutines\n' >"$SAMPLES"
+mkdir -p "$HEAPS"
+printf 'elapsed_s\tprocess\tpid\trss_kb\tgoroutines\theap_inuse_bytes\n' >"$SAMPLES"
 printf 'task\tsubmitted_s\tclosed_s\tjobs\tproofs_accepted\tslashes\n' >"$TASKS_TSV"
 sample_loop &
 SAMPLER=$!
@@ -177,6 +197,25 @@ verdict=PASS
 	echo
 	awk -F'\t' 'NR == 1 { printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; printf "\n|"; for (i = 1; i <= NF; i++) printf " --- |"; printf "\n"; next }
 		{ printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; printf "\n" }' "$FLAT"
+	echo
+	echo "## Validators' live heap: first window against the last"
+	echo
+	echo "Heap profiles (\\`/debug/pprof/heap?gc=1\\`, after a collection) of each validator when the first window"
+	echo "started and when the last one did, in \\`$HEAPS\\`; the functions whose live allocations grew most"
+	echo "(\\`go tool pprof -top -sample_index=inuse_space -diff_base FIRST LAST\\`)."
+	for ((i = 0; i < NODES; i++)); do
+		a="$HEAPS/node$i-first.pb.gz" b="$HEAPS/node$i-last.pb.gz"
+		echo
+		if [[ ! -s "$a" || ! -s "$b" ]]; then
+			echo "node$i: no profile (the pprof listener did not answer)."
+			continue
+		fi
+		echo "node$i:"
+		echo
+		echo '```'
+		go tool pprof -top -nodecount=8 -sample_index=inuse_space -diff_base "$a" "$b" 2>/dev/null | sed -n '/^Showing\|flat%/,$p' | head -11
+		echo '```'
+	done
 	echo
 	echo "## Tasks"
 	echo
