@@ -201,6 +201,7 @@ func (m *Miner) Run(ctx context.Context) error {
 		go m.statusLoop(ctx)
 	}
 	go m.rewardLoop(ctx)
+	go worker.KeepBonded(ctx, m.chain, types.WORKER_ROLE_MINER, m.cfg.TopUpEvery, m.log)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(m.cfg.Poll)

@@ -151,6 +151,11 @@ func (v *Verifier) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		worker.KeepBonded(ctx, v.chain, types.WORKER_ROLE_VERIFIER, v.cfg.TopUpEvery, v.log)
+	}()
 	t := time.NewTicker(v.cfg.Poll)
 	defer t.Stop()
 	for {

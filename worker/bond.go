@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	sdkmath "cosmossdk.io/math"
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -99,4 +100,59 @@ func EnsureBonded(ctx context.Context, c Chain, role types.WorkerRole, cfg Confi
 	}
 	log.Info("registering and bonding", "role", role, "bond", bond, "devices", devices)
 	return reg(bond)
+}
+
+// TopUp restores a bonded worker's bond to min_worker_bond after slashes
+// took it below: under the minimum a worker is never drawn or allowed to
+// claim again, and before TopUp only a restart (EnsureBonded) brought it
+// back, so verifiers slashed during a transaction flood stayed out until
+// someone restarted them and tasks waited for evaluators (fault row 10,
+// finding 16). It re-sends what the chain has registered (peer id,
+// addresses, devices) with the difference, and returns what it added: a
+// zero coin when nothing was needed. A worker not registered in role, or
+// unbonding, is left alone.
+func TopUp(ctx context.Context, c Chain, role types.WorkerRole, log *slog.Logger) (sdk.Coin, error) {
+	p, err := c.Params(ctx, &types.QueryParamsRequest{})
+	if err != nil {
+		return sdk.Coin{}, fmt.Errorf("params: %w", err)
+	}
+	min := p.Params.MinWorkerBond
+	none := sdk.NewCoin(min.Denom, sdkmath.ZeroInt())
+	me := c.Address().String()
+	res, err := c.Worker(ctx, &types.QueryWorkerRequest{Address: me})
+	if err != nil {
+		return none, fmt.Errorf("worker %s: %w", me, err)
+	}
+	w := res.Worker
+	if w.Role != role || w.Status != types.WORKER_STATUS_BONDED || w.Bond.Denom != min.Denom || w.Bond.IsGTE(min) {
+		return none, nil
+	}
+	add := min.Sub(w.Bond)
+	log.Info("bond below the minimum after slashes; topping it up", "role", role, "bond", w.Bond, "minimum", min, "adding", add)
+	if _, err := c.Broadcast(ctx, &types.MsgRegisterWorker{Address: me, Role: role, Bond: add, PeerId: w.PeerId,
+		Multiaddrs: w.Multiaddrs, Devices: w.Devices}); err != nil {
+		return none, fmt.Errorf("top up %s by %s: %w", me, add, err)
+	}
+	return add, nil
+}
+
+// KeepBonded runs TopUp every interval until ctx ends (interval <= 0: never).
+// A failure (the account cannot pay, the node is unreachable) is logged
+// and tried again at the next interval.
+func KeepBonded(ctx context.Context, c Chain, role types.WorkerRole, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := TopUp(ctx, c, role, log); err != nil && ctx.Err() == nil {
+			log.Warn("bond top-up", "err", err)
+		}
+	}
 }

@@ -33,17 +33,30 @@ type Config struct {
 	// journals, the verifier's committed verdicts); empty: nothing is kept.
 	StateDir string
 	Logger   *slog.Logger
+	// TopUpEvery is how often the daemon checks that slashes have not
+	// taken its bond below min_worker_bond, and tops it up from its
+	// account if they have (TopUp); 0: never (the operator tops up).
+	TopUpEvery time.Duration
 }
 
-// DefaultConfig polls every second with the placeholder identity.
+// DefaultTopUpEvery is Config.TopUpEvery's default: a slashed worker is
+// back in the draw within half a minute of the slash that took it under
+// the minimum.
+const DefaultTopUpEvery = 30 * time.Second
+
+// DefaultConfig polls every second with the placeholder identity and
+// keeps the bond topped up (DefaultTopUpEvery).
 func DefaultConfig() Config {
-	return Config{Poll: time.Second, PeerID: DefaultPeerID, Multiaddrs: DefaultMultiaddrs()}
+	return Config{Poll: time.Second, PeerID: DefaultPeerID, Multiaddrs: DefaultMultiaddrs(), TopUpEvery: DefaultTopUpEvery}
 }
 
 // Validate checks the shared fields; who names the daemon in the error.
 func (c Config) Validate(who string) error {
 	if c.Poll <= 0 {
 		return fmt.Errorf("%s: poll %s: expected > 0", who, c.Poll)
+	}
+	if c.TopUpEvery < 0 {
+		return fmt.Errorf("%s: top-up interval %s: expected >= 0 (0: never)", who, c.TopUpEvery)
 	}
 	if len(c.PeerID) < 32 {
 		return fmt.Errorf("%s: peer id %q is not a libp2p peer id", who, c.PeerID)

@@ -132,6 +132,78 @@ func TestEnsureBonded(t *testing.T) {
 	}
 }
 
+// TestTopUp: a bonded worker whose bond slashes took under the minimum is
+// topped up by the difference, re-sending what the chain has registered;
+// at or above the minimum, in another role or not registered, nothing is
+// sent; a refused top-up is an error naming the account; KeepBonded does
+// it on its own within an interval.
+func TestTopUp(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	c := workertest.NewChain("w", workertest.Params(4))
+	me := c.Address().String()
+	if _, err := worker.TopUp(ctx, c, types.WORKER_ROLE_VERIFIER, log); err == nil {
+		t.Fatal("an unregistered worker's top-up did not fail on the missing worker")
+	}
+	cfg := worker.DefaultConfig()
+	cfg.Devices = []types.Device{{Kind: "cpu", Name: "test cpu (2 cores)", MemoryBytes: 1 << 30}}
+	cfg.Multiaddrs = []string{"/ip4/127.0.0.1/tcp/4001"}
+	if err := worker.EnsureBonded(ctx, c, types.WORKER_ROLE_VERIFIER, cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	if add, err := worker.TopUp(ctx, c, types.WORKER_ROLE_VERIFIER, log); err != nil || !add.IsZero() || c.Calls("Broadcast") != 1 {
+		t.Fatalf("at the minimum: added %s, %v, %d txs", add, err, c.Calls("Broadcast"))
+	}
+	c.Slash(me, 37)
+	if add, err := worker.TopUp(ctx, c, types.WORKER_ROLE_MINER, log); err != nil || !add.IsZero() || c.Calls("Broadcast") != 1 {
+		t.Fatalf("another role: added %s, %v", add, err)
+	}
+	add, err := worker.TopUp(ctx, c, types.WORKER_ROLE_VERIFIER, log)
+	if err != nil || !add.Equal(sdk.NewInt64Coin("stake", 37)) {
+		t.Fatalf("after a slash of 37: added %s, %v", add, err)
+	}
+	regs := workertest.Msgs[*types.MsgRegisterWorker](c)
+	last := regs[len(regs)-1]
+	if len(regs) != 2 || last.PeerId != cfg.PeerID || last.Multiaddrs[0] != cfg.Multiaddrs[0] || len(last.Devices) != 1 || last.Devices[0] != cfg.Devices[0] {
+		t.Fatalf("top-up %+v does not re-send the registration", last)
+	}
+	w, _ := c.Worker(ctx, &types.QueryWorkerRequest{Address: me})
+	if !w.Worker.Bond.Equal(sdk.NewInt64Coin("stake", 100)) {
+		t.Fatalf("bond %s after the top-up, want the minimum 100stake", w.Worker.Bond)
+	}
+	c.Slash(me, 10)
+	c.Fail(func(_ string, msg sdk.Msg) error {
+		if msg != nil {
+			return workertest.ErrInjected
+		}
+		return nil
+	})
+	if _, err := worker.TopUp(ctx, c, types.WORKER_ROLE_VERIFIER, log); !errors.Is(err, workertest.ErrInjected) || !strings.Contains(err.Error(), me) {
+		t.Fatalf("refused top-up: %v", err)
+	}
+	c.Fail(nil)
+	kctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { worker.KeepBonded(kctx, c, types.WORKER_ROLE_VERIFIER, 10*time.Millisecond, log); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, _ := c.Worker(ctx, &types.QueryWorkerRequest{Address: me})
+		if w.Worker.Bond.Equal(sdk.NewInt64Coin("stake", 100)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("KeepBonded left the bond at %s", w.Worker.Bond)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	cfg.TopUpEvery = -time.Second
+	if err := cfg.Validate("verifier"); err == nil || !strings.Contains(err.Error(), "top-up interval") {
+		t.Fatalf("negative top-up interval: %v", err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	cfg := worker.DefaultConfig()
 	if err := cfg.Validate("x"); err != nil {

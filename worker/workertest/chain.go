@@ -2,6 +2,7 @@ package workertest
 
 import (
 	"context"
+	sdkmath "cosmossdk.io/math"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -88,6 +89,16 @@ func (c *Chain) AddCommitment(cm types.Commitment) {
 	c.mu.Lock()
 	c.commits = append(c.commits, cm)
 	c.mu.Unlock()
+}
+
+// Slash takes amount from the bond of worker addr, as the chain's
+// settlement does.
+func (c *Chain) Slash(addr string, amount int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.workers[addr]
+	w.Bond = w.Bond.SubAmount(sdkmath.NewInt(amount))
+	c.workers[addr] = w
 }
 
 // Height is the height of the last block.

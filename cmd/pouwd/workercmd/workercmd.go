@@ -51,6 +51,7 @@ const (
 	flagMemFraction     = "memory-fraction"
 	flagTasks           = "tasks"
 	flagMaxProofs       = "max-proofs-per-job"
+	flagTopUpEvery      = "top-up-every"
 )
 
 func group(use, short string, start *cobra.Command) *cobra.Command {
@@ -78,6 +79,7 @@ func NewMinerCommand() *cobra.Command {
 			cfg.MaxJobs, _ = cmd.Flags().GetInt(flagMaxJobs)
 			cfg.MaxProofsPerJob, _ = cmd.Flags().GetInt(flagMaxProofs)
 			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
+			cfg.TopUpEvery, _ = cmd.Flags().GetDuration(flagTopUpEvery)
 			cfg.StatusEvery, _ = cmd.Flags().GetDuration(flagStatusEvery)
 			frac, _ := cmd.Flags().GetFloat64(flagMemFraction)
 			cfg.Budget = accel.CPUBudget(frac)
@@ -127,6 +129,7 @@ func NewMinerCommand() *cobra.Command {
 		},
 	}
 	addCommonFlags(start)
+	addTopUpFlag(start)
 	start.Flags().Int(flagMaxJobs, 1, "jobs trained at once")
 	start.Flags().Int(flagMaxProofs, 0, "winning proofs submitted per job (0: every winner)")
 	start.Flags().String(flagStore, "", "where committed checkpoints and final models are kept (default <home>/pouw-store)")
@@ -158,6 +161,7 @@ func NewVerifierCommand() *cobra.Command {
 			cfg.Workers, _ = cmd.Flags().GetInt(flagWorkers)
 			cfg.StateDir = filepath.Join(cc.ClientContext().HomeDir, "verifier-state")
 			cfg.Poll, _ = cmd.Flags().GetDuration(flagPoll)
+			cfg.TopUpEvery, _ = cmd.Flags().GetDuration(flagTopUpEvery)
 			nd, err := startNode(cmd, cc, nil, log)
 			if err != nil {
 				return err
@@ -180,8 +184,14 @@ func NewVerifierCommand() *cobra.Command {
 		},
 	}
 	addCommonFlags(start)
+	addTopUpFlag(start)
 	start.Flags().Int(flagWorkers, 2, "assignments worked at once")
 	return group("verifier", "Proof-of-Useful-Work verifier", start)
+}
+
+// addTopUpFlag adds --top-up-every to a bonded daemon's start command.
+func addTopUpFlag(cmd *cobra.Command) {
+	cmd.Flags().Duration(flagTopUpEvery, worker.DefaultTopUpEvery, "how often to check that slashes left the bond at min_worker_bond or more, topping it up from this account if not (0: never; under the minimum the daemon gets no work)")
 }
 
 func addCommonFlags(cmd *cobra.Command) {
