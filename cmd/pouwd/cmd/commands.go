@@ -134,11 +134,25 @@ func appExport(
 	return pouwApp.ExportAppStateAndValidators(forZeroHeight, jailAllowedAddrs, modulesToExport)
 }
 
+// DefaultIAVLCacheSize is app.toml's iavl-cache-size in pouwd: IAVL nodes
+// cached per store. The SDK's 781250 is per store too, and IAVL adds every
+// node it saves to that cache (a new version's path copies included) and
+// never drops one but by LRU eviction, so each store written every block
+// (x/pouwml, distribution, slashing, mint, ...) grows the cache for hours:
+// in the soak (docs/SOAK.md) a validator's live heap grew about 2.5 MB a
+// minute, nearly all IAVL nodes, and its RSS 44-78% in 80 minutes. 20000
+// nodes per store keep the top of every tree and the recent writes
+// cached; a read below that goes to the fast-node index (the latest
+// version's key/values, cached apart) or LevelDB.
+const DefaultIAVLCacheSize = 20000
+
 // initAppConfig returns app.toml's template and defaults: a zero minimum
-// gas price in upouw (operators raise it), everything else the SDK's.
+// gas price in upouw (operators raise it), DefaultIAVLCacheSize,
+// everything else the SDK's.
 func initAppConfig() (string, any) {
 	srvCfg := serverconfig.DefaultConfig()
 	srvCfg.MinGasPrices = "0" + app.BondDenom
+	srvCfg.IAVLCacheSize = DefaultIAVLCacheSize
 	return serverconfig.DefaultConfigTemplate, srvCfg
 }
 

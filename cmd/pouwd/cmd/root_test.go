@@ -2,6 +2,9 @@ package cmd
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,5 +38,28 @@ func TestErrorsWithoutUsage(t *testing.T) {
 				t.Fatalf("pouwd %s: usage printed = %v, expected %v; error %q; output:\n%s", strings.Join(c.args, " "), got, c.wantUsage, err, out.String())
 			}
 		})
+	}
+}
+
+// TestInitWritesIAVLCacheSize: `pouwd init` writes pouwd's app.toml
+// defaults, the bounded IAVL cache among them (DefaultIAVLCacheSize).
+func TestInitWritesIAVLCacheSize(t *testing.T) {
+	home := t.TempDir()
+	root := NewRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"init", "test-node", "--chain-id", "pouw-test", "--home", home})
+	if err := svrcmd.Execute(root, "POUWD", home); err != nil {
+		t.Fatalf("pouwd init: %v\n%s", err, out.String())
+	}
+	toml, err := os.ReadFile(filepath.Join(home, "config", "app.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("iavl-cache-size = %d\n", DefaultIAVLCacheSize), `minimum-gas-prices = "0upouw"`} {
+		if !strings.Contains(string(toml), want) {
+			t.Errorf("app.toml lacks %q", want)
+		}
 	}
 }
