@@ -308,15 +308,24 @@ type Job struct {
 
 // Prepare derives everything for job index of task over dataset d.
 func Prepare(task *types.Task, index uint32, d *data.Dataset) (*Job, error) {
-	s, err := ForJob(task, index, d.Shape, d.Classes)
-	if err != nil {
-		return nil, err
-	}
-	tr, ho, err := Folds(task, index, d.Labels, d.Split)
+	s, tr, ho, err := specAndFolds(task, index, d)
 	if err != nil {
 		return nil, err
 	}
 	return &Job{Spec: s, Train: Gather(d, tr), HeldOut: Gather(d, ho), TrainIdx: tr, HeldOutIdx: ho}, nil
+}
+
+// specAndFolds is a job's Spec and its training and held-out indices.
+func specAndFolds(task *types.Task, index uint32, d *data.Dataset) (*Spec, []int, []int, error) {
+	s, err := ForJob(task, index, d.Shape, d.Classes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tr, ho, err := Folds(task, index, d.Labels, d.Split)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, tr, ho, nil
 }
 
 // Metrics measures a model's predictions on the held-out samples as the

@@ -36,11 +36,7 @@ type gathered struct {
 // Prepare is jobspec.Prepare, sharing the gathered datasets of a fold
 // seen recently.
 func (p *Preparer) Prepare(task *types.Task, index uint32, d *data.Dataset) (*Job, error) {
-	s, err := ForJob(task, index, d.Shape, d.Classes)
-	if err != nil {
-		return nil, err
-	}
-	tr, ho, err := Folds(task, index, d.Labels, d.Split)
+	s, tr, ho, err := specAndFolds(task, index, d)
 	if err != nil {
 		return nil, err
 	}

@@ -310,15 +310,9 @@ func (m *Miner) schedule(ctx context.Context, wg *sync.WaitGroup) error {
 }
 
 func (m *Miner) statusLoop(ctx context.Context) {
-	t := time.NewTicker(m.cfg.StatusEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	worker.Every(ctx, m.cfg.StatusEvery, func() {
 		m.Stats.mu.Lock()
+		defer m.Stats.mu.Unlock()
 		for k, js := range m.Stats.current {
 			step, loss := js.read()
 			sps := 0.0
@@ -328,6 +322,5 @@ func (m *Miner) statusLoop(ctx context.Context) {
 			m.log.Info("status", "task", k.task, "job", k.index, "step", step, "of", js.total, "loss", loss, "steps_per_s", fmt.Sprintf("%.1f", sps),
 				"tickets", m.Stats.TicketsDrawn.Load(), "won", m.Stats.ProofsWon.Load(), "submitted", m.Stats.ProofsSubmitted.Load())
 		}
-		m.Stats.mu.Unlock()
-	}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/gogoproto/proto"
 
+	"github.com/pouw/pouwd/worker"
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
@@ -77,18 +78,11 @@ func (m *Miner) watchProofs(ids []uint64) {
 
 // rewardLoop checks the watched proofs every rewardEvery until ctx ends.
 func (m *Miner) rewardLoop(ctx context.Context) {
-	t := time.NewTicker(m.rewardEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	worker.Every(ctx, m.rewardEvery, func() {
 		if err := m.checkRewards(ctx); err != nil && ctx.Err() == nil {
 			m.log.Debug("reading proof rewards", "err", err)
 		}
-	}
+	})
 }
 
 // checkRewards asks for the status of every watched proof; an accepted

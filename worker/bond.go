@@ -143,16 +143,9 @@ func KeepBonded(ctx context.Context, c Chain, role types.WorkerRole, interval ti
 	if interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	Every(ctx, interval, func() {
 		if _, err := TopUp(ctx, c, role, log); err != nil && ctx.Err() == nil {
 			log.Warn("bond top-up", "err", err)
 		}
-	}
+	})
 }
