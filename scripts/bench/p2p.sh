@@ -21,11 +21,21 @@
 #   `pouwd data fetch` (fresh home each), stops one storage peer, damages
 #   every shard file of another, fetches again (must name the bad peer),
 #   compares sha256, and stops everything it started.
+#   Scale (the load row of a large dataset over many storage peers):
+#     P2P_PEERS   storage peers (default 5)
+#     P2P_SOURCE  `pouwd data prepare --source` (default mnist)
+#     P2P_DTYPE   its --dtype (default: the source's; float32 makes MNIST
+#                 4x larger, 220 MB)
+#     P2P_K, P2P_M  Reed-Solomon data and parity shards (default 10, 4)
+#   e.g. P2P_PEERS=14 P2P_DTYPE=float32 scripts/bench/p2p.sh localnet 2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ "${1:-}" == localnet ]]; then
 	shift
 	RUNS=${1:-3}
+	PEERS=${P2P_PEERS:-5} SOURCE=${P2P_SOURCE:-mnist} K=${P2P_K:-10} M=${P2P_M:-4}
+	DTYPE=()
+	[[ -z "${P2P_DTYPE:-}" ]] || DTYPE=(--dtype "$P2P_DTYPE")
 	W=$(mktemp -d /tmp/p2p-localnet.XXXXXX)
 	P=$W/pouwd
 	export LOCALNET_HOME=$W/net LOCALNET_PORT_SHIFT=${LOCALNET_PORT_SHIFT:-3100} POUWD=$P
@@ -43,26 +53,29 @@ if [[ "${1:-}" == localnet ]]; then
 	scripts/localnet.sh start >/dev/null
 	CHAIN=$("$P" status --node "$RPC" 2>/dev/null | jq -r '.node_info.network')
 	TX=(--node "$RPC" --chain-id "$CHAIN" "${KR[@]}" --yes --output json)
-	for i in 1 2 3 4 5; do
+	for i in $(seq "$PEERS"); do
 		"$P" keys add "store$i" "${KR[@]}" >/dev/null 2>&1
 		"$P" tx bank send client "$("$P" keys show "store$i" -a "${KR[@]}")" 10000000upouw "${TX[@]}" >/dev/null
 		sleep 1.5
 	done
-	for i in 1 2 3 4 5; do
+	for i in $(seq "$PEERS"); do
 		mkdir -p "$W/s$i"
 		"$P" data serve --home "$W/s$i" --from "store$i" "${TX[@]}" --sync-interval 5s >"$W/s$i/log" 2>&1 &
 		PIDS+=($!)
 		sleep 2
 	done
-	for i in 1 2 3 4 5; do
+	for i in $(seq "$PEERS"); do
 		for _ in $(seq 60); do grep -q 'registered storage worker' "$W/s$i/log" && break; sleep 1; done
 		grep -q 'registered storage worker' "$W/s$i/log" || { echo "storage peer $i did not register:"; tail "$W/s$i/log"; exit 1; }
 	done
-	echo "== 5 storage peers registered"
-	"$P" data prepare --source mnist --out "$W/mnist" >/dev/null
-	WANT=$(sha256sum "$W/mnist/dataset.pouw" | cut -d' ' -f1)
+	echo "== $PEERS storage peers registered"
+	"$P" data prepare --source "$SOURCE" "${DTYPE[@]}" --out "$W/ds" >/dev/null
+	WANT=$(sha256sum "$W/ds/dataset.pouw" | cut -d' ' -f1)
+	echo "== dataset $SOURCE ${DTYPE[*]}: $(stat -c %s "$W/ds/dataset.pouw") bytes, k=$K m=$M over $PEERS peers"
 	mkdir -p "$W/pub"
-	ID=$("$P" data publish "$W/mnist" --k 10 --m 4 --from client --home "$W/pub" "${TX[@]}" 2>"$W/pub/log" | tail -1)
+	t0=$(date +%s.%N)
+	ID=$("$P" data publish "$W/ds" --k "$K" --m "$M" --from client --home "$W/pub" "${TX[@]}" 2>"$W/pub/log" | tail -1)
+	echo "publish (encode, register on chain, push every shard): $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 	grep -E '^(encoded|registered|pushed [0-9]+ shards)' "$W/pub/log"
 	fetch() {
 		rm -rf "$W/out" "$W/f"
