@@ -297,6 +297,21 @@ func Gather(d *data.Dataset, idx []int) ml.Dataset {
 	return ml.Dataset{X: x, Y: y, N: len(idx), Shape: append([]int(nil), d.Shape...), Classes: d.Classes}
 }
 
+// View is Gather's dataset without the copy, for uint8 datasets: an
+// ml.Dataset view (Bytes, Rows) of d's bytes whose samples read as
+// Gather's values (ml.ByteValue is the same x/255); float32 datasets are
+// gathered.
+func View(d *data.Dataset, idx []int) ml.Dataset {
+	if d.DType != data.Uint8 {
+		return Gather(d, idx)
+	}
+	y := make([]int, len(idx))
+	for j, i := range idx {
+		y[j] = d.Labels[i]
+	}
+	return ml.Dataset{Bytes: d.U8, Rows: idx, Y: y, N: len(idx), Shape: append([]int(nil), d.Shape...), Classes: d.Classes}
+}
+
 // Job is a job ready to train or replay: its Spec and its two datasets.
 type Job struct {
 	*Spec

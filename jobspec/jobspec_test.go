@@ -3,7 +3,11 @@ package jobspec
 import (
 	"bytes"
 	"errors"
+	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/ml"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pouw/pouwd/ml/data"
@@ -161,12 +165,26 @@ func TestPreparer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(job, want) {
-			t.Fatalf("job %d: the Preparer's job differs from Prepare's", j)
+		if !reflect.DeepEqual(job.Spec, want.Spec) || !slices.Equal(job.TrainIdx, want.TrainIdx) || !slices.Equal(job.HeldOutIdx, want.HeldOutIdx) {
+			t.Fatalf("job %d: the Preparer's spec or folds differ from Prepare's", j)
+		}
+		for _, p := range [][2]ml.Dataset{{job.Train, want.Train}, {job.HeldOut, want.HeldOut}} {
+			got, exp := p[0], p[1]
+			if err := got.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got.N != exp.N || !slices.Equal(got.Y, exp.Y) || !slices.Equal(got.Values(0, got.N, nil), exp.X) {
+				t.Fatalf("job %d: the Preparer's samples differ from Prepare's", j)
+			}
+		}
+		if job.Train.Bytes == nil || job.Train.X != nil {
+			t.Fatalf("job %d: the training samples of a uint8 dataset are not a view", j)
 		}
 		return job
 	}
-	same := func(a, b *Job) bool { return &a.Train.X[0] == &b.Train.X[0] && &a.HeldOut.Y[0] == &b.HeldOut.Y[0] }
+	same := func(a, b *Job) bool {
+		return &a.Train.Rows[0] == &b.Train.Rows[0] && &a.HeldOut.X[0] == &b.HeldOut.X[0]
+	}
 	j0 := get(d, 0)
 	if j3 := get(d, 3); !same(j0, j3) || j3.InitSeed == j0.InitSeed {
 		t.Fatal("jobs 0 and 3 (one fold) do not share their datasets, or share their seeds")
@@ -190,6 +208,53 @@ func TestPreparer(t *testing.T) {
 	}
 	if _, err := p.Prepare(task, 6, d); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("job 6 of 2x3: %v", err)
+	}
+}
+
+// TestViewTrainsAsGather: a trainer on a View of a uint8 dataset computes
+// every bit a trainer on Gather's float32 copy does (the canonical
+// batches read the same values), and evaluates the same.
+func TestViewTrainsAsGather(t *testing.T) {
+	d := prepareDataset()
+	idx := []int{3, 1, 4, 15, 9, 26, 5, 35, 8, 47, 2, 33, 40, 12, 7, 21}
+	run := func(ds ml.Dataset) ([32]byte, ml.EvalResult) {
+		t.Helper()
+		m, err := ml.NewModel("mlp:4-8-3", 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := ml.DefaultTrainConfig()
+		cfg.BatchSize, cfg.Steps, cfg.Seed = 4, 12, 11
+		tr, err := ml.NewTrainer(m, ds, cfg, cpu.MustNew(cpu.Options{Threads: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range cfg.Steps {
+			if _, err := tr.Step(nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, err := ml.Evaluate(m, ds, cpu.MustNew(cpu.Options{Threads: 1}), 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ml.WeightsHash(m), ev
+	}
+	v, g := View(d, idx), Gather(d, idx)
+	if v.Bytes == nil {
+		t.Fatal("View of a uint8 dataset copied it")
+	}
+	hv, ev := run(v)
+	hg, eg := run(g)
+	if hv != hg || ev != eg {
+		t.Fatalf("view: weights %x, eval %+v; gathered: weights %x, eval %+v", hv, ev, hg, eg)
+	}
+	// A view's rows are checked.
+	bad := v
+	bad.Rows = append([]int(nil), v.Rows...)
+	bad.Rows[2] = 60
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "sample 2 is row 60") {
+		t.Fatalf("row past the bytes: %v", err)
 	}
 }
 

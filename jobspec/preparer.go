@@ -9,12 +9,14 @@ import (
 	"github.com/pouw/pouwd/x/pouwml/types"
 )
 
-// Preparer is Prepare with the gathered datasets of the last few folds
-// kept: a verifier checks proof after proof of the same jobs, and every
+// Preparer is Prepare with the datasets of the last few folds kept: a
+// verifier checks proof after proof of the same jobs, and every
 // configuration of a task trains on the same folds, so gathering a fold
 // (a float32 copy of the whole dataset: 220 MB for MNIST) once per proof
 // made a verifier's memory swing by gigabytes (the soak's verifiers
-// between 0.55 and 1.3 GB) and its CPU time go to copying. The kept
+// between 0.55 and 1.3 GB) and its CPU time go to copying. A fold's
+// training samples are a View of a uint8 dataset (no copy; the same
+// values), its held-out samples (1/folds of them) gathered. The kept
 // datasets are shared read-only by every Job the Preparer returns (ml's
 // trainer only reads its Dataset). Safe for concurrent use.
 type Preparer struct {
@@ -44,7 +46,7 @@ func (p *Preparer) Prepare(task *types.Task, index uint32, d *data.Dataset) (*Jo
 	if g == nil {
 		// Gathered outside the lock: two callers may gather the same fold
 		// at once, and the second one's copy is then dropped.
-		g = &gathered{source: d, trainIdx: tr, hoIdx: ho, train: Gather(d, tr), heldOut: Gather(d, ho)}
+		g = &gathered{source: d, trainIdx: tr, hoIdx: ho, train: View(d, tr), heldOut: Gather(d, ho)}
 		p.insert(g)
 	}
 	return &Job{Spec: s, Train: g.train, HeldOut: g.heldOut, TrainIdx: g.trainIdx, HeldOutIdx: g.hoIdx}, nil

@@ -52,7 +52,7 @@ func (c *DigestChain) Step(s ml.StepInfo) (pouw.StepParts, pouw.Hash, error) {
 // HeldOutMetrics measures a model on the job's held-out fold in ppm: what
 // a miner claims in its result and a verifier measures again.
 func HeldOutMetrics(model *ml.Model, job *Job, b accel.Backend) (types.FoldMetrics, error) {
-	pred, err := model.Predict(b, job.HeldOut.X, job.HeldOut.N)
+	pred, err := model.Predict(b, job.HeldOut.Values(0, job.HeldOut.N, nil), job.HeldOut.N)
 	if err != nil {
 		return types.FoldMetrics{}, err
 	}

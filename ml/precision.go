@@ -280,7 +280,7 @@ func (mx *mixed) wholeBatch(t *Trainer, idx []int, scale float32) (float32, erro
 func gatherBatch(x []float32, d Dataset, idx []int, ss int) ([]float32, []int) {
 	labels := make([]int, len(idx))
 	for i, s := range idx {
-		copy(x[i*ss:(i+1)*ss], d.X[s*ss:(s+1)*ss])
+		d.Sample(s, x[i*ss:(i+1)*ss])
 		labels[i] = d.Y[s]
 	}
 	return x, labels

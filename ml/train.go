@@ -11,23 +11,116 @@ import (
 
 // Dataset is an in-memory labelled dataset: N samples of numel(Shape)
 // float32 values each, stored row-major in X, labels in Y (0..Classes-1).
+//
+// Or, with Bytes set (and X nil), a view of byte samples: sample i is row
+// Rows[i] of Bytes (numel(Shape) bytes a row), each byte v read as
+// ByteValue(v) = float32(float64(v)/255), the scaling of ml/data's uint8
+// datasets. A trainer reads a view sample by sample, so a fold of a
+// dataset trains without a float32 copy of its samples (four times the
+// bytes); the values, and so every bit of training, are the copy's. Read
+// samples through Sample or Values, not X.
 type Dataset struct {
 	X       []float32
 	Y       []int
 	N       int
 	Shape   []int
 	Classes int
+	Bytes   []uint8
+	Rows    []int
 }
 
-// Validate checks the sizes and labels.
+// byteValues is ByteValue for every byte.
+var byteValues = func() (t [256]float32) {
+	for v := range t {
+		t[v] = float32(float64(v) / 255)
+	}
+	return t
+}()
+
+// ByteValue is the float32 a byte sample value reads as in a view.
+func ByteValue(v uint8) float32 { return byteValues[v] }
+
+// Sample writes sample i's values into dst (numel(Shape) of them).
+func (d Dataset) Sample(i int, dst []float32) {
+	ss := len(dst)
+	if d.Bytes == nil {
+		copy(dst, d.X[i*ss:(i+1)*ss])
+		return
+	}
+	for e, v := range d.Bytes[d.Rows[i]*ss : (d.Rows[i]+1)*ss] {
+		dst[e] = byteValues[v]
+	}
+}
+
+// Values returns samples lo..hi-1 row-major: a slice of X, or for a view
+// buf (grown as needed) filled with them.
+func (d Dataset) Values(lo, hi int, buf []float32) []float32 {
+	ss := numel(d.Shape)
+	if d.Bytes == nil {
+		return d.X[lo*ss : hi*ss]
+	}
+	if cap(buf) < (hi-lo)*ss {
+		buf = make([]float32, (hi-lo)*ss)
+	}
+	buf = buf[:(hi-lo)*ss]
+	for i := lo; i < hi; i++ {
+		d.Sample(i, buf[(i-lo)*ss:(i-lo+1)*ss])
+	}
+	return buf
+}
+
+// Validate checks the sizes and labels (and a view's rows).
 func (d Dataset) Validate() error {
-	if d.N < 1 || len(d.Y) != d.N || len(d.X) != d.N*numel(d.Shape) {
+	ss := numel(d.Shape)
+	if d.Bytes != nil {
+		if d.N < 1 || len(d.Y) != d.N || len(d.Rows) != d.N || d.X != nil || ss < 1 {
+			return fmt.Errorf("dataset view: N = %d, %d labels, %d rows, %d float values, sample shape %v: expected N >= 1, N labels, N rows and no float values",
+				d.N, len(d.Y), len(d.Rows), len(d.X), d.Shape)
+		}
+		for i, r := range d.Rows {
+			if r < 0 || (r+1)*ss > len(d.Bytes) {
+				return fmt.Errorf("dataset view: sample %d is row %d, expected 0..%d (%d bytes in rows of %d)", i, r, len(d.Bytes)/ss-1, len(d.Bytes), ss)
+			}
+		}
+	} else if d.N < 1 || len(d.Y) != d.N || len(d.X) != d.N*ss {
 		return fmt.Errorf("dataset: N = %d, %d labels, %d values for sample shape %v: expected N >= 1, N labels and N*%d values",
-			d.N, len(d.Y), len(d.X), d.Shape, numel(d.Shape))
+			d.N, len(d.Y), len(d.X), d.Shape, ss)
 	}
 	for i, y := range d.Y {
 		if y < 0 || y >= d.Classes {
 			return fmt.Errorf("dataset: label %d of sample %d, expected 0..%d", y, i, d.Classes-1)
+		}
+	}
+	return nil
+}
+
+// checkInputs is Model.CheckInputs over the dataset's values (for a view,
+// the values of the bytes its rows hold).
+func (d Dataset) checkInputs(m *Model) error {
+	if d.Bytes == nil {
+		return m.CheckInputs(d.X)
+	}
+	var seen [256]bool
+	ss := numel(d.Shape)
+	for _, r := range d.Rows {
+		for _, v := range d.Bytes[r*ss : (r+1)*ss] {
+			seen[v] = true
+		}
+	}
+	var present []float32
+	for v, ok := range seen {
+		if ok {
+			present = append(present, byteValues[v])
+		}
+	}
+	if m.CheckInputs(present) == nil {
+		return nil
+	}
+	row := make([]float32, ss) // the first sample holding a refused value, named as CheckInputs names it
+	for i := range d.Rows {
+		d.Sample(i, row)
+		if err := m.CheckInputs(row); err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
 		}
 	}
 	return nil
@@ -206,7 +299,7 @@ func NewTrainer(m *Model, data Dataset, cfg TrainConfig, b accel.Backend) (*Trai
 	if data.N < cfg.BatchSize {
 		return nil, fmt.Errorf("dataset has %d samples, fewer than one batch of %d", data.N, cfg.BatchSize)
 	}
-	if err := m.CheckInputs(data.X); err != nil {
+	if err := data.checkInputs(m); err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	opt, err := NewOptimizer(cfg, m.Params())
@@ -432,7 +525,7 @@ func (t *Trainer) gather(idx []int) ([]float32, []int) {
 	x := t.xbuf[:bs*ss]
 	labels := make([]int, bs)
 	for i, s := range idx {
-		copy(x[i*ss:(i+1)*ss], t.data.X[s*ss:(s+1)*ss])
+		t.data.Sample(s, x[i*ss:(i+1)*ss])
 		labels[i] = t.data.Y[s]
 	}
 	return x, labels
@@ -516,9 +609,11 @@ func Evaluate(m *Model, d Dataset, b accel.Backend, batch int) (EvalResult, erro
 	}
 	res := EvalResult{N: d.N}
 	var lossSum float64
+	var buf []float32
 	for lo := 0; lo < d.N; lo += batch {
 		hi := min(lo+batch, d.N)
-		x, _ := FromData(d.X[lo*ss:hi*ss], append([]int{hi - lo}, m.InShape...)...)
+		buf = d.Values(lo, hi, buf)
+		x, _ := FromData(buf, append([]int{hi - lo}, m.InShape...)...)
 		c := &Ctx{Backend: b}
 		logits := m.Forward(c, x)
 		l, err := SoftmaxCrossEntropy(c, logits, d.Y[lo:hi])

@@ -74,11 +74,19 @@ func Fingerprint(d ml.Dataset) string {
 		put(uint64(s))
 	}
 	buf := make([]byte, 0, 1<<16)
-	for _, v := range d.X {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		if len(buf) == cap(buf) {
-			h.Write(buf)
-			buf = buf[:0]
+	ss := 1
+	for _, s := range d.Shape {
+		ss *= s
+	}
+	row := make([]float32, ss) // sample by sample: a view (ml.Dataset.Bytes) has no X
+	for i := 0; i < d.N; i++ {
+		d.Sample(i, row)
+		for _, v := range row {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
 		}
 	}
 	for _, y := range d.Y {
