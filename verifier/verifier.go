@@ -119,8 +119,8 @@ type Verifier struct {
 	verdicts  map[uint64]*ballot   // committed, not yet revealed
 	busy      map[string]bool      // work in progress
 	done      map[string]bool      // work finished (evaluations, commits)
-	sem       chan struct{}        // proof replays
-	evalSem   chan struct{}        // model evaluations: never starved by a flood of proofs
+	judges    *gate                // proof replays, earliest commit deadline first
+	evals     *gate                // model evaluations and dataset loads: never starved by a flood of proofs
 	assigned  map[uint64]time.Time // when each proof was first seen assigned here (verdict latency)
 	jobs      jobspec.Preparer     // the folds of the jobs in flight, gathered once
 }
@@ -135,7 +135,7 @@ func New(cfg Config, chain Chain, datasets worker.Datasets, fetch Fetcher, backe
 	}
 	v := &Verifier{cfg: cfg, chain: chain, datasets: datasets, fetch: fetch, backend: backend,
 		log: cfg.Logger.With("verifier", chain.Address().String()), nextProof: 1, watch: map[uint64]bool{},
-		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, sem: make(chan struct{}, cfg.Workers), evalSem: make(chan struct{}, 1),
+		verdicts: map[uint64]*ballot{}, busy: map[string]bool{}, done: map[string]bool{}, judges: newGate(cfg.Workers), evals: newGate(1),
 		assigned: map[uint64]time.Time{}}
 	v.Metrics = newMetrics(&v.Stats)
 	if err := v.load(); err != nil {
@@ -173,8 +173,9 @@ func (v *Verifier) Run(ctx context.Context) error {
 	}
 }
 
-// start runs fn on a worker of sem unless work key is busy or done.
-func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struct{}, key string, fn func(context.Context) error) {
+// start runs fn once gate g admits it (earliest deadline first) unless
+// work key is busy or done.
+func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, g *gate, deadline int64, key string, fn func(context.Context) error) {
 	v.mu.Lock()
 	if v.busy[key] || v.done[key] {
 		v.mu.Unlock()
@@ -185,13 +186,14 @@ func (v *Verifier) start(ctx context.Context, wg *sync.WaitGroup, sem chan struc
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if g.enter(ctx, deadline) != nil {
+			v.mu.Lock()
+			delete(v.busy, key)
+			v.mu.Unlock()
 			return
 		}
 		err := fn(ctx)
-		<-sem
+		g.leave()
 		v.mu.Lock()
 		delete(v.busy, key)
 		if err == nil {
@@ -252,7 +254,7 @@ func (v *Verifier) pollProofs(ctx context.Context, wg *sync.WaitGroup) error {
 				continue
 			}
 			v.assignedAt(id, time.Now())
-			v.start(ctx, wg, v.sem, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
+			v.start(ctx, wg, v.judges, p.CommitDeadline, fmt.Sprintf("proof/%d", id), func(ctx context.Context) error { return v.judge(ctx, p) })
 		case types.PROOF_STATUS_REVEALING:
 			v.mu.Lock()
 			vd := v.verdicts[id]
@@ -676,6 +678,13 @@ func (v *Verifier) commitVerdictsOf(ctx context.Context, pending []uint64) error
 
 // judge replays a proof and records the verdict for commitVerdicts.
 func (v *Verifier) judge(ctx context.Context, p types.Proof) error {
+	// Waiting for a worker may have outlasted the commit window: a
+	// verdict can no longer be committed, and the replay would only keep
+	// a worker from proofs still in theirs.
+	if cur, err := v.chain.Proof(ctx, &types.QueryProofRequest{Id: p.Id}); err == nil && cur.Proof.Status != types.PROOF_STATUS_COMMITTING {
+		v.log.Warn("proof left its commit window before a worker was free; not replayed", "proof", p.Id, "status", cur.Proof.Status)
+		return nil
+	}
 	start := time.Now()
 	vd, err := v.Check(ctx, p)
 	if err != nil {
@@ -724,7 +733,7 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 				if j.Status != types.JOB_STATUS_ASSIGNED || !slices.Contains(j.Verifiers, me) {
 					continue
 				}
-				v.start(ctx, wg, v.evalSem, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
+				v.start(ctx, wg, v.evals, j.Deadline, fmt.Sprintf("eval/%d/%d/%d/%x", j.TaskId, j.Index, j.Attempts, j.ModelHash), func(ctx context.Context) error {
 					return v.evaluate(ctx, j)
 				})
 			}
@@ -740,7 +749,7 @@ func (v *Verifier) pollJobs(ctx context.Context, wg *sync.WaitGroup) error {
 // it and was jailed (the soak found it). It runs on the evaluation
 // workers, never delaying a replay; a failure is retried at the next poll.
 func (v *Verifier) prefetch(ctx context.Context, wg *sync.WaitGroup, datasetID uint64) {
-	v.start(ctx, wg, v.evalSem, fmt.Sprintf("dataset/%d", datasetID), func(ctx context.Context) error {
+	v.start(ctx, wg, v.evals, 0, fmt.Sprintf("dataset/%d", datasetID), func(ctx context.Context) error {
 		rec, err := v.chain.Dataset(ctx, &types.QueryDatasetRequest{Id: datasetID})
 		if err != nil {
 			return err

@@ -440,6 +440,27 @@ func TestCommitTooLate(t *testing.T) {
 	}
 }
 
+// TestJudgeSkipsClosedWindow: a proof whose commit window closed while
+// it waited for a worker is not replayed (no verdict, no replay counted).
+func TestJudgeSkipsClosedWindow(t *testing.T) {
+	h := newHonest(t)
+	v, _ := h.verifier(t, "")
+	p := h.proof(t, 1, 5)
+	late := p
+	late.Status = types.PROOF_STATUS_REVEALING
+	h.chain.SetProof(late)
+	if err := v.judge(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.verdicts) != 0 || v.Stats.ProofsAccepted.Load()+v.Stats.ProofsRejected.Load() != 0 {
+		t.Fatalf("a proof past its commit window was replayed: verdicts %v", v.verdicts)
+	}
+	h.chain.SetProof(p)
+	if err := v.judge(context.Background(), p); err != nil || len(v.verdicts) != 1 {
+		t.Fatalf("a proof in its commit window: %v, verdicts %v", err, v.verdicts)
+	}
+}
+
 func TestPollProofsErrors(t *testing.T) {
 	h := newHonest(t)
 	v, _ := h.verifier(t, "")
