@@ -137,14 +137,18 @@ func appExport(
 // DefaultIAVLCacheSize is app.toml's iavl-cache-size in pouwd: IAVL nodes
 // cached per store. The SDK's 781250 is per store too, and IAVL adds every
 // node it saves to that cache (a new version's path copies included) and
-// never drops one but by LRU eviction, so each store written every block
-// (x/pouwml, distribution, slashing, mint, ...) grows the cache for hours:
-// in the soak (docs/SOAK.md) a validator's live heap grew about 2.5 MB a
-// minute, nearly all IAVL nodes, and its RSS 44-78% in 80 minutes. 20000
-// nodes per store keep the top of every tree and the recent writes
-// cached; a read below that goes to the fast-node index (the latest
-// version's key/values, cached apart) or LevelDB.
-const DefaultIAVLCacheSize = 20000
+// drops one only by LRU eviction, so each store written every block
+// (x/pouwml, distribution, slashing, mint, ...) grows its cache until it
+// holds that many nodes: in the soak (docs/SOAK.md) a validator's live
+// heap grew about 2.5 MB a minute, nearly all IAVL nodes, and its RSS
+// 44-78% in 80 minutes. With 20000 the cached nodes (110 thousand in all
+// after 35 minutes) still grew by a thousand a minute, the stores written
+// a few nodes a block filling last. 2000 nodes per store hold the top ten
+// levels of every tree and the recent writes, and fill within minutes; a
+// read below them goes to the fast-node index (the latest version's
+// key/values, cached apart) or LevelDB. Operators with memory to spare
+// raise it in app.toml.
+const DefaultIAVLCacheSize = 2000
 
 // initAppConfig returns app.toml's template and defaults: a zero minimum
 // gas price in upouw (operators raise it), DefaultIAVLCacheSize,
