@@ -29,8 +29,12 @@
 // New proofs are discovered by id until the chain answers NotFound; any
 // other query error ends the poll with that error and the next poll starts
 // from the same id. Proof replays run on up to Config.Workers goroutines,
-// evaluations on one more of their own (so a flood of proofs never starves
-// results). The daemon depends on interfaces it declares: Chain (its
+// admitted earliest commit deadline first (gate.go), and a proof whose
+// commit window closed while it waited is not replayed; evaluations run on
+// one more of their own (so a flood of proofs never starves results).
+// Jobs are prepared through a jobspec.Preparer: the last two folds stay
+// gathered, their training samples a view of the dataset. The daemon keeps
+// its bond at min_worker_bond (worker.KeepBonded). The daemon depends on interfaces it declares: Chain (its
 // signer and the queries it makes; worker.NewClient adapts a chain client)
 // and Fetcher (P2PFetcher: from the miner's registered peer over libp2p).
 //
