@@ -79,14 +79,16 @@ settle_proofs
 task_verified
 
 L="$FAULT_HOME/loadgen.json"
-busy=0 gas=0 failed=0
+busy=0 gas=0 failed=0 topups=""
 for n in "${MINERS[@]}" "${VERIFIERS[@]}"; do
 	busy=$((busy + $(count_since "$n" 'mempool full; backing off')))
 	gas=$((gas + $(count_since "$n" 'tx out of gas')))
 	failed=$((failed + $(count_since "$n" 'level=ERROR')))
+	k="$(count_since "$n" 'bond below the minimum after slashes; topping it up')"
+	((k == 0)) || topups+="${topups:+, }$n $k"
 done
 happened "$(jq -r '"flood of \(.duration_s) s: \(.sent) txs offered, committed \(.tx_per_s | . * 10 | round / 10) tx/s (all txs, the workers\u0027 too), mean block time \(.mean_block_time_s | . * 1000 | round / 1000) s, max \(.max_block_txs) txs a block, \(.rejected) rejected (\(.broadcast_errors) refused by a full mempool or the RPC, \(.checktx_rejected) by CheckTx, \(.delivertx_failed) failed in a block)"' "$L")"
-happened "under the flood task $TASK (16 jobs) closed in $LOAD_TASK_S s against $BASE_S s on a quiet chain; the workers resent $busy txs refused by the full mempool, $gas out of gas, and logged $failed errors"
+happened "under the flood task $TASK (16 jobs) closed in $LOAD_TASK_S s against $BASE_S s on a quiet chain; the workers resent $busy txs refused by the full mempool, $gas out of gas, and logged $failed errors; bonds topped back up after slashes (worker.TopUp): ${topups:-none}"
 rset recovery "task closed in $LOAD_TASK_S s under load vs $BASE_S s quiet; $(jq -r '"\(.tx_per_s | . * 10 | round / 10) tx/s, block time \(.mean_block_time_s | . * 100 | round / 100) s, \(.rejected) rejected"' "$L")"
 common_end
 ((failed == 0)) || fail "the workers logged $failed errors under load"
