@@ -200,9 +200,9 @@ verdict=PASS
 	echo
 	echo "## Validators' live heap: first window against the last"
 	echo
-	echo "Heap profiles (\\`/debug/pprof/heap?gc=1\\`, after a collection) of each validator when the first window"
-	echo "started and when the last one did, in \\`$HEAPS\\`; the functions whose live allocations grew most"
-	echo "(\\`go tool pprof -top -sample_index=inuse_space -diff_base FIRST LAST\\`)."
+	echo 'Heap profiles (`/debug/pprof/heap?gc=1`, after a collection) of each validator when the first window'
+	echo "started and when the last one did, in \`$HEAPS\`; the functions whose live allocations grew most"
+	echo '(`go tool pprof -top -sample_index=inuse_space -diff_base FIRST LAST`).'
 	for ((i = 0; i < NODES; i++)); do
 		a="$HEAPS/node$i-first.pb.gz" b="$HEAPS/node$i-last.pb.gz"
 		echo
