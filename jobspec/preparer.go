@@ -35,6 +35,11 @@ type gathered struct {
 	train, heldOut  ml.Dataset
 }
 
+// holds reports whether g is the fold of dataset d with indices tr, ho.
+func (g *gathered) holds(d *data.Dataset, tr, ho []int) bool {
+	return g.source == d && slices.Equal(g.trainIdx, tr) && slices.Equal(g.hoIdx, ho)
+}
+
 // Prepare is jobspec.Prepare, sharing the gathered datasets of a fold
 // seen recently.
 func (p *Preparer) Prepare(task *types.Task, index uint32, d *data.Dataset) (*Job, error) {
@@ -56,7 +61,7 @@ func (p *Preparer) lookup(d *data.Dataset, tr, ho []int) *gathered {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, g := range p.folds {
-		if g.source == d && slices.Equal(g.trainIdx, tr) && slices.Equal(g.hoIdx, ho) {
+		if g.holds(d, tr, ho) {
 			copy(p.folds[1:i+1], p.folds[:i])
 			p.folds[0] = g
 			return g
@@ -69,7 +74,7 @@ func (p *Preparer) insert(g *gathered) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, h := range p.folds {
-		if h.source == g.source && slices.Equal(h.trainIdx, g.trainIdx) && slices.Equal(h.hoIdx, g.hoIdx) {
+		if h.holds(g.source, g.trainIdx, g.hoIdx) {
 			return
 		}
 	}

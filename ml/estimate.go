@@ -596,8 +596,9 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 	case *Attention:
 		slot()
 		t := in[0]
-		lm.held.act += allocFloats(b * l.Heads * t * t) // probabilities
-		w.note(allocFloats(b * l.Heads * t * t))
+		probs := allocFloats(b * l.Heads * t * t)
+		lm.held.act += probs
+		w.note(probs)
 		dh := in[1] / 3 / l.Heads
 		par := min(w.threads, b*l.Heads)
 		w.gemmScratch(t, t, dh, true, par)

@@ -522,13 +522,7 @@ func (t *Trainer) gather(idx []int) ([]float32, []int) {
 	if cap(t.xbuf) < bs*ss {
 		t.xbuf = make([]float32, bs*ss)
 	}
-	x := t.xbuf[:bs*ss]
-	labels := make([]int, bs)
-	for i, s := range idx {
-		t.data.Sample(s, x[i*ss:(i+1)*ss])
-		labels[i] = t.data.Y[s]
-	}
-	return x, labels
+	return gatherBatch(t.xbuf[:bs*ss], t.data, idx, ss)
 }
 
 // advance moves the position one step on.
