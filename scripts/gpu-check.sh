@@ -18,12 +18,17 @@
 # and 1 GiB) against statehash.Sum on this machine's cores, and resident
 # training (ml/devtrain's tests: every step's bits equal the host's, the
 # MNIST MLP golden; BenchmarkResidentStep: samples/s resident on the GPU
-# against the host path on this machine's cores). Results go to
+# against the host path on this machine's cores), and training throughput
+# of ResNet-20 batch 128 and a Transformer d512 6 layers sequence 256
+# (BenchmarkResidentFamilies) resident on the GPU, on this machine's CPU
+# cores, and in PyTorch eager fp32 with TF32 off on the same GPU
+# (scripts/bench/torch_gpu_train.py, when torch has CUDA). Results go to
 # $OUT (the device tool's output folder) or build/gpu/results. About 1-2
 # minutes.
 #
 # Environment: POUW_FP32_PEAK_TFLOPS (default 67, H200 SXM), BENCHTIME
-# (default 20x), TEST_TIMEOUT seconds (default 300).
+# (default 20x), BENCHTIME_FAMILIES (default 5x), TEST_TIMEOUT seconds
+# (default 300).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/build/gpu/cuda.test"
@@ -115,6 +120,38 @@ else
 	status=1
 fi
 
+step "training throughput against PyTorch eager on this GPU and against the host path (ResNet-20 b128, Transformer d512 L6 s256 b32)"
+if [ -x "$root/build/gpu/devtrain.test" ]; then
+	(cd "$root/ml/devtrain" && timeout 240 "$root/build/gpu/devtrain.test" -test.run '^$' -test.bench 'ResidentFamilies' \
+		-test.benchtime "${BENCHTIME_FAMILIES:-5x}") >"$out/families.txt" 2>&1 || status=1
+	grep -E '^(Benchmark|FAIL|panic)|SKIP|skip' "$out/families.txt" | cut -c1-220
+fi
+: >"$out/torch-train.txt"
+if command -v python3 >/dev/null 2>&1 && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+	timeout 180 python3 "$root/scripts/bench/torch_gpu_train.py" cuda 20 2>&1 | tee "$out/torch-train.txt"
+else
+	echo "python3 with a CUDA-enabled torch not found: no PyTorch training comparison"
+fi
+awk '
+	FILENAME ~ /torch-train/ && /^\{/ {
+		match($0, /"name": "[^"]*"/); n = substr($0, RSTART + 9, RLENGTH - 10)
+		match($0, /"samples_per_second": [0-9.e+]*/); torch[n] = substr($0, RSTART + 22, RLENGTH - 22)
+	}
+	FILENAME ~ /families/ && $1 ~ /^BenchmarkResidentFamilies\// {
+		split($1, p, "/"); side = p[3]; sub(/-[0-9]+$/, "", side)
+		for (i = 2; i < NF; i++) if ($(i + 1) == "samples/s") v[p[2] "/" side] = $i
+		if (!(p[2] in seen)) { seen[p[2]] = 1; order[++k] = p[2] }
+	}
+	END {
+		printf "\n%-30s %12s %12s %12s %10s %10s\n", "training (samples/s)", "GPU", "host CPU", "PyTorch", "GPU/torch", "GPU/host"
+		for (a = 1; a <= k; a++) {
+			g = v[order[a] "/device"]; h = v[order[a] "/host"]; t = torch[order[a]]
+			printf "%-30s %12s %12s %12s %10s %10s\n", order[a], (g == "" ? "-" : g), (h == "" ? "-" : h), (t == "" ? "-" : sprintf("%.1f", t)),
+				(g != "" && t > 0 ? sprintf("%.2f", g / t) : "-"), (g != "" && h > 0 ? sprintf("%.1f", g / h) : "-")
+		}
+		printf "(GPU: resident canonical fp32; host CPU: the same run on this machine'"'"'s cores; PyTorch eager fp32, TF32 off; targets GPU/torch >= 0.5, GPU/host >= 20)\n"
+	}' "$out/torch-train.txt" "$out/families.txt" | tee "$out/families-summary.txt"
+
 step "canonical GEMM benchmark"
 (cd "$root/accel/cuda" && "$bin" -test.run '^$' -test.bench 'Gemm' -test.benchtime "${BENCHTIME:-20x}" -test.timeout 300s) >"$out/bench.txt" 2>&1 || status=1
 grep -E '^Benchmark|FAIL|panic' "$out/bench.txt"
@@ -189,7 +226,7 @@ awk '
 		}
 		printf "(StateHash: device leaf kernels + leaf-hash download + host combine; CPU: statehash.Sum on all cores)\n"
 	}' "$out/bench-statehash.txt" | tee -a "$out/summary.txt"
-cat "$out/devtrain-summary.txt" 2>/dev/null | tee -a "$out/summary.txt"
+cat "$out/devtrain-summary.txt" "$out/families-summary.txt" 2>/dev/null | tee -a "$out/summary.txt"
 
 if command -v nvidia-smi >/dev/null 2>&1; then
 	nvidia-smi --query-gpu=temperature.gpu,power.draw,clocks.sm,utilization.gpu --format=csv 2>&1 | tail -1
