@@ -78,6 +78,7 @@ static const entry entries[] = {
     K(pouw_token_pool_fwd, false) K(pouw_token_pool_bwd, false)
     K(pouw_patch_tokens_fwd, false) K(pouw_patch_tokens_bwd, false) K(pouw_colsum_into, false)
     K(pouw_sincos32, false) K(pouw_sin_positions, false)
+    K(pouw_maxpool_pad_fwd, false) K(pouw_embed_fwd, false) K(pouw_embed_bwd, false)
 };
 #undef K
 

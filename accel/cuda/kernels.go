@@ -105,6 +105,9 @@ const (
 	kColSumInto
 	kSinCos32
 	kSinPositions
+	kMaxPoolPadFwd
+	kEmbedFwd
+	kEmbedBwd
 	numKernels
 )
 
@@ -165,6 +168,9 @@ var kernelNames = [numKernels]string{
 	kColSumInto:     "pouw_colsum_into",
 	kSinCos32:       "pouw_sincos32",
 	kSinPositions:   "pouw_sin_positions",
+	kMaxPoolPadFwd:  "pouw_maxpool_pad_fwd",
+	kEmbedFwd:       "pouw_embed_fwd",
+	kEmbedBwd:       "pouw_embed_bwd",
 }
 
 func (k kernel) String() string { return kernelNames[k] }

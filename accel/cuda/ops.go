@@ -400,14 +400,15 @@ func (b *Backend) CNHWToNCHWBias(y, x, bias *Buffer, n, c, sp int) error {
 	return b.launch1(kCNHWToNCHWBias, n*c*sp, args().i32(n).i32(c).i64(sp).buf(x).buf(bias).buf(y))
 }
 
-// PoolGeom is ml.Pool2d on Planes = N·C planes of H x W.
+// PoolGeom is ml.Pool2d on Planes = N·C planes of H x W, or with padding
+// P > 0 ml.MaxPool (max only: padded positions never win).
 type PoolGeom struct {
-	Avg                bool
-	Planes, H, W, K, S int
+	Avg                   bool
+	Planes, H, W, K, S, P int
 }
 
 // Out returns the output height and width.
-func (g PoolGeom) Out() (oh, ow int) { return (g.H-g.K)/g.S + 1, (g.W-g.K)/g.S + 1 }
+func (g PoolGeom) Out() (oh, ow int) { return (g.H+2*g.P-g.K)/g.S + 1, (g.W+2*g.P-g.K)/g.S + 1 }
 
 func (g PoolGeom) args() *launchArgs {
 	oh, ow := g.Out()
@@ -418,7 +419,7 @@ func (g PoolGeom) args() *launchArgs {
 // pooling only) may be nil for average pooling.
 func (b *Backend) Pool2dForward(y, arg, x *Buffer, g PoolGeom) error {
 	oh, ow := g.Out()
-	if g.K < 1 || g.S < 1 || g.H < g.K || g.W < g.K {
+	if g.K < 1 || g.S < 1 || g.P < 0 || g.P >= g.K || g.H+2*g.P < g.K || g.W+2*g.P < g.K || g.P > 0 && g.Avg {
 		return fmt.Errorf("cuda.Pool2dForward: bad geometry %+v", g)
 	}
 	if err := needLen("Pool2dForward", g.Planes*g.H*g.W, x); err != nil {
@@ -432,12 +433,20 @@ func (b *Backend) Pool2dForward(y, arg, x *Buffer, g PoolGeom) error {
 			return err
 		}
 	}
+	if g.P > 0 {
+		return b.launch1(kMaxPoolPadFwd, g.Planes*oh*ow, args().i32(g.Planes).i32(g.H).i32(g.W).i32(g.K).i32(g.S).i32(g.P).i32(oh).i32(ow).
+			buf(x).buf(y).buf(arg))
+	}
 	return b.launch1(kPool2dFwd, g.Planes*oh*ow, g.args().buf(x).buf(y).buf(arg))
 }
 
-// Pool2dBackward adds dy into dx like ml.Pool2d's backward.
+// Pool2dBackward adds dy into dx like ml.Pool2d's (and ml.MaxPool's)
+// backward.
 func (b *Backend) Pool2dBackward(dx, dy, arg *Buffer, g PoolGeom) error {
 	oh, ow := g.Out()
+	if g.P > 0 && g.Avg {
+		return fmt.Errorf("cuda.Pool2dBackward: bad geometry %+v", g)
+	}
 	if err := needLen("Pool2dBackward", g.Planes*g.H*g.W, dx); err != nil {
 		return err
 	}

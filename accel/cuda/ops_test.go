@@ -506,8 +506,8 @@ func TestConvLayout(t *testing.T) {
 func TestPool(t *testing.T) {
 	b := openOrSkip(t, DefaultOptions())
 	r := rand.New(rand.NewPCG(23, 24))
-	for _, g := range []PoolGeom{{false, 6, 8, 8, 2, 2}, {false, 3, 9, 7, 2, 2}, {false, 2, 9, 9, 3, 2}, {false, 2, 5, 5, 3, 1},
-		{true, 4, 8, 8, 2, 2}, {true, 2, 9, 9, 3, 2}, {true, 2, 5, 6, 3, 1}} {
+	for _, g := range []PoolGeom{{false, 6, 8, 8, 2, 2, 0}, {false, 3, 9, 7, 2, 2, 0}, {false, 2, 9, 9, 3, 2, 0}, {false, 2, 5, 5, 3, 1, 0},
+		{true, 4, 8, 8, 2, 2, 0}, {true, 2, 9, 9, 3, 2, 0}, {true, 2, 5, 6, 3, 1, 0}} {
 		x := randVals(r, g.Planes*g.H*g.W)
 		for i := 0; i < len(x); i += 5 {
 			x[i] = x[i/2] // ties

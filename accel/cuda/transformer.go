@@ -173,3 +173,42 @@ func (b *Backend) SinusoidalPositions(tab *Buffer, t, d int) error {
 	}
 	return b.launch1(kSinPositions, t*((d+1)/2), args().i32(t).i32(d).buf(tab))
 }
+
+// EmbeddingForward is ml.Embedding's forward: y[p, :] = table[id_p, :]
+// for npos positions of d values, the ids being ids' first npos float32
+// values (integers in [0, rows of table): the caller checks them, as ml's
+// Model.CheckInputs does for a dataset).
+func (b *Backend) EmbeddingForward(y, ids, table *Buffer, npos, d int) error {
+	if err := checkDims("EmbeddingForward", npos, d); err != nil {
+		return err
+	}
+	if err := needLen("EmbeddingForward", npos, ids); err != nil {
+		return err
+	}
+	if err := needLen("EmbeddingForward", npos*d, y); err != nil {
+		return err
+	}
+	if d > 0 && table.n%d != 0 {
+		return fmt.Errorf("cuda.EmbeddingForward: a table of %d values is not rows of %d", table.n, d)
+	}
+	return b.launch1(kEmbedFwd, npos*d, args().i64(npos).i32(d).buf(ids).buf(table).buf(y))
+}
+
+// EmbeddingBackwardAcc is ml.Embedding's backward into the table gradient
+// g: g[id_p, :] += dy[p, :] for the positions in order (ml clears the
+// gradient first: Zero g for a fresh one).
+func (b *Backend) EmbeddingBackwardAcc(g, ids, dy *Buffer, npos, d int) error {
+	if err := checkDims("EmbeddingBackwardAcc", npos, d); err != nil {
+		return err
+	}
+	if err := needLen("EmbeddingBackwardAcc", npos, ids); err != nil {
+		return err
+	}
+	if err := needLen("EmbeddingBackwardAcc", npos*d, dy); err != nil {
+		return err
+	}
+	if d > 0 && g.n%d != 0 {
+		return fmt.Errorf("cuda.EmbeddingBackwardAcc: a gradient of %d values is not rows of %d", g.n, d)
+	}
+	return b.launch1(kEmbedBwd, d, args().i64(npos).i32(d).buf(ids).buf(dy).buf(g))
+}

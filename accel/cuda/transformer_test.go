@@ -431,3 +431,33 @@ func TestTransformerSinusoidalTable(t *testing.T) {
 		equalBits(t, fmt.Sprintf("sinusoidal table %dx%d", T, d), cuda.Download(t, tab), want)
 	}
 }
+
+func TestTransformerEmbedding(t *testing.T) {
+	b := cuda.OpenOrSkip(t, cuda.DefaultOptions())
+	r := rand.New(rand.NewPCG(53, 54))
+	for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {2, 300, 8}, {40, 64, 33}, {3, 1000, 2}} {
+		v, npos, d := sh[0], sh[1], sh[2]
+		name := fmt.Sprintf("Embedding V=%d positions=%d D=%d", v, npos, d)
+		ids := make([]float32, npos)
+		for i := range ids {
+			ids[i] = float32(r.IntN(v)) // repeated ids: the backward's order matters
+		}
+		e := ml.NewEmbedding("emb", v, d, 1, 0)
+		copy(e.W.T.Data, values(r, v*d, 1))
+		c := &ml.Ctx{Backend: cpuBackend(t), Tape: &ml.Tape{}, Train: true}
+		x, err := ml.FromData(append([]float32(nil), ids...), 1, npos)
+		must(t, err)
+		y := e.Forward(c, x)
+		g := values(r, npos*d, 1)
+		must(t, c.Tape.BackwardFrom(y, g))
+
+		dids, dtab := cuda.MustBuf(t, b, ids), cuda.MustBuf(t, b, e.W.T.Data)
+		dy := cuda.MustBuf(t, b, values(r, npos*d, 1)) // garbage: overwritten
+		must(t, b.EmbeddingForward(dy, dids, dtab, npos, d))
+		equalBits(t, name+" y", cuda.Download(t, dy), y.Data)
+		dg := cuda.MustBuf(t, b, values(r, v*d, 1))
+		must(t, dg.Zero()) // ml clears the fresh gradient, then adds
+		must(t, b.EmbeddingBackwardAcc(dg, dids, cuda.MustBuf(t, b, g), npos, d))
+		equalBits(t, name+" dW", cuda.Download(t, dg), e.W.T.Grad)
+	}
+}

@@ -131,6 +131,38 @@ POUW_KERNEL pouw_pool2d_bwd(int avg, int planes, int h, int w, int K, int S, int
 	}
 }
 
+// Padded max pooling forward (ml.MaxPool, the ResNet stem), one thread per
+// output: over the in-bounds elements of the K x K window (stride S,
+// padding P: padded positions never win), the first maximum in row-major
+// order (strict >), and its index in the plane. Backward is
+// pouw_pool2d_bwd's max branch (arg holds plane indices).
+POUW_KERNEL pouw_maxpool_pad_fwd(int planes, int h, int w, int K, int S, int P, int oh, int ow,
+                                 const float* x, float* y, int* arg) {
+	const i64 total = (i64)planes * oh * ow;
+	for (i64 e = gidx(); e < total; e += gstride()) {
+		i64 pl = e / ((i64)oh * ow);
+		int o = (int)(e % ((i64)oh * ow)), oy = o / ow, ox = o % ow;
+		const float* src = x + pl * h * w;
+		int y0 = oy * S - P, y1 = oy * S - P + K, x0 = ox * S - P, x1 = ox * S - P + K;
+		y0 = y0 < 0 ? 0 : y0;
+		y1 = y1 > h ? h : y1;
+		x0 = x0 < 0 ? 0 : x0;
+		x1 = x1 > w ? w : x1;
+		int bi = y0 * w + x0;
+		float best = src[bi];
+		for (int iy = y0; iy < y1; ++iy)
+			for (int ix = x0; ix < x1; ++ix) {
+				float v = src[iy * w + ix];
+				if (v > best) {
+					best = v;
+					bi = iy * w + ix;
+				}
+			}
+		y[e] = best;
+		arg[e] = bi;
+	}
+}
+
 // Norm layout (ml Norm.layout): group g's i-th element lives at
 // ((i/sp)·C + g)·sp + i%sp for BatchNorm (sp > 0: C channels, sp spatial
 // positions per sample) and at g·m + i for LayerNorm (sp = 0).

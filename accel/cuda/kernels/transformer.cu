@@ -196,3 +196,27 @@ POUW_KERNEL pouw_sin_positions(int t, int d, float* tab) {
 		if (2 * q + 1 < d) row[2 * q + 1] = cv;
 	}
 }
+
+// Embedding forward (ml.Embedding): y[p, j] = table[id_p, j] for npos
+// positions of d values, the ids given as the batch's float32 values
+// (integers below the vocabulary: checked on the host), one thread per
+// output element.
+POUW_KERNEL pouw_embed_fwd(i64 npos, int d, const float* ids, const float* table, float* y) {
+	FOR_EACH(e, npos * d) {
+		i64 p = e / d, j = e % d;
+		y[e] = table[(i64)ids[p] * d + j];
+	}
+}
+
+// Embedding backward: g[id_p, j] += dy[p, j] for the positions p in order,
+// one thread per column j, so every table element sees its positions'
+// additions in ml's order (ml zeroes the gradient first: Zero g for a
+// fresh gradient).
+POUW_KERNEL pouw_embed_bwd(i64 npos, int d, const float* ids, const float* dy, float* g) {
+	FOR_EACH(j, (i64)d) {
+		for (i64 p = 0; p < npos; ++p) {
+			i64 k = (i64)ids[p] * d + j;
+			g[k] = f_add(g[k], dy[p * d + j]);
+		}
+	}
+}
