@@ -18,54 +18,50 @@ type Trainer struct {
 	model  *ml.Model
 	opt    ml.Optimizer
 	batch  int
+	seed   uint64 // the run's seed (dropout masks)
+	step   uint64 // the step being run (dropout masks)
 	stages []stage
-	params []param
-	// The batch's inputs and int32 labels, the softmax's probabilities, the
-	// per-sample losses and their canonical sum.
-	x, labels, prob, losses, lossSum *cuda.Buffer
-	classes                          int
-	all                              []*cuda.Buffer // every allocation, freed by Close
-	stepped                          bool           // the gradients exist
+	params []param // the model's parameters and buffers, in ml's order
+	// input is the batch (its values; ids for a token embedding), logits
+	// the last stage's output.
+	input, logits *tensor
+	// The int32 labels, the softmax's probabilities, the per-sample losses
+	// and their canonical sum.
+	labels, prob, losses, lossSum *cuda.Buffer
+	classes                       int
+	vocab                         int // > 0: the batch holds token ids below it
+	// What allocate makes: the buffers the stages asked for (with the
+	// values to upload), the links that share a buffer, one scratch
+	// buffer the stages share for accumulating gradients, and the most
+	// a kernel allocates for itself (NormForward, NormBackward) while it
+	// runs, counted in the budget.
+	reqs      []request
+	links     []func()
+	scratchN  int
+	scratch   *cuda.Buffer
+	transient int
+	all       []*cuda.Buffer // every allocation, freed by Close
+	stepped   bool           // the gradients exist
 }
-
-// stage is one placed layer.
-type stage struct {
-	kind    stageKind
-	w, bias *param
-	act     string // kindAct: relu, gelu or tanh
-	in, out int    // values per sample
-	// kindConv: the geometry per batch (N set at each step), the columns
-	// (reused for their gradient) and the [Cout, N·P] output (reused for
-	// its gradient); kindPool: the geometry and the max-pooling indices.
-	conv     cuda.ConvGeom
-	cout     int
-	col, cnh *cuda.Buffer
-	pool     cuda.PoolGeom
-	arg      *cuda.Buffer
-	// y is the stage's output, dy its gradient; x is its input (the
-	// previous stage's y, or the batch) and dx the gradient of that
-	// input (nil for the first stage: the batch needs none).
-	y, dy, x, dx *cuda.Buffer
-}
-
-type stageKind int
-
-const (
-	kindLinear stageKind = iota
-	kindAct
-	kindConv
-	kindPool
-	kindFlatten
-)
 
 // param is one model tensor on the device, with its gradient and the
 // optimizer's slots (SGD's velocity; Adam's m and v), each paired with
-// the host tensor Pull fills.
+// the host tensor Pull fills. A buffer (BatchNorm's running statistics)
+// has only its values.
 type param struct {
 	p     *ml.Param
 	w, g  *cuda.Buffer
 	slots []*cuda.Buffer
 	host  [][]float32 // the host optimizer's slot tensors, in slots' order
+}
+
+// request is a buffer a stage needs: allocate makes it, uploading init
+// when it is set.
+type request struct {
+	dst  **cuda.Buffer
+	what string
+	n    int
+	init []float32
 }
 
 // New places tr's model, optimizer state and step buffers on b, uploading
@@ -78,8 +74,12 @@ func New(b *cuda.Backend, tr *ml.Trainer) (*Trainer, error) {
 		return nil, errors.New("devtrain: nil backend or trainer")
 	}
 	m := tr.Model
-	t := &Trainer{b: b, model: m, opt: tr.Opt, batch: tr.Cfg.BatchSize, classes: m.Spec.Classes}
-	if err := t.plan(); err != nil {
+	t := &Trainer{b: b, model: m, opt: tr.Opt, batch: tr.Cfg.BatchSize, seed: tr.Cfg.Seed, classes: m.Spec.Classes}
+	err := settings(tr.Cfg)
+	if err == nil {
+		err = t.plan()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("model %s on %s: %w: %w", m.Spec, b.Device(), ErrUnsupported, err)
 	}
 	if err := b.Budget().Check(fmt.Sprintf("model %s with batch %d", m.Spec, t.batch), 4*uint64(t.floats())); err != nil {
@@ -92,72 +92,82 @@ func New(b *cuda.Backend, tr *ml.Trainer) (*Trainer, error) {
 	return t, nil
 }
 
-// plan maps the model's layers to stages and checks the optimizer.
+// settings refuses what the device path does not train (ml's
+// SetResident refuses them too).
+func settings(c ml.TrainConfig) error {
+	if c.Precision != "" && c.Precision != ml.PrecisionFP32 {
+		return fmt.Errorf("precision %s (the device path trains in fp32 for now)", c.Precision)
+	}
+	if c.MicroBatch != 0 && c.MicroBatch != c.BatchSize {
+		return fmt.Errorf("micro-batches of %d (the device path runs the whole batch)", c.MicroBatch)
+	}
+	return nil
+}
+
+// plan maps the model's layers to stages (stages.go, resnet.go,
+// transformer.go), works out which gradient contributions are fresh, and
+// checks the optimizer.
 func (t *Trainer) plan() error {
-	byParam := map[*ml.Param]int{}
+	byParam := map[*ml.Param]*param{}
+	t.params = make([]param, len(t.model.Params()))
 	for i, p := range t.model.Params() {
-		if p.Buffer {
-			return fmt.Errorf("buffer %s (normalisation statistics) has no device path yet", p.Name)
-		}
-		byParam[p] = i
-		t.params = append(t.params, param{p: p})
+		t.params[i].p = p
+		byParam[p] = &t.params[i]
 	}
-	shape := t.model.InShape // per sample
-	for i, l := range t.model.Layers {
-		in := numel(shape)
-		next, err := l.OutShape(shape)
-		if err != nil {
-			return fmt.Errorf("layer %d: %w", i, err)
-		}
-		st := stage{in: in, out: numel(next)}
-		switch l := l.(type) {
-		case *ml.Linear:
-			if l.Tokens {
-				return fmt.Errorf("layer %d: a per-token Linear has no device path yet", i)
-			}
-			st.kind, st.w, st.bias = kindLinear, &t.params[byParam[l.W]], &t.params[byParam[l.B]]
-		case *ml.Activation:
-			switch l.Kind {
-			case "relu", "gelu", "tanh":
-			default:
-				return fmt.Errorf("layer %d: activation %q has no device path", i, l.Kind)
-			}
-			st.kind, st.act = kindAct, l.Kind
-		case *ml.Conv2d:
-			if l.B == nil {
-				return fmt.Errorf("layer %d: a convolution without bias has no device path yet", i)
-			}
-			st.kind, st.w, st.bias, st.cout = kindConv, &t.params[byParam[l.W]], &t.params[byParam[l.B]], l.Cout
-			st.conv = cuda.ConvGeom{N: t.batch, Cin: l.Cin, H: shape[1], W: shape[2], K: l.K, S: l.S, P: l.P}
-		case *ml.Pool2d:
-			st.kind = kindPool
-			st.pool = cuda.PoolGeom{Avg: l.Avg, Planes: t.batch * shape[0], H: shape[1], W: shape[2], K: l.K, S: l.S}
-		case *ml.Flatten:
-			st.kind = kindFlatten
-		default:
-			return fmt.Errorf("layer %d (%T) has no device path yet: the device trains MLPs and CNNs (Linear, Conv2d with bias, pooling, relu, gelu, tanh) for now", i, l)
-		}
-		t.stages = append(t.stages, st)
-		shape = next
+	t.transient = 1 + t.batch/8 // the loss's SumRows tree
+	t.input = &tensor{n: t.batch * t.model.SampleSize()}
+	t.reqs = append(t.reqs, request{dst: &t.input.val, what: "batch", n: t.input.n})
+	pl := &planner{t: t, byParam: byParam}
+	out, shape, err := pl.seq("", t.model.Layers, t.input, t.model.InShape)
+	if err != nil {
+		return err
 	}
-	if len(t.stages) == 0 || t.stages[len(t.stages)-1].kind != kindLinear || numel(shape) != t.classes {
-		return fmt.Errorf("expected a Linear last layer with %d outputs (the classes)", t.classes)
+	if len(t.stages) == 0 || numel(shape) != t.classes || !out.needGrad {
+		return fmt.Errorf("expected the last layer to give the %d classes' logits from trained parameters", t.classes)
+	}
+	t.logits = out
+	// Backward runs the stages in reverse, each contributing to its
+	// inputs in order: the first contribution a tensor receives is fresh
+	// (ml writes it, or clears the gradient first), the others add.
+	seen := map[*tensor]bool{}
+	for i := len(t.stages) - 1; i >= 0; i-- {
+		c := t.stages[i].core()
+		c.fresh = make([]bool, len(c.ins))
+		for k, in := range c.ins {
+			c.fresh[k] = !seen[in]
+			seen[in] = true
+		}
+	}
+	for _, s := range t.stages {
+		t.scratchN = max(t.scratchN, s.scratchLen())
+	}
+	if t.scratchN > 0 {
+		t.reqs = append(t.reqs, request{dst: &t.scratch, what: "gradient scratch", n: t.scratchN})
+	}
+	var trainable []*param
+	for i := range t.params {
+		if !t.params[i].p.Buffer {
+			trainable = append(trainable, &t.params[i])
+		}
 	}
 	switch o := t.opt.(type) {
 	case *ml.SGD:
 		if st := o.State(); st != nil {
-			for i := range t.params {
-				t.params[i].host = [][]float32{st[i].Data}
+			if len(st) != len(trainable) {
+				return fmt.Errorf("sgd state has %d tensors, expected %d", len(st), len(trainable))
+			}
+			for i, p := range trainable {
+				p.host = [][]float32{st[i].Data}
 			}
 		}
 	case *ml.Adam:
 		st := o.State() // m..., v..., the step scalars
-		n := len(t.params)
+		n := len(trainable)
 		if len(st) != 2*n+1 {
 			return fmt.Errorf("adam state has %d tensors, expected %d", len(st), 2*n+1)
 		}
-		for i := range t.params {
-			t.params[i].host = [][]float32{st[i].Data, st[n+i].Data}
+		for i, p := range trainable {
+			p.host = [][]float32{st[i].Data, st[n+i].Data}
 		}
 	default:
 		return fmt.Errorf("optimizer %s has no device path", t.opt.Name())
@@ -166,25 +176,22 @@ func (t *Trainer) plan() error {
 }
 
 // floats counts the device's float32 values: per parameter its weight,
-// gradient and slots; per stage its output and output gradient; the batch,
-// labels and loss buffers.
+// gradient and slots (a buffer: its values); every buffer the stages asked
+// for (activations, their gradients, workspaces); the scratch, the most a
+// kernel allocates while it runs, the labels and the loss buffers.
 func (t *Trainer) floats() int {
 	n := 0
 	for _, p := range t.params {
+		if p.p.Buffer {
+			n += p.p.T.Numel()
+			continue
+		}
 		n += p.p.T.Numel() * (2 + len(p.host))
 	}
-	for _, s := range t.stages {
-		n += 2 * t.batch * s.out
-		switch {
-		case s.kind == kindConv:
-			n += s.conv.ColLen() + t.batch*s.out
-		case s.kind == kindPool && !s.pool.Avg: // the indices
-			n += t.batch * s.out
-		case s.kind == kindFlatten: // its output is its input
-			n -= t.batch * s.out
-		}
+	for _, r := range t.reqs {
+		n += r.n
 	}
-	return n + t.batch*(t.model.SampleSize()+1+t.classes+1) + 1
+	return n + t.transient + t.batch*(1+t.classes+1) + 1
 }
 
 func (t *Trainer) alloc(what string, n int) (*cuda.Buffer, error) {
@@ -204,10 +211,13 @@ func (t *Trainer) allocate() error {
 		if p.w, err = t.alloc(p.p.Name, n); err != nil {
 			return err
 		}
-		if p.g, err = t.alloc(p.p.Name+" gradient", n); err != nil {
+		if err = p.w.Upload(p.p.T.Data); err != nil {
 			return err
 		}
-		if err = p.w.Upload(p.p.T.Data); err != nil {
+		if p.p.Buffer {
+			continue
+		}
+		if p.g, err = t.alloc(p.p.Name+" gradient", n); err != nil {
 			return err
 		}
 		for k, h := range p.host {
@@ -221,10 +231,20 @@ func (t *Trainer) allocate() error {
 			p.slots = append(p.slots, s)
 		}
 	}
-	bs := t.batch
-	if t.x, err = t.alloc("batch", bs*t.model.SampleSize()); err != nil {
-		return err
+	for _, r := range t.reqs {
+		if *r.dst, err = t.alloc(r.what, r.n); err != nil {
+			return err
+		}
+		if r.init != nil {
+			if err = (*r.dst).Upload(r.init); err != nil {
+				return err
+			}
+		}
 	}
+	for _, link := range t.links {
+		link()
+	}
+	bs := t.batch
 	if t.labels, err = t.alloc("labels", bs); err != nil {
 		return err
 	}
@@ -234,39 +254,8 @@ func (t *Trainer) allocate() error {
 	if t.losses, err = t.alloc("losses", bs); err != nil {
 		return err
 	}
-	if t.lossSum, err = t.alloc("loss", 1); err != nil {
-		return err
-	}
-	prev, prevGrad := t.x, (*cuda.Buffer)(nil)
-	for i := range t.stages {
-		s := &t.stages[i]
-		switch s.kind {
-		case kindConv:
-			if s.col, err = t.alloc(fmt.Sprintf("stage %d columns", i), s.conv.ColLen()); err != nil {
-				return err
-			}
-			if s.cnh, err = t.alloc(fmt.Sprintf("stage %d output, channels first", i), bs*s.out); err != nil {
-				return err
-			}
-		case kindPool:
-			if !s.pool.Avg {
-				if s.arg, err = t.alloc(fmt.Sprintf("stage %d pooling indices", i), bs*s.out); err != nil {
-					return err
-				}
-			}
-		}
-		if s.kind == kindFlatten {
-			s.y = prev // the same values
-		} else if s.y, err = t.alloc(fmt.Sprintf("stage %d output", i), bs*s.out); err != nil {
-			return err
-		}
-		if s.dy, err = t.alloc(fmt.Sprintf("stage %d output gradient", i), bs*s.out); err != nil {
-			return err
-		}
-		s.x, s.dx = prev, prevGrad
-		prev, prevGrad = s.y, s.dy
-	}
-	return nil
+	t.lossSum, err = t.alloc("loss", 1)
+	return err
 }
 
 // Name implements ml.Resident.
@@ -274,10 +263,19 @@ func (t *Trainer) Name() string { return t.b.Device() }
 
 // Step implements ml.Resident: ml's forward, SoftmaxCrossEntropy,
 // backward and optimizer step, kernel for kernel.
-func (t *Trainer) Step(x []float32, labels []int, _ uint64) (float32, error) {
+func (t *Trainer) Step(x []float32, labels []int, step uint64) (float32, error) {
 	n := len(labels)
 	if n != t.batch || len(x) != n*t.model.SampleSize() {
 		return 0, fmt.Errorf("devtrain: a batch of %d samples and %d values, expected %d and %d", n, len(x), t.batch, t.batch*t.model.SampleSize())
+	}
+	if t.vocab > 0 {
+		// The embedding kernel reads the table at the ids: check them as
+		// ml's Model.CheckInputs does.
+		for i, v := range x {
+			if id := int(v); float32(id) != v || id < 0 || id >= t.vocab {
+				return 0, fmt.Errorf("devtrain: sample %d position %d holds %v, expected a token id 0..%d", i/t.model.SampleSize(), i%t.model.SampleSize(), v, t.vocab-1)
+			}
+		}
 	}
 	lab := make([]int32, n)
 	for i, y := range labels {
@@ -286,17 +284,18 @@ func (t *Trainer) Step(x []float32, labels []int, _ uint64) (float32, error) {
 		}
 		lab[i] = int32(y)
 	}
-	if err := errors.Join(t.x.Upload(x), t.labels.UploadInt32(lab)); err != nil {
+	if err := errors.Join(t.input.val.Upload(x), t.labels.UploadInt32(lab)); err != nil {
 		return 0, err
 	}
-	if err := t.forward(n); err != nil {
+	t.step = step
+	if err := t.forward(); err != nil {
 		return 0, err
 	}
 	var sum [1]float32
 	if err := t.lossSum.Download(sum[:]); err != nil {
 		return 0, err
 	}
-	if err := t.backward(n); err != nil {
+	if err := t.backward(); err != nil {
 		return 0, err
 	}
 	if err := t.update(); err != nil {
@@ -306,139 +305,39 @@ func (t *Trainer) Step(x []float32, labels []int, _ uint64) (float32, error) {
 	return sum[0] / float32(n), nil
 }
 
-func (t *Trainer) forward(n int) error {
-	b := t.b
-	for i := range t.stages {
-		s := &t.stages[i]
-		var err error
-		switch {
-		case s.kind == kindLinear:
-			err = b.GemmDevice(false, false, n, s.out, s.in, s.x, s.in, s.w.w, s.out, s.y, s.out)
-			if err == nil {
-				err = b.AddBiasRows(s.y, s.bias.w, n, s.out)
-			}
-		case s.kind == kindConv:
-			// ml.Conv2d: im2col of the batch, one GEMM to [Cout, N·P],
-			// then to [N, Cout, P] with the bias.
-			r, q, sp := s.conv.Cin*s.conv.K*s.conv.K, n*s.out/s.cout, s.out/s.cout
-			err = b.Im2col(s.col, s.x, s.conv)
-			if err == nil {
-				err = b.GemmDevice(false, false, s.cout, q, r, s.w.w, r, s.col, q, s.cnh, q)
-			}
-			if err == nil {
-				err = b.CNHWToNCHWBias(s.y, s.cnh, s.bias.w, n, s.cout, sp)
-			}
-		case s.kind == kindPool:
-			err = b.Pool2dForward(s.y, s.arg, s.x, s.pool)
-		case s.kind == kindFlatten:
-		case s.act == "relu":
-			err = b.ReLUMask(s.y, s.x, s.x)
-		case s.act == "gelu":
-			err = b.GELU(s.y, s.x)
-		case s.act == "tanh":
-			err = b.Tanh(s.y, s.x)
-		}
-		if err != nil {
-			return fmt.Errorf("stage %d forward: %w", i, err)
+func (t *Trainer) forward() error {
+	for i, s := range t.stages {
+		if err := s.forward(t); err != nil {
+			return fmt.Errorf("stage %d (%s) forward: %w", i, s.core().name, err)
 		}
 	}
-	logits := t.stages[len(t.stages)-1].y
-	if err := b.SoftmaxXentForward(t.prob, t.losses, logits, t.labels, n, t.classes); err != nil {
+	n := t.batch
+	if err := t.b.SoftmaxXentForward(t.prob, t.losses, t.logits.val, t.labels, n, t.classes); err != nil {
 		return err
 	}
-	return b.SumRows(t.lossSum, t.losses, 1, n, n)
+	return t.b.SumRows(t.lossSum, t.losses, 1, n, n)
 }
 
-func (t *Trainer) backward(n int) error {
-	b := t.b
-	last := &t.stages[len(t.stages)-1]
+func (t *Trainer) backward() error {
+	n := t.batch
 	// The loss's gradient is seeded with 1: g = float32(1/n).
 	g := float32(1) / float32(n)
-	if err := last.dy.Zero(); err != nil {
+	if err := t.logits.grad.Zero(); err != nil {
 		return err
 	}
-	if err := b.SoftmaxXentBackward(last.dy, t.prob, t.labels, n, t.classes, g); err != nil {
+	if err := t.b.SoftmaxXentBackward(t.logits.grad, t.prob, t.labels, n, t.classes, g); err != nil {
 		return err
 	}
 	for i := len(t.stages) - 1; i >= 0; i-- {
-		s := &t.stages[i]
-		var err error
-		switch {
-		case s.kind == kindLinear:
-			// Each gradient has one contribution: written, not added.
-			err = b.GemmDevice(true, false, s.in, s.out, n, s.x, s.in, s.dy, s.out, s.w.g, s.out)
-			if err == nil {
-				err = b.ColSum(s.bias.g, s.dy, n, s.out)
-			}
-			if err == nil && s.dx != nil {
-				err = b.GemmDevice(false, true, n, s.in, s.out, s.dy, s.out, s.w.w, s.out, s.dx, s.in)
-			}
-		case s.kind == kindConv:
-			err = t.convBackward(s, n)
-		case s.kind == kindPool:
-			// ml: dx = x.grad() (fresh: zeroed), then the pooled
-			// gradients added.
-			if s.dx != nil {
-				if err = s.dx.Zero(); err == nil {
-					err = b.Pool2dBackward(s.dx, s.dy, s.arg, s.pool)
-				}
-			}
-		case s.kind == kindFlatten:
-			if s.dx != nil {
-				if err = s.dx.Zero(); err == nil {
-					err = b.Add(s.dx, s.dy)
-				}
-			}
-		case s.act == "relu":
-			if s.dx != nil {
-				err = b.ReLUMask(s.dx, s.x, s.dy)
-			}
-		case s.act == "gelu":
-			if s.dx != nil {
-				if err = s.dx.Zero(); err == nil {
-					err = b.GELUBackwardAcc(s.dx, s.x, s.dy)
-				}
-			}
-		case s.act == "tanh":
-			if s.dx != nil {
-				if err = s.dx.Zero(); err == nil {
-					err = b.TanhBackwardAcc(s.dx, s.y, s.dy)
-				}
-			}
+		s := t.stages[i]
+		if !s.core().out.needGrad { // ml recorded no backward for it
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("stage %d backward: %w", i, err)
+		if err := s.backward(t); err != nil {
+			return fmt.Errorf("stage %d (%s) backward: %w", i, s.core().name, err)
 		}
 	}
 	return nil
-}
-
-// convBackward is ml.Conv2d's backward: the output gradient to [Cout,
-// N·P], dW = dout·colᵀ (written), db = zero then each channel's sequential
-// sum added, and, when the input needs it, dcol = Wᵀ·dout into the
-// columns' buffer and dx = zero then col2im added.
-func (t *Trainer) convBackward(s *stage, n int) error {
-	b := t.b
-	r, q, sp := s.conv.Cin*s.conv.K*s.conv.K, n*s.out/s.cout, s.out/s.cout
-	err := b.NCHWToCNHW(s.cnh, s.dy, n, s.cout, sp)
-	if err == nil {
-		err = b.GemmDevice(false, true, s.cout, r, q, s.cnh, q, s.col, q, s.w.g, r)
-	}
-	if err == nil {
-		err = s.bias.g.Zero()
-	}
-	if err == nil {
-		err = b.RowSumAcc(s.bias.g, s.cnh, s.cout, q)
-	}
-	if err != nil || s.dx == nil {
-		return err
-	}
-	if err = b.GemmDevice(true, false, r, q, s.cout, s.w.w, r, s.cnh, q, s.col, q); err == nil {
-		if err = s.dx.Zero(); err == nil {
-			err = b.Col2imAcc(s.dx, s.col, s.conv)
-		}
-	}
-	return err
 }
 
 func numel(shape []int) int {
@@ -450,11 +349,14 @@ func numel(shape []int) int {
 }
 
 // update is ml.SGD.Step or ml.Adam.Step (whose scalars the trainer has
-// advanced) over every parameter.
+// advanced) over every trainable parameter.
 func (t *Trainer) update() error {
 	b := t.b
 	for i := range t.params {
 		p := &t.params[i]
+		if p.p.Buffer {
+			continue
+		}
 		var err error
 		switch o := t.opt.(type) {
 		case *ml.SGD:
@@ -482,16 +384,22 @@ func (t *Trainer) update() error {
 	return nil
 }
 
-// SampleValues implements ml.Resident.
+// SampleValues implements ml.Resident: the gradients of the trainable
+// parameters, or every parameter and buffer, in ml's order.
 func (t *Trainer) SampleValues(grads bool, prev pouw.Hash, stream int) (uint64, []byte, error) {
-	bufs := make([]*cuda.Buffer, len(t.params))
+	var bufs []*cuda.Buffer
 	var n uint64
 	for i := range t.params {
-		bufs[i] = t.params[i].w
+		p := &t.params[i]
+		x := p.w
 		if grads {
-			bufs[i] = t.params[i].g
+			if p.p.Buffer {
+				continue
+			}
+			x = p.g
 		}
-		n += uint64(bufs[i].Len())
+		bufs = append(bufs, x)
+		n += uint64(x.Len())
 	}
 	vals, err := t.b.SampleValues(bufs, prev, stream)
 	return n, vals, err
@@ -503,6 +411,9 @@ func (t *Trainer) Pull() error {
 		p := &t.params[i]
 		if err := p.w.Download(p.p.T.Data); err != nil {
 			return fmt.Errorf("%s: %w", p.p.Name, err)
+		}
+		if p.p.Buffer {
+			continue
 		}
 		if t.stepped {
 			g := make([]float32, p.g.Len())

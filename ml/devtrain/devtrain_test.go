@@ -169,24 +169,132 @@ func TestResidentMatchesHost(t *testing.T) {
 	}
 }
 
+// matchHost trains spec for steps steps on the host and resident on b, in
+// default and sampled mode, and compares every step (compare).
+func matchHost(t *testing.T, b *cuda.Backend, spec string, cfg ml.TrainConfig, steps int) {
+	t.Helper()
+	m, err := ml.NewModel(spec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := ml.SyntheticDataset(m, 4*cfg.BatchSize, 5)
+	for _, sampled := range []bool{false, true} {
+		compare(t, train(t, nil, spec, cfg, data, steps, sampled), train(t, b, spec, cfg, data, steps, sampled))
+	}
+}
+
+func momentum(c *ml.TrainConfig) { c.LR, c.Momentum = 0.05, 0.9 }
+func adam(c *ml.TrainConfig)     { c.Optimizer, c.LR = "adam", 1e-3 }
+func adamw(c *ml.TrainConfig)    { c.Optimizer, c.LR, c.WeightDecay = "adamw", 1e-3, 1e-2 }
+
+// residentCases runs each spec with each optimizer setting: batch 8,
+// 4 steps (every step commits nothing but step 1, see train).
+func residentCases(t *testing.T, specs []string, opts map[string]func(*ml.TrainConfig)) {
+	b := openDevice(t)
+	for _, spec := range specs {
+		for name, o := range opts {
+			t.Run(spec+"/"+name, func(t *testing.T) {
+				cfg := ml.DefaultTrainConfig()
+				cfg.BatchSize = 8
+				o(&cfg)
+				matchHost(t, b, spec, cfg, 4)
+			})
+		}
+	}
+}
+
+// TestResidentResNet: ResNets train resident with the host's bits: basic
+// and bottleneck blocks, identity and projection shortcuts (gradients into
+// a block's input accumulated in ml/graph.go's order), BatchNorm in
+// training with its running statistics (buffers), bias-free convolutions,
+// both stems (the imagenet one's padded max pool), global average pooling;
+// and BatchNorm, LayerNorm and dropout in CNNs and MLPs.
+func TestResidentResNet(t *testing.T) {
+	residentCases(t, []string{
+		"resnet:3x8x8-basic-1.1-4-5",
+		"resnet:3x16x16-bottleneck-1.1-2-3,stem=imagenet",
+		"cnn:1x8x8-2x2-10,bn,fc=6,dropout=0.3",
+		"mlp:12-10-8-4,norm=batch,act=gelu",
+		"mlp:12-10-4,norm=layer,act=tanh,dropout=0.5",
+	}, map[string]func(*ml.TrainConfig){"momentum": momentum, "adam": adam})
+}
+
+// TestResidentTransformer: Transformers and ViTs train resident with the
+// host's bits: token embeddings, learned and sinusoidal positions, causal
+// and full attention (per-sample, per-head GEMMs), LayerNorm, per-token
+// Linear layers, plain residual blocks, mean and last-token pooling, the
+// ViT's patch embedding and patch tokens, and dropout.
+func TestResidentTransformer(t *testing.T) {
+	residentCases(t, []string{
+		"transformer:6-11-1x8x2-11,causal,head=last,pos=sin",
+		"transformer:4-8-2x8x2-3,mlp=1",
+		"transformer:5-7-1x8x2-4,causal,dropout=0.2",
+		"vit:3x8x8-4-1x8x2-5,mlp=2",
+		"vit:2x8x8-2-1x8x4-3,mlp=1,dropout=0.1",
+	}, map[string]func(*ml.TrainConfig){"momentum": momentum, "adam": adam, "adamw": adamw})
+}
+
+// TestResidentMemory: the memory New checks against the budget covers
+// what a resident run allocates, its kernels' own buffers included (the
+// backend's peak over a few steps), for each family.
+func TestResidentMemory(t *testing.T) {
+	host, _ := cpu.New(cpu.Options{Threads: 1})
+	for _, spec := range []string{"cnn:1x8x8-2x2-10,fc=6", "resnet:3x16x16-bottleneck-1.1-2-3,stem=imagenet", "transformer:6-11-2x8x2-11,causal,dropout=0.1", "vit:3x8x8-4-1x8x2-5"} {
+		b := openDevice(t) // a fresh backend: its peak is this run's
+		m, err := ml.NewModel(spec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := ml.DefaultTrainConfig()
+		cfg.BatchSize, cfg.Optimizer = 8, "adam"
+		tr, err := ml.NewTrainer(m, ml.SyntheticDataset(m, 16, 1), cfg, host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := devtrain.New(b, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.SetResident(d); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if _, err := tr.Step(nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := b.Memory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if budget := 4 * uint64(devtrain.Floats(d)); st.Peak > budget {
+			t.Errorf("%s: peak %d bytes on the device, New counted %d", spec, st.Peak, budget)
+		}
+		_ = d.Close()
+	}
+}
+
 // TestResidentRefuses: what has no device path yet is refused with an
-// error naming it, before anything runs.
+// error naming it, before anything runs: half precision and micro-batches
+// by SetResident (the device path trains whole fp32 batches).
 func TestResidentRefuses(t *testing.T) {
 	b := openDevice(t)
 	host, _ := cpu.New(cpu.Options{Threads: 1})
-	for _, tc := range []struct{ spec, precision, want string }{
-		{"resnet:3x8x8-basic-1.1-4-5", "", "no device path yet"},
-		{"cnn:1x8x8-1x2-10,bn", "", "normalisation"},
-		{"mlp:64-16-10,norm=batch", "", "normalisation"},
-		{"mlp:64-16-10,dropout=0.5", "", "Dropout"},
-		{"mlp:64-16-10", ml.PrecisionBF16, "precision bf16"},
+	for _, tc := range []struct {
+		spec, precision string
+		micro           int
+		want            string
+	}{
+		{"mlp:64-16-10", ml.PrecisionBF16, 0, "precision bf16"},
+		{"resnet:3x8x8-basic-1.1-4-5", ml.PrecisionFP16, 0, "precision fp16"},
+		{"transformer:4-8-1x8x2-3", "", 4, "micro-batches of 4"},
 	} {
 		m, err := ml.NewModel(tc.spec, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := ml.DefaultTrainConfig()
-		cfg.BatchSize, cfg.Precision = 8, tc.precision
+		cfg.BatchSize, cfg.Precision, cfg.MicroBatch = 8, tc.precision, tc.micro
 		tr, err := ml.NewTrainer(m, ml.SyntheticDataset(m, 16, 1), cfg, host)
 		if err != nil {
 			t.Fatal(err)
@@ -199,6 +307,34 @@ func TestResidentRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %s: error %v, expected one saying %q", tc.spec, tc.precision, err, tc.want)
 		}
+	}
+}
+
+// TestResidentRefusesLayer: a layer without a device path is refused by
+// New with an error wrapping ErrUnsupported that names it, so Place keeps
+// the run on the host path.
+func TestResidentRefusesLayer(t *testing.T) {
+	b := openDevice(t)
+	host, _ := cpu.New(cpu.Options{Threads: 1})
+	m, err := ml.NewModel("mlp:8-6-3", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An activation ml's spec grammar does not make: placing it fails.
+	m.Layers[1] = &ml.Activation{Kind: "softsign"}
+	cfg := ml.DefaultTrainConfig()
+	cfg.BatchSize = 8
+	tr, err := ml.NewTrainer(m, ml.SyntheticDataset(m, 16, 1), cfg, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = devtrain.New(b, tr)
+	if !errors.Is(err, devtrain.ErrUnsupported) || !strings.Contains(err.Error(), `activation "softsign"`) {
+		t.Errorf("error %v, expected ErrUnsupported naming the activation", err)
+	}
+	release, note, err := devtrain.Place(b, tr)
+	if err != nil || release != nil || !strings.Contains(note, "host path") {
+		t.Errorf("Place: release %v, note %q, error %v; expected the host path", release != nil, note, err)
 	}
 }
 
@@ -251,4 +387,100 @@ func residentGolden(t *testing.T, spec, golden string) {
 	if res.WeightsSHA256 != golden {
 		t.Errorf("%s after 200 resident steps on %s: weights SHA-256 %s, golden %s", spec, b.Name(), res.WeightsSHA256, golden)
 	}
+}
+
+// TestResidentGoldenFamilies: package ml's ResNet, Transformer and ViT
+// goldens (ml's TestResNetGoldenWeights and TestTransformerGoldenWeights
+// pin them on every CPU kernel and thread count; the data generators are
+// theirs) trained resident give the same weights.
+func TestResidentGoldenFamilies(t *testing.T) {
+	b := openDevice(t)
+	host, _ := cpu.New(cpu.Options{Threads: 1})
+	sgd := ml.DefaultTrainConfig()
+	sgd.LR, sgd.Momentum, sgd.WeightDecay, sgd.BatchSize, sgd.Seed, sgd.Steps = 0.05, 0.9, 5e-4, 32, 1, 12
+	adamw := ml.DefaultTrainConfig()
+	adamw.Optimizer, adamw.LR, adamw.WeightDecay, adamw.BatchSize, adamw.Seed, adamw.Steps = "adamw", 3e-3, 0.01, 32, 1, 12
+	for _, g := range []struct {
+		spec   string
+		cfg    ml.TrainConfig
+		data   ml.Dataset
+		golden string
+	}{
+		{"resnet:3x8x8-basic-2.2-8-10", sgd, resnetGoldenData(), "c71058edcd7ddf34fdd7e0b7d1ebdd586e50c6de431a91588c1a9c99342c5d98"},
+		{"transformer:12-16-2x16x4-16,causal,head=last,dropout=0.1", adamw, textGoldenData(512), "d4a26727aab09748ce8a235c746d3c4b311174262fb4f2a3f342eae869b78217"},
+		{"vit:3x8x8-4-2x16x2-10,mlp=2", adamw, resnetGoldenData(), "ac28ae627e14a3473a7fe8d8e18fae02d66ebb6d2e62ab5ebeaa88c7baff775a"},
+	} {
+		t.Run(g.spec, func(t *testing.T) {
+			cfg := g.cfg
+			cfg.Epochs = 0
+			m, err := ml.NewModel(g.spec, cfg.Seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := ml.NewTrainer(m, g.data, cfg, host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := devtrain.New(b, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if err := tr.SetResident(d); err != nil {
+				t.Fatal(err)
+			}
+			res, err := tr.Run(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.WeightsSHA256 != g.golden {
+				t.Errorf("%s after %d resident steps: weights SHA-256 %s, golden %s", g.spec, cfg.Steps, res.WeightsSHA256, g.golden)
+			}
+		})
+	}
+}
+
+// resnetGoldenData is ml's (resnet_golden_test.go): a synthetic 3x8x8,
+// 10-class dataset, a fixed random pattern per class plus noise.
+func resnetGoldenData() ml.Dataset {
+	const n, classes, size = 512, 10, 3 * 8 * 8
+	pat := ml.NewRNG("pouw/test/resnet-golden/patterns", 1, 0, 0)
+	patterns := make([]float32, classes*size)
+	for i := range patterns {
+		patterns[i] = pat.Float32()
+	}
+	r := ml.NewRNG("pouw/test/resnet-golden/samples", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: []int{3, 8, 8}, Classes: classes}
+	for i := 0; i < n; i++ {
+		y := r.Intn(classes)
+		d.Y[i] = y
+		for j := 0; j < size; j++ {
+			d.X[i*size+j] = patterns[y*size+j] + float32(0.5*r.Float32())
+		}
+	}
+	return d
+}
+
+// textGoldenData is ml's (transformer_golden_test.go): sequences of 12
+// tokens of 16 following a fixed rule with random jumps, labelled by the
+// next token.
+func textGoldenData(n int) ml.Dataset {
+	const seq, vocab = 12, 16
+	r := ml.NewRNG("pouw/test/text-golden", 1, 0, 0)
+	d := ml.Dataset{X: make([]float32, n*seq), Y: make([]int, n), N: n, Shape: []int{seq}, Classes: vocab}
+	for i := 0; i < n; i++ {
+		tok := r.Intn(vocab)
+		for j := 0; j <= seq; j++ {
+			if j == seq {
+				d.Y[i] = tok
+				break
+			}
+			d.X[i*seq+j] = float32(tok)
+			tok = (3*tok + 5) % vocab
+			if r.Intn(8) == 0 {
+				tok = r.Intn(vocab)
+			}
+		}
+	}
+	return d
 }

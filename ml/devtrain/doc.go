@@ -16,14 +16,37 @@
 // digests; tests in this package compare the two step by step (on the
 // host emulator with -tags cudaemu, on a GPU with -tags cuda).
 //
-// What runs resident today: MLPs and CNNs (Linear, Conv2d with bias, max
-// and average pooling, Flatten, relu, gelu, tanh) with sgd (momentum,
-// weight decay), adam and adamw in fp32 without micro-batches. New returns
-// an error wrapping ErrUnsupported, naming the first layer or setting it
-// cannot place; Place then leaves the run on the host path (with the
-// GPU's GEMM). Normalisation, dropout, residual blocks and attention have
-// device kernels in accel/cuda already and are the next stages to place
-// here (docs/ARCHITECTURE.md, "Acceleration", maps each layer to them).
+// What runs resident today: every model family ml.NewModel builds, in
+// fp32 without micro-batches, with sgd (momentum, weight decay), adam and
+// adamw:
+//
+//   - MLPs and CNNs: Linear, Conv2d, max and average pooling, Flatten,
+//     relu, gelu, tanh, BatchNorm and LayerNorm (norm=, bn), Dropout
+//     (stages.go, resnet.go);
+//   - ResNets (resnet.go): residual blocks (basic and bottleneck, identity
+//     and projection shortcuts), BatchNorm in training with its running
+//     statistics (buffers), bias-free convolutions, the imagenet stem's
+//     padded max pool, global average pooling;
+//   - Transformers and ViTs (transformer.go): the token embedding,
+//     learned and sinusoidal positions, causal and full multi-head
+//     attention (per-sample, per-head GEMMs on buffer views with ml's
+//     leading dimensions), LayerNorm, per-token Linear layers, plain
+//     residual blocks, mean and last-token pooling, the ViT's patch
+//     embedding and patch tokens, dropout (masks drawn on the host from
+//     ml's stream and uploaded).
+//
+// A step is a list of stages in ml's forward order, each with its own
+// buffers, forward and backward; a tensor used twice (a residual block's
+// input) receives its gradients in ml/graph.go's order, and where ml
+// writes a fresh gradient rather than clearing it and adding (a sign of
+// zero apart) the stage does the same (stages.go). New returns an error
+// wrapping ErrUnsupported, naming the first layer or setting it cannot
+// place (half precision, micro-batches, a layer ml's grammar does not
+// make); Place then leaves the run on the host path (with the GPU's GEMM).
+// The memory New checks against the device's budget counts every buffer
+// and the most a kernel allocates for itself while it runs. A resident run
+// keeps every activation for backward: Model.SetRecompute (a host-path
+// memory saving that changes no bit) does not apply to it.
 //
 // Without the cuda or cudaemu tag New returns an error saying so.
 package devtrain
