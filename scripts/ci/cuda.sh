@@ -59,7 +59,7 @@ go vet -tags cuda ./ml/
 go test -c -tags cuda -o /dev/null ./ml/
 go test -tags cudaemu -count=1 -run 'GoldenWeightsCUDA' -v ./ml/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|golden_cuda_test'
 
-step "resident training (ml/devtrain): vet and compile with the cuda tag; on the emulator every step of a resident MLP run has the host's bits, the golden MLP included, and pouwd ml train --device gpu:0 trains resident"
+step "resident training (ml/devtrain): vet and compile with the cuda tag; on the emulator every step of resident MLP, CNN, ResNet, Transformer and ViT runs has the host's bits, the MNIST and ml goldens included, and pouwd ml train --device gpu:0 trains resident"
 go vet -tags cuda ./ml/devtrain/ ./cmd/pouwd/mlcmd/
 go test -c -tags cuda -o /dev/null ./ml/devtrain/
 go vet -tags cudaemu ./ml/devtrain/
