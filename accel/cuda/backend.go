@@ -32,7 +32,10 @@ type Backend struct {
 	cpu    *cpu.Backend
 	sig    [numKernels]string // parameter kinds per kernel, from the PTX
 	// Staging buffers of the host-memory Gemm (A, B, C), grown as needed.
-	stage  [3]*Buffer
+	stage [3]*Buffer
+	// The tree sums' scratch (ops.go treeSum), grown as needed and kept:
+	// freeing it after every sum would wait for the device each time.
+	tree   *Buffer
 	closed bool
 }
 
@@ -132,6 +135,10 @@ func (b *Backend) Close() error {
 			b.freeLocked(s)
 			b.stage[i] = nil
 		}
+	}
+	if b.tree != nil {
+		b.freeLocked(b.tree)
+		b.tree = nil
 	}
 	b.closed = true
 	return b.drv.close()

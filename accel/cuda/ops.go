@@ -219,7 +219,10 @@ func treeDepth(n int) int {
 	return d
 }
 
-// SumRows sets out[r] = canon.Sum(x[r*ldx : r*ldx+n]) for r < rows.
+// SumRows sets out[r] = canon.Sum(x[r*ldx : r*ldx+n]) for r < rows. The
+// tree's scratch (rows·2^D values) stays allocated on the backend, grown
+// as needed, until Close: freeing it after each sum would wait for the
+// device every time.
 func (b *Backend) SumRows(out, x *Buffer, rows, n, ldx int) error {
 	return b.treeSum("SumRows", out, x, nil, rows, n, ldx)
 }
@@ -248,11 +251,20 @@ func (b *Backend) treeSum(op string, out, x, mean *Buffer, rows, n, ldx int) err
 	d := treeDepth(n)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	val, err := b.allocLocked(op+" tree", rows<<d)
-	if err != nil {
-		return err
+	// The scratch is kept between sums (the lock is held until the
+	// launches are queued, and the device runs them in order).
+	if b.tree == nil || b.tree.n < rows<<d {
+		if b.tree != nil {
+			b.freeLocked(b.tree)
+			b.tree = nil
+		}
+		t, err := b.allocLocked(op+" tree", rows<<d)
+		if err != nil {
+			return err
+		}
+		b.tree = t
 	}
-	defer b.freeLocked(val)
+	val := b.tree
 	width := func(depth int) uint32 { return uint32((1<<depth + threadsPerBlock - 1) / threadsPerBlock) }
 	if err := b.launchLocked(kTreeLeaves, [3]uint32{width(d), uint32(rows), 1}, block1,
 		args().i32(rows).i64(n).i32(d).buf(x).i64(ldx).buf(mean).buf(val)); err != nil {

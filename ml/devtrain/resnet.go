@@ -102,9 +102,11 @@ func (s *residualAdd) backward(t *Trainer) error {
 
 // norm is ml.Norm in training: BatchNorm (statistics per channel over the
 // batch and positions, running statistics updated) or LayerNorm (per row
-// of the last dimension), with NormForward and NormBackward, which
-// compose accel/cuda's kernels in ml's order. xhat, the means and the
-// 1/std are kept for backward.
+// of the last dimension). It composes accel/cuda's kernels in the order of
+// cuda.NormForward and cuda.NormBackward (checked bit for bit against ml),
+// with their temporaries carved from the shared scratch instead of
+// allocated per call. xhat, the means and the 1/std are kept for
+// backward.
 type norm struct {
 	base
 	gamma, beta, rmean, rvar *param
@@ -129,34 +131,83 @@ func (pl *planner) norm(name string, l *ml.Norm, x *tensor, in []int, n int) (*t
 	pl.want(&s.xhat, name+" normalised values", n, nil)
 	pl.want(&s.mean, name+" means", s.geom.Groups, nil)
 	pl.want(&s.rstd, name+" 1/std", s.geom.Groups, nil)
-	// NormBackward's own buffers (NormForward's are fewer), and the tree
-	// sums' (at most an eighth of their input).
-	t.transient = max(t.transient, 2*n+2*s.geom.Groups+n/8+16*s.geom.Groups)
+	// The tree sums' scratch (SumRows keeps at most an eighth of its
+	// input, or a value per group).
+	t.transient = max(t.transient, n/8+16*s.geom.Groups)
 	pl.add(s)
 	return s.out, nil
 }
 
-func (s *norm) forward(t *Trainer) error {
-	var rm, rv *cuda.Buffer
-	if s.rmean != nil {
-		rm, rv = s.rmean.w, s.rvar.w
-	}
-	return t.b.NormForward(s.out.val, s.xhat, s.mean, s.rstd, s.x().val, s.gamma.w, s.beta.w, rm, rv, s.geom, true, true, s.eps, s.mom)
+// scratchLen: two values per element and four per group (the gathered
+// values or the backward's two products; the sums and variances).
+func (s *norm) scratchLen() int { return 2*s.out.n + 4*s.geom.Groups }
+
+// parts carves the scratch: two [Groups, M] buffers and four per group.
+func (s *norm) parts(t *Trainer) (a, b, g0, g1, g2, g3 *cuda.Buffer) {
+	n, g := s.out.n, s.geom.Groups
+	sc := t.scratch
+	return sc.Slice(0, n), sc.Slice(n, n), sc.Slice(2*n, g), sc.Slice(2*n+g, g), sc.Slice(2*n+2*g, g), sc.Slice(2*n+3*g, g)
 }
 
-// backward: ml clears the fresh dγ and dβ (and a fresh dx), then adds.
-func (s *norm) backward(t *Trainer) error {
-	if err := s.gamma.g.Zero(); err != nil {
-		return err
+// forward is cuda.NormForward in training: gather, mean, variance, the
+// running statistics (BatchNorm), then xhat and y.
+func (s *norm) forward(t *Trainer) error {
+	b, g := t.b, s.geom
+	mf := float32(g.M)
+	vals, _, sq, variance, _, _ := s.parts(t)
+	x := s.x().val
+	steps := []func() error{
+		func() error { return b.NormGather(vals, x, g) },
+		func() error { return b.SumRows(s.mean, vals, g.Groups, g.M, g.M) },
+		func() error { return b.NormStats(cuda.NormMean, s.mean, nil, nil, g.Groups, mf, s.eps) },
+		func() error { return b.SumSqRows(sq, vals, s.mean, g.Groups, g.M, g.M) },
+		func() error { return b.NormStats(cuda.NormVar, sq, variance, s.rstd, g.Groups, mf, s.eps) },
+		func() error {
+			if s.rmean == nil {
+				return nil
+			}
+			return b.BatchNormRunning(s.rmean.w, s.rvar.w, s.mean, variance, g.Groups, g.M, s.mom)
+		},
+		func() error { return b.NormApply(s.out.val, s.xhat, x, s.mean, s.rstd, s.gamma.w, s.beta.w, g) },
 	}
-	if err := s.beta.g.Zero(); err != nil {
-		return err
-	}
-	dx := s.dx()
-	if dx != nil {
-		if err := s.zeroIfFresh(0); err != nil {
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return err
 		}
 	}
-	return t.b.NormBackward(dx, s.gamma.g, s.beta.g, s.out.grad, s.xhat, s.gamma.w, s.rstd, s.geom)
+	return nil
+}
+
+// backward is cuda.NormBackward: ml clears the fresh dγ and dβ (and a
+// fresh dx), then adds; BatchNorm's dβ and dγ are canon.Sum over each
+// channel, LayerNorm's sequential over the rows.
+func (s *norm) backward(t *Trainer) error {
+	b, g := t.b, s.geom
+	gbuf, gx, sg, sgx, _, _ := s.parts(t)
+	dy := s.out.grad
+	steps := []func() error{s.gamma.g.Zero, s.beta.g.Zero}
+	if g.SP > 0 {
+		steps = append(steps,
+			func() error { return b.NormBackwardPrep(gbuf, gx, dy, s.xhat, nil, g) },
+			func() error { return b.SumRows(sg, gbuf, g.Groups, g.M, g.M) },
+			func() error { return b.SumRows(sgx, gx, g.Groups, g.M, g.M) },
+			func() error { return b.Add(s.beta.g, sg) },
+			func() error { return b.Add(s.gamma.g, sgx) })
+	} else {
+		steps = append(steps, func() error { return b.LayerNormParamGrad(s.gamma.g, s.beta.g, dy, s.xhat, g.Groups, g.M) })
+	}
+	if dx := s.dx(); dx != nil {
+		steps = append(steps,
+			func() error { return s.zeroIfFresh(0) },
+			func() error { return b.NormBackwardPrep(gbuf, gx, dy, s.xhat, s.gamma.w, g) },
+			func() error { return b.SumRows(sg, gbuf, g.Groups, g.M, g.M) },
+			func() error { return b.SumRows(sgx, gx, g.Groups, g.M, g.M) },
+			func() error { return b.NormBackwardDx(dx, s.rstd, gbuf, s.xhat, sg, sgx, g) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
