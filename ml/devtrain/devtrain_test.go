@@ -276,7 +276,8 @@ func TestResidentMemory(t *testing.T) {
 
 // TestResidentRefuses: what has no device path yet is refused with an
 // error naming it, before anything runs: half precision and micro-batches
-// by SetResident (the device path trains whole fp32 batches).
+// (New wraps ErrUnsupported; ml's SetResident refuses them too: the device
+// path trains whole fp32 batches).
 func TestResidentRefuses(t *testing.T) {
 	b := openDevice(t)
 	host, _ := cpu.New(cpu.Options{Threads: 1})
