@@ -41,8 +41,10 @@ type Resident interface {
 // restored: r uploads the host state when it is made, and from then on
 // the device's copy is the state; the trainer pulls it to the host where
 // the host must read it (SaveCheckpoint, StepCommitting, Run's result,
-// the version 1 hashes of the default mode). Mixed precision, micro-batches
-// and the profiler stay on the host path; SetResident refuses them.
+// the version 1 hashes of the default mode). Micro-batches (TrainConfig.
+// MicroBatch) are r's to run, with ml's reduction (ml/devtrain); mixed
+// precision and the profiler stay on the host path: SetResident refuses
+// them.
 func (t *Trainer) SetResident(r Resident) error {
 	if r == nil {
 		err := t.Sync()
@@ -52,9 +54,6 @@ func (t *Trainer) SetResident(r Resident) error {
 	var errs []error
 	if t.Cfg.Precision != "" {
 		errs = append(errs, fmt.Errorf("precision %s (the device path trains in fp32 for now)", t.Cfg.Precision))
-	}
-	if t.Cfg.MicroBatch != 0 {
-		errs = append(errs, fmt.Errorf("micro-batches of %d (the device path runs the whole batch)", t.Cfg.MicroBatch))
 	}
 	if t.prof != nil {
 		errs = append(errs, errors.New("the profiler (it times host ops)"))

@@ -5,6 +5,7 @@ package devtrain
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cuda"
@@ -12,16 +13,36 @@ import (
 	"github.com/pouw/pouwd/pouw"
 )
 
-// Trainer is an ml.Resident on one CUDA device.
+// Trainer is an ml.Resident on one CUDA device, or on several (NewDevices):
+// then it is device 0's replica, and peers holds the others'.
 type Trainer struct {
-	b      *cuda.Backend
-	model  *ml.Model
-	opt    ml.Optimizer
-	batch  int
-	seed   uint64 // the run's seed (dropout masks)
-	step   uint64 // the step being run (dropout masks)
-	stages []stage
-	params []param // the model's parameters and buffers, in ml's order
+	b     *cuda.Backend
+	model *ml.Model
+	opt   ml.Optimizer
+	// batch is the samples of one pass: the micro-batch size
+	// (TrainConfig.MicroBatch > 0) or the batch size; micro is the
+	// passes per step (BatchSize/batch), cur the one running.
+	batch, micro, cur int
+	seed              uint64 // the run's seed (dropout masks)
+	step              uint64 // the step being run (dropout masks)
+	// Several devices (reduce.go): the other devices' replicas (no
+	// optimizer slots), and on every replica deferBN: the batch-norm
+	// running statistics are updated on device 0 in micro-batch order,
+	// from each pass's mean and variance, rather than in the forward pass.
+	peers   []*Trainer
+	deferBN bool
+	// The micro-batch reduction on device 0 (reduce.go): slots gradient
+	// sets of every trainable parameter (views per parameter), the
+	// pairwise tree's pending partial sums (a stack), the free slots, and
+	// the host staging of a transfer between devices.
+	slots   []*cuda.Buffer
+	views   [][]*cuda.Buffer // [slot][trainable parameter]
+	stack   []level
+	free    []int
+	nslots  int
+	staging []float32
+	stages  []stage
+	params  []param // the model's parameters and buffers, in ml's order
 	// input is the batch (its values; ids for a token embedding), logits
 	// the last stage's output.
 	input, logits *tensor
@@ -42,6 +63,7 @@ type Trainer struct {
 	transient int
 	all       []*cuda.Buffer // every allocation, freed by Close
 	stepped   bool           // the gradients exist
+	microLoss []float32      // per micro-batch
 }
 
 // param is one model tensor on the device, with its gradient and the
@@ -70,19 +92,81 @@ type request struct {
 // memory budget cannot hold the run. Attach the result with
 // tr.SetResident.
 func New(b *cuda.Backend, tr *ml.Trainer) (*Trainer, error) {
-	if b == nil || tr == nil {
-		return nil, errors.New("devtrain: nil backend or trainer")
+	return NewDevices([]*cuda.Backend{b}, tr)
+}
+
+// NewDevices is New over several devices (reduce.go): a replica of the
+// model on each, device d running micro-batches d, d+D, ... of every
+// step, their gradients reduced on bs[0] in ml's fixed order, where the
+// optimizer runs and from where the new weights go to the others. More
+// than one device needs micro-batches (TrainConfig.MicroBatch > 0), as on
+// the host path; the device count never changes a bit.
+func NewDevices(bs []*cuda.Backend, tr *ml.Trainer) (*Trainer, error) {
+	if len(bs) == 0 || tr == nil {
+		return nil, errors.New("devtrain: no backend or a nil trainer")
 	}
+	for i, b := range bs {
+		if b == nil {
+			return nil, fmt.Errorf("devtrain: backend %d is nil", i)
+		}
+		for _, o := range bs[:i] {
+			if o == b {
+				return nil, fmt.Errorf("devtrain: backend %d (%s) is given twice", i, b.Device())
+			}
+		}
+	}
+	if len(bs) > 1 && tr.Cfg.MicroBatch == 0 {
+		return nil, fmt.Errorf("model %s on %d devices: %w: %d devices need micro-batches (TrainConfig.MicroBatch, a divisor of the batch size %d)", tr.Model.Spec, len(bs), ErrUnsupported, len(bs), tr.Cfg.BatchSize)
+	}
+	var t *Trainer
+	for i, b := range bs {
+		r, err := newReplica(b, tr, i, len(bs))
+		if err != nil {
+			if t != nil {
+				_ = t.Close()
+			}
+			return nil, err
+		}
+		if i == 0 {
+			t = r
+		} else {
+			t.peers = append(t.peers, r)
+		}
+	}
+	return t, nil
+}
+
+// newReplica places the run on b as device index of devices: device 0
+// holds the optimizer's slots and the reduction's, the others a replica
+// that computes gradients.
+func newReplica(b *cuda.Backend, tr *ml.Trainer, index, devices int) (*Trainer, error) {
 	m := tr.Model
-	t := &Trainer{b: b, model: m, opt: tr.Opt, batch: tr.Cfg.BatchSize, seed: tr.Cfg.Seed, classes: m.Spec.Classes}
+	t := &Trainer{b: b, model: m, opt: tr.Opt, batch: tr.Cfg.BatchSize, micro: 1, seed: tr.Cfg.Seed, classes: m.Spec.Classes}
+	if mb := tr.Cfg.MicroBatch; mb > 0 && tr.Cfg.BatchSize%mb == 0 {
+		t.batch, t.micro = mb, tr.Cfg.BatchSize/mb
+	}
+	t.deferBN = devices > 1
+	if index == 0 && t.micro > 1 {
+		// The most partial sums the tree keeps at once: the bits set in
+		// a count of micro-batches (at most micro), and with several
+		// devices one more for a gradient arriving from another device.
+		t.nslots = bits.Len(uint(t.micro+1)) - 1
+		if devices > 1 {
+			t.nslots++
+		}
+	}
 	err := settings(tr.Cfg)
 	if err == nil {
-		err = t.plan()
+		err = t.plan(index > 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("model %s on %s: %w: %w", m.Spec, b.Device(), ErrUnsupported, err)
 	}
-	if err := b.Budget().Check(fmt.Sprintf("model %s with batch %d", m.Spec, t.batch), 4*uint64(t.floats())); err != nil {
+	what := fmt.Sprintf("model %s with batch %d", m.Spec, tr.Cfg.BatchSize)
+	if t.micro > 1 || devices > 1 {
+		what += fmt.Sprintf(" (micro-batches of %d, device %d of %d)", t.batch, index+1, devices)
+	}
+	if err := b.Budget().Check(what, 4*uint64(t.floats())); err != nil {
 		return nil, err
 	}
 	if err := t.allocate(); err != nil {
@@ -98,16 +182,17 @@ func settings(c ml.TrainConfig) error {
 	if c.Precision != "" && c.Precision != ml.PrecisionFP32 {
 		return fmt.Errorf("precision %s (the device path trains in fp32 for now)", c.Precision)
 	}
-	if c.MicroBatch != 0 && c.MicroBatch != c.BatchSize {
-		return fmt.Errorf("micro-batches of %d (the device path runs the whole batch)", c.MicroBatch)
+	if c.MicroBatch < 0 || c.MicroBatch > 0 && c.BatchSize%c.MicroBatch != 0 {
+		return fmt.Errorf("micro-batches of %d with batch %d (expected a divisor of the batch size)", c.MicroBatch, c.BatchSize)
 	}
 	return nil
 }
 
 // plan maps the model's layers to stages (stages.go, resnet.go,
 // transformer.go), works out which gradient contributions are fresh, and
-// checks the optimizer.
-func (t *Trainer) plan() error {
+// checks the optimizer; a peer (a device other than 0) has no optimizer
+// slots.
+func (t *Trainer) plan(peer bool) error {
 	byParam := map[*ml.Param]*param{}
 	t.params = make([]param, len(t.model.Params()))
 	for i, p := range t.model.Params() {
@@ -150,6 +235,13 @@ func (t *Trainer) plan() error {
 			trainable = append(trainable, &t.params[i])
 		}
 	}
+	if peer {
+		switch t.opt.(type) {
+		case *ml.SGD, *ml.Adam:
+			return nil
+		}
+		return fmt.Errorf("optimizer %s has no device path", t.opt.Name())
+	}
 	switch o := t.opt.(type) {
 	case *ml.SGD:
 		if st := o.State(); st != nil {
@@ -176,8 +268,9 @@ func (t *Trainer) plan() error {
 }
 
 // floats counts the device's float32 values: per parameter its weight,
-// gradient and slots (a buffer: its values); every buffer the stages asked
-// for (activations, their gradients, workspaces); the scratch, the most a
+// gradient and slots (a buffer: its values); the micro-batch reduction's
+// gradient sets (device 0); every buffer the stages asked for
+// (activations, their gradients, workspaces); the scratch, the most a
 // kernel allocates while it runs, the labels and the loss buffers.
 func (t *Trainer) floats() int {
 	n := 0
@@ -186,7 +279,7 @@ func (t *Trainer) floats() int {
 			n += p.p.T.Numel()
 			continue
 		}
-		n += p.p.T.Numel() * (2 + len(p.host))
+		n += p.p.T.Numel() * (2 + len(p.host) + t.nslots)
 	}
 	for _, r := range t.reqs {
 		n += r.n
@@ -244,6 +337,9 @@ func (t *Trainer) allocate() error {
 	for _, link := range t.links {
 		link()
 	}
+	if err := t.allocateSlots(); err != nil {
+		return err
+	}
 	bs := t.batch
 	if t.labels, err = t.alloc("labels", bs); err != nil {
 		return err
@@ -258,22 +354,33 @@ func (t *Trainer) allocate() error {
 	return err
 }
 
-// Name implements ml.Resident.
-func (t *Trainer) Name() string { return t.b.Device() }
+// Name implements ml.Resident: the device, or the devices.
+func (t *Trainer) Name() string {
+	if len(t.peers) == 0 {
+		return t.b.Device()
+	}
+	name := t.b.Device()
+	for _, p := range t.peers {
+		name += ", " + p.b.Device()
+	}
+	return fmt.Sprintf("%d devices (%s)", 1+len(t.peers), name)
+}
 
 // Step implements ml.Resident: ml's forward, SoftmaxCrossEntropy,
-// backward and optimizer step, kernel for kernel.
+// backward and optimizer step, kernel for kernel. With micro-batches each
+// pass is one micro-batch, and the step's gradient and loss are their
+// reduction in ml's fixed order (reduce.go).
 func (t *Trainer) Step(x []float32, labels []int, step uint64) (float32, error) {
-	n := len(labels)
-	if n != t.batch || len(x) != n*t.model.SampleSize() {
-		return 0, fmt.Errorf("devtrain: a batch of %d samples and %d values, expected %d and %d", n, len(x), t.batch, t.batch*t.model.SampleSize())
+	n, ss := len(labels), t.model.SampleSize()
+	if n != t.batch*t.micro || len(x) != n*ss {
+		return 0, fmt.Errorf("devtrain: a batch of %d samples and %d values, expected %d and %d", n, len(x), t.batch*t.micro, t.batch*t.micro*ss)
 	}
 	if t.vocab > 0 {
 		// The embedding kernel reads the table at the ids: check them as
 		// ml's Model.CheckInputs does.
 		for i, v := range x {
 			if id := int(v); float32(id) != v || id < 0 || id >= t.vocab {
-				return 0, fmt.Errorf("devtrain: sample %d position %d holds %v, expected a token id 0..%d", i/t.model.SampleSize(), i%t.model.SampleSize(), v, t.vocab-1)
+				return 0, fmt.Errorf("devtrain: sample %d position %d holds %v, expected a token id 0..%d", i/ss, i%ss, v, t.vocab-1)
 			}
 		}
 	}
@@ -284,10 +391,37 @@ func (t *Trainer) Step(x []float32, labels []int, step uint64) (float32, error) 
 		}
 		lab[i] = int32(y)
 	}
+	if t.micro == 1 && len(t.peers) == 0 {
+		sum, err := t.pass(x, lab, step, 0)
+		if err != nil {
+			return 0, err
+		}
+		if err := t.update(); err != nil {
+			return 0, err
+		}
+		t.stepped = true
+		return sum / float32(n), nil
+	}
+	loss, err := t.microStep(x, lab, step)
+	if err != nil {
+		return 0, err
+	}
+	if err := t.update(); err != nil {
+		return 0, err
+	}
+	t.stepped = true
+	return loss, t.broadcast()
+}
+
+// pass runs micro-batch j (the whole batch when there is one) of step:
+// its samples x and labels lab go up, forward and backward leave its
+// gradients in the parameters' gradient buffers. It returns the sum of
+// the pass's per-sample losses.
+func (t *Trainer) pass(x []float32, lab []int32, step uint64, j int) (float32, error) {
 	if err := errors.Join(t.input.val.Upload(x), t.labels.UploadInt32(lab)); err != nil {
 		return 0, err
 	}
-	t.step = step
+	t.step, t.cur = step, j
 	if err := t.forward(); err != nil {
 		return 0, err
 	}
@@ -298,11 +432,7 @@ func (t *Trainer) Step(x []float32, labels []int, step uint64) (float32, error) 
 	if err := t.backward(); err != nil {
 		return 0, err
 	}
-	if err := t.update(); err != nil {
-		return 0, err
-	}
-	t.stepped = true
-	return sum[0] / float32(n), nil
+	return sum[0], nil
 }
 
 func (t *Trainer) forward() error {
@@ -433,13 +563,17 @@ func (t *Trainer) Pull() error {
 	return nil
 }
 
-// Close frees the device buffers (the backend stays open).
+// Close frees the device buffers, the other devices' included (the
+// backends stay open).
 func (t *Trainer) Close() error {
 	var errs []error
 	for _, x := range t.all {
 		errs = append(errs, x.Free())
 	}
 	t.all = nil
+	for _, p := range t.peers {
+		errs = append(errs, p.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -450,21 +584,47 @@ func (t *Trainer) Close() error {
 // says why the steps stay on the host path (where the GPU still runs the
 // GEMMs). Other failures (the memory budget, an allocation) are errors.
 func Place(be accel.Backend, tr *ml.Trainer) (release func() error, note string, err error) {
-	b, ok := be.(*cuda.Backend)
-	if !ok {
-		return nil, "", nil
+	return PlaceDevices([]accel.Backend{be}, tr)
+}
+
+// PlaceDevices is Place over the devices a run is given (ml.Trainer's
+// SetDevices): every one a CUDA backend, the run trains resident on all
+// of them (NewDevices: micro-batches spread over the devices, reduced on
+// the first). Without a CUDA backend it attaches nothing and says
+// nothing; a mix of CUDA and CPU devices stays on the host path, with a
+// note saying so.
+func PlaceDevices(devs []accel.Backend, tr *ml.Trainer) (release func() error, note string, err error) {
+	var bs []*cuda.Backend
+	for _, be := range devs {
+		if b, ok := be.(*cuda.Backend); ok {
+			bs = append(bs, b)
+		}
 	}
-	d, err := New(b, tr)
+	const host = "; training on the host path (the GPU runs its GEMMs)"
+	switch {
+	case len(bs) == 0:
+		return nil, "", nil
+	case len(bs) < len(devs):
+		return nil, fmt.Sprintf("%d GPUs and %d CPU devices: %v: a resident run needs every device to be a GPU", len(bs), len(devs)-len(bs), ErrUnsupported) + host, nil
+	}
+	d, err := NewDevices(bs, tr)
 	if errors.Is(err, ErrUnsupported) {
-		return nil, err.Error() + "; training on the host path (the GPU runs its GEMMs)", nil
+		return nil, err.Error() + host, nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	if err := tr.SetResident(d); err != nil {
 		_ = d.Close()
-		return nil, err.Error() + "; training on the host path (the GPU runs its GEMMs)", nil
+		return nil, err.Error() + host, nil
 	}
 	release = func() error { return errors.Join(tr.SetResident(nil), d.Close()) }
-	return release, fmt.Sprintf("training resident on %s: weights, activations, gradients and optimizer state on the device", d.Name()), nil
+	note = fmt.Sprintf("training resident on %s: weights, activations, gradients and optimizer state on the device", d.Name())
+	switch {
+	case len(bs) > 1:
+		note = fmt.Sprintf("training resident on %s: a model replica on each, micro-batches of %d spread over them, their gradients reduced on %s in ml's fixed order, where the optimizer runs", d.Name(), d.batch, bs[0].Device())
+	case d.micro > 1:
+		note += fmt.Sprintf(", %d micro-batches of %d per step", d.micro, d.batch)
+	}
+	return release, note, nil
 }

@@ -46,6 +46,17 @@ type trace struct {
 // resident on b, in default or sampled mode, committing at step 1.
 func train(t *testing.T, b *cuda.Backend, spec string, cfg ml.TrainConfig, data ml.Dataset, steps int, sampled bool) trace {
 	t.Helper()
+	var bs []*cuda.Backend
+	if b != nil {
+		bs = append(bs, b)
+	}
+	return trainOn(t, bs, spec, cfg, data, steps, sampled)
+}
+
+// trainOn is train resident on the devices bs (NewDevices; none: the
+// host).
+func trainOn(t *testing.T, bs []*cuda.Backend, spec string, cfg ml.TrainConfig, data ml.Dataset, steps int, sampled bool) trace {
+	t.Helper()
 	m, err := ml.NewModel(spec, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +73,8 @@ func train(t *testing.T, b *cuda.Backend, spec string, cfg ml.TrainConfig, data 
 	if sampled {
 		tr.SampledSteps()
 	}
-	if b != nil {
-		d, err := devtrain.New(b, tr)
+	if len(bs) > 0 {
+		d, err := devtrain.NewDevices(bs, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,9 +286,9 @@ func TestResidentMemory(t *testing.T) {
 }
 
 // TestResidentRefuses: what has no device path yet is refused with an
-// error naming it, before anything runs: half precision and micro-batches
-// (New wraps ErrUnsupported; ml's SetResident refuses them too: the device
-// path trains whole fp32 batches).
+// error naming it, before anything runs: half precision (New wraps
+// ErrUnsupported; ml's SetResident refuses it too: the device path trains
+// in fp32). Micro-batches train resident (micro_test.go).
 func TestResidentRefuses(t *testing.T) {
 	b := openDevice(t)
 	host, _ := cpu.New(cpu.Options{Threads: 1})
@@ -288,7 +299,7 @@ func TestResidentRefuses(t *testing.T) {
 	}{
 		{"mlp:64-16-10", ml.PrecisionBF16, 0, "precision bf16"},
 		{"resnet:3x8x8-basic-1.1-4-5", ml.PrecisionFP16, 0, "precision fp16"},
-		{"transformer:4-8-1x8x2-3", "", 4, "micro-batches of 4"},
+		{"transformer:4-8-1x8x2-3", ml.PrecisionBF16, 4, "precision bf16"},
 	} {
 		m, err := ml.NewModel(tc.spec, 1)
 		if err != nil {

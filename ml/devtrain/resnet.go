@@ -113,6 +113,9 @@ type norm struct {
 	geom                     cuda.NormGeom
 	eps, mom                 float32
 	xhat, mean, rstd         *cuda.Buffer
+	// svar keeps the pass's variance for device 0 to update the running
+	// statistics in micro-batch order (several devices, reduce.go).
+	svar *cuda.Buffer
 }
 
 func (pl *planner) norm(name string, l *ml.Norm, x *tensor, in []int, n int) (*tensor, error) {
@@ -131,6 +134,9 @@ func (pl *planner) norm(name string, l *ml.Norm, x *tensor, in []int, n int) (*t
 	pl.want(&s.xhat, name+" normalised values", n, nil)
 	pl.want(&s.mean, name+" means", s.geom.Groups, nil)
 	pl.want(&s.rstd, name+" 1/std", s.geom.Groups, nil)
+	if s.rmean != nil && t.deferBN {
+		pl.want(&s.svar, name+" variances", s.geom.Groups, nil)
+	}
 	// The tree sums' scratch (SumRows keeps at most an eighth of its
 	// input, or a value per group).
 	t.transient = max(t.transient, n/8+16*s.geom.Groups)
@@ -165,6 +171,9 @@ func (s *norm) forward(t *Trainer) error {
 		func() error {
 			if s.rmean == nil {
 				return nil
+			}
+			if t.deferBN {
+				return s.svar.CopyFrom(variance)
 			}
 			return b.BatchNormRunning(s.rmean.w, s.rvar.w, s.mean, variance, g.Groups, g.M, s.mom)
 		},

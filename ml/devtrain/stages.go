@@ -194,7 +194,7 @@ func (pl *planner) layer(name string, l ml.Layer, x *tensor, in, out []int) (*te
 		}
 		s := &dropout{p: l.P, index: l.Index}
 		s.base = base{name: name, ins: []*tensor{x}, out: pl.tensor(name, n, x, false)}
-		s.host = make([]float32, n)
+		s.host = make([]float32, n*t.micro)
 		pl.want(&s.mask, name+" mask", n, nil)
 		pl.add(s)
 		return s.out, nil
@@ -443,29 +443,37 @@ func (s *flatten) backward(t *Trainer) error {
 
 // ---------------------------------------------------------------- Dropout
 
-// dropout is ml.Dropout in training: the keep mask of the step is drawn on
-// the host from ml's stream (NewRNG("pouw/dropout/v1", seed, step,
-// Index), one Float32 per element of the whole batch in order: kept when
-// >= P, scaled by 1/(1-P)) and uploaded; y = mask != 0 ? float32(x·mask) :
-// +0; backward clears a fresh gradient and adds float32(dy·mask).
+// dropout is ml.Dropout in training: the keep masks of the step's whole
+// batch are drawn on the host from ml's stream (NewRNG("pouw/dropout/v1",
+// seed, step, Index), one Float32 per element of the whole batch in
+// order: kept when >= P, scaled by 1/(1-P)), and a pass uploads its
+// micro-batch's slice of them (ml's replicas skip the stream to their
+// first sample: the same values); y = mask != 0 ? float32(x·mask) : +0;
+// backward clears a fresh gradient and adds float32(dy·mask).
 type dropout struct {
 	base
 	p     float32
 	index int
-	host  []float32
+	host  []float32 // the whole batch's masks
+	drawn bool      // host holds step's masks
+	step  uint64
 	mask  *cuda.Buffer
 }
 
 func (s *dropout) forward(t *Trainer) error {
-	r := ml.NewRNG("pouw/dropout/v1", t.seed, t.step, uint64(s.index))
-	scale := 1 / (1 - s.p)
-	for i := range s.host {
-		s.host[i] = 0
-		if r.Float32() >= s.p {
-			s.host[i] = scale
+	if !s.drawn || s.step != t.step {
+		r := ml.NewRNG("pouw/dropout/v1", t.seed, t.step, uint64(s.index))
+		scale := 1 / (1 - s.p)
+		for i := range s.host {
+			s.host[i] = 0
+			if r.Float32() >= s.p {
+				s.host[i] = scale
+			}
 		}
+		s.drawn, s.step = true, t.step
 	}
-	if err := s.mask.Upload(s.host); err != nil {
+	n := s.out.n
+	if err := s.mask.Upload(s.host[t.cur*n : (t.cur+1)*n]); err != nil {
 		return err
 	}
 	return t.b.DropoutForward(s.out.val, s.x().val, s.mask)
