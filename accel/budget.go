@@ -32,8 +32,11 @@ func (b Budget) Validate() error {
 // Limit is the number of bytes training may use.
 func (b Budget) Limit() uint64 { return uint64(float64(b.Available) * b.Fraction) }
 
-// Check returns an error wrapping ErrOverBudget, naming the bytes needed and
-// available, when need exceeds the budget. what names the workload.
+// Check returns an error wrapping ErrOverBudget when need exceeds the
+// budget, naming the workload (what, e.g. "model M with batch B"), the
+// bytes it needs and the budget: "...: model M with batch B needs N bytes
+// (x MiB), the budget of gpu0 (NVIDIA H100) is L bytes (y MiB: fraction
+// f of the A bytes available)". Callers check before they allocate.
 func (b Budget) Check(what string, need uint64) error {
 	if err := b.Validate(); err != nil {
 		return err
@@ -41,9 +44,9 @@ func (b Budget) Check(what string, need uint64) error {
 	if b.Available == 0 {
 		return nil // unknown (non-Linux host): nothing to check against
 	}
-	if need > b.Limit() {
-		return fmt.Errorf("%w: %s needs %d bytes (%.1f MiB) on %s, which has %d bytes available; the budget (fraction %.2f) allows %d bytes",
-			ErrOverBudget, what, need, float64(need)/(1<<20), b.Device, b.Available, b.Fraction, b.Limit())
+	if limit := b.Limit(); need > limit {
+		return fmt.Errorf("%w: %s needs %d bytes (%.1f MiB), the budget of %s is %d bytes (%.1f MiB: fraction %.3g of the %d bytes available)",
+			ErrOverBudget, what, need, float64(need)/(1<<20), b.Device, limit, float64(limit)/(1<<20), b.Fraction, b.Available)
 	}
 	return nil
 }

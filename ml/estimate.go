@@ -5,9 +5,13 @@ import (
 	"slices"
 
 	"github.com/pouw/pouwd/accel/cpu"
+	"github.com/pouw/pouwd/pouw"
 )
 
-// Memory estimation: the bytes one training step holds on the host.
+// Memory estimation: the bytes one training step holds on the host
+// (Estimate, EstimateModel, EstimateTraining), and below, under "Device
+// estimation", the bytes a run resident on a GPU holds there
+// (EstimateDevice, EstimateDeviceModel, EstimateResident).
 //
 // Estimate and EstimateModel predict the peak of the Go heap during a
 // training step (Trainer.Step) of this engine, which keeps every tensor
@@ -642,4 +646,281 @@ func (w *memWalker) layer(l Layer, in []int, need, shared bool) (layerMem, []int
 func EstimateTraining(m *Model, cfg TrainConfig, devices, threads int) (MemoryEstimate, error) {
 	return EstimateModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
 		Precision: cfg.Precision, Recompute: m.recompute, MicroBatch: cfg.MicroBatch, Devices: devices, Threads: threads})
+}
+
+// Device estimation: what a resident run holds on a GPU.
+//
+// EstimateDevice and EstimateDeviceModel predict the most bytes a
+// resident training run (package ml/devtrain, Trainer.SetResident) holds
+// on its device: the figure accel/cuda's allocator records
+// (MemStats.Peak) and checks against the device's budget (accel.Budget,
+// by default 0.8 of the memory free when the backend opens). The rules
+// are devWalker.layer's, read from devtrain's planner (stages.go,
+// resnet.go, transformer.go); package ml cannot import devtrain, so the
+// estimate is computed from the model alone and devtrain's tests check
+// the two against the backend's measured peak (ml/devtrain/estimate_test.go).
+//
+// A resident run allocates every buffer when it is placed and keeps it to
+// the end, so its peak is a sum rather than a moment of a timeline:
+//
+//   - model state: every parameter and buffer, the sinusoidal position
+//     tables (uploaded as buffers), the trainable parameters' gradients,
+//     the optimizer's slots (SGD momentum 1, Adam and AdamW 2 per
+//     parameter);
+//   - activations: the batch (its values, or its token ids), the int32
+//     labels, the softmax's probabilities, the per-sample losses and their
+//     sum; every stage's output (Flatten's is a view of its input),
+//     Conv2d's im2col columns (reused for their gradient), normalisation's
+//     xhat, means and 1/std per group, attention's probabilities, dropout's
+//     masks, max pooling's argmax indices; a residual block's sum has its
+//     own output;
+//   - activation gradients: the gradient of every stage output backward
+//     reaches (a stage with trainable parameters, or one whose input
+//     needs a gradient), attention's probability gradients;
+//   - workspaces: Conv2d's [Cout, N·P] output (reused for the output
+//     gradient in that layout); one gradient scratch the stages share, as
+//     large as the largest need (a normalisation's gathered values and
+//     backward products, 2 per element and 4 per group; a Linear's or
+//     attention's input gradient when the input already holds a
+//     contribution, the first stage of a residual block's main path); and
+//     what the backend allocates for itself: the tree sums' scratch
+//     (SumRows and SumSqRows keep rows·2^D values, D the depth of
+//     canon.Sum's leaves, grown to the largest sum and kept: the loss's
+//     and every normalisation's), and at a step that samples the work
+//     digest (pouw/v2) the gather's argument block (a few words per
+//     tensor, freed after the call).
+//
+// Not counted because a resident step allocates none of it: the host
+// path's GEMM staging buffers (accel/cuda's Gemm copies A, B and C into
+// buffers it keeps; a resident step runs GemmDevice on its own buffers),
+// cuda.NormForward's and NormBackward's temporaries (the stages carve
+// them from the shared scratch), the state hash's leaves (a resident run
+// hashes on the host). Half precision and micro-batches have no device
+// path yet (devtrain.New refuses them, and so does EstimateDeviceModel),
+// and a resident run keeps every activation: Model.SetRecompute and
+// EstimateOptions.Recompute do not apply. The bytes are those the
+// backend's allocator counts, 4 per value; the driver rounds each
+// allocation up to its granularity and the CUDA context takes its own
+// memory before the budget's free figure is read, which is why the
+// budget keeps a fraction of the device in reserve.
+
+// EstimateDevice builds the model of spec and estimates what a resident
+// training run holds on a GPU with EstimateDeviceModel.
+func EstimateDevice(spec string, o EstimateOptions) (MemoryEstimate, error) {
+	m, err := NewModel(spec, 1)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	return EstimateDeviceModel(m, o)
+}
+
+// EstimateDeviceModel predicts the peak device memory of a resident
+// training run of m (see "Device estimation" in estimate.go): the byte
+// fields of the result add up to PeakBytes and GarbageBytes is 0. It
+// reads o's Batch, Optimizer and Momentum; Precision must be fp32 and
+// MicroBatch 0 or the batch (the device path trains whole fp32 batches);
+// Recompute, Devices, Threads and GCPercent do not apply to a device.
+func EstimateDeviceModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
+	var e MemoryEstimate
+	slots := 0
+	switch o.Optimizer {
+	case "", "sgd":
+		if o.Momentum != 0 {
+			slots = 1
+		}
+	case "adam", "adamw":
+		slots = 2
+	default:
+		return e, fmt.Errorf("estimate: optimizer %q, expected sgd, adam or adamw", o.Optimizer)
+	}
+	switch {
+	case o.Precision != "" && o.Precision != PrecisionFP32:
+		return e, fmt.Errorf("estimate: precision %s has no device path (a resident run trains in fp32)", o.Precision)
+	case o.Batch < 0:
+		return e, fmt.Errorf("estimate: batch %d, expected >= 0", o.Batch)
+	case o.MicroBatch != 0 && o.MicroBatch != o.Batch:
+		return e, fmt.Errorf("estimate: micro-batches of %d have no device path (a resident run trains the whole batch)", o.MicroBatch)
+	}
+
+	// Model state: 4 bytes per value, no allocator rounding counted.
+	var trainable, buffers uint64
+	for _, p := range m.params {
+		if p.Buffer {
+			buffers += 4 * uint64(p.T.Numel())
+		} else {
+			trainable += 4 * uint64(p.T.Numel())
+			e.Params += p.T.Numel()
+		}
+	}
+	e.WeightBytes = trainable + buffers
+	e.GradientBytes = trainable
+	e.OptimizerBytes = uint64(slots) * trainable
+	if o.Batch == 0 {
+		e.finish(0)
+		return e, nil
+	}
+
+	b := o.Batch
+	w := &devWalker{b: b}
+	shape, need, err := w.seq(m.Layers, m.InShape, false, false)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	if !need {
+		return MemoryEstimate{}, fmt.Errorf("estimate: model %s: the last layer's output has no gradient (no trained parameters)", m.Spec.raw)
+	}
+	classes := numel(shape)
+	// The batch, the labels, the probabilities, the losses and their sum.
+	w.act += b*numel(m.InShape) + b + b*classes + b + 1
+	w.tree = max(w.tree, 1<<treeDepth(b)) // the loss's sum
+	// The sample gather's arguments (accel/cuda SampleValues): the 64
+	// samples' words, a base pointer per tensor and the cumulative
+	// offsets, 8 bytes each, for every parameter and buffer.
+	sampleArgs := 2 * ((pouw.SampleCount+1)/2 + 2*len(m.params) + 1)
+	e.WeightBytes += 4 * uint64(w.tables)
+	e.ActivationBytes = 4 * uint64(w.act)
+	e.ActivationGradBytes = 4 * uint64(w.grad)
+	e.WorkspaceBytes = 4 * uint64(w.work+w.scratch+w.tree+sampleArgs)
+	e.finish(0)
+	return e, nil
+}
+
+// EstimateResident is EstimateTraining for a resident run on one GPU:
+// cfg's batch, optimizer and momentum (see EstimateDeviceModel).
+func EstimateResident(m *Model, cfg TrainConfig) (MemoryEstimate, error) {
+	return EstimateDeviceModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
+		Precision: cfg.Precision, MicroBatch: cfg.MicroBatch})
+}
+
+// devWalker applies the device rules at batch b, counting float32 values.
+type devWalker struct {
+	b               int
+	act, grad, work int // stage buffers (see the parts of MemoryEstimate)
+	tables          int // fixed position tables
+	scratch         int // the shared gradient scratch: the largest need
+	tree            int // the tree sums' scratch: the largest rows·2^D
+}
+
+// treeDepth is the depth D of canon.Sum's leaves over n values: the
+// smallest D with ceil(n/2^D) <= 16 (accel/cuda's treeSum).
+func treeDepth(n int) int {
+	d := 0
+	for (n+(1<<d)-1)>>d > 16 {
+		d++
+	}
+	return d
+}
+
+// seq walks layers in order from per-sample shape in; need says whether
+// the input needs a gradient, shared whether it already holds a gradient
+// contribution when the first stage's backward runs (the first stage of a
+// residual block's main path: the shortcut, or the block's addition,
+// contributes first). It returns the output's shape and whether it needs
+// a gradient.
+func (w *devWalker) seq(layers []Layer, in []int, need, shared bool) ([]int, bool, error) {
+	shape := in
+	for _, l := range layers {
+		out, outNeed, placed, err := w.layer(l, shape, need, shared)
+		if err != nil {
+			return nil, false, err
+		}
+		if placed {
+			shared = false
+		}
+		shape, need = out, outNeed
+	}
+	return shape, need, nil
+}
+
+// layer is the per-layer rule of a resident run (devtrain's planner.layer):
+// l with per-sample input shape in. placed is false for a layer with no
+// stage (Dropout with P = 0, the identity).
+func (w *devWalker) layer(l Layer, in []int, need, shared bool) (out []int, outNeed, placed bool, err error) {
+	out, err = l.OutShape(in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	b := w.b
+	nIn, n := b*numel(in), b*numel(out)
+	outNeed = need || hasTrainable(l)
+	output := func() { // the stage's output and, when backward reaches it, its gradient
+		w.act += n
+		if outNeed {
+			w.grad += n
+		}
+	}
+	switch l := l.(type) {
+	case *Linear:
+		output()
+		if shared && need {
+			w.scratch = max(w.scratch, nIn) // dx computed apart, then added
+		}
+	case *Activation, *GlobalAvgPool, *TokenPool, *PatchTokens, *Embedding:
+		output()
+	case *Positions:
+		output()
+		if l.P == nil {
+			w.tables += l.T * l.D
+		}
+	case *Flatten:
+		if outNeed { // the values are the input's
+			w.grad += n
+		}
+	case *Dropout:
+		if l.P == 0 {
+			return in, need, false, nil
+		}
+		output()
+		w.act += n // the mask
+	case *Conv2d:
+		output()
+		w.act += l.Cin * l.K * l.K * b * out[1] * out[2] // the columns
+		w.work += n                                      // the output, channels first
+	case *Pool2d:
+		output()
+		if !l.Avg {
+			w.act += n // argmax indices
+		}
+	case *MaxPool:
+		output()
+		w.act += n
+	case *Norm:
+		output()
+		groups, m := l.C, nIn/l.C // BatchNorm: per channel over the batch and positions
+		if l.Layer {
+			groups, m = nIn/l.C, l.C // LayerNorm: per row
+		}
+		w.act += n + 2*groups // xhat, the means, 1/std
+		w.scratch = max(w.scratch, 2*n+4*groups)
+		w.tree = max(w.tree, groups<<treeDepth(m))
+	case *Attention:
+		output()
+		probs := b * l.Heads * in[0] * in[0]
+		w.act += probs
+		if need {
+			w.grad += probs
+			if shared {
+				w.scratch = max(w.scratch, nIn)
+			}
+		}
+	case *Residual:
+		// The main path's stages, the shortcut's, then the addition's
+		// output. The input's first gradient contribution comes from the
+		// shortcut (or the addition), so the main path's first stage adds.
+		_, mainNeed, err := w.seq(l.Main, in, need, true)
+		if err != nil {
+			return nil, false, false, err
+		}
+		scNeed := need
+		if len(l.Shortcut) > 0 {
+			if _, scNeed, err = w.seq(l.Shortcut, in, need, shared); err != nil {
+				return nil, false, false, err
+			}
+		}
+		outNeed = mainNeed || scNeed
+		output()
+	default:
+		return nil, false, false, fmt.Errorf("estimate: layer %T has no device rule", l)
+	}
+	return out, outNeed, true, nil
 }

@@ -260,3 +260,67 @@ func TestEstimateRules(t *testing.T) {
 		t.Errorf("unknown layer: %v, expected an error naming its type", err)
 	}
 }
+
+// TestEstimateDevice: the device estimate of a small MLP, counted by hand
+// from devtrain's buffers; its parts add up to the peak, with no garbage;
+// a model-state-only estimate at batch 0; what has no device path is
+// refused. ml/devtrain/estimate_test.go checks it against the device's
+// measured peak for every family.
+func TestEstimateDevice(t *testing.T) {
+	// mlp:4-3-2 at batch 2 with adam, in float32 values: parameters
+	// 4·3+3+3·2+2 = 23, their gradients 23, Adam's slots 46; outputs and
+	// their gradients 6 (Linear), 6 (relu), 4 (Linear) each; the batch 8,
+	// the labels 2, the probabilities 4, the losses 2, their sum 1; the
+	// loss's tree 1 (2 values: depth 0) and the sample gather's arguments
+	// 2·(32 + 2·4 + 1) = 82.
+	e, err := ml.EstimateDevice("mlp:4-3-2", ml.EstimateOptions{Batch: 2, Optimizer: "adam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ml.MemoryEstimate{Params: 23, WeightBytes: 4 * 23, GradientBytes: 4 * 23, OptimizerBytes: 4 * 46,
+		ActivationBytes: 4 * (16 + 17), ActivationGradBytes: 4 * 16, WorkspaceBytes: 4 * 83}
+	want.PeakBytes = want.WeightBytes + want.GradientBytes + want.OptimizerBytes + want.ActivationBytes + want.ActivationGradBytes + want.WorkspaceBytes
+	if e != want {
+		t.Errorf("mlp:4-3-2 batch 2 adam on the device:\n got %+v\nwant %+v", e, want)
+	}
+	state, err := ml.EstimateDevice("mlp:4-3-2", ml.EstimateOptions{Optimizer: "sgd", Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.PeakBytes != 3*4*23 || state.ActivationBytes != 0 {
+		t.Errorf("batch 0 with momentum: %+v, expected the weights, gradients and velocity only", state)
+	}
+	for _, c := range []struct {
+		o    ml.EstimateOptions
+		want string
+	}{
+		{ml.EstimateOptions{Batch: 8, Precision: ml.PrecisionBF16}, "precision bf16 has no device path"},
+		{ml.EstimateOptions{Batch: 8, MicroBatch: 4}, "micro-batches of 4 have no device path"},
+		{ml.EstimateOptions{Batch: 8, Optimizer: "lion"}, "optimizer"},
+		{ml.EstimateOptions{Batch: -1}, "batch -1"},
+	} {
+		if _, err := ml.EstimateDevice("mlp:4-3-2", c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, expected one saying %q", c.o, err, c.want)
+		}
+	}
+	// A resident run of the matrix's models: within the host step's
+	// ballpark (the same tensors, without the host's allocator rounding,
+	// GEMM panels and short-lived buffers) and never more than it by much.
+	for _, c := range estimateMatrix {
+		if c.o.Precision != "" || c.o.MicroBatch != 0 || c.o.Recompute != 0 {
+			continue
+		}
+		dev, err := ml.EstimateDevice(c.spec, c.o)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		host, err := ml.Estimate(c.spec, ml.EstimateOptions{Batch: c.o.Batch, Optimizer: c.o.Optimizer, Momentum: c.o.Momentum, Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := float64(dev.PeakBytes) / float64(host.PeakBytes); r < 0.5 || r > 1.5 {
+			t.Errorf("%s: device %d bytes, host %d (x%.2f)", c, dev.PeakBytes, host.PeakBytes, r)
+		}
+		t.Logf("%-50s device %10d host %10d", c, dev.PeakBytes, host.PeakBytes)
+	}
+}

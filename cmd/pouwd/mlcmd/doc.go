@@ -3,7 +3,8 @@
 // with progress, checkpoints and a JSON summary; --recompute for gradient
 // checkpointing; --profile for the operation profile, --report FILE for a
 // run report, trainreport.go), `eval` (measure a saved checkpoint),
-// `estimate` (the memory a training step of a model needs, ml.Estimate)
+// `estimate` (the memory a training step of a model needs, ml.Estimate;
+// with --device gpu a run resident on a GPU, ml.EstimateDevice)
 // and `report` (print a run report, draw it with --plot; monitor/report).
 // train refuses a
 // run whose estimate (ml.EstimateTraining) exceeds --memory-fraction of the

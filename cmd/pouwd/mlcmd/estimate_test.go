@@ -3,6 +3,7 @@ package mlcmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,6 +69,45 @@ func TestEstimateGCPercent(t *testing.T) {
 	}
 }
 
+// TestEstimateDevice: --device gpu prints ml.EstimateDevice's parts and
+// peak (a run resident on a GPU) and the free memory a GPU needs at the
+// default budget fraction; --json says "device": "gpu"; the plain
+// estimate says "device": "cpu".
+func TestEstimateDevice(t *testing.T) {
+	const spec = "resnet:3x16x16-basic-1.1-8-10"
+	want, err := ml.EstimateDevice(spec, ml.EstimateOptions{Batch: 4, Optimizer: "sgd", Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := run(t, "estimate", "--model", spec, "--batch", "4", "--momentum", "0.9", "--device", "gpu")
+	for _, want := range []string{spec, "batch 4, sgd (momentum 0.9), fp32, resident on a GPU", "weights", "activation gradients",
+		"workspaces", fmt.Sprintf("  %-22s %12s %15d bytes", "peak", humanBytes(want.PeakBytes), want.PeakBytes),
+		"free GPU memory needed", "the budget is 0.8 of it"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "thread") {
+		t.Errorf("the device estimate names host threads:\n%s", text)
+	}
+	var got struct {
+		Device string `json:"device"`
+		ml.MemoryEstimate
+	}
+	if err := json.Unmarshal([]byte(run(t, "estimate", "--model", spec, "--batch", "4", "--momentum", "0.9", "--device", "gpu:1", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Device != "gpu" || got.MemoryEstimate != want {
+		t.Errorf("--device gpu:1 --json: %+v, expected device gpu and %+v", got, want)
+	}
+	if err := json.Unmarshal([]byte(run(t, "estimate", "--model", spec, "--batch", "4", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Device != "cpu" {
+		t.Errorf("the host estimate's JSON says device %q, expected cpu", got.Device)
+	}
+}
+
 func TestEstimateRejectsBadInput(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -81,6 +121,11 @@ func TestEstimateRejectsBadInput(t *testing.T) {
 		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--devices", "2"}, "micro-batches"},
 		{[]string{"estimate", "--model", "mlp:784-10"}, "--batch"},
 		{[]string{"estimate", "--batch", "8"}, "--model"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "tpu"}, "--device"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--precision", "bf16"}, "precision bf16 has no device path"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--micro-batch", "4"}, "micro-batches of 4 have no device path"},
+		{[]string{"estimate", "--model", "resnet:3x8x8-resnet20-10", "--batch", "8", "--device", "gpu", "--recompute", "1"}, "keeps every activation"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--gc-percent", "100"}, "garbage collector"},
 	} {
 		cmd := NewCommand()
 		cmd.SetOut(&bytes.Buffer{})
