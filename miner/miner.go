@@ -59,8 +59,10 @@ type Config struct {
 	// Place, when set, is offered each job's trainer once it is built or
 	// resumed: it may make the job's steps run resident on a device
 	// (ml.Trainer.SetResident; workercmd sets it for --device gpu:N in
-	// CUDA builds, with ml/devtrain) and returns what detaches and frees
-	// that (nil when it attached nothing). An error fails the job.
+	// CUDA builds, with ml/devtrain, which trains a job's micro-batches
+	// resident too, and spreads them over several GPUs when given them:
+	// devtrain.PlaceDevices) and returns what detaches and frees that
+	// (nil when it attached nothing). An error fails the job.
 	Place func(tr *ml.Trainer) (release func() error, err error)
 }
 

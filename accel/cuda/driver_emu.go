@@ -26,7 +26,9 @@ import "C"
 import (
 	"embed"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"unsafe"
 )
@@ -61,9 +63,19 @@ type emuDriver struct {
 	used  uint64
 }
 
+// emuDevicesEnv sets how many device indices the emulator answers (1 to
+// 8; default 1), so that several-GPU code paths (gpu:all) can be tested:
+// every Open makes an independent device (its own memory), whatever its
+// index.
+const emuDevicesEnv = "POUW_CUDAEMU_DEVICES"
+
 func openDriver(index int) (driver, error) {
-	if index != 0 {
-		return nil, fmt.Errorf("%w: device index %d, expected 0..0 (emulator)", ErrNoGPU, index)
+	devices := 1
+	if v, err := strconv.Atoi(os.Getenv(emuDevicesEnv)); err == nil && v >= 1 && v <= 8 {
+		devices = v
+	}
+	if index < 0 || index >= devices {
+		return nil, fmt.Errorf("%w: device index %d, expected 0..%d (emulator; %s sets the count)", ErrNoGPU, index, devices-1, emuDevicesEnv)
 	}
 	d := &emuDriver{sizes: map[devPtr]uint64{}}
 	for k, name := range kernelNames {

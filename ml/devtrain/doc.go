@@ -17,8 +17,9 @@
 // host emulator with -tags cudaemu, on a GPU with -tags cuda).
 //
 // What runs resident today: every model family ml.NewModel builds, in
-// fp32 without micro-batches, with sgd (momentum, weight decay), adam and
-// adamw:
+// fp32, whole batches or micro-batches (TrainConfig.MicroBatch), on one
+// device or several (NewDevices), with sgd (momentum, weight decay), adam
+// and adamw:
 //
 //   - MLPs and CNNs: Linear, Conv2d, max and average pooling, Flatten,
 //     relu, gelu, tanh, BatchNorm and LayerNorm (norm=, bn), Dropout
@@ -41,8 +42,21 @@
 // writes a fresh gradient rather than clearing it and adding (a sign of
 // zero apart) the stage does the same (stages.go). New returns an error
 // wrapping ErrUnsupported, naming the first layer or setting it cannot
-// place (half precision, micro-batches, a layer ml's grammar does not
-// make); Place then leaves the run on the host path (with the GPU's GEMM).
+// place (half precision, several devices without micro-batches, a layer
+// ml's grammar does not make); Place then leaves the run on the host path
+// (with the GPU's GEMM), as PlaceDevices does for a mix of GPU and CPU
+// devices.
+//
+// Micro-batches and several devices (reduce.go): each pass is one
+// micro-batch, and the step's gradient and loss are ml's reduction of
+// theirs (ml/parallel.go): the pairwise tree over the micro-batch index,
+// built on device 0 as a binary counter (at most bits.Len(M+1)-1 partial
+// sums held, one more with several devices), then / M. With D devices a
+// replica on each runs micro-batches d, d+D, ... concurrently; each
+// gradient joins the tree on device 0 in micro-batch order (through the
+// host), BatchNorm's running statistics are applied there in order from
+// each pass's mean and variance, device 0 runs the optimizer and the new
+// weights go to the other replicas. The device count changes no bit.
 // The memory New checks against the device's budget counts every buffer
 // and the most a kernel allocates for itself while it runs. A resident run
 // keeps every activation for backward: Model.SetRecompute (a host-path

@@ -13,7 +13,9 @@
 // train's --precision (fp32, bf16, fp16) and --micro-batch are part of the
 // computation (they are in the checkpoint's config); --device (auto, cpu,
 // cpu:N for N CPU devices data parallel over micro-batches, gpu:N or
-// gpu:all in CUDA builds), --threads and --kernel never change a bit.
+// gpu:all in CUDA builds, resident there where the model has a device
+// path, ml/devtrain: gpu:all with --micro-batch spreads the micro-batches
+// over every GPU), --threads and --kernel never change a bit.
 //
 // This package must never import the Cosmos SDK or the chain module: it is
 // a thin layer over accel and ml and must build fast.

@@ -146,7 +146,7 @@ func trainCmd() *cobra.Command {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of initialisation, batch order and dropout")
 	fl.IntVar(&f.threads, "threads", 1, "CPU threads (never changes the result bits)")
 	fl.StringVar(&f.kernel, "kernel", "auto", "GEMM kernel: auto, avx512, avx2 or go (never changes the result bits)")
-	fl.StringVar(&f.device, "device", "auto", "devices: auto (the CPU), cpu, cpu:N (N CPU devices, data parallel over micro-batches, --threads each), gpu:N or gpu:all (CUDA builds); never changes the result bits")
+	fl.StringVar(&f.device, "device", "auto", "devices: auto (the CPU), cpu, cpu:N (N CPU devices, data parallel over micro-batches, --threads each), gpu:N or gpu:all (CUDA builds: resident on the GPUs where the model has a device path; several need --micro-batch); never changes the result bits")
 	fl.StringVar(&f.precision, "precision", "fp32", "storage precision of activations and weight copies: fp32, bf16 or fp16 (fp16: dynamic loss scaling); part of the result")
 	fl.IntVar(&f.microBatch, "micro-batch", 0, "split each batch into micro-batches of this size (a divisor of --batch; 0: whole batches), reduced in a fixed order; part of the result, needed by cpu:N with N > 1")
 	fl.StringVar(&f.ckptDir, "checkpoint-dir", "", "write checkpoints here (final.ckpt, and step-N.ckpt with --checkpoint-every)")
@@ -286,13 +286,15 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		logf("profiling: measured GEMM peak %.1f GFLOP/s on %s (512x512x512)\n", prof.MeasurePeak(be), be.Name())
 		tr.SetProfiler(prof)
 	}
-	// On one GPU, a model with a device path trains resident there
+	// On GPUs, a model with a device path trains resident there
 	// (ml/devtrain): only the batch goes up and the loss comes back per
-	// step. Others train on the host path, the GPU running their GEMMs.
+	// step; on several, a replica on each runs its share of the
+	// micro-batches, reduced on the first in ml's order. Others train on
+	// the host path, the GPUs running their GEMMs (the note says why).
 	var release func() error
-	if len(devs) == 1 {
+	{
 		var note string
-		if release, note, err = devtrain.Place(be, tr); err != nil {
+		if release, note, err = devtrain.PlaceDevices(devs, tr); err != nil {
 			return err
 		}
 		if note != "" {
