@@ -61,9 +61,13 @@ type Trainer struct {
 	scratchN  int
 	scratch   *cuda.Buffer
 	transient int
-	all       []*cuda.Buffer // every allocation, freed by Close
-	stepped   bool           // the gradients exist
-	microLoss []float32      // per micro-batch
+	// sampleArgs is the argument block accel/cuda's SampleValues
+	// allocates for the work digest's gather at a sampled step (device 0
+	// only: the others never sample), freed after the call.
+	sampleArgs int
+	all        []*cuda.Buffer // every allocation, freed by Close
+	stepped    bool           // the gradients exist
+	microLoss  []float32      // per micro-batch
 }
 
 // param is one model tensor on the device, with its gradient and the
@@ -146,6 +150,13 @@ func newReplica(b *cuda.Backend, tr *ml.Trainer, index, devices int) (*Trainer, 
 		t.batch, t.micro = mb, tr.Cfg.BatchSize/mb
 	}
 	t.deferBN = devices > 1
+	if index == 0 {
+		// SampleValues' argument block, in float32s: 8 bytes for each of
+		// the samples' (SampleCount+1)/2 words, a base pointer per tensor,
+		// the tensors' T+1 cumulative offsets; T is every parameter and
+		// buffer when it samples weights (the most).
+		t.sampleArgs = 2 * ((pouw.SampleCount+1)/2 + 2*len(m.Params()) + 1)
+	}
 	if index == 0 && t.micro > 1 {
 		// The most partial sums the tree keeps at once: the bits set in
 		// a count of micro-batches (at most micro), and with several
@@ -271,7 +282,10 @@ func (t *Trainer) plan(peer bool) error {
 // gradient and slots (a buffer: its values); the micro-batch reduction's
 // gradient sets (device 0); every buffer the stages asked for
 // (activations, their gradients, workspaces); the scratch, the most a
-// kernel allocates while it runs, the labels and the loss buffers.
+// kernel allocates while it runs (the tree sums' scratch, which the
+// backend keeps), the digest gather's argument block at a sampled step
+// (device 0, allocated while everything else is held), the labels and
+// the loss buffers.
 func (t *Trainer) floats() int {
 	n := 0
 	for _, p := range t.params {
@@ -284,7 +298,7 @@ func (t *Trainer) floats() int {
 	for _, r := range t.reqs {
 		n += r.n
 	}
-	return n + t.transient + t.batch*(1+t.classes+1) + 1
+	return n + t.transient + t.sampleArgs + t.batch*(1+t.classes+1) + 1
 }
 
 func (t *Trainer) alloc(what string, n int) (*cuda.Buffer, error) {

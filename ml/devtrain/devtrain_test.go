@@ -247,11 +247,18 @@ func TestResidentTransformer(t *testing.T) {
 
 // TestResidentMemory: the memory New checks against the budget covers
 // what a resident run allocates, its kernels' own buffers included (the
-// backend's peak over a few steps), for each family.
+// backend's peak over a few steps), for each family, at sampled steps
+// whose hook gathers the pouw/v2 samples on the device (accel/cuda's
+// SampleValues allocates its argument block while the run's buffers are
+// held). Then the same run on a backend whose budget is exactly what New
+// counted trains those steps: nothing it allocates is left uncounted.
 func TestResidentMemory(t *testing.T) {
 	host, _ := cpu.New(cpu.Options{Threads: 1})
-	for _, spec := range []string{"cnn:1x8x8-2x2-10,fc=6", "resnet:3x16x16-bottleneck-1.1-2-3,stem=imagenet", "transformer:6-11-2x8x2-11,causal,dropout=0.1", "vit:3x8x8-4-1x8x2-5"} {
-		b := openDevice(t) // a fresh backend: its peak is this run's
+	hook := func(s ml.StepInfo) error {
+		_, _, err := s.Samples(pouw.Hash{byte(s.Step), 3})
+		return err
+	}
+	run := func(b *cuda.Backend, spec string) (*devtrain.Trainer, error) {
 		m, err := ml.NewModel(spec, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -262,26 +269,52 @@ func TestResidentMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tr.SampledSteps()
 		d, err := devtrain.New(b, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = d.Close() })
 		if err := tr.SetResident(d); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 2; i++ {
-			if _, err := tr.Step(nil); err != nil {
-				t.Fatal(err)
+			if _, err := tr.Step(hook); err != nil {
+				return d, err
 			}
+		}
+		return d, nil
+	}
+	for _, spec := range []string{"mlp:16-12-10", "cnn:1x8x8-2x2-10,fc=6", "resnet:3x16x16-bottleneck-1.1-2-3,stem=imagenet", "transformer:6-11-2x8x2-11,causal,dropout=0.1", "vit:3x8x8-4-1x8x2-5"} {
+		b := openDevice(t) // a fresh backend: its peak is this run's
+		d, err := run(b, spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
 		}
 		st, err := b.Memory()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if budget := 4 * uint64(devtrain.Floats(d)); st.Peak > budget {
-			t.Errorf("%s: peak %d bytes on the device, New counted %d", spec, st.Peak, budget)
+		counted := 4 * uint64(devtrain.Floats(d))
+		if st.Peak > counted {
+			t.Errorf("%s: peak %d bytes on the device, New counted %d", spec, st.Peak, counted)
 		}
 		_ = d.Close()
+		// A budget of exactly the counted bytes.
+		avail := b.Budget().Available
+		o := cuda.DefaultOptions()
+		o.BudgetFraction = (float64(counted) + 0.5) / float64(avail)
+		exact, err := cuda.OpenForTraining(0, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = exact.Close() })
+		if lim := exact.Budget().Limit(); lim < counted || lim > counted+4 {
+			t.Fatalf("%s: budget %d bytes, expected %d", spec, lim, counted)
+		}
+		if _, err := run(exact, spec); err != nil {
+			t.Errorf("%s on a budget of the %d bytes New counted (peak %d): %v", spec, counted, st.Peak, err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/ml/devtrain"
+	"github.com/pouw/pouwd/pouw"
 )
 
 // openDevices opens n independent backends: GPUs 0..n-1 (tag cuda; skips
@@ -113,7 +114,9 @@ func TestResidentDevices(t *testing.T) {
 // the memory each replica checks against its device's budget covers what
 // the device allocates (its peak over a few steps): the reduction's
 // gradient sums on device 0, the variances kept for the running
-// statistics, the per-pass buffers at the micro-batch size.
+// statistics, the per-pass buffers at the micro-batch size, and on device
+// 0 the digest gather's argument block (sampled steps, a hook gathering
+// the pouw/v2 samples).
 func TestResidentMicroMemory(t *testing.T) {
 	host, _ := cpu.New(cpu.Options{Threads: 1})
 	for _, tc := range []struct {
@@ -139,11 +142,16 @@ func TestResidentMicroMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tr.SampledSteps()
 		if err := tr.SetResident(d); err != nil {
 			t.Fatal(err)
 		}
+		hook := func(s ml.StepInfo) error {
+			_, _, err := s.Samples(pouw.Hash{byte(s.Step), 5})
+			return err
+		}
 		for i := 0; i < 2; i++ {
-			if _, err := tr.Step(nil); err != nil {
+			if _, err := tr.Step(hook); err != nil {
 				t.Fatal(err)
 			}
 		}
