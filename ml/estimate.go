@@ -2,6 +2,7 @@ package ml
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/pouw/pouwd/accel/cpu"
@@ -695,10 +696,12 @@ func EstimateTraining(m *Model, cfg TrainConfig, devices, threads int) (MemoryEs
 // buffers it keeps; a resident step runs GemmDevice on its own buffers),
 // cuda.NormForward's and NormBackward's temporaries (the stages carve
 // them from the shared scratch), the state hash's leaves (a resident run
-// hashes on the host). Half precision and micro-batches have no device
-// path yet (devtrain.New refuses them, and so does EstimateDeviceModel),
-// and a resident run keeps every activation: Model.SetRecompute and
-// EstimateOptions.Recompute do not apply. The bytes are those the
+// hashes on the host). With micro-batches a pass's buffers are at the
+// micro-batch size and device 0 keeps the reduction's gradient sums; with
+// several devices each holds a replica (EstimateDevicesModel says what).
+// Half precision has no device path yet (devtrain.New refuses it, and so
+// does EstimateDeviceModel), and a resident run keeps every activation:
+// Model.SetRecompute and EstimateOptions.Recompute do not apply. The bytes are those the
 // backend's allocator counts, 4 per value; the driver rounds each
 // allocation up to its granularity and the CUDA context takes its own
 // memory before the budget's free figure is read, which is why the
@@ -717,11 +720,41 @@ func EstimateDevice(spec string, o EstimateOptions) (MemoryEstimate, error) {
 // EstimateDeviceModel predicts the peak device memory of a resident
 // training run of m (see "Device estimation" in estimate.go): the byte
 // fields of the result add up to PeakBytes and GarbageBytes is 0. It
-// reads o's Batch, Optimizer and Momentum; Precision must be fp32 and
-// MicroBatch 0 or the batch (the device path trains whole fp32 batches);
-// Recompute, Devices, Threads and GCPercent do not apply to a device.
+// reads o's Batch, Optimizer, Momentum, MicroBatch and Devices; Precision
+// must be fp32; Recompute, Threads and GCPercent do not apply to a device.
+// With several devices it is device 0's figure, the largest
+// (EstimateDevicesModel gives each device's).
 func EstimateDeviceModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
-	var e MemoryEstimate
+	es, err := EstimateDevicesModel(m, o)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	return es[0], nil
+}
+
+// EstimateDevices builds the model of spec and estimates each device's
+// memory with EstimateDevicesModel.
+func EstimateDevices(spec string, o EstimateOptions) ([]MemoryEstimate, error) {
+	m, err := NewModel(spec, 1)
+	if err != nil {
+		return nil, err
+	}
+	return EstimateDevicesModel(m, o)
+}
+
+// EstimateDevicesModel predicts the peak memory of each device of a
+// resident run of m over o.Devices GPUs (0 meaning 1; more than one needs
+// micro-batches, as devtrain.NewDevices does), device 0 first. Every
+// device holds a replica: the parameters and buffers, their gradients,
+// one pass's buffers at the micro-batch size (o.MicroBatch, or the batch)
+// and the backend's tree scratch, and with several devices each
+// BatchNorm's kept variances (a value per channel). Device 0 also holds
+// the optimizer's slots, the reduction's gradient sums with micro-batches
+// (devtrain/reduce.go: bits.Len(M+1)-1 sets of every trainable parameter
+// for M micro-batches per step, one more with several devices; counted in
+// GradientBytes) and the digest gather's argument block; the others hold
+// none of those, so their figures are equal and below device 0's.
+func EstimateDevicesModel(m *Model, o EstimateOptions) ([]MemoryEstimate, error) {
 	slots := 0
 	switch o.Optimizer {
 	case "", "sgd":
@@ -731,18 +764,36 @@ func EstimateDeviceModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
 	case "adam", "adamw":
 		slots = 2
 	default:
-		return e, fmt.Errorf("estimate: optimizer %q, expected sgd, adam or adamw", o.Optimizer)
+		return nil, fmt.Errorf("estimate: optimizer %q, expected sgd, adam or adamw", o.Optimizer)
 	}
 	switch {
 	case o.Precision != "" && o.Precision != PrecisionFP32:
-		return e, fmt.Errorf("estimate: precision %s has no device path (a resident run trains in fp32)", o.Precision)
+		return nil, fmt.Errorf("estimate: precision %s has no device path (a resident run trains in fp32)", o.Precision)
 	case o.Batch < 0:
-		return e, fmt.Errorf("estimate: batch %d, expected >= 0", o.Batch)
-	case o.MicroBatch != 0 && o.MicroBatch != o.Batch:
-		return e, fmt.Errorf("estimate: micro-batches of %d have no device path (a resident run trains the whole batch)", o.MicroBatch)
+		return nil, fmt.Errorf("estimate: batch %d, expected >= 0", o.Batch)
+	case o.MicroBatch < 0 || o.MicroBatch > 0 && o.Batch > 0 && o.Batch%o.MicroBatch != 0:
+		return nil, fmt.Errorf("estimate: micro-batch %d, expected 0 or a divisor of the batch %d", o.MicroBatch, o.Batch)
+	case o.Devices < 0:
+		return nil, fmt.Errorf("estimate: %d devices, expected >= 0", o.Devices)
+	case o.Devices > 1 && o.MicroBatch == 0:
+		return nil, fmt.Errorf("estimate: %d devices need micro-batches (a replica per device runs micro-batches)", o.Devices)
+	}
+	devices := max(o.Devices, 1)
+	b, micro := o.Batch, 1
+	if o.MicroBatch > 0 && o.Batch > 0 {
+		b, micro = o.MicroBatch, o.Batch/o.MicroBatch
+	}
+	// The reduction's gradient sums on device 0 (devtrain's nslots).
+	sums := 0
+	if micro > 1 {
+		sums = bits.Len(uint(micro+1)) - 1
+		if devices > 1 {
+			sums++
+		}
 	}
 
 	// Model state: 4 bytes per value, no allocator rounding counted.
+	var e, peer MemoryEstimate
 	var trainable, buffers uint64
 	for _, p := range m.params {
 		if p.Buffer {
@@ -753,52 +804,72 @@ func EstimateDeviceModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
 		}
 	}
 	e.WeightBytes = trainable + buffers
-	e.GradientBytes = trainable
+	e.GradientBytes = trainable * uint64(1+sums)
 	e.OptimizerBytes = uint64(slots) * trainable
-	if o.Batch == 0 {
+	peer.Params, peer.WeightBytes, peer.GradientBytes = e.Params, e.WeightBytes, trainable
+	each := func() []MemoryEstimate {
 		e.finish(0)
-		return e, nil
+		peer.finish(0)
+		es := []MemoryEstimate{e}
+		for d := 1; d < devices; d++ {
+			es = append(es, peer)
+		}
+		return es
+	}
+	if o.Batch == 0 {
+		return each(), nil
 	}
 
-	b := o.Batch
-	w := &devWalker{b: b}
+	w := &devWalker{b: b, keepBN: devices > 1}
 	shape, need, err := w.seq(m.Layers, m.InShape, false, false)
 	if err != nil {
-		return MemoryEstimate{}, err
+		return nil, err
 	}
 	if !need {
-		return MemoryEstimate{}, fmt.Errorf("estimate: model %s: the last layer's output has no gradient (no trained parameters)", m.Spec.raw)
+		return nil, fmt.Errorf("estimate: model %s: the last layer's output has no gradient (no trained parameters)", m.Spec.raw)
 	}
 	classes := numel(shape)
-	// The batch, the labels, the probabilities, the losses and their sum.
+	// The pass's samples, the labels, the probabilities, the losses and
+	// their sum.
 	w.act += b*numel(m.InShape) + b + b*classes + b + 1
 	w.tree = max(w.tree, 1<<treeDepth(b)) // the loss's sum
-	// The sample gather's arguments (accel/cuda SampleValues): the 64
-	// samples' words, a base pointer per tensor and the cumulative
+	// The sample gather's arguments (accel/cuda SampleValues, device 0):
+	// the 64 samples' words, a base pointer per tensor and the cumulative
 	// offsets, 8 bytes each, for every parameter and buffer.
 	sampleArgs := 2 * ((pouw.SampleCount+1)/2 + 2*len(m.params) + 1)
-	e.WeightBytes += 4 * uint64(w.tables)
-	e.ActivationBytes = 4 * uint64(w.act)
-	e.ActivationGradBytes = 4 * uint64(w.grad)
-	e.WorkspaceBytes = 4 * uint64(w.work+w.scratch+w.tree+sampleArgs)
-	e.finish(0)
-	return e, nil
+	for _, x := range []*MemoryEstimate{&e, &peer} {
+		x.WeightBytes += 4 * uint64(w.tables)
+		x.ActivationBytes = 4 * uint64(w.act)
+		x.ActivationGradBytes = 4 * uint64(w.grad)
+		x.WorkspaceBytes = 4 * uint64(w.work+w.scratch+w.tree)
+	}
+	e.WorkspaceBytes += 4 * uint64(sampleArgs)
+	return each(), nil
 }
 
 // EstimateResident is EstimateTraining for a resident run on one GPU:
-// cfg's batch, optimizer and momentum (see EstimateDeviceModel).
+// cfg's batch, optimizer, momentum and micro-batches (see
+// EstimateDeviceModel).
 func EstimateResident(m *Model, cfg TrainConfig) (MemoryEstimate, error) {
 	return EstimateDeviceModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
 		Precision: cfg.Precision, MicroBatch: cfg.MicroBatch})
 }
 
+// EstimateResidentDevices is EstimateResident over devices GPUs: each
+// device's figure, device 0 first (EstimateDevicesModel).
+func EstimateResidentDevices(m *Model, cfg TrainConfig, devices int) ([]MemoryEstimate, error) {
+	return EstimateDevicesModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
+		Precision: cfg.Precision, MicroBatch: cfg.MicroBatch, Devices: devices})
+}
+
 // devWalker applies the device rules at batch b, counting float32 values.
 type devWalker struct {
 	b               int
-	act, grad, work int // stage buffers (see the parts of MemoryEstimate)
-	tables          int // fixed position tables
-	scratch         int // the shared gradient scratch: the largest need
-	tree            int // the tree sums' scratch: the largest rows·2^D
+	keepBN          bool // several devices: BatchNorm keeps each pass's variances
+	act, grad, work int  // stage buffers (see the parts of MemoryEstimate)
+	tables          int  // fixed position tables
+	scratch         int  // the shared gradient scratch: the largest need
+	tree            int  // the tree sums' scratch: the largest rows·2^D
 }
 
 // treeDepth is the depth D of canon.Sum's leaves over n values: the
@@ -891,6 +962,9 @@ func (w *devWalker) layer(l Layer, in []int, need, shared bool) (out []int, outN
 			groups, m = nIn/l.C, l.C // LayerNorm: per row
 		}
 		w.act += n + 2*groups // xhat, the means, 1/std
+		if !l.Layer && w.keepBN {
+			w.act += groups // the pass's variances, for device 0's running statistics
+		}
 		w.scratch = max(w.scratch, 2*n+4*groups)
 		w.tree = max(w.tree, groups<<treeDepth(m))
 	case *Attention:

@@ -283,6 +283,32 @@ func TestEstimateDevice(t *testing.T) {
 	if e != want {
 		t.Errorf("mlp:4-3-2 batch 2 adam on the device:\n got %+v\nwant %+v", e, want)
 	}
+	// Micro-batches of 2 (3 per step) over 2 devices: each pass's buffers
+	// are batch 2's; device 0 adds the reduction's gradient sums
+	// (bits.Len(3+1)-1 = 2, one more with several devices: 3·23 values);
+	// device 1 holds no Adam slots, no sums and no gather arguments.
+	es, err := ml.EstimateDevices("mlp:4-3-2", ml.EstimateOptions{Batch: 6, MicroBatch: 2, Devices: 2, Optimizer: "adam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want0, want1 := want, want
+	want0.GradientBytes += 4 * 3 * 23
+	want0.PeakBytes += 4 * 3 * 23
+	want1.OptimizerBytes, want1.WorkspaceBytes = 0, 4*1
+	want1.PeakBytes -= 4*46 + 4*82
+	if len(es) != 2 || es[0] != want0 || es[1] != want1 {
+		t.Errorf("mlp:4-3-2 batch 6 in micro-batches of 2 on 2 devices:\n got %+v\nwant %+v", es, []ml.MemoryEstimate{want0, want1})
+	}
+	if e0, err := ml.EstimateDevice("mlp:4-3-2", ml.EstimateOptions{Batch: 6, MicroBatch: 2, Devices: 2, Optimizer: "adam"}); err != nil || e0 != want0 {
+		t.Errorf("EstimateDevice on 2 devices: %+v (%v), expected device 0's %+v", e0, err, want0)
+	}
+	// BatchNorm keeps a variance per channel on every device with
+	// several devices.
+	one, _ := ml.EstimateDevice("mlp:4-3-2,norm=batch", ml.EstimateOptions{Batch: 8, MicroBatch: 2, Devices: 1})
+	two, _ := ml.EstimateDevice("mlp:4-3-2,norm=batch", ml.EstimateOptions{Batch: 8, MicroBatch: 2, Devices: 2})
+	if d := two.ActivationBytes - one.ActivationBytes; d != 4*3 {
+		t.Errorf("mlp:4-3-2,norm=batch on 2 devices: %d more activation bytes than on 1, expected 12 (3 channels' variances)", d)
+	}
 	state, err := ml.EstimateDevice("mlp:4-3-2", ml.EstimateOptions{Optimizer: "sgd", Momentum: 0.9})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +321,8 @@ func TestEstimateDevice(t *testing.T) {
 		want string
 	}{
 		{ml.EstimateOptions{Batch: 8, Precision: ml.PrecisionBF16}, "precision bf16 has no device path"},
-		{ml.EstimateOptions{Batch: 8, MicroBatch: 4}, "micro-batches of 4 have no device path"},
+		{ml.EstimateOptions{Batch: 8, MicroBatch: 3}, "micro-batch 3, expected 0 or a divisor"},
+		{ml.EstimateOptions{Batch: 8, Devices: 2}, "2 devices need micro-batches"},
 		{ml.EstimateOptions{Batch: 8, Optimizer: "lion"}, "optimizer"},
 		{ml.EstimateOptions{Batch: -1}, "batch -1"},
 	} {

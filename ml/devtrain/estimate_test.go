@@ -22,19 +22,26 @@ import (
 // run, or New's error.
 func residentRun(t *testing.T, b *cuda.Backend, spec string, batch int, opt string, momentum float32, steps int) (*ml.Trainer, *devtrain.Trainer, error) {
 	t.Helper()
+	return residentRunOn(t, []*cuda.Backend{b}, spec, batch, 0, opt, momentum, steps)
+}
+
+// residentRunOn is residentRun over the devices bs with micro-batches of
+// micro (0: whole batches).
+func residentRunOn(t *testing.T, bs []*cuda.Backend, spec string, batch, micro int, opt string, momentum float32, steps int) (*ml.Trainer, *devtrain.Trainer, error) {
+	t.Helper()
 	m, err := ml.NewModel(spec, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	host, _ := cpu.New(cpu.Options{Threads: 1})
 	cfg := ml.DefaultTrainConfig()
-	cfg.BatchSize, cfg.Optimizer, cfg.Momentum = batch, opt, momentum
+	cfg.BatchSize, cfg.MicroBatch, cfg.Optimizer, cfg.Momentum = batch, micro, opt, momentum
 	tr, err := ml.NewTrainer(m, ml.SyntheticDataset(m, 2*batch, 1), cfg, host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.SampledSteps()
-	d, err := devtrain.New(b, tr)
+	d, err := devtrain.NewDevices(bs, tr)
 	if err != nil {
 		return tr, nil, err
 	}
@@ -60,7 +67,10 @@ func residentRun(t *testing.T, b *cuda.Backend, spec string, batch int, opt stri
 // sizes and the optimizers sgd (with and without momentum) and adam; a
 // fresh backend per case, so its peak is that run's. The counts are also
 // compared with devtrain's own (Floats, what New checks against the
-// budget).
+// budget). Then micro-batches on 1, 2 and 4 devices (fresh backends):
+// each device's measured peak against ml.EstimateDevices' figure for that
+// device (device 0 with the optimizer's slots, the reduction's gradient
+// sums and the gather's arguments; the others without), within 10%.
 func TestEstimateDeviceMatchesPeak(t *testing.T) {
 	specs := []string{
 		"mlp:16-12-8-10,act=gelu,norm=layer,dropout=0.2",
@@ -113,6 +123,45 @@ func TestEstimateDeviceMatchesPeak(t *testing.T) {
 			}
 			if sum := est.WeightBytes + est.GradientBytes + est.OptimizerBytes + est.ActivationBytes + est.ActivationGradBytes + est.WorkspaceBytes; sum != est.PeakBytes || est.GarbageBytes != 0 {
 				t.Errorf("%s: parts add up to %d (garbage %d), peak %d", spec, sum, est.GarbageBytes, est.PeakBytes)
+			}
+			_ = d.Close()
+		}
+	}
+	fmt.Fprintf(&table, "\n%-50s %5s %5s %7s %-9s %6s %10s %10s %10s %7s\n", "model", "batch", "micro", "devices", "optimizer", "device", "estimate", "measured", "devtrain", "error")
+	for i, spec := range specs {
+		for j, c := range []struct{ batch, micro, devices int }{{6, 2, 1}, {8, 2, 2}, {8, 2, 4}, {12, 4, 2}} {
+			o := opts[(i+j)%len(opts)]
+			bs := openDevices(t, c.devices) // fresh backends: their peaks are this run's
+			est, err := ml.EstimateDevices(spec, ml.EstimateOptions{Batch: c.batch, MicroBatch: c.micro, Devices: c.devices, Optimizer: o.name, Momentum: o.momentum})
+			if err != nil {
+				t.Fatalf("%s: %v", spec, err)
+			}
+			_, d, err := residentRunOn(t, bs, spec, c.batch, c.micro, o.name, o.momentum, 2)
+			if err != nil {
+				t.Fatalf("%s batch %d micro %d on %d devices: %v", spec, c.batch, c.micro, c.devices, err)
+			}
+			counted := devtrain.DeviceFloats(d)
+			if len(est) != c.devices || len(counted) != c.devices {
+				t.Fatalf("%s: %d estimates and %d counts for %d devices", spec, len(est), len(counted), c.devices)
+			}
+			optName := o.name
+			if o.momentum != 0 {
+				optName += "+mom"
+			}
+			for k, b := range bs {
+				st, err := b.Memory()
+				if err != nil {
+					t.Fatal(err)
+				}
+				rel := (float64(est[k].PeakBytes) - float64(st.Peak)) / float64(st.Peak)
+				worst = max(worst, rel, -rel)
+				fmt.Fprintf(&table, "%-50s %5d %5d %7d %-9s %6d %10d %10d %10d %+6.2f%%\n", spec, c.batch, c.micro, c.devices, optName, k, est[k].PeakBytes, st.Peak, 4*counted[k], 100*rel)
+				if rel > 0.10 || rel < -0.10 {
+					t.Errorf("%s batch %d micro %d %s, device %d of %d: estimate %d bytes, measured peak %d (%+.1f%%), expected within 10%%", spec, c.batch, c.micro, optName, k, c.devices, est[k].PeakBytes, st.Peak, 100*rel)
+				}
+				if st.Peak > 4*uint64(counted[k]) {
+					t.Errorf("%s batch %d micro %d, device %d of %d: peak %d bytes, devtrain counted %d", spec, c.batch, c.micro, k, c.devices, st.Peak, 4*counted[k])
+				}
 			}
 			_ = d.Close()
 		}

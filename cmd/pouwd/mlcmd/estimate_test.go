@@ -108,6 +108,54 @@ func TestEstimateDevice(t *testing.T) {
 	}
 }
 
+// TestEstimateDeviceMicroBatches: --device gpu --micro-batch M prints
+// ml.EstimateDevices' figure of one GPU; with --devices N, GPU 0's parts
+// and each other GPU's (no optimizer slots), in text and in --json
+// (other_devices).
+func TestEstimateDeviceMicroBatches(t *testing.T) {
+	const spec = "resnet:3x16x16-basic-1.1-8-10"
+	o := ml.EstimateOptions{Batch: 16, MicroBatch: 4, Optimizer: "adam"}
+	one, err := ml.EstimateDevice(spec, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"estimate", "--model", spec, "--batch", "16", "--micro-batch", "4", "--optimizer", "adam", "--device", "gpu"}
+	text := run(t, args...)
+	for _, want := range []string{"micro-batches of 4 on 1 device(s), resident on a GPU", fmt.Sprintf("  %-22s %12s %15d bytes", "peak", humanBytes(one.PeakBytes), one.PeakBytes)} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text output lacks %q:\n%s", want, text)
+		}
+	}
+	o.Devices = 4
+	es, err := ml.EstimateDevices(spec, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es[0].PeakBytes <= es[1].PeakBytes || es[1].OptimizerBytes != 0 {
+		t.Fatalf("4 devices: %+v, expected device 0 above the others, which hold no optimizer slots", es)
+	}
+	args = append(args, "--devices", "4")
+	text = run(t, args...)
+	for _, want := range []string{"resident on 4 GPUs", "GPU 0 (the optimizer's slots, the gradient reduction):", "each of GPUs 1..3 (a replica: no optimizer slots):",
+		fmt.Sprintf("  %-22s %12s %15d bytes", "peak", humanBytes(es[0].PeakBytes), es[0].PeakBytes),
+		fmt.Sprintf("  %-22s %12s %15d bytes", "peak", humanBytes(es[1].PeakBytes), es[1].PeakBytes)} {
+		if !strings.Contains(text, want) {
+			t.Errorf("--devices 4 text output lacks %q:\n%s", want, text)
+		}
+	}
+	var got struct {
+		Devices int `json:"devices"`
+		ml.MemoryEstimate
+		Others *ml.MemoryEstimate `json:"other_devices"`
+	}
+	if err := json.Unmarshal([]byte(run(t, append(args, "--json")...)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Devices != 4 || got.MemoryEstimate != es[0] || got.Others == nil || *got.Others != es[1] {
+		t.Errorf("--devices 4 --json: %+v (others %+v), expected %+v and %+v", got, got.Others, es[0], es[1])
+	}
+}
+
 func TestEstimateRejectsBadInput(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -123,7 +171,8 @@ func TestEstimateRejectsBadInput(t *testing.T) {
 		{[]string{"estimate", "--batch", "8"}, "--model"},
 		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "tpu"}, "--device"},
 		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--precision", "bf16"}, "precision bf16 has no device path"},
-		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--micro-batch", "4"}, "micro-batches of 4 have no device path"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--micro-batch", "3"}, "micro-batch 3"},
+		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--devices", "2"}, "needs --micro-batch"},
 		{[]string{"estimate", "--model", "resnet:3x8x8-resnet20-10", "--batch", "8", "--device", "gpu", "--recompute", "1"}, "keeps every activation"},
 		{[]string{"estimate", "--model", "mlp:784-10", "--batch", "8", "--device", "gpu", "--gc-percent", "100"}, "garbage collector"},
 	} {
