@@ -107,3 +107,69 @@ func trainMemory(tr *ml.Trainer, devices int) (uint64, error) {
 	e, err := ml.EstimateTraining(tr.Model, tr.Cfg, devices, threads)
 	return e.PeakBytes, err
 }
+
+// gpuBudget is a device with a memory budget of its own: a GPU (accel/cuda's
+// Backend, the emulator's included).
+type gpuBudget interface{ Budget() accel.Budget }
+
+// residentEstimates returns each device's estimate (ml.EstimateResidentDevices,
+// device 0 first) when the run will train resident on devs: every device a
+// GPU and a setting a resident run trains (fp32, no profiler, layers and an
+// optimizer with device rules). Otherwise nil: the run stays on the host
+// path.
+func residentEstimates(devs []accel.Backend, tr *ml.Trainer, profile bool) []ml.MemoryEstimate {
+	if profile || len(devs) > 1 && tr.Cfg.MicroBatch == 0 {
+		return nil
+	}
+	for _, d := range devs {
+		if _, ok := d.(gpuBudget); !ok {
+			return nil
+		}
+	}
+	es, err := ml.EstimateResidentDevices(tr.Model, tr.Cfg, len(devs))
+	if err != nil {
+		return nil
+	}
+	return es
+}
+
+// checkResident checks a resident run's memory before it is placed: each
+// device's estimate against that device's budget (the refusal names the
+// bytes and the budget, accel.Budget.Check, as devtrain.New's), and on the
+// host what stays there (residentHostMemory) against the host's budget.
+// It returns the host figure.
+func checkResident(devs []accel.Backend, tr *ml.Trainer, es []ml.MemoryEstimate, host accel.Budget, train, test ml.Dataset) (uint64, error) {
+	for i, d := range devs {
+		what := fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize)
+		if tr.Cfg.MicroBatch > 0 && tr.Cfg.MicroBatch != tr.Cfg.BatchSize || len(devs) > 1 {
+			what += fmt.Sprintf(" (micro-batches of %d, device %d of %d)", tr.Cfg.MicroBatch, i+1, len(devs))
+		}
+		if err := d.(gpuBudget).Budget().Check(what, es[i].PeakBytes); err != nil {
+			return 0, err
+		}
+	}
+	need, err := residentHostMemory(tr, train, test)
+	if err != nil {
+		return 0, err
+	}
+	what := fmt.Sprintf("model %s with batch %d resident on the GPU (on the host: the dataset, the model's copy and one batch)", tr.Model.Spec, tr.Cfg.BatchSize)
+	return need, host.Check(what, need)
+}
+
+// residentHostMemory is what a resident run keeps on the host: the
+// datasets (train and test), the model's host copy (its parameters and
+// buffers, their gradients and the optimizer's slots, which Sync fills:
+// ml.EstimateModel at batch 0) and the batch the step gathers and uploads
+// (its values and labels). The activations live on the device.
+func residentHostMemory(tr *ml.Trainer, train, test ml.Dataset) (uint64, error) {
+	e, err := ml.EstimateModel(tr.Model, ml.EstimateOptions{Optimizer: tr.Cfg.Optimizer, Momentum: tr.Cfg.Momentum, Precision: tr.Cfg.Precision})
+	if err != nil {
+		return 0, err
+	}
+	n := e.PeakBytes
+	for _, d := range []ml.Dataset{train, test} {
+		n += 4*uint64(len(d.X)) + 8*uint64(len(d.Y)) + uint64(len(d.Bytes)) + 8*uint64(len(d.Rows))
+	}
+	b := uint64(tr.Cfg.BatchSize)
+	return n + 4*b*uint64(tr.Model.SampleSize()) + 8*b + 4*b, nil
+}

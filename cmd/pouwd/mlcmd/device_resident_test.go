@@ -3,10 +3,15 @@
 package mlcmd
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cuda"
+	"github.com/pouw/pouwd/ml"
 )
 
 // TestTrainResident: `ml train --device gpu:0` trains an MLP, a CNN, a
@@ -79,5 +84,77 @@ func TestTrainResidentDevices(t *testing.T) {
 	}
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, expected it to say %q", stderr, want)
+	}
+}
+
+// TestTrainResidentHostBudget: a run that will train resident is checked
+// against the GPU's budget with the device estimate and against the host's
+// budget with what stays on the host (the datasets, the model's host copy,
+// one batch), not with the host path's whole step: with a host budget
+// (--memory-fraction) between the two, a CNN at batch 4096 trains resident
+// on the emulator, while the same run on the CPU, and on the GPU with
+// --profile (which keeps it on the host path), is refused naming the
+// host's budget. On the host emulator (tag cudaemu) only: the run is
+// sized for its 1 GiB.
+func TestTrainResidentHostBudget(t *testing.T) {
+	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
+	if errors.Is(err, cuda.ErrNoGPU) {
+		t.Skipf("no usable NVIDIA GPU: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	emulated, limit := b.Emulated(), b.Budget().Limit()
+	_ = b.Close()
+	if !emulated {
+		t.Skip("the run is sized for the emulator's 1 GiB")
+	}
+	const spec, batch = "cnn:1x28x28-1x8-10", 4096
+	dev, err := ml.EstimateDevice(spec, ml.EstimateOptions{Batch: batch, Optimizer: "sgd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPath, err := ml.Estimate(spec, ml.EstimateOptions{Batch: batch, Optimizer: "sgd", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, test, err := loadDataset("mnist", "")
+	if err != nil {
+		t.Skipf("MNIST: %v", err)
+	}
+	m, err := ml.NewModel(spec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ml.DefaultTrainConfig()
+	cfg.BatchSize, cfg.Steps, cfg.Epochs = batch, 1, 0
+	tr, err := ml.NewTrainer(m, train, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := residentHostMemory(tr, train, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.PeakBytes > limit || 2*kept > hostPath.PeakBytes {
+		t.Fatalf("resident %d bytes (GPU budget %d), on the host %d; the host path %d: resize the test", dev.PeakBytes, limit, kept, hostPath.PeakBytes)
+	}
+	// A host budget between what the resident run keeps there and the
+	// host path's step.
+	target := math.Sqrt(float64(kept) * float64(hostPath.PeakBytes))
+	fraction := fmt.Sprint(float32(target / float64(accel.CPUBudget(1).Available)))
+	t.Logf("GPU %d bytes (budget %d); host: resident %d, host path %d; host budget %.0f bytes (--memory-fraction %s)", dev.PeakBytes, limit, kept, hostPath.PeakBytes, target, fraction)
+	args := []string{"train", "--model", spec, "--batch", fmt.Sprint(batch), "--steps", "1", "--memory-fraction", fraction, "--no-progress"}
+	_, stderr, err := runBoth(append(args, "--device", "gpu:0")...)
+	if err != nil {
+		t.Fatalf("gpu:0 with a host budget of %.0f bytes: %v\n%s", target, err, stderr)
+	}
+	if !strings.Contains(stderr, "training resident on gpu0") {
+		t.Errorf("stderr %q, expected it to train resident", stderr)
+	}
+	for _, extra := range [][]string{{"--device", "cpu"}, {"--device", "gpu:0", "--profile"}} {
+		_, stderr, err := runBoth(append(args, extra...)...)
+		if !errors.Is(err, accel.ErrOverBudget) || !strings.Contains(err.Error(), "the budget of cpu is") {
+			t.Errorf("%v: error %v, expected the host's budget to refuse the host path's step\n%s", extra, err, stderr)
+		}
 	}
 }

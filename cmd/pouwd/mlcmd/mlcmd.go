@@ -153,7 +153,7 @@ func trainCmd() *cobra.Command {
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", 0, "also write a checkpoint every N steps")
 	fl.IntVar(&f.recompute, "recompute", 0, "gradient checkpointing: keep only the activations between every N residual blocks and recompute the rest in backward (resnet, transformer, vit; never changes the result bits; 0: off)")
 	fl.StringVar(&f.resume, "resume", "", "resume from this checkpoint (its model and config win over the flags)")
-	fl.Float32Var(&f.memFraction, "memory-fraction", accel.DefaultBudgetFraction, "share of available memory training may use")
+	fl.Float32Var(&f.memFraction, "memory-fraction", accel.DefaultBudgetFraction, "share of available host memory training may use (a run resident on GPUs is checked for what stays on the host: the dataset, the model's copy, a batch; each GPU against its own budget with pouwd ml estimate --device gpu's figure)")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fl.StringVar(&f.reportPath, "report", "", "write a run report here (JSON: config, dataset hash, per-epoch metrics, step times, resource samples, profile with --profile, environment, advice); pouwd ml report FILE prints it and --plot DIR draws it")
@@ -253,12 +253,26 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	if err := tr.SetDevices(devs...); err != nil {
 		return err
 	}
+	// Memory: a run that will train resident on GPUs is checked against
+	// each GPU's budget (ml's device estimate, per device) and the host's
+	// budget for what stays on the host; a host-path run against the
+	// host's budget for its whole step (ml.EstimateTraining).
 	budget := accel.CPUBudget(float64(f.memFraction))
-	need, err := trainMemory(tr, len(devs))
-	if err != nil {
-		return err
+	hostCheck := func() (uint64, error) {
+		need, err := trainMemory(tr, len(devs))
+		if err != nil {
+			return 0, err
+		}
+		return need, budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need)
 	}
-	if err := budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need); err != nil {
+	var need uint64
+	resident := residentEstimates(devs, tr, f.profile)
+	if resident != nil {
+		need, err = checkResident(devs, tr, resident, budget, train, test)
+	} else {
+		need, err = hostCheck()
+	}
+	if err != nil {
 		return err
 	}
 	actBatch := tr.Cfg.BatchSize
@@ -306,6 +320,13 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 			_ = release()
 		}
 	}()
+	if resident != nil && release == nil {
+		// Expected resident, placed on the host path after all (the note
+		// says why): the host holds the whole step.
+		if need, err = hostCheck(); err != nil {
+			return err
+		}
+	}
 	rr := startRunReport(ctx, f.reportPath, f, tr, len(devs), train, test.N, need)
 	var bar *progressbar.ProgressBar
 	if !f.noProgress && isTerminal(errOut) {
