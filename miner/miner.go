@@ -58,10 +58,10 @@ type Config struct {
 	ReportKeep int
 	// Place, when set, is offered each job's trainer once it is built or
 	// resumed: it may make the job's steps run resident on a device
-	// (ml.Trainer.SetResident; workercmd sets it for --device gpu:N in
-	// CUDA builds, with ml/devtrain, which trains a job's micro-batches
-	// resident too, and spreads them over several GPUs when given them:
-	// devtrain.PlaceDevices) and returns what detaches and frees that
+	// (ml.Trainer.SetResident; workercmd sets it for --device gpu:N,
+	// gpu:N,M,... or gpu:all in CUDA builds, with ml/devtrain, which
+	// trains a job's micro-batches resident too, and spreads them over
+	// several GPUs when given them: devtrain.PlaceDevices) and returns what detaches and frees that
 	// (nil when it attached nothing). An error fails the job.
 	Place func(tr *ml.Trainer) (release func() error, err error)
 }

@@ -2,7 +2,9 @@
 // start` commands: they build a chainclient from the usual tx flags
 // (--from, --node, --chain-id, --keyring-backend, --gas-prices), a CPU
 // backend (--device auto|cpu|gpu:N: the CUDA backend in a build with the
-// cuda tag, else the CPU, saying why) and a libp2p host (identity under
+// cuda tag, else the CPU, saying why; a miner also takes gpu:all or
+// gpu:N,M,...: a job with micro-batches trains resident on all of them,
+// devtrain.PlaceDevices, one without on the first) and a libp2p host (identity under
 // <home>/p2p/identity.key, --p2p-listen; its peer id and addresses are
 // registered with the bond, and re-registered when they change), and run
 // the daemon until interrupted, with a status line and, with

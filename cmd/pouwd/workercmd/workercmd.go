@@ -63,17 +63,18 @@ func group(use, short string, start *cobra.Command) *cobra.Command {
 // NewMinerCommand returns `miner` with `start`.
 func NewMinerCommand() *cobra.Command {
 	start := &cobra.Command{
-		Use:   "start --from KEY [--node URL] [--device auto|cpu|gpu:N] [--max-jobs N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
+		Use:   "start --from KEY [--node URL] [--device auto|cpu|gpu:N|gpu:all] [--max-jobs N] [--data-dir DIR] [--p2p-listen MULTIADDR,...]",
 		Short: "Bond as a miner, claim jobs, train, commit checkpoints, submit proofs and results",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
 			log := newLogger(cmd)
-			cc, be, err := common(cmd, log)
+			cc, devs, err := common(cmd, log)
 			if err != nil {
 				return err
 			}
+			be := devs[0]
 			cfg := miner.DefaultConfig()
 			cfg.Logger = log
 			cfg.MaxJobs, _ = cmd.Flags().GetInt(flagMaxJobs)
@@ -106,15 +107,10 @@ func NewMinerCommand() *cobra.Command {
 				cfg.ReportDir = filepath.Join(cc.ClientContext().HomeDir, "reports")
 			}
 			cfg.ReportKeep, _ = cmd.Flags().GetInt(flagReportKeep)
-			// On a GPU, jobs whose model has a device path train resident
-			// there (ml/devtrain); the others on the host path.
-			cfg.Place = func(tr *ml.Trainer) (func() error, error) {
-				release, note, err := devtrain.Place(be, tr)
-				if note != "" {
-					log.Info(note, "model", tr.Model.Spec.String())
-				}
-				return release, err
-			}
+			// On GPUs, jobs whose model has a device path train resident
+			// there (ml/devtrain), a job's micro-batches spread over
+			// several GPUs; the others on the host path.
+			cfg.Place = placeJobs(devs, log)
 			m, err := miner.New(cfg, minerChain{worker.NewClient(cc)}, nd.datasets, st, be)
 			if err != nil {
 				return err
@@ -129,6 +125,7 @@ func NewMinerCommand() *cobra.Command {
 		},
 	}
 	addCommonFlags(start)
+	start.Flags().Lookup(flagDevice).Usage = "auto|cpu|gpu:N|gpu:N,M,...|gpu:all (gpu needs a build with -tags cuda; auto falls back to the CPU, saying why; the bits are the same; several GPUs train a job's micro-batches resident on all of them, a job without micro-batches on the first)"
 	addTopUpFlag(start)
 	start.Flags().Int(flagMaxJobs, 1, "jobs trained at once")
 	start.Flags().Int(flagMaxProofs, 0, "winning proofs submitted per job (0: every winner)")
@@ -152,10 +149,15 @@ func NewVerifierCommand() *cobra.Command {
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
 			log := newLogger(cmd)
-			cc, be, err := common(cmd, log)
+			cc, devs, err := common(cmd, log)
 			if err != nil {
 				return err
 			}
+			if len(devs) > 1 {
+				dev, _ := cmd.Flags().GetString(flagDevice)
+				return fmt.Errorf("--device %s: a verifier runs on one device (gpu:N)", dev)
+			}
+			be := devs[0]
 			cfg := verifier.DefaultConfig()
 			cfg.Logger = log
 			cfg.Workers, _ = cmd.Flags().GetInt(flagWorkers)
@@ -274,7 +276,7 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
-func common(cmd *cobra.Command, log *slog.Logger) (*chainclient.Client, accel.Backend, error) {
+func common(cmd *cobra.Command, log *slog.Logger) (*chainclient.Client, []accel.Backend, error) {
 	clientCtx, err := client.GetClientTxContext(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -292,11 +294,96 @@ func common(cmd *cobra.Command, log *slog.Logger) (*chainclient.Client, accel.Ba
 	}
 	dev, _ := cmd.Flags().GetString(flagDevice)
 	threads, _ := cmd.Flags().GetInt(flagThreads)
-	be, err := openDevice(dev, max(threads, 1), log)
+	devs, err := openDevices(dev, max(threads, 1), log)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cc, be, nil
+	return cc, devs, nil
+}
+
+// maxGPUs bounds gpu:all's probing.
+const maxGPUs = 64
+
+// openDevices opens what --device names: one backend (openDevice), or
+// several GPUs: gpu:all (GPUs 0, 1, ... until one cannot be opened; GPU 0
+// must open) or a list gpu:N,M,... (each must open, none twice), as
+// pouwd ml train's --device gpu:all. In a build without the cuda tag a
+// GPU is refused with the reason.
+func openDevices(dev string, threads int, log *slog.Logger) ([]accel.Backend, error) {
+	arg, isGPU := strings.CutPrefix(dev, "gpu:")
+	if !isGPU || arg != "all" && !strings.Contains(arg, ",") {
+		be, err := openDevice(dev, threads, log)
+		if err != nil {
+			return nil, err
+		}
+		return []accel.Backend{be}, nil
+	}
+	var idx []int
+	if arg != "all" {
+		for _, f := range strings.Split(arg, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("--device %q: expected gpu:N,M,... with N, M device indices", dev)
+			}
+			for _, o := range idx {
+				if o == n {
+					return nil, fmt.Errorf("--device %q: GPU %d is named twice", dev, n)
+				}
+			}
+			idx = append(idx, n)
+		}
+	}
+	opts := cuda.DefaultOptions()
+	opts.CPU = cpu.Options{Threads: threads}
+	var devs []accel.Backend
+	for i := 0; arg == "all" && i < maxGPUs || i < len(idx); i++ {
+		n := i
+		if idx != nil {
+			n = idx[i]
+		}
+		be, why, err := cuda.OpenOrCPU(n, opts)
+		if err == nil && why != "" {
+			err = fmt.Errorf("%s", strings.TrimSuffix(why, "; training on CPU"))
+		}
+		if err != nil {
+			if arg == "all" && i > 0 {
+				break // every GPU there is
+			}
+			for _, d := range devs {
+				if c, ok := d.(interface{ Close() error }); ok {
+					_ = c.Close()
+				}
+			}
+			return nil, fmt.Errorf("--device %s: GPU %d: %w (use --device cpu or auto)", dev, n, err)
+		}
+		devs = append(devs, be)
+	}
+	if arg == "all" {
+		log.Info(fmt.Sprintf("device gpu:all: %d GPUs", len(devs)))
+	}
+	return devs, nil
+}
+
+// placeJobs is the miner's Config.Place over the devices --device opened:
+// a job trains resident on every GPU (devtrain.PlaceDevices: a replica on
+// each, the job's micro-batches spread over them, reduced on the first in
+// ml's order); a job without micro-batches on several GPUs trains on the
+// first alone, as pouwd ml train needs --micro-batch for several devices
+// (the note says so); a model or setting without a device path on the
+// host path (devtrain's note says why).
+func placeJobs(devs []accel.Backend, log *slog.Logger) func(tr *ml.Trainer) (func() error, error) {
+	return func(tr *ml.Trainer) (func() error, error) {
+		use := devs
+		if len(devs) > 1 && tr.Cfg.MicroBatch == 0 {
+			use = devs[:1]
+			log.Info(fmt.Sprintf("the job has no micro-batches: training on the first of %d GPUs alone (several GPUs run a job's micro-batches)", len(devs)), "model", tr.Model.Spec.String())
+		}
+		release, note, err := devtrain.PlaceDevices(use, tr)
+		if note != "" {
+			log.Info(note, "model", tr.Model.Spec.String())
+		}
+		return release, err
+	}
 }
 
 // openDevice opens the backend --device names: cpu; gpu:N (the CUDA
