@@ -57,8 +57,10 @@
 // host), BatchNorm's running statistics are applied there in order from
 // each pass's mean and variance, device 0 runs the optimizer and the new
 // weights go to the other replicas. The device count changes no bit.
-// The memory New checks against the device's budget counts every buffer
-// and the most a kernel allocates for itself while it runs. A resident run
+// The memory New checks against the device's budget counts every buffer,
+// the most a kernel allocates for itself while it runs and, on device 0,
+// the argument block the work digest's gather allocates at a sampled step
+// (ml.EstimateDevices predicts each device's figure). A resident run
 // keeps every activation for backward: Model.SetRecompute (a host-path
 // memory saving that changes no bit) does not apply to it.
 //
