@@ -128,6 +128,12 @@ type MemoryEstimate struct {
 	// EstimateOptions.GCPercent) has not reclaimed yet at the peak;
 	// PeakBytes - GarbageBytes is the live peak.
 	GarbageBytes uint64 `json:"garbage_bytes"`
+	// OvershootBytes is the part of GarbageBytes that is recomputation's
+	// overshoot (memWalker.overshoot): a segment's largest buffer,
+	// allocated while a collection runs. Whether a step reaches it depends
+	// on when the collector's cycles fall, so a step peaks either at
+	// PeakBytes or near PeakBytes - OvershootBytes.
+	OvershootBytes uint64 `json:"overshoot_bytes,omitempty"`
 	// PeakBytes is the predicted peak of the step.
 	PeakBytes uint64 `json:"peak_bytes"`
 }
@@ -230,6 +236,7 @@ func EstimateModel(m *Model, o EstimateOptions) (MemoryEstimate, error) {
 		// See overshoot: with recomputation the heap also carries one
 		// segment allocation on top of the collector's goal.
 		e.GarbageBytes += w.overshoot
+		e.OvershootBytes = w.overshoot
 		e.PeakBytes += w.overshoot
 	}
 	return e, nil
@@ -860,6 +867,28 @@ func EstimateResident(m *Model, cfg TrainConfig) (MemoryEstimate, error) {
 func EstimateResidentDevices(m *Model, cfg TrainConfig, devices int) ([]MemoryEstimate, error) {
 	return EstimateDevicesModel(m, EstimateOptions{Batch: cfg.BatchSize, Optimizer: cfg.Optimizer, Momentum: cfg.Momentum,
 		Precision: cfg.Precision, MicroBatch: cfg.MicroBatch, Devices: devices})
+}
+
+// EstimateResidentHost is what a resident run of m with cfg keeps on the
+// host while its steps run on GPUs: the datasets (their values, labels,
+// bytes and row offsets), the model's host copy (its parameters and
+// buffers, their gradients and the optimizer's slots, which Trainer.Sync
+// fills: EstimateModel at batch 0) and the batch each step gathers and
+// uploads (its values, its labels and their int32 copy). The activations
+// live on the devices (EstimateResidentDevices). pouwd ml train and the
+// miner check it against the host's budget for a run that will train
+// resident (ml/devtrain's CheckResident).
+func EstimateResidentHost(m *Model, cfg TrainConfig, data ...Dataset) (uint64, error) {
+	e, err := EstimateModel(m, EstimateOptions{Optimizer: cfg.Optimizer, Momentum: cfg.Momentum, Precision: cfg.Precision})
+	if err != nil {
+		return 0, err
+	}
+	n := e.PeakBytes
+	for _, d := range data {
+		n += 4*uint64(len(d.X)) + 8*uint64(len(d.Y)) + uint64(len(d.Bytes)) + 8*uint64(len(d.Rows))
+	}
+	b := uint64(cfg.BatchSize)
+	return n + 4*b*uint64(m.SampleSize()) + 8*b + 4*b, nil
 }
 
 // devWalker applies the device rules at batch b, counting float32 values.
