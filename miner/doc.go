@@ -12,8 +12,13 @@
 // docs/ARCHITECTURE.md.
 //
 // One job is a job value worked in four phases by RunJob: prepare (dataset,
-// spec, budget: ml.EstimateTraining against the memory budget, with
-// activation recomputation when only that fits (memory.go), then the claim, or on resume the trainer rebuilt from the
+// spec, budget (memory.go): a job that will train resident on the GPUs
+// Place is given checked against each GPU's budget with ml's device
+// estimate and against the host's budget with what stays on the host
+// (devtrain.ResidentEstimates and CheckResident, pouwd ml train's rule),
+// any other with ml.EstimateTraining plus its data against the host's
+// budget, with activation recomputation when only that fits; then the
+// claim, or on resume the trainer rebuilt from the
 // checkpoint of the last commitment and the earlier steps from the step
 // journal), train, draw and submit. Training waits for neither the disk
 // nor the chain: at a commitment the trainer hashes the state and encodes

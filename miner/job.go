@@ -154,8 +154,8 @@ func (j *job) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recompute, err := fitMemory(model, j.spec.Config, m.backend.Threads(), m.cfg.Budget,
-		fmt.Sprintf("task %d job %d", task.Id, j.key.index), uint64(len(j.spec.Train.X)+len(j.spec.HeldOut.X))*4)
+	what := fmt.Sprintf("task %d job %d", task.Id, j.key.index)
+	recompute, resident, err := m.fitJob(model, j.spec, what)
 	if err != nil {
 		return err
 	}
@@ -183,6 +183,16 @@ func (j *job) prepare(ctx context.Context) error {
 	if m.cfg.Place != nil {
 		if j.release, err = m.cfg.Place(j.tr); err != nil {
 			return fmt.Errorf("place the training on the device: %w", err)
+		}
+	}
+	if resident && j.release == nil {
+		// Expected resident, placed on the host path after all (Place's
+		// note says why): the host holds the whole step.
+		if recompute, err = fitMemory(j.tr.Model, j.spec.Config, m.backend.Threads(), m.cfg.Budget, what, hostData(j.spec)); err != nil {
+			return err
+		}
+		if recompute > 0 {
+			j.log.Info("recomputing activations to fit the memory budget", "every_blocks", recompute)
 		}
 	}
 	j.status = m.Stats.track(j.key, j.tr.TotalSteps())

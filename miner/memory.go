@@ -4,8 +4,52 @@ import (
 	"fmt"
 
 	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/jobspec"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/devtrain"
 )
+
+// fitJob checks that a job fits the memory budgets before it is claimed:
+// a job that will train resident on the devices Place trains it on
+// (placeDevices; devtrain.ResidentEstimates: every device a GPU, fp32,
+// several GPUs only with micro-batches, the device estimate succeeds) is
+// checked against each GPU's budget with its device estimate and against
+// the host's budget with what stays on the host, the job's data, the
+// model's host copy and one batch (devtrain.CheckResident, as pouwd ml
+// train checks a resident run); any other job with fitMemory, the host
+// path's step plus the job's data. It returns fitMemory's recompute
+// setting (0 for a resident job: a resident run keeps every activation)
+// and whether the job is expected to train resident. what names the job.
+func (m *Miner) fitJob(model *ml.Model, job *jobspec.Job, what string) (recompute int, resident bool, err error) {
+	devs := m.placeDevices(job.Config)
+	if es := devtrain.ResidentEstimates(devs, model, job.Config); es != nil {
+		if _, err := devtrain.CheckResident(devs, model, job.Config, es, m.cfg.Budget, job.Train, job.HeldOut); err != nil {
+			return 0, true, fmt.Errorf("%s: %w", what, err)
+		}
+		return 0, true, nil
+	}
+	recompute, err = fitMemory(model, job.Config, m.backend.Threads(), m.cfg.Budget, what, hostData(job))
+	return recompute, false, err
+}
+
+// placeDevices are the devices Config.Place trains a job with cfg on
+// (Config.PlaceOn, or the miner's backend, through JobDevices); nil
+// without Place: every job trains on the host path.
+func (m *Miner) placeDevices(cfg ml.TrainConfig) []accel.Backend {
+	if m.cfg.Place == nil {
+		return nil
+	}
+	devs := m.cfg.PlaceOn
+	if len(devs) == 0 {
+		devs = []accel.Backend{m.backend}
+	}
+	return JobDevices(devs, cfg)
+}
+
+// hostData is the job's data bytes fitMemory adds to the host path's step.
+func hostData(job *jobspec.Job) uint64 {
+	return uint64(len(job.Train.X)+len(job.HeldOut.X)) * 4
+}
 
 // fitMemory decides how a job trains within the memory budget: it
 // estimates the training step (ml.EstimateTraining) plus the job's data

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pouw/pouwd/accel"
+	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
 )
 
@@ -65,5 +66,32 @@ func TestFitMemory(t *testing.T) {
 				t.Fatalf("fitMemory = %d, %v (model recompute %d), want %d", got, err, m.Recompute(), tc.want)
 			}
 		})
+	}
+}
+
+// TestJobDevices: a job trains on every device Place is given when it has
+// micro-batches or there is one device, on the first alone otherwise; a
+// miner without Place checks every job as a host-path one.
+func TestJobDevices(t *testing.T) {
+	a, b := cpu.MustNew(cpu.Options{Threads: 1}), cpu.MustNew(cpu.Options{Threads: 1})
+	cfg := ml.DefaultTrainConfig()
+	cfg.BatchSize = 8
+	if got := JobDevices([]accel.Backend{a, b}, cfg); len(got) != 1 || got[0] != a {
+		t.Errorf("no micro-batches on 2 devices: %d devices, expected the first alone", len(got))
+	}
+	if got := JobDevices([]accel.Backend{a}, cfg); len(got) != 1 || got[0] != a {
+		t.Errorf("one device: %d devices", len(got))
+	}
+	cfg.MicroBatch = 4
+	if got := JobDevices([]accel.Backend{a, b}, cfg); len(got) != 2 {
+		t.Errorf("micro-batches on 2 devices: %d devices, expected both", len(got))
+	}
+	m := &Miner{backend: a}
+	if devs := m.placeDevices(cfg); devs != nil {
+		t.Errorf("no Place: devices %v, expected none", devs)
+	}
+	m.cfg.Place = func(*ml.Trainer) (func() error, error) { return nil, nil }
+	if devs := m.placeDevices(cfg); len(devs) != 1 || devs[0] != a {
+		t.Errorf("Place without PlaceOn: %d devices, expected the miner's backend", len(devs))
 	}
 }

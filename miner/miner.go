@@ -42,7 +42,11 @@ type Config struct {
 	worker.Config
 	// MaxJobs is the number of jobs trained at once (default 1).
 	MaxJobs int
-	// Budget bounds the memory a job may need (model + optimizer + data).
+	// Budget bounds the host memory a job may need: a job on the host
+	// path its training step plus its data, a job that will train
+	// resident on GPUs what stays on the host (its data, the model's host
+	// copy, one batch), each GPU's own budget its device estimate
+	// (PlaceOn; memory.go).
 	Budget accel.Budget
 	// MaxProofsPerJob caps the proofs submitted per job (0: all winners).
 	MaxProofsPerJob int
@@ -64,6 +68,26 @@ type Config struct {
 	// several GPUs when given them: devtrain.PlaceDevices) and returns what detaches and frees that
 	// (nil when it attached nothing). An error fails the job.
 	Place func(tr *ml.Trainer) (release func() error, err error)
+	// PlaceOn are the devices Place trains jobs on (workercmd: every
+	// device --device opened; nil: the miner's backend alone), a job
+	// without micro-batches on the first alone (JobDevices). The memory
+	// check reads them: a job that will train resident there is checked
+	// against each GPU's budget with ml's device estimate and against
+	// Budget with what stays on the host (devtrain.ResidentEstimates and
+	// CheckResident, pouwd ml train's rule), before it is claimed.
+	// Without Place every job is checked as a host-path one.
+	PlaceOn []accel.Backend
+}
+
+// JobDevices are the devices of devs a job with cfg trains on: all of
+// them when there is one or the job has micro-batches, else the first
+// alone (several devices run a job's micro-batches, reduced on the
+// first). workercmd's Place and the miner's memory check both use it.
+func JobDevices(devs []accel.Backend, cfg ml.TrainConfig) []accel.Backend {
+	if len(devs) > 1 && cfg.MicroBatch == 0 {
+		return devs[:1]
+	}
+	return devs
 }
 
 // DefaultConfig returns the defaults.

@@ -173,11 +173,7 @@ func newReplica(b *cuda.Backend, tr *ml.Trainer, index, devices int) (*Trainer, 
 	if err != nil {
 		return nil, fmt.Errorf("model %s on %s: %w: %w", m.Spec, b.Device(), ErrUnsupported, err)
 	}
-	what := fmt.Sprintf("model %s with batch %d", m.Spec, tr.Cfg.BatchSize)
-	if t.micro > 1 || devices > 1 {
-		what += fmt.Sprintf(" (micro-batches of %d, device %d of %d)", t.batch, index+1, devices)
-	}
-	if err := b.Budget().Check(what, 4*uint64(t.floats())); err != nil {
+	if err := b.Budget().Check(budgetWhat(m, tr.Cfg, index, devices), 4*uint64(t.floats())); err != nil {
 		return nil, err
 	}
 	if err := t.allocate(); err != nil {
@@ -589,6 +585,16 @@ func (t *Trainer) Close() error {
 		errs = append(errs, p.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// gpuBudget returns be's memory budget when be is a GPU (a CUDA backend,
+// the emulator's included).
+func gpuBudget(be accel.Backend) (accel.Budget, bool) {
+	b, ok := be.(*cuda.Backend)
+	if !ok || b == nil {
+		return accel.Budget{}, false
+	}
+	return b.Budget(), true
 }
 
 // Place attaches a resident run on be to tr when be is a CUDA backend and

@@ -17,3 +17,6 @@ func Place(accel.Backend, *ml.Trainer) (release func() error, note string, err e
 func PlaceDevices([]accel.Backend, *ml.Trainer) (release func() error, note string, err error) {
 	return nil, "", nil
 }
+
+// gpuBudget: no backend is a GPU in a build without the cuda tag.
+func gpuBudget(accel.Backend) (accel.Budget, bool) { return accel.Budget{}, false }

@@ -131,7 +131,7 @@ func TestTrainResidentHostBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, err := residentHostMemory(tr, train, test)
+	kept, err := ml.EstimateResidentHost(tr.Model, tr.Cfg, train, test)
 	if err != nil {
 		t.Fatal(err)
 	}

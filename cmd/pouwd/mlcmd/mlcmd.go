@@ -255,8 +255,10 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 	}
 	// Memory: a run that will train resident on GPUs is checked against
 	// each GPU's budget (ml's device estimate, per device) and the host's
-	// budget for what stays on the host; a host-path run against the
-	// host's budget for its whole step (ml.EstimateTraining).
+	// budget for what stays on the host (devtrain.ResidentEstimates and
+	// CheckResident, the miner's rule too); a host-path run (the
+	// profiler keeps one there) against the host's budget for its whole
+	// step (ml.EstimateTraining).
 	budget := accel.CPUBudget(float64(f.memFraction))
 	hostCheck := func() (uint64, error) {
 		need, err := trainMemory(tr, len(devs))
@@ -266,9 +268,12 @@ func runTrain(ctx context.Context, cmd *cobra.Command, f trainFlags) error {
 		return need, budget.Check(fmt.Sprintf("model %s with batch %d", tr.Model.Spec, tr.Cfg.BatchSize), need)
 	}
 	var need uint64
-	resident := residentEstimates(devs, tr, f.profile)
+	var resident []ml.MemoryEstimate
+	if !f.profile {
+		resident = devtrain.ResidentEstimates(devs, tr.Model, tr.Cfg)
+	}
 	if resident != nil {
-		need, err = checkResident(devs, tr, resident, budget, train, test)
+		need, err = devtrain.CheckResident(devs, tr.Model, tr.Cfg, resident, budget, train, test)
 	} else {
 		need, err = hostCheck()
 	}

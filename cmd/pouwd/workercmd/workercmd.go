@@ -110,7 +110,7 @@ func NewMinerCommand() *cobra.Command {
 			// On GPUs, jobs whose model has a device path train resident
 			// there (ml/devtrain), a job's micro-batches spread over
 			// several GPUs; the others on the host path.
-			cfg.Place = placeJobs(devs, log)
+			cfg.Place, cfg.PlaceOn = placeJobs(devs, log), devs
 			m, err := miner.New(cfg, minerChain{worker.NewClient(cc)}, nd.datasets, st, be)
 			if err != nil {
 				return err
@@ -131,7 +131,7 @@ func NewMinerCommand() *cobra.Command {
 	start.Flags().Int(flagMaxProofs, 0, "winning proofs submitted per job (0: every winner)")
 	start.Flags().String(flagStore, "", "where committed checkpoints and final models are kept (default <home>/pouw-store)")
 	start.Flags().Duration(flagStatusEvery, 5*time.Second, "status line period (0: none)")
-	start.Flags().Float64(flagMemFraction, 0.8, "fraction of available memory a job may use")
+	start.Flags().Float64(flagMemFraction, 0.8, "fraction of available host memory a job may use (a job resident on GPUs is checked for what stays on the host: its data, the model's copy, a batch; each GPU against its own budget with pouwd ml estimate --device gpu's figure)")
 	start.Flags().UintSlice(flagTasks, nil, "only these task ids (default: any)")
 	start.Flags().String(flagReportDir, "", "where a run report per job is written (task-T-job-J.json; pouwd ml report FILE prints it; default <home>/reports)")
 	start.Flags().Int(flagReportKeep, 100, "job reports kept in --report-dir, the oldest removed first (0: all)")
@@ -373,9 +373,8 @@ func openDevices(dev string, threads int, log *slog.Logger) ([]accel.Backend, er
 // host path (devtrain's note says why).
 func placeJobs(devs []accel.Backend, log *slog.Logger) func(tr *ml.Trainer) (func() error, error) {
 	return func(tr *ml.Trainer) (func() error, error) {
-		use := devs
-		if len(devs) > 1 && tr.Cfg.MicroBatch == 0 {
-			use = devs[:1]
+		use := miner.JobDevices(devs, tr.Cfg)
+		if len(use) < len(devs) {
 			log.Info(fmt.Sprintf("the job has no micro-batches: training on the first of %d GPUs alone (several GPUs run a job's micro-batches)", len(devs)), "model", tr.Model.Spec.String())
 		}
 		release, note, err := devtrain.PlaceDevices(use, tr)
