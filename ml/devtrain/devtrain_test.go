@@ -21,7 +21,13 @@ import (
 // emulator (tag cudaemu) for training.
 func openDevice(t testing.TB) *cuda.Backend {
 	t.Helper()
-	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
+	return openDeviceWith(t, cuda.DefaultOptions())
+}
+
+// openDeviceWith is openDevice with options (a budget fraction).
+func openDeviceWith(t testing.TB, o cuda.Options) *cuda.Backend {
+	t.Helper()
+	b, err := cuda.OpenForTraining(0, o)
 	if errors.Is(err, cuda.ErrNoGPU) {
 		t.Skipf("no usable NVIDIA GPU: %v", err)
 	} else if err != nil {

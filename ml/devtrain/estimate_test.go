@@ -175,14 +175,7 @@ func openBudget(t *testing.T, f float64) *cuda.Backend {
 	t.Helper()
 	o := cuda.DefaultOptions()
 	o.BudgetFraction = f
-	b, err := cuda.OpenForTraining(0, o)
-	if errors.Is(err, cuda.ErrNoGPU) {
-		t.Skipf("no usable NVIDIA GPU: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return openDeviceWith(t, o)
 }
 
 // TestBudgetRefusesBeforeAllocating: a run whose buffers exceed the
