@@ -59,11 +59,16 @@ go vet -tags cuda ./ml/
 go test -c -tags cuda -o /dev/null ./ml/
 go test -tags cudaemu -count=1 -run 'GoldenWeightsCUDA' -v ./ml/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|golden_cuda_test'
 
-step "resident training (ml/devtrain): vet and compile with the cuda tag; on the emulator every step of resident MLP, CNN, ResNet, Transformer and ViT runs has the host's bits, the MNIST and ml goldens included, and pouwd ml train --device gpu:0 trains resident"
+step "resident training (ml/devtrain): vet and compile with the cuda tag; on the emulator every step of resident MLP, CNN, ResNet, Transformer and ViT runs has the host's bits, the MNIST and ml goldens included, and pouwd ml train --device gpu:0 trains resident (or refuses an over-budget run, naming the bytes)"
 go vet -tags cuda ./ml/devtrain/ ./cmd/pouwd/mlcmd/
 go test -c -tags cuda -o /dev/null ./ml/devtrain/
 go vet -tags cudaemu ./ml/devtrain/
 go test -tags cudaemu -count=1 -v ./ml/devtrain/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|devtrain_test'
-go test -tags cudaemu -count=1 -run 'TestTrainResident' -v ./cmd/pouwd/mlcmd/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|_test.go'
+go test -tags cudaemu -count=1 -run 'TestTrainResident|TestTrainGPU' -v ./cmd/pouwd/mlcmd/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|_test.go'
+
+step "miners on GPUs: vet with the cuda tag; on the emulator a miner places its jobs resident on one or several GPUs (the host's weights), and checks each GPU's budget and the host's before it claims a job"
+go vet -tags cuda ./miner/ ./cmd/pouwd/workercmd/
+go vet -tags cudaemu ./miner/ ./cmd/pouwd/workercmd/
+go test -tags cudaemu -count=1 -run 'TestResidentJob|TestMinerGPUs' -v ./miner/ ./cmd/pouwd/workercmd/ 2>&1 | grep -E '^(--- |ok|PASS|FAIL)|_test.go'
 
 step "done"
