@@ -82,16 +82,18 @@ for ((r = 0; r < ROUNDS; r++)); do
 	((r % 2)) && order="new base"
 	for side in $order; do
 		(cd "$tmp/$side/ml" && GOMAXPROCS=1 "$tmp/$side.test" -test.run '^$' -test.bench '^BenchmarkOverhead' \
-			-test.benchtime "$BENCHTIME") | awk -v s="$side" '$1 ~ /^BenchmarkOverhead/ { n = $1; sub(/-[0-9]+$/, "", n); print s, n, $3 }' >>"$tmp/runs.txt"
+			-test.benchtime "$BENCHTIME") | awk -v s="$side" -v r="$r" '$1 ~ /^BenchmarkOverhead/ { n = $1; sub(/-[0-9]+$/, "", n); print s, n, $3, r }' >>"$tmp/runs.txt"
 	done
 	echo "round $((r + 1))/$ROUNDS done"
 done
 
 echo
-printf "%-26s %14s %14s %8s\n" "host step (median ns)" "base" "new" "new/base"
+printf "%-26s %14s %14s %8s   %s\n" "host step (median ns)" "base" "new" "new/base" "per-round new/base: lowest .. highest"
 for name in $(awk '{print $2}' "$tmp/runs.txt" | sort -u); do
-	med() { awk -v s="$1" -v n="$name" '$1 == s && $2 == n { print $3 }' "$tmp/runs.txt" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+	med() { awk -v s="$1" -v n="$name" '$1 == s && $2 == n { print $3 }' "$tmp/runs.txt" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 	b=$(med base) n=$(med new)
-	printf "%-26s %14.0f %14.0f %8.3f\n" "${name#BenchmarkOverhead}" "$b" "$n" "$(echo "$n / $b" | bc -l)"
+	spread=$(awk -v n="$name" '$2 == n { v[$1, $4] = $3; r[$4] = 1 }
+		END { lo = 1e9; hi = 0; for (k in r) { q = v["new", k] / v["base", k]; lo = q < lo ? q : lo; hi = q > hi ? q : hi }; printf "%.3f .. %.3f", lo, hi }' "$tmp/runs.txt")
+	printf "%-26s %14.0f %14.0f %8.3f   %s\n" "${name#BenchmarkOverhead}" "$b" "$n" "$(awk -v n="$n" -v b="$b" 'BEGIN { print n / b }')" "$spread"
 done
 echo "(base $(git -C "$root" rev-parse --short "$BASE"), new $(git -C "$root" rev-parse --short "$NEW"); $ROUNDS rounds of $BENCHTIME each, alternating; GOMAXPROCS=1)"
