@@ -9,6 +9,7 @@ import (
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mltest"
 )
 
 // openTrainingCUDA opens device 0 for training tests, closed when the
@@ -66,7 +67,7 @@ func TestGoldenWeightsCUDA(t *testing.T) {
 // embeddings give the CPU's bits with device GEMMs.
 func TestLargeGoldenWeightsCUDA(t *testing.T) {
 	b := openTrainingCUDA(t)
-	text, images := textGoldenData(512), resnetGoldenData()
+	text, images := mltest.TextGoldenData(512), mltest.ResNetGoldenData()
 	for _, g := range []struct {
 		spec, want string
 		cfg        ml.TrainConfig

@@ -14,6 +14,7 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mltest"
 )
 
 // profiledRun trains spec on the devices, with prof attached when not nil,
@@ -74,7 +75,7 @@ func TestProfilerSameBits(t *testing.T) {
 	const cnn = "cnn:1x12x12-2x4-10,bn,fc=16,dropout=0.1"
 	cm, _ := ml.NewModel(cnn, 1)
 	images := ml.SyntheticDataset(cm, 128, 1)
-	text := textGoldenData(128)
+	text := mltest.TextGoldenData(128)
 	sgd := ml.DefaultTrainConfig()
 	sgd.LR, sgd.Momentum, sgd.BatchSize, sgd.Steps, sgd.Epochs = 0.05, 0.9, 16, 5, 0
 	adam := transformerGoldenConfig()

@@ -7,6 +7,7 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mltest"
 )
 
 // TestRecomputeSameBits: training with activation recomputation gives
@@ -15,7 +16,7 @@ import (
 // batch norm; segments of 1, 2 and 3 blocks; fp32 and bf16; whole batches
 // and micro-batches over two devices.
 func TestRecomputeSameBits(t *testing.T) {
-	text, images := textGoldenData(256), resnetGoldenData()
+	text, images := mltest.TextGoldenData(256), mltest.ResNetGoldenData()
 	one := []accel.Backend{cpu.MustNew(cpu.Options{Threads: 2})}
 	two := []accel.Backend{cpu.MustNew(cpu.Options{Threads: 1}), cpu.MustNew(cpu.Options{Threads: 2})}
 	for _, tc := range []struct {

@@ -7,29 +7,8 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mltest"
 )
-
-// resnetGoldenData is a synthetic 3x8x8, 10-class dataset: each class is a
-// fixed random pattern plus per-sample noise, all drawn from ml.NewRNG
-// (integer arithmetic and one float32 conversion, the same everywhere).
-func resnetGoldenData() ml.Dataset {
-	const n, classes, size = 512, 10, 3 * 8 * 8
-	pat := ml.NewRNG("pouw/test/resnet-golden/patterns", 1, 0, 0)
-	patterns := make([]float32, classes*size)
-	for i := range patterns {
-		patterns[i] = pat.Float32()
-	}
-	r := ml.NewRNG("pouw/test/resnet-golden/samples", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: []int{3, 8, 8}, Classes: classes}
-	for i := 0; i < n; i++ {
-		y := r.Intn(classes)
-		d.Y[i] = y
-		for j := 0; j < size; j++ {
-			d.X[i*size+j] = patterns[y*size+j] + float32(0.5*r.Float32())
-		}
-	}
-	return d
-}
 
 // resnetGoldenConfig: SGD, lr 0.05, momentum 0.9, weight decay 5e-4, batch
 // 32, seed 1, 12 steps.
@@ -47,7 +26,7 @@ const resnetGoldenSpec = "resnet:3x8x8-basic-2.2-8-10"
 // steps: whole batches, and micro-batches of 8 (ghost batch-norm
 // statistics per micro-batch, so a different computation).
 const (
-	resnetGolden      = "c71058edcd7ddf34fdd7e0b7d1ebdd586e50c6de431a91588c1a9c99342c5d98"
+	resnetGolden      = mltest.ResNetGolden
 	resnetGoldenMicro = "2e1625eda9e32e3f9d205241b061fec6903186fad8e407e55859fb94426e36a3"
 )
 
@@ -98,7 +77,7 @@ func checkGoldens(t *testing.T, runs []goldenRun, micro goldenRun) {
 // devices (SetDevices), so neither threads, kernels nor devices change a
 // bit of a residual network's training.
 func TestResNetGoldenWeights(t *testing.T) {
-	data := resnetGoldenData()
+	data := mltest.ResNetGoldenData()
 	cfg := resnetGoldenConfig()
 	cfg.MicroBatch = 8
 	checkGoldens(t, []goldenRun{{resnetGoldenSpec, resnetGoldenConfig(), data, resnetGolden}},
@@ -108,7 +87,7 @@ func TestResNetGoldenWeights(t *testing.T) {
 // TestResNetHalfPrecisionDevices: bf16 training of the tiny ResNet gives
 // the same step hashes on 1 and 2 devices and thread counts.
 func TestResNetHalfPrecisionDevices(t *testing.T) {
-	data := resnetGoldenData()
+	data := mltest.ResNetGoldenData()
 	cfg := resnetGoldenConfig()
 	cfg.Steps, cfg.Precision, cfg.MicroBatch = 4, ml.PrecisionBF16, 16
 	a, ra := parallelRunSeed(t, resnetGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 1})}, 1)

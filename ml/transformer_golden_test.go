@@ -6,32 +6,8 @@ import (
 	"github.com/pouw/pouwd/accel"
 	"github.com/pouw/pouwd/accel/cpu"
 	"github.com/pouw/pouwd/ml"
+	"github.com/pouw/pouwd/ml/mltest"
 )
-
-// textGoldenData is a synthetic next-token task: sequences of 12 tokens
-// over a vocabulary of 16 that mostly follow t' = (3t + 5) mod 16 (one
-// token in 8 is random), the label being the token after the sequence.
-// Everything comes from ml.NewRNG, the same on every machine.
-func textGoldenData(n int) ml.Dataset {
-	const seq, vocab = 12, 16
-	r := ml.NewRNG("pouw/test/text-golden", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*seq), Y: make([]int, n), N: n, Shape: []int{seq}, Classes: vocab}
-	for i := 0; i < n; i++ {
-		tok := r.Intn(vocab)
-		for j := 0; j <= seq; j++ {
-			if j == seq {
-				d.Y[i] = tok
-				break
-			}
-			d.X[i*seq+j] = float32(tok)
-			tok = (3*tok + 5) % vocab
-			if r.Intn(8) == 0 {
-				tok = r.Intn(vocab)
-			}
-		}
-	}
-	return d
-}
 
 // The tiny Transformer: 2 causal layers of width 16 with 4 heads, learned
 // positions, the last token's head (next-token prediction), dropout; and
@@ -54,20 +30,20 @@ func transformerGoldenConfig() ml.TrainConfig {
 // there is no batch statistic, so the micro-batch run differs only by the
 // gradient reduction tree).
 const (
-	transformerGolden      = "d4a26727aab09748ce8a235c746d3c4b311174262fb4f2a3f342eae869b78217"
+	transformerGolden      = mltest.TransformerGolden
 	transformerGoldenMicro = "df320aad447a946797d2df705669b51165c25c52e0d900b8de4c4b2c9a6581c8"
-	vitGolden              = "ac28ae627e14a3473a7fe8d8e18fae02d66ebb6d2e62ab5ebeaa88c7baff775a"
+	vitGolden              = mltest.ViTGolden
 )
 
 // TestTransformerGoldenWeights reproduces the pinned hashes with every CPU
 // kernel at 1 and 2 threads, and micro-batches on 1 and 2 CPU devices.
 func TestTransformerGoldenWeights(t *testing.T) {
-	text := textGoldenData(512)
+	text := mltest.TextGoldenData(512)
 	cfg := transformerGoldenConfig()
 	cfg.MicroBatch = 8
 	checkGoldens(t, []goldenRun{
 		{transformerGoldenSpec, transformerGoldenConfig(), text, transformerGolden},
-		{vitGoldenSpec, transformerGoldenConfig(), resnetGoldenData(), vitGolden},
+		{vitGoldenSpec, transformerGoldenConfig(), mltest.ResNetGoldenData(), vitGolden},
 	}, goldenRun{transformerGoldenSpec, cfg, text, transformerGoldenMicro})
 }
 
@@ -78,7 +54,7 @@ func TestTransformerLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains 150 steps")
 	}
-	train, test := textGoldenData(2048), textGoldenData(2560)
+	train, test := mltest.TextGoldenData(2048), mltest.TextGoldenData(2560)
 	test = ml.Dataset{X: test.X[2048*12:], Y: test.Y[2048:], N: 512, Shape: test.Shape, Classes: test.Classes}
 	cfg := transformerGoldenConfig()
 	cfg.Steps, cfg.LR = 150, 1e-2
@@ -107,7 +83,7 @@ func TestTransformerLearns(t *testing.T) {
 // TestTransformerHalfPrecisionDevices: bf16 training gives the same step
 // hashes on 1 and 2 devices and thread counts.
 func TestTransformerHalfPrecisionDevices(t *testing.T) {
-	data := textGoldenData(512)
+	data := mltest.TextGoldenData(512)
 	cfg := transformerGoldenConfig()
 	cfg.Steps, cfg.Precision, cfg.MicroBatch = 4, ml.PrecisionBF16, 16
 	a, ra := parallelRunSeed(t, transformerGoldenSpec, cfg, data, []accel.Backend{cpu.MustNew(cpu.Options{Threads: 1})}, 1)

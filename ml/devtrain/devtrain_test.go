@@ -13,6 +13,7 @@ import (
 	"github.com/pouw/pouwd/accel/cuda"
 	"github.com/pouw/pouwd/ml"
 	"github.com/pouw/pouwd/ml/devtrain"
+	"github.com/pouw/pouwd/ml/mltest"
 	"github.com/pouw/pouwd/ml/mnist"
 	"github.com/pouw/pouwd/pouw"
 )
@@ -457,9 +458,9 @@ func TestResidentGoldenFamilies(t *testing.T) {
 		data   ml.Dataset
 		golden string
 	}{
-		{"resnet:3x8x8-basic-2.2-8-10", sgd, resnetGoldenData(), "c71058edcd7ddf34fdd7e0b7d1ebdd586e50c6de431a91588c1a9c99342c5d98"},
-		{"transformer:12-16-2x16x4-16,causal,head=last,dropout=0.1", adamw, textGoldenData(512), "d4a26727aab09748ce8a235c746d3c4b311174262fb4f2a3f342eae869b78217"},
-		{"vit:3x8x8-4-2x16x2-10,mlp=2", adamw, resnetGoldenData(), "ac28ae627e14a3473a7fe8d8e18fae02d66ebb6d2e62ab5ebeaa88c7baff775a"},
+		{"resnet:3x8x8-basic-2.2-8-10", sgd, mltest.ResNetGoldenData(), mltest.ResNetGolden},
+		{"transformer:12-16-2x16x4-16,causal,head=last,dropout=0.1", adamw, mltest.TextGoldenData(512), mltest.TransformerGolden},
+		{"vit:3x8x8-4-2x16x2-10,mlp=2", adamw, mltest.ResNetGoldenData(), mltest.ViTGolden},
 	} {
 		t.Run(g.spec, func(t *testing.T) {
 			cfg := g.cfg
@@ -489,49 +490,4 @@ func TestResidentGoldenFamilies(t *testing.T) {
 			}
 		})
 	}
-}
-
-// resnetGoldenData is ml's (resnet_golden_test.go): a synthetic 3x8x8,
-// 10-class dataset, a fixed random pattern per class plus noise.
-func resnetGoldenData() ml.Dataset {
-	const n, classes, size = 512, 10, 3 * 8 * 8
-	pat := ml.NewRNG("pouw/test/resnet-golden/patterns", 1, 0, 0)
-	patterns := make([]float32, classes*size)
-	for i := range patterns {
-		patterns[i] = pat.Float32()
-	}
-	r := ml.NewRNG("pouw/test/resnet-golden/samples", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*size), Y: make([]int, n), N: n, Shape: []int{3, 8, 8}, Classes: classes}
-	for i := 0; i < n; i++ {
-		y := r.Intn(classes)
-		d.Y[i] = y
-		for j := 0; j < size; j++ {
-			d.X[i*size+j] = patterns[y*size+j] + float32(0.5*r.Float32())
-		}
-	}
-	return d
-}
-
-// textGoldenData is ml's (transformer_golden_test.go): sequences of 12
-// tokens of 16 following a fixed rule with random jumps, labelled by the
-// next token.
-func textGoldenData(n int) ml.Dataset {
-	const seq, vocab = 12, 16
-	r := ml.NewRNG("pouw/test/text-golden", 1, 0, 0)
-	d := ml.Dataset{X: make([]float32, n*seq), Y: make([]int, n), N: n, Shape: []int{seq}, Classes: vocab}
-	for i := 0; i < n; i++ {
-		tok := r.Intn(vocab)
-		for j := 0; j <= seq; j++ {
-			if j == seq {
-				d.Y[i] = tok
-				break
-			}
-			d.X[i*seq+j] = float32(tok)
-			tok = (3*tok + 5) % vocab
-			if r.Intn(8) == 0 {
-				tok = r.Intn(vocab)
-			}
-		}
-	}
-	return d
 }
