@@ -97,17 +97,7 @@ func TestTrainResidentDevices(t *testing.T) {
 // host's budget. On the host emulator (tag cudaemu) only: the run is
 // sized for its 1 GiB.
 func TestTrainResidentHostBudget(t *testing.T) {
-	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
-	if errors.Is(err, cuda.ErrNoGPU) {
-		t.Skipf("no usable NVIDIA GPU: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	emulated, limit := b.Emulated(), b.Budget().Limit()
-	_ = b.Close()
-	if !emulated {
-		t.Skip("the run is sized for the emulator's 1 GiB")
-	}
+	limit := emulatorBudget(t)
 	const spec, batch = "cnn:1x28x28-1x8-10", 4096
 	dev, err := ml.EstimateDevice(spec, ml.EstimateOptions{Batch: batch, Optimizer: "sgd"})
 	if err != nil {

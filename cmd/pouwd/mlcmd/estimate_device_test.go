@@ -20,17 +20,7 @@ import (
 // path. On the host emulator (tag cudaemu, 1 GiB of memory): a CNN whose
 // batch of 4096 needs about 1.3 GiB resident.
 func TestTrainGPUOverBudget(t *testing.T) {
-	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
-	if errors.Is(err, cuda.ErrNoGPU) {
-		t.Skipf("no usable NVIDIA GPU: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	emulated, limit := b.Emulated(), b.Budget().Limit()
-	_ = b.Close()
-	if !emulated {
-		t.Skip("the run is sized for the emulator's 1 GiB")
-	}
+	limit := emulatorBudget(t)
 	const spec, batch = "cnn:1x28x28-1x16-10", 4096
 	est, err := ml.EstimateDevice(spec, ml.EstimateOptions{Batch: batch, Optimizer: "sgd"})
 	if err != nil {
@@ -52,4 +42,23 @@ func TestTrainGPUOverBudget(t *testing.T) {
 	if strings.Contains(stderr, "training resident") || strings.Contains(stderr, "host path") {
 		t.Errorf("stderr %q: expected no placement and no fallback", stderr)
 	}
+}
+
+// emulatorBudget returns GPU 0's memory budget in bytes, skipping the test
+// without a GPU and on a real one: the tests that call it size their runs
+// for the host emulator's 1 GiB.
+func emulatorBudget(t *testing.T) uint64 {
+	t.Helper()
+	b, err := cuda.OpenForTraining(0, cuda.DefaultOptions())
+	if errors.Is(err, cuda.ErrNoGPU) {
+		t.Skipf("no usable NVIDIA GPU: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	emulated, limit := b.Emulated(), b.Budget().Limit()
+	_ = b.Close()
+	if !emulated {
+		t.Skip("the run is sized for the emulator's 1 GiB")
+	}
+	return limit
 }
