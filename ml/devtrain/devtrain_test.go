@@ -191,14 +191,7 @@ func TestResidentMatchesHost(t *testing.T) {
 // default and sampled mode, and compares every step (compare).
 func matchHost(t *testing.T, b *cuda.Backend, spec string, cfg ml.TrainConfig, steps int) {
 	t.Helper()
-	m, err := ml.NewModel(spec, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := ml.SyntheticDataset(m, 4*cfg.BatchSize, 5)
-	for _, sampled := range []bool{false, true} {
-		compare(t, train(t, nil, spec, cfg, data, steps, sampled), train(t, b, spec, cfg, data, steps, sampled))
-	}
+	matchHostOn(t, []*cuda.Backend{b}, spec, cfg, steps)
 }
 
 func momentum(c *ml.TrainConfig) { c.LR, c.Momentum = 0.05, 0.9 }
