@@ -218,6 +218,7 @@ func NewPouwApp(
 	app.PouwmlKeeper = pouwmlkeeper.NewKeeper(
 		appCodec, runtime.NewKVStoreService(keys[pouwmltypes.StoreKey]), authority, app.AccountKeeper, app.BankKeeper)
 
+	stakingModule := staking.NewAppModule(appCodec, app.StakingKeeper, app.AccountKeeper, app.BankKeeper)
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app.BaseApp, txConfig),
 		auth.NewAppModule(appCodec, app.AccountKeeper, nil),
@@ -226,7 +227,7 @@ func NewPouwApp(
 		mint.NewAppModule(appCodec, app.MintKeeper, app.AccountKeeper, nil),
 		slashing.NewAppModule(appCodec, app.SlashingKeeper, app.AccountKeeper, app.BankKeeper, app.StakingKeeper, interfaceRegistry),
 		distr.NewAppModule(appCodec, app.DistrKeeper, app.AccountKeeper, app.BankKeeper, app.StakingKeeper),
-		staking.NewAppModule(appCodec, app.StakingKeeper, app.AccountKeeper, app.BankKeeper),
+		stakingModule,
 		upgrade.NewAppModule(app.UpgradeKeeper, accCodec),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
 		pouwml.NewAppModule(appCodec, app.PouwmlKeeper),
@@ -239,6 +240,7 @@ func NewPouwApp(
 		map[string]module.AppModuleBasic{
 			genutiltypes.ModuleName: genutil.NewAppModuleBasic(genutiltypes.DefaultMessageValidator),
 			govtypes.ModuleName:     gov.NewAppModuleBasic(nil),
+			stakingtypes.ModuleName: stakingBasic{stakingModule.AppModuleBasic},
 		},
 	)
 	app.BasicModuleManager.RegisterLegacyAminoCodec(legacyAmino)

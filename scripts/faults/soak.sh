@@ -45,6 +45,7 @@ SOAK_SECONDS="${SOAK_SECONDS:-7200}"
 SOAK_SAMPLE="${SOAK_SAMPLE:-60}"
 SOAK_WARMUP="${SOAK_WARMUP:-600}"
 SOAK_WINDOW="${SOAK_WINDOW:-900}"
+SOAK_PROFILE_EVERY="${SOAK_PROFILE_EVERY:-1800}"
 SOAK_DOC="${SOAK_DOC:-$ROOT/docs/SOAK.md}"
 EXPECTED="$FAULTS_DIR/soak-expected.txt"
 SAMPLES="$FAULT_HOME/samples.tsv"
@@ -75,9 +76,10 @@ proc_log() { if [[ $1 == node* ]]; then log_file "${1#node}"; else echo "$(worke
 # localnet, which grows as more of its code runs and is page cache the
 # kernel can drop) plus RssShmem; the flatness verdict reads RssAnon.
 # It also takes each validator's heap profile (pprof, after a collection)
-# when the first window starts and when the last one does (HEAPS).
+# when the first window starts, every SOAK_PROFILE_EVERY seconds after,
+# and when the last window starts (HEAPS).
 sample_loop() {
-	local t0=$SECONDS p pid rss anon file gr heap m first=0 last=0 i
+	local t0=$SECONDS p pid rss anon file gr heap m first=0 last=0 i next_profile=$((SOAK_WARMUP + SOAK_PROFILE_EVERY))
 	while true; do
 		for p in $(procs); do
 			pid="$(proc_pid "$p")"
@@ -96,6 +98,14 @@ sample_loop() {
 			for ((i = 0; i < NODES; i++)); do
 				curl -sf --max-time 60 -o "$HEAPS/node$i-first.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
 			done
+		fi
+		# Every SOAK_PROFILE_EVERY seconds between them too, to tell a cache
+		# that fills and stops from one that keeps growing.
+		if ((first && !last && SECONDS - t0 >= next_profile)); then
+			for ((i = 0; i < NODES; i++)); do
+				curl -sf --max-time 60 -o "$HEAPS/node$i-$((SECONDS - t0))s.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
+			done
+			next_profile=$((next_profile + SOAK_PROFILE_EVERY))
 		fi
 		if ((!last && SECONDS - t0 >= SOAK_SECONDS - SOAK_WINDOW)); then
 			last=1

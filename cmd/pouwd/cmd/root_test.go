@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	svrcmd "github.com/cosmos/cosmos-sdk/server/cmd"
+
+	"github.com/pouw/pouwd/app"
 )
 
 // A command that fails after its flags parsed prints its error alone; a
@@ -61,5 +64,27 @@ func TestInitWritesIAVLCacheSize(t *testing.T) {
 		if !strings.Contains(string(toml), want) {
 			t.Errorf("app.toml lacks %q", want)
 		}
+	}
+	// The genesis carries pouwd's bounded x/staking historical info
+	// (app.DefaultHistoricalEntries) and the rest of x/staking's defaults.
+	gen, err := os.ReadFile(filepath.Join(home, "config", "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AppState struct {
+			Staking struct {
+				Params struct {
+					HistoricalEntries uint32 `json:"historical_entries"`
+					BondDenom         string `json:"bond_denom"`
+				} `json:"params"`
+			} `json:"staking"`
+		} `json:"app_state"`
+	}
+	if err := json.Unmarshal(gen, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if p := doc.AppState.Staking.Params; p.HistoricalEntries != app.DefaultHistoricalEntries || p.BondDenom != app.BondDenom {
+		t.Errorf("genesis staking params: historical_entries %d bond_denom %q, want %d %q", p.HistoricalEntries, p.BondDenom, app.DefaultHistoricalEntries, app.BondDenom)
 	}
 }
