@@ -245,6 +245,13 @@ verdict=PASS
 		echo '```'
 	done
 	echo
+	echo "## Validators' live heap over the soak"
+	echo
+	echo "Every profile of each validator (\`scripts/faults/heap-series.sh $HEAPS\`): the live heap and the parts"
+	echo "that grew in earlier soaks, in MB. A cache that fills and stops levels off; a leak keeps climbing."
+	echo
+	bash "$FAULTS_DIR/heap-series.sh" "$HEAPS" || echo "(heap-series.sh failed)"
+	echo
 	echo "## Tasks"
 	echo
 	echo "| task | submitted (s) | closed (s) | jobs | proofs accepted | slashes |"
