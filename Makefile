@@ -53,19 +53,24 @@ install:
 # the CUDA backend on its emulator, and the monitoring on a real localnet.
 test: test-go test-vectors test-fuzz test-vuln test-arm64 test-cuda test-monitoring test-faults-cheap
 
-# Every test once: under the race detector for every package but three,
+# Every test once: under the race detector for every package but six,
 # whose tests then also count as their plain run (no file of this module
-# builds differently under -race), and without it for those three:
+# builds differently under -race), and without it for those six:
 # accel/canon (exhaustive single-goroutine numerics, minutes under the
 # detector), ml (its long golden trainings take over 20 minutes under the
 # detector; its multi-device, micro-batch, parallel and sampled-step tests
-# do run under it, RACE_ML_TESTS) and tests/largemodele2e (the miner,
+# do run under it, RACE_ML_TESTS), tests/largemodele2e (the miner,
 # verifier and p2p paths it drives run under the detector in
-# tests/pouwe2e and p2pe2e; it was race-clean when added). The daemons'
-# goroutines (trainer, committer, checkpointer, status loop, verifier
-# workers), the chain harnesses and the p2p services must be race-free.
-NORACE_PKGS = ./accel/canon ./ml ./tests/largemodele2e
-RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$|/tests/largemodele2e$$')
+# tests/pouwe2e and p2pe2e; it was race-clean when added), and three
+# packages that start no goroutine of their own and whose tests are
+# training runs, the concurrency they reach being ml's, ml/data's and
+# accel's, which run under the detector in those packages' own tests:
+# cmd/pouwd/mlcmd (282 s under the detector, the longest package of the
+# race run), cmd/pouwd/datacmd and ml/cv/engine. The daemons' goroutines
+# (trainer, committer, checkpointer, status loop, verifier workers), the
+# chain harnesses and the p2p services must be race-free.
+NORACE_PKGS = ./accel/canon ./ml ./tests/largemodele2e ./cmd/pouwd/mlcmd ./cmd/pouwd/datacmd ./ml/cv/engine
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/accel/canon$$|/ml$$|/tests/largemodele2e$$|/cmd/pouwd/mlcmd$$|/cmd/pouwd/datacmd$$|/ml/cv/engine$$')
 RACE_ML_TESTS = Parallel|Sampled|Devices|MicroBatch
 test-go:
 	$(GO) test -timeout $(TEST_TIMEOUT) $(NORACE_PKGS)
