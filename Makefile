@@ -50,8 +50,26 @@ install:
 # tests, the work-proof test vectors recomputed by an independent Python
 # implementation (scripts/pouw_vectors.py), then the fuzz targets, the
 # known-vulnerability scan and the arm64 checks when their scripts exist,
-# the CUDA backend on its emulator, and the monitoring on a real localnet.
-test: test-go test-vectors test-fuzz test-vuln test-arm64 test-cuda test-monitoring test-faults-cheap
+# the CUDA backend on its emulator, the monitoring on a real localnet and
+# the cheap fault rows.
+#
+# The two localnet stages (test-monitoring, test-faults-cheap: about 10
+# minutes on 2 cores, most of it waiting on blocks) run in the background
+# beside the CPU-bound vuln, arm64 and CUDA stages (about 14 minutes); their
+# output goes to a log printed once both sides end, and either side
+# failing fails the target. Both ran beside a two-hour soak's 14
+# processes without a miss; their ports (shifts 5000 and 2000) are their
+# own.
+test: test-go test-vectors test-fuzz
+	@log="$$(mktemp "$${TMPDIR:-/tmp}/pouwd-test-localnet.XXXXXX")"; \
+	echo "=== test-monitoring and test-faults-cheap start in the background (log $$log)"; \
+	( $(MAKE) --no-print-directory test-monitoring test-faults-cheap >"$$log" 2>&1; echo $$? >"$$log.rc" ) & \
+	$(MAKE) --no-print-directory test-vuln test-arm64 test-cuda; rc=$$?; \
+	wait; \
+	echo "=== test-monitoring and test-faults-cheap (ran beside the stages above)"; cat "$$log"; \
+	lrc="$$(cat "$$log.rc" 2>/dev/null || echo 1)"; rm -f "$$log" "$$log.rc"; \
+	echo "=== test: vuln/arm64/cuda exit $$rc, monitoring/faults exit $$lrc"; \
+	[ "$$rc" -eq 0 ] && [ "$$lrc" -eq 0 ]
 
 # Every test once: under the race detector for every package but six,
 # whose tests then also count as their plain run (no file of this module
