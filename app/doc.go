@@ -10,6 +10,8 @@
 //     the CLI, tests and genesis defaults agree.
 //   - The app never imports the training engine (ml/, accel/) or p2p/:
 //     consensus code stays deterministic and small.
+//   - The default genesis keeps 300 blocks of x/staking's historical info
+//     (DefaultHistoricalEntries, staking_genesis.go): no IBC reads more.
 //   - No x/params, x/crisis or x/protocolpool (removed or deprecated in
 //     SDK v0.55); module invariants are exposed through CheckInvariants for
 //     tests instead of a crisis module.
