@@ -17,18 +17,25 @@
 set -euo pipefail
 dir="${1:?usage: heap-series.sh HEAPS_DIR}"
 
-mb() { # mb PROFILE PATTERN: cumulative inuse MB of the function matching PATTERN
-	go tool pprof -top -cum -sample_index=inuse_space "$1" 2>/dev/null |
-		awk -v pat="$2" '$NF ~ pat { v = $4; u = substr(v, length(v) - 1); n = v + 0
+# row PROFILE: one `go tool pprof -top -cum` listing of PROFILE read once:
+# "total | compaction | block cache | iavl | staking", in MB (a part the
+# listing drops, under 0.5% of the heap, reads 0).
+row() {
+	go tool pprof -top -cum -sample_index=inuse_space "$1" 2>/dev/null | awk '
+		function mb(v,   u, n) {
+			u = substr(v, length(v) - 1); n = v + 0
 			if (u == "kB") n /= 1024; else if (u == "GB") n *= 1024; else if (u ~ /[0-9]B/) n /= 1048576
-			printf "%.1f", n; found = 1; exit }
-			END { if (!found) printf "0" }'
-}
-total() { # total PROFILE: total live heap MB
-	go tool pprof -top -sample_index=inuse_space "$1" 2>/dev/null |
-		awk '/ total$/ { v = $(NF - 1); u = substr(v, length(v) - 1); n = v + 0
-			if (u == "kB") n /= 1024; else if (u == "GB") n *= 1024
-			printf "%.1f", n; exit }'
+			return n
+		}
+		BEGIN {
+			parts = split("leveldb/table\\.NewWriter$ leveldb/cache\\.\\(\\*Cache\\)\\.Get$ iavl/cache\\.\\(\\*lruCache\\)\\.Add$ TrackHistoricalInfo$", pat, " ")
+		}
+		/ total$/ { total = mb($(NF - 1)) }
+		{ for (i = 1; i <= parts; i++) if (!(i in got) && $NF ~ pat[i]) got[i] = sprintf("%.1f", mb($4)) }
+		END {
+			printf "%.1f", total
+			for (i = 1; i <= parts; i++) printf " | %s", (i in got) ? got[i] : "0"
+		}'
 }
 
 echo "| validator | profile | live heap MB | leveldb compaction MB | leveldb block cache MB | iavl caches MB | staking history MB |"
@@ -42,8 +49,6 @@ for first in "$dir"/node*-first.pb.gz; do
 	[[ -s "$dir/$node-last.pb.gz" ]] && profiles+=("last:$dir/$node-last.pb.gz")
 	for p in "${profiles[@]}"; do
 		label="${p%%:*}" f="${p#*:}"
-		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$node" "$label" "$(total "$f")" \
-			"$(mb "$f" 'leveldb/table\.NewWriter$')" "$(mb "$f" 'leveldb/cache\.\(\*Cache\)\.Get$')" \
-			"$(mb "$f" 'iavl/cache\.\(\*lruCache\)\.Add$')" "$(mb "$f" 'TrackHistoricalInfo$')"
+		printf '| %s | %s | %s |\n' "$node" "$label" "$(row "$f")"
 	done
 done

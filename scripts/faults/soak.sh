@@ -66,6 +66,16 @@ proc_metrics() {
 }
 proc_log() { if [[ $1 == node* ]]; then log_file "${1#node}"; else echo "$(worker_dir "$1")/log"; fi; }
 
+# heap_profiles LABEL: every validator's heap profile, after a collection,
+# into HEAPS/nodeN-LABEL.pb.gz (heap-series.sh reads first, <elapsed>s and
+# last).
+heap_profiles() {
+	local i
+	for ((i = 0; i < NODES; i++)); do
+		curl -sf --max-time 60 -o "$HEAPS/node$i-$1.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
+	done
+}
+
 # sample_loop: one line per process every SOAK_SAMPLE s:
 # elapsed-seconds name pid rss-kB goroutines heap-inuse-bytes rss-anon-kB
 # rss-file-kB (empty when unreadable). heap-inuse is
@@ -79,7 +89,7 @@ proc_log() { if [[ $1 == node* ]]; then log_file "${1#node}"; else echo "$(worke
 # when the first window starts, every SOAK_PROFILE_EVERY seconds after,
 # and when the last window starts (HEAPS).
 sample_loop() {
-	local t0=$SECONDS p pid rss anon file gr heap m first=0 last=0 i next_profile=$((SOAK_WARMUP + SOAK_PROFILE_EVERY))
+	local t0=$SECONDS p pid rss anon file gr heap m first=0 last=0 next_profile=$((SOAK_WARMUP + SOAK_PROFILE_EVERY))
 	while true; do
 		for p in $(procs); do
 			pid="$(proc_pid "$p")"
@@ -95,23 +105,17 @@ sample_loop() {
 		done
 		if ((!first && SECONDS - t0 >= SOAK_WARMUP)); then
 			first=1
-			for ((i = 0; i < NODES; i++)); do
-				curl -sf --max-time 60 -o "$HEAPS/node$i-first.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
-			done
+			heap_profiles first
 		fi
 		# Every SOAK_PROFILE_EVERY seconds between them too, to tell a cache
 		# that fills and stops from one that keeps growing.
 		if ((first && !last && SECONDS - t0 >= next_profile)); then
-			for ((i = 0; i < NODES; i++)); do
-				curl -sf --max-time 60 -o "$HEAPS/node$i-$((SECONDS - t0))s.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
-			done
+			heap_profiles "$((SECONDS - t0))s"
 			next_profile=$((next_profile + SOAK_PROFILE_EVERY))
 		fi
 		if ((!last && SECONDS - t0 >= SOAK_SECONDS - SOAK_WINDOW)); then
 			last=1
-			for ((i = 0; i < NODES; i++)); do
-				curl -sf --max-time 60 -o "$HEAPS/node$i-last.pb.gz" "http://127.0.0.1:$(pprof_port "$i")/debug/pprof/heap?gc=1" || true
-			done
+			heap_profiles last
 		fi
 		sleep "$SOAK_SAMPLE"
 	done
